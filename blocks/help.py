@@ -1,0 +1,31 @@
+"""`/dispute help`."""
+
+from __future__ import annotations
+
+from blocks.text import Message, context, header, section
+from disputes.reasons import ALIASES, Reason
+
+SUBCOMMANDS = (
+    (
+        "/dispute open ORDER-ID [reason] [what the customer says]",
+        "Open a dispute for an order: a thread in the disputes channel with the evidence card. "
+        "The reason is optional; without it the order's return reason is used.",
+    ),
+    ("/dispute show D-<number>", "Show a dispute's status and a link to its thread."),
+    ("/dispute help", "This help."),
+)
+
+
+def help_message() -> Message:
+    reasons = ", ".join(f"`{reason.value.lower().replace('_', '-')}`" for reason in Reason)
+    aliases = ", ".join(f"`{word.lower()}` → {reason.label}" for word, reason in ALIASES.items())
+    blocks = [header("Dispute Desk: /dispute")]
+    blocks += [section(f"*`{usage}`*\n{what}") for usage, what in SUBCOMMANDS]
+    blocks.append(
+        context(
+            f"Reasons: {reasons}. Any spelling with `-`, `_` or spaces works; also {aliases}.",
+            "Example: `/dispute open ORD-1001 damaged the box was crushed`",
+        )
+    )
+    text = "Dispute Desk commands: " + "; ".join(usage for usage, _ in SUBCOMMANDS)
+    return Message(text, blocks)

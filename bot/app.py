@@ -1,0 +1,38 @@
+"""The Bolt app: middleware and listeners wired in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.dedupe import dedupe_middleware
+from handlers import commands
+from handlers.deps import Deps
+from handlers.errors import user_message
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def build_bolt_app(
+    *, client: AsyncWebClient, signing_secret: str | None, deps: Deps, db: Database
+) -> AsyncApp:
+    app = AsyncApp(
+        client=client,
+        signing_secret=signing_secret,
+        request_verification_enabled=signing_secret is not None,
+        process_before_response=False,
+    )
+    app.use(dedupe_middleware(db))
+    commands.register(app, deps)
+
+    @app.error
+    async def on_error(error: Exception, body: dict[str, Any], respond: Any = None) -> None:
+        message = user_message(error)
+        if respond is not None and body.get("response_url"):
+            await respond(text=message, response_type="ephemeral", replace_original=False)
+
+    return app

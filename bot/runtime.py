@@ -1,0 +1,86 @@
+"""The composition root: settings in, a running set of services out."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import build_bolt_app
+from bot.channels import resolve_channel
+from bot.settings import Settings
+from bot.workers import WorkQueue
+from connectors.evidence import EvidenceSource
+from connectors.orders.evidence import default_evidence_sources
+from connectors.orders.factory import order_source_from_spec
+from connectors.orders.protocol import OrderSource
+from disputes.intake import IntakeService
+from disputes.service import DisputeService
+from handlers.deps import Deps
+from handlers.threads import ThreadPublisher
+from storage.db import Database
+from storage.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    orders: OrderSource
+    queue: WorkQueue
+    client: AsyncWebClient
+    app: AsyncApp
+    deps: Deps
+
+    async def aclose(self) -> None:
+        await self.queue.stop()
+        await self.orders.aclose()
+        await self.db.dispose()
+
+
+def slack_client(settings: Settings) -> AsyncWebClient:
+    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
+    client.retry_handlers.extend(
+        [AsyncRateLimitErrorRetryHandler(max_retry_count=3), AsyncConnectionErrorRetryHandler()]
+    )
+    return client
+
+
+async def build_runtime(
+    settings: Settings, *, evidence_sources: list[EvidenceSource] | None = None
+) -> Runtime:
+    """Migrate, connect, resolve channels and wire the Bolt app; raise on any bad setting."""
+    settings.require("slack_bot_token", "disputes_channel")
+    if not settings.slack_app_token:
+        settings.require("slack_signing_secret")
+    db = Database(settings.database_url)
+    await migrate(db)
+    orders = order_source_from_spec(settings.order_source)
+    client = slack_client(settings)
+    assert settings.disputes_channel is not None
+    channel_id = await resolve_channel(client, "DISPUTES_CHANNEL", settings.disputes_channel)
+    disputes = DisputeService(db)
+    intake = IntakeService(
+        db, orders, evidence_sources if evidence_sources is not None else default_evidence_sources()
+    )
+    queue = WorkQueue(settings.intake_workers)
+    queue.start()
+    deps = Deps(
+        disputes=disputes,
+        intake=intake,
+        threads=ThreadPublisher(client, channel_id, disputes),
+        submit=queue.submit,
+    )
+    app = build_bolt_app(
+        client=client, signing_secret=settings.slack_signing_secret, deps=deps, db=db
+    )
+    log.info("disputes channel %s resolved to %s", settings.disputes_channel, channel_id)
+    return Runtime(settings, db, orders, queue, client, app, deps)

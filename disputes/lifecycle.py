@@ -1,0 +1,89 @@
+"""The dispute lifecycle (ARCHITECTURE §5): states, events and the one table of legal moves."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from disputes.errors import InvalidTransition
+
+
+class Status(StrEnum):
+    NEW = "new"
+    EVIDENCE_READY = "evidence_ready"
+    IN_REVIEW = "in_review"
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    EXECUTING = "executing"
+    EXECUTION_FAILED = "execution_failed"
+    RESOLVED = "resolved"
+    ESCALATED = "escalated"
+    WITHDRAWN = "withdrawn"
+    REOPENED = "reopened"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+    @property
+    def is_open(self) -> bool:
+        return self not in CLOSED
+
+
+CLOSED = frozenset({Status.RESOLVED, Status.WITHDRAWN})
+
+
+class Event(StrEnum):
+    EVIDENCE_COMPLETED = "evidence_completed"
+    EVIDENCE_OVERRIDDEN = "evidence_overridden"
+    REVIEW_STARTED = "review_started"
+    PROPOSED = "proposed"
+    CUSTOMER_DECLINED = "customer_declined"
+    CHANGES_REQUESTED = "changes_requested"
+    APPROVED = "approved"
+    EXECUTION_STARTED = "execution_started"
+    EXECUTION_SUCCEEDED = "execution_succeeded"
+    EXECUTION_FAILED = "execution_failed"
+    RETRIED = "retried"
+    RESOLVED_WITHOUT_PAYMENT = "resolved_without_payment"
+    ESCALATED = "escalated"
+    WITHDRAWN = "withdrawn"
+    REOPENED = "reopened"
+
+
+S, E = Status, Event
+
+_ESCALATABLE = (S.NEW, S.EVIDENCE_READY, S.IN_REVIEW, S.PROPOSED, S.EXECUTION_FAILED, S.REOPENED)
+_WITHDRAWABLE = (S.NEW, S.EVIDENCE_READY, S.IN_REVIEW, S.PROPOSED, S.ESCALATED, S.REOPENED)
+
+TRANSITIONS: dict[tuple[Status, Event], Status] = {
+    (S.NEW, E.EVIDENCE_COMPLETED): S.EVIDENCE_READY,
+    (S.NEW, E.EVIDENCE_OVERRIDDEN): S.IN_REVIEW,
+    (S.EVIDENCE_READY, E.REVIEW_STARTED): S.IN_REVIEW,
+    (S.REOPENED, E.REVIEW_STARTED): S.IN_REVIEW,
+    (S.ESCALATED, E.REVIEW_STARTED): S.IN_REVIEW,
+    (S.IN_REVIEW, E.PROPOSED): S.PROPOSED,
+    (S.PROPOSED, E.CUSTOMER_DECLINED): S.IN_REVIEW,
+    (S.PROPOSED, E.CHANGES_REQUESTED): S.IN_REVIEW,
+    (S.PROPOSED, E.APPROVED): S.APPROVED,
+    (S.APPROVED, E.EXECUTION_STARTED): S.EXECUTING,
+    (S.APPROVED, E.RESOLVED_WITHOUT_PAYMENT): S.RESOLVED,
+    (S.EXECUTING, E.EXECUTION_SUCCEEDED): S.RESOLVED,
+    (S.EXECUTING, E.EXECUTION_FAILED): S.EXECUTION_FAILED,
+    (S.EXECUTION_FAILED, E.RETRIED): S.EXECUTING,
+    (S.RESOLVED, E.REOPENED): S.REOPENED,
+    (S.WITHDRAWN, E.REOPENED): S.REOPENED,
+    **{(state, E.ESCALATED): S.ESCALATED for state in _ESCALATABLE},
+    **{(state, E.WITHDRAWN): S.WITHDRAWN for state in _WITHDRAWABLE},
+}
+
+
+def next_status(current: Status, event: Event) -> Status:
+    """The state `event` moves a dispute in `current` to, or `InvalidTransition`."""
+    try:
+        return TRANSITIONS[(current, event)]
+    except KeyError:
+        raise InvalidTransition(current.value, event.value) from None
+
+
+def allowed_events(current: Status) -> list[Event]:
+    return [event for (state, event) in TRANSITIONS if state == current]

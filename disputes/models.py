@@ -1,0 +1,102 @@
+"""Snapshots of disputes and their evidence, safe to hand to presentation code."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from connectors.evidence import EvidenceKind
+from disputes.lifecycle import Status
+from disputes.money import Money
+from disputes.reasons import Reason
+
+
+def dispute_ref(number: int) -> str:
+    return f"D-{number}"
+
+
+@dataclass(frozen=True, slots=True)
+class Dispute:
+    number: int
+    order_id: str
+    reason: Reason
+    claim: str
+    status: Status
+    customer_id: str | None
+    customer_name: str | None
+    customer_email: str | None
+    currency: str
+    order_total_minor: int
+    disputed_amount_minor: int | None
+    priority: str
+    owner_id: str | None
+    opened_by: str
+    channel_id: str | None
+    thread_ts: str | None
+    evidence_card_ts: str | None
+    state_times: dict[str, str]
+    required_evidence: tuple[EvidenceKind, ...]
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+    @property
+    def ref(self) -> str:
+        return dispute_ref(self.number)
+
+    @property
+    def order_total(self) -> Money:
+        return Money(self.order_total_minor, self.currency)
+
+    @property
+    def disputed_amount(self) -> Money | None:
+        if self.disputed_amount_minor is None:
+            return None
+        return Money(self.disputed_amount_minor, self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceItem:
+    kind: EvidenceKind
+    source: str
+    summary: str
+    payload: dict[str, Any]
+    url: str | None
+    captured_at: datetime
+    added_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistEntry:
+    kind: EvidenceKind
+    present: bool
+    required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UnavailableSource:
+    source: str
+    kinds: tuple[EvidenceKind, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFile:
+    """A dispute with everything gathered for it."""
+
+    dispute: Dispute
+    evidence: list[EvidenceItem] = field(default_factory=list)
+    checklist: list[ChecklistEntry] = field(default_factory=list)
+    unavailable: list[UnavailableSource] = field(default_factory=list)
+
+    def items(self, kind: EvidenceKind) -> list[EvidenceItem]:
+        return [item for item in self.evidence if item.kind == kind]
+
+    def first(self, kind: EvidenceKind) -> EvidenceItem | None:
+        found = self.items(kind)
+        return found[0] if found else None
+
+    @property
+    def missing_required(self) -> list[EvidenceKind]:
+        return [entry.kind for entry in self.checklist if entry.required and not entry.present]

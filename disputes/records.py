@@ -1,0 +1,98 @@
+"""Reading dispute rows and turning them into snapshots."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors.evidence import EvidenceKind
+from disputes.errors import DisputeNotFound
+from disputes.evidence import checklist
+from disputes.lifecycle import Status
+from disputes.models import CaseFile, Dispute, EvidenceItem, UnavailableSource, dispute_ref
+from disputes.reasons import Reason
+from storage.tables import AuditRow, DisputeRow, EvidenceRow
+
+UNAVAILABLE_ACTION = "evidence.unavailable"
+
+
+async def load_row(session: AsyncSession, number: int) -> DisputeRow:
+    row = await session.scalar(select(DisputeRow).where(DisputeRow.number == number))
+    if row is None:
+        raise DisputeNotFound(dispute_ref(number))
+    return row
+
+
+async def open_row_for_order(session: AsyncSession, order_id: str) -> DisputeRow | None:
+    return await session.scalar(select(DisputeRow).where(DisputeRow.active_order_key == order_id))
+
+
+def to_dispute(row: DisputeRow) -> Dispute:
+    return Dispute(
+        number=row.number,
+        order_id=row.order_id,
+        reason=Reason(row.reason),
+        claim=row.claim,
+        status=Status(row.status),
+        customer_id=row.customer_id,
+        customer_name=row.customer_name,
+        customer_email=row.customer_email,
+        currency=row.currency,
+        order_total_minor=row.order_total_minor,
+        disputed_amount_minor=row.disputed_amount_minor,
+        priority=row.priority,
+        owner_id=row.owner_id,
+        opened_by=row.opened_by,
+        channel_id=row.channel_id,
+        thread_ts=row.thread_ts,
+        evidence_card_ts=row.evidence_card_ts,
+        state_times=dict(row.state_times),
+        required_evidence=tuple(EvidenceKind(kind) for kind in row.required_evidence),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        version=row.version,
+    )
+
+
+def to_evidence(row: EvidenceRow) -> EvidenceItem:
+    return EvidenceItem(
+        kind=EvidenceKind(row.kind),
+        source=row.source,
+        summary=row.summary,
+        payload=dict(row.payload),
+        url=row.url,
+        captured_at=row.captured_at,
+        added_by=row.added_by,
+    )
+
+
+async def load_case(session: AsyncSession, row: DisputeRow) -> CaseFile:
+    """The dispute, its evidence in capture order, the checklist and unavailable sources."""
+    evidence = [
+        to_evidence(item)
+        for item in await session.scalars(
+            select(EvidenceRow).where(EvidenceRow.dispute_id == row.id).order_by(EvidenceRow.id)
+        )
+    ]
+    failures = await session.scalars(
+        select(AuditRow)
+        .where(AuditRow.dispute_id == row.id, AuditRow.action == UNAVAILABLE_ACTION)
+        .order_by(AuditRow.seq)
+    )
+    present = {item.kind for item in evidence}
+    unavailable = [
+        UnavailableSource(
+            source=entry.after["source"],
+            kinds=tuple(EvidenceKind(kind) for kind in entry.after["kinds"]),
+            reason=entry.after["reason"],
+        )
+        for entry in failures
+        if not present.issuperset(EvidenceKind(kind) for kind in entry.after["kinds"])
+    ]
+    dispute = to_dispute(row)
+    return CaseFile(
+        dispute=dispute,
+        evidence=evidence,
+        checklist=checklist(present, set(dispute.required_evidence)),
+        unavailable=unavailable,
+    )

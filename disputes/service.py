@@ -1,0 +1,63 @@
+"""Reading disputes and the small audited changes around their Slack thread."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from disputes import audit
+from disputes.audit import Actor
+from disputes.lifecycle import Event, Status
+from disputes.models import CaseFile
+from disputes.records import load_case, load_row
+from disputes.transitions import transition
+from storage.db import Database
+
+
+class DisputeService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def case(self, number: int) -> CaseFile:
+        async with self.db.transaction() as session:
+            return await load_case(session, await load_row(session, number))
+
+    async def link_thread(self, number: int, channel_id: str, thread_ts: str) -> CaseFile:
+        async def work(session: AsyncSession) -> CaseFile:
+            row = await load_row(session, number)
+            row.channel_id, row.thread_ts = channel_id, thread_ts
+            await audit.append(
+                session,
+                row,
+                Actor.system("slack"),
+                "thread.linked",
+                after={"channel": channel_id, "thread_ts": thread_ts},
+            )
+            return await load_case(session, row)
+
+        return await self.db.run(work)
+
+    async def record_evidence_card(self, number: int, ts: str) -> None:
+        async def work(session: AsyncSession) -> None:
+            row = await load_row(session, number)
+            row.evidence_card_ts = ts
+
+        await self.db.run(work)
+
+    async def mark_evidence_ready(self, number: int) -> CaseFile:
+        """Move a new dispute to evidence_ready once nothing required is missing."""
+
+        async def work(session: AsyncSession) -> CaseFile:
+            row = await load_row(session, number)
+            case = await load_case(session, row)
+            if row.status == Status.NEW and not case.missing_required:
+                await transition(session, row, Event.EVIDENCE_COMPLETED, Actor.system("evidence"))
+                case = await load_case(session, row)
+            return case
+
+        return await self.db.run(work)
+
+    async def verify_audit(self, number: int | None = None) -> list[audit.ChainProblem]:
+        async with self.db.transaction() as session:
+            if number is not None:
+                await load_row(session, number)
+            return await audit.verify(session, number)

@@ -1,0 +1,64 @@
+"""`/dispute`: parse, ack at once, then do the work on the bounded worker pool."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from blocks.disputes import already_open, opened, summary
+from blocks.help import help_message
+from disputes.audit import Actor
+from disputes.intake import OpenRequest
+from handlers.deps import Deps
+from handlers.errors import Respond, answering_errors
+from handlers.parsing import CommandError, HelpCommand, OpenCommand, ShowCommand, parse_command
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.command("/dispute")
+    async def dispute_command(ack: Any, command: dict[str, Any], respond: Respond) -> None:
+        try:
+            parsed = parse_command(command.get("text", ""))
+        except CommandError as exc:
+            await ack(response_type="ephemeral", text=str(exc))
+            return
+        user_id = command["user_id"]
+        if isinstance(parsed, HelpCommand):
+            message = help_message()
+            await ack(response_type="ephemeral", text=message.text, blocks=message.blocks)
+        elif isinstance(parsed, OpenCommand):
+            await ack(response_type="ephemeral", text=f"Opening a dispute for {parsed.order_id}…")
+            deps.submit(
+                lambda: answering_errors(respond, open_dispute(deps, parsed, user_id, respond))
+            )
+        elif isinstance(parsed, ShowCommand):
+            await ack()
+            work = show_dispute(deps, parsed, respond)
+            deps.submit(lambda: answering_errors(respond, work))
+
+
+async def open_dispute(deps: Deps, command: OpenCommand, user_id: str, respond: Respond) -> None:
+    result = await deps.intake.open(
+        OpenRequest(
+            order_id=command.order_id,
+            reason=command.reason,
+            claim=command.claim,
+            actor=Actor.slack_user(user_id),
+        )
+    )
+    if not result.created:
+        link = await deps.threads.permalink(result.case)
+        message = already_open(result.case.dispute, link)
+    else:
+        case = await deps.threads.publish(result.case)
+        message = opened(case.dispute, await deps.threads.permalink(case))
+    await respond(text=message.text, blocks=message.blocks, response_type="ephemeral")
+
+
+async def show_dispute(deps: Deps, command: ShowCommand, respond: Respond) -> None:
+    case = await deps.disputes.case(command.number)
+    if case.dispute.thread_ts is None or case.dispute.evidence_card_ts is None:
+        case = await deps.threads.publish(case)
+    message = summary(case, await deps.threads.permalink(case))
+    await respond(text=message.text, blocks=message.blocks, response_type="ephemeral")

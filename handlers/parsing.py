@@ -1,0 +1,98 @@
+"""Parsing the text of `/dispute` into a command, with usage-bearing errors."""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from disputes.reasons import Reason, split_reason
+
+MAX_CLAIM_CHARS = 2000
+ORDER_ID = re.compile(r"#?[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,63}")
+DISPUTE_REF = re.compile(r"(?:D-?)?(\d{1,9})", re.IGNORECASE)
+
+USAGE = {
+    "open": "`/dispute open ORDER-ID [reason] [what the customer says]`",
+    "show": "`/dispute show D-<number>`",
+    "help": "`/dispute help`",
+}
+
+
+class CommandError(ValueError):
+    """Text that is not a command; the message says what was wrong and how to write it."""
+
+
+@dataclass(frozen=True, slots=True)
+class HelpCommand:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class OpenCommand:
+    order_id: str
+    reason: Reason | None
+    claim: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShowCommand:
+    number: int
+
+
+Command = HelpCommand | OpenCommand | ShowCommand
+
+
+def parse_command(text: str) -> Command:
+    # Slack escapes &, < and > in command text; read what the person typed.
+    text = html.unescape(text or "").strip()
+    if not text:
+        return HelpCommand()
+    head, *tail = text.split(maxsplit=1)
+    rest = tail[0] if tail else ""
+    sub = unicodedata.normalize("NFKC", head).lower()
+    if sub == "help":
+        return HelpCommand()
+    if sub == "open":
+        return _parse_open(rest)
+    if sub == "show":
+        return _parse_show(rest)
+    raise CommandError(
+        f"`{_clip(head)}` is not a `/dispute` command. Try one of: "
+        + ", ".join(USAGE.values())
+        + "."
+    )
+
+
+def _parse_open(rest: str) -> OpenCommand:
+    words = rest.split(maxsplit=1)
+    if not words:
+        raise CommandError(f"Which order? Usage: {USAGE['open']}")
+    order_id = unicodedata.normalize("NFKC", words[0])
+    if not ORDER_ID.fullmatch(order_id):
+        raise CommandError(
+            f"`{_clip(words[0])}` is not an order id: use the letters, digits and dashes of the "
+            f"order system's id, e.g. `ORD-1001`. Usage: {USAGE['open']}"
+        )
+    reason, claim = split_reason(words[1] if len(words) > 1 else "")
+    if len(claim) > MAX_CLAIM_CHARS:
+        raise CommandError(
+            f"The claim is {len(claim)} characters long; keep it under {MAX_CLAIM_CHARS} and "
+            "add the rest to the thread once the dispute is open."
+        )
+    return OpenCommand(order_id=order_id, reason=reason, claim=claim)
+
+
+def _parse_show(rest: str) -> ShowCommand:
+    ref = unicodedata.normalize("NFKC", rest.strip())
+    match = DISPUTE_REF.fullmatch(ref)
+    if not ref or match is None or int(match.group(1)) == 0:
+        shown = f"`{_clip(ref)}` is not a dispute number. " if ref else "Which dispute? "
+        raise CommandError(f"{shown}Usage: {USAGE['show']}")
+    return ShowCommand(number=int(match.group(1)))
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    text = text.replace("`", "'")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

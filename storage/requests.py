@@ -1,0 +1,32 @@
+"""Processed Slack requests: the first claim of a key wins, every later one is a duplicate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from storage.db import Database
+from storage.tables import ProcessedRequestRow
+
+
+async def claim_request(db: Database, key: str, kind: str) -> bool:
+    """True the first time `key` is seen, False for a retry or a replay."""
+    try:
+        async with db.transaction() as session:
+            session.add(ProcessedRequestRow(key=key, kind=kind, received_at=datetime.now(UTC)))
+    except IntegrityError:
+        return False
+    return True
+
+
+async def forget_requests_before(db: Database, age: timedelta) -> int:
+    """Drop keys older than any retry or replay Slack could still send."""
+    async with db.transaction() as session:
+        result = await session.execute(
+            delete(ProcessedRequestRow).where(
+                ProcessedRequestRow.received_at < datetime.now(UTC) - age
+            )
+        )
+        return result.rowcount or 0
