@@ -1,0 +1,404 @@
+"""The Slack Web API over HTTP, as a Starlette app around a Workspace."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from sandbox.blockkit import validate_message, validate_view
+from sandbox.workspace import APP_ID, TEAM_DOMAIN, SlackError, Workspace
+
+Params = dict[str, Any]
+Handler = Callable[[Workspace, Params, Request], Params]
+
+# Form bodies carry structured arguments as JSON strings; JSON bodies carry them as objects.
+JSON_ARGS = {"blocks", "attachments", "view", "metadata"}
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).lower() in ("1", "true")
+
+
+def _require(params: Params, *names: str) -> None:
+    missing = [n for n in names if params.get(n) in (None, "")]
+    if missing:
+        raise SlackError(
+            "invalid_arguments",
+            response_metadata={
+                "messages": [f"[ERROR] missing required field: {n}" for n in missing]
+            },
+        )
+
+
+async def read_params(request: Request) -> Params:
+    """Query string plus a form or JSON body, with JSON-string arguments decoded."""
+    params: Params = dict(request.query_params)
+    if request.method == "POST":
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith("application/json"):
+            body = await request.body()
+            if body:
+                params.update(json.loads(body))
+        else:
+            form = await request.form()
+            params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    for key in JSON_ARGS:
+        if isinstance(params.get(key), str) and params[key]:
+            try:
+                params[key] = json.loads(params[key])
+            except json.JSONDecodeError as exc:
+                raise SlackError("invalid_json", detail=str(exc)) from exc
+    return params
+
+
+def _token(request: Request, params: Params) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return params.get("token")
+
+
+def _member_channel(ws: Workspace, params: Params):
+    _require(params, "channel")
+    ch = ws.channel(str(params["channel"]))
+    if ws.bot_user_id not in ch.members:
+        raise SlackError("not_in_channel")
+    return ch
+
+
+def _message_errors(text: Any, blocks: Any) -> None:
+    errors = validate_message(text, blocks)
+    if errors:
+        error = "msg_too_long" if errors[0].endswith("[json-pointer:/text]") else "invalid_blocks"
+        raise SlackError(error, errors=errors, response_metadata={"messages": errors})
+
+
+def auth_test(ws: Workspace, params: Params, request: Request) -> Params:
+    """auth.test"""
+    return {
+        "url": f"https://{TEAM_DOMAIN}.slack.com/",
+        "team": "Sandbox",
+        "user": ws.users[ws.bot_user_id].name,
+        "team_id": ws.team_id,
+        "user_id": ws.bot_user_id,
+        "bot_id": ws.bot_id,
+        "app_id": APP_ID,
+        "is_enterprise_install": False,
+    }
+
+
+def chat_post_message(ws: Workspace, params: Params, request: Request) -> Params:
+    """chat.postMessage"""
+    ch = _member_channel(ws, params)
+    text, blocks = params.get("text") or "", params.get("blocks") or []
+    if not text and not blocks:
+        raise SlackError("no_text")
+    _message_errors(text, blocks)
+    thread_ts = params.get("thread_ts") or None
+    msg = ws.post_message(
+        ch.id,
+        text=text,
+        blocks=blocks,
+        thread_ts=str(thread_ts) if thread_ts else None,
+        reply_broadcast=_flag(params.get("reply_broadcast")),
+        metadata=params.get("metadata"),
+    )
+    return {"channel": ch.id, "ts": msg.ts, "message": msg.to_slack(ws)}
+
+
+def chat_update(ws: Workspace, params: Params, request: Request) -> Params:
+    """chat.update"""
+    _require(params, "channel", "ts")
+    ch = ws.channel(str(params["channel"]))
+    text, blocks = params.get("text"), params.get("blocks")
+    _message_errors(text, blocks)
+    msg = ws.update_message(ch.id, str(params["ts"]), text=text, blocks=blocks)
+    return {"channel": ch.id, "ts": msg.ts, "text": msg.text, "message": msg.to_slack(ws)}
+
+
+def chat_post_ephemeral(ws: Workspace, params: Params, request: Request) -> Params:
+    """chat.postEphemeral"""
+    _require(params, "channel", "user")
+    ch = _member_channel(ws, params)
+    text, blocks = params.get("text") or "", params.get("blocks") or []
+    if not text and not blocks:
+        raise SlackError("no_text")
+    _message_errors(text, blocks)
+    eph = ws.post_ephemeral(
+        ch.id, str(params["user"]), text=text, blocks=blocks, thread_ts=params.get("thread_ts")
+    )
+    return {"message_ts": eph.ts}
+
+
+def chat_get_permalink(ws: Workspace, params: Params, request: Request) -> Params:
+    """chat.getPermalink"""
+    _require(params, "channel", "message_ts")
+    ch = ws.channel(str(params["channel"]))
+    msg = ws.message(ch.id, str(params["message_ts"]))
+    if msg is None:
+        raise SlackError("message_not_found")
+    base = str(request.base_url).rstrip("/")
+    link = f"{base}/archives/{ch.id}/p{msg.ts.replace('.', '')}"
+    if msg.is_reply:
+        link += f"?thread_ts={msg.thread_ts}&cid={ch.id}"
+    return {"channel": ch.id, "permalink": link}
+
+
+def conversations_info(ws: Workspace, params: Params, request: Request) -> Params:
+    """conversations.info"""
+    _require(params, "channel")
+    return {"channel": ws.channel(str(params["channel"])).to_slack(ws.bot_user_id)}
+
+
+def conversations_join(ws: Workspace, params: Params, request: Request) -> Params:
+    """conversations.join"""
+    _require(params, "channel")
+    ch, already = ws.join(str(params["channel"]), ws.bot_user_id)
+    out: Params = {"channel": ch.to_slack(ws.bot_user_id)}
+    if already:
+        out.update(
+            warning="already_in_channel", response_metadata={"warnings": ["already_in_channel"]}
+        )
+    return out
+
+
+def conversations_list(ws: Workspace, params: Params, request: Request) -> Params:
+    """conversations.list (public and private channels; cursor is an offset)"""
+    types = set(str(params.get("types") or "public_channel").split(","))
+    with ws.lock:
+        channels = [
+            c
+            for c in ws.channels.values()
+            if ("private_channel" if c.is_private else "public_channel") in types
+        ]
+    limit = int(params.get("limit") or 100) or 100
+    start = int(params.get("cursor") or 0)
+    page = channels[start : start + limit]
+    nxt = str(start + limit) if start + limit < len(channels) else ""
+    return {
+        "channels": [c.to_slack(ws.bot_user_id) for c in page],
+        "response_metadata": {"next_cursor": nxt},
+    }
+
+
+def _window(params: Params, messages: list[Any]) -> list[Any]:
+    oldest, latest = float(params.get("oldest") or 0), params.get("latest")
+    inclusive = _flag(params.get("inclusive"))
+
+    def inside(ts: str) -> bool:
+        t = float(ts)
+        low = t >= oldest if inclusive else t > oldest
+        high = latest is None or (t <= float(latest) if inclusive else t < float(latest))
+        return low and high
+
+    return [m for m in messages if inside(m.ts)]
+
+
+def conversations_history(ws: Workspace, params: Params, request: Request) -> Params:
+    """conversations.history (newest first, like Slack)"""
+    ch = _member_channel(ws, params)
+    msgs = list(reversed(_window(params, ws.history(ch.id))))
+    limit = int(params.get("limit") or 100) or 100
+    return {
+        "messages": [m.to_slack(ws) for m in msgs[:limit]],
+        "has_more": len(msgs) > limit,
+        "pin_count": 0,
+        "response_metadata": {"next_cursor": ""},
+    }
+
+
+def conversations_replies(ws: Workspace, params: Params, request: Request) -> Params:
+    """conversations.replies (the parent first, then replies oldest first)"""
+    _require(params, "ts")
+    ch = _member_channel(ws, params)
+    msgs = ws.thread(ch.id, str(params["ts"]))
+    rest = _window(params, msgs[1:]) if params.get("oldest") or params.get("latest") else msgs[1:]
+    return {
+        "messages": [m.to_slack(ws) for m in [msgs[0], *rest]],
+        "has_more": False,
+        "response_metadata": {"next_cursor": ""},
+    }
+
+
+def users_info(ws: Workspace, params: Params, request: Request) -> Params:
+    """users.info"""
+    _require(params, "user")
+    return {"user": ws.user(str(params["user"])).to_slack()}
+
+
+def _view_arg(params: Params, *, surface: str | None = None) -> dict[str, Any]:
+    _require(params, "view")
+    view = params["view"]
+    errors = validate_view(view)
+    if not errors and surface and view.get("type") != surface:
+        errors = [f"[ERROR] must be {surface} [json-pointer:/view/type]"]
+    if errors:
+        raise SlackError("invalid_arguments", response_metadata={"messages": errors})
+    return view
+
+
+def views_open(ws: Workspace, params: Params, request: Request) -> Params:
+    """views.open"""
+    _require(params, "trigger_id")
+    view = _view_arg(params, surface="modal")
+    return {"view": ws.open_view(str(params["trigger_id"]), view).to_slack()}
+
+
+def views_push(ws: Workspace, params: Params, request: Request) -> Params:
+    """views.push"""
+    _require(params, "trigger_id")
+    view = _view_arg(params, surface="modal")
+    return {"view": ws.push_view(str(params["trigger_id"]), view).to_slack()}
+
+
+def views_update(ws: Workspace, params: Params, request: Request) -> Params:
+    """views.update"""
+    if not params.get("view_id") and not params.get("external_id"):
+        _require(params, "view_id")
+    view = _view_arg(params)
+    updated = ws.update_view(
+        view,
+        view_id=params.get("view_id"),
+        external_id=params.get("external_id"),
+        hash=params.get("hash") or None,
+    )
+    return {"view": updated.to_slack()}
+
+
+def views_publish(ws: Workspace, params: Params, request: Request) -> Params:
+    """views.publish"""
+    _require(params, "user_id")
+    view = _view_arg(params, surface="home")
+    home = ws.publish_home(str(params["user_id"]), view, hash=params.get("hash") or None)
+    return {"view": home.to_slack()}
+
+
+METHODS: dict[str, Handler] = {
+    "auth.test": auth_test,
+    "chat.postMessage": chat_post_message,
+    "chat.update": chat_update,
+    "chat.postEphemeral": chat_post_ephemeral,
+    "chat.getPermalink": chat_get_permalink,
+    "conversations.info": conversations_info,
+    "conversations.join": conversations_join,
+    "conversations.list": conversations_list,
+    "conversations.history": conversations_history,
+    "conversations.replies": conversations_replies,
+    "users.info": users_info,
+    "views.open": views_open,
+    "views.push": views_push,
+    "views.update": views_update,
+    "views.publish": views_publish,
+}
+
+
+def _error(error: str, status: int = 200, **extra: Any) -> JSONResponse:
+    return JSONResponse({"ok": False, "error": error, **extra}, status_code=status)
+
+
+async def web_api(request: Request) -> JSONResponse:
+    """POST|GET /api/<method>: Slack answers HTTP 200 with ok=false, except 429."""
+    ws: Workspace = request.app.state.workspace
+    method = request.path_params["method"]
+    handler = METHODS.get(method)
+    if handler is None:
+        return _error("unknown_method")
+    try:
+        params = await read_params(request)
+        token = _token(request, params)
+        if not token:
+            return _error("not_authed")
+        if token != ws.bot_token:
+            return _error("invalid_auth")
+        retry_after = ws.take_ratelimit(method)
+        if retry_after is not None:
+            return JSONResponse(
+                {"ok": False, "error": "ratelimited"},
+                status_code=429,
+                headers={"Retry-After": str(retry_after)},
+            )
+        ws.record_call(method, {k: v for k, v in params.items() if k != "token"})
+        return JSONResponse({"ok": True, **handler(ws, params, request)})
+    except SlackError as exc:
+        return _error(exc.error, **exc.extra)
+
+
+async def respond(request: Request) -> JSONResponse:
+    """POST /_sandbox/response/<token>: what Bolt's respond() posts to a response_url."""
+    ws: Workspace = request.app.state.workspace
+    try:
+        rurl = ws.use_response_url(request.path_params["token"])
+    except SlackError as exc:
+        return _error(exc.error, status=404)
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except json.JSONDecodeError:
+        return _error("invalid_payload", status=400)
+    text, blocks = body.get("text") or "", body.get("blocks") or []
+    errors = validate_message(text, blocks)
+    if errors:
+        return _error("invalid_blocks", status=400, errors=errors)
+    try:
+        _apply_response(ws, rurl, body, text, blocks)
+    except SlackError as exc:
+        return _error(exc.error, status=404)
+    return JSONResponse({"ok": True})
+
+
+def _apply_response(ws: Workspace, rurl: Any, body: Params, text: str, blocks: list) -> None:
+    original = rurl.message_ts
+    if _flag(body.get("delete_original")) and original:
+        if rurl.is_ephemeral:
+            with ws.lock:
+                ws.ephemerals = [e for e in ws.ephemerals if e.ts != original]
+        else:
+            ws.delete_message(rurl.channel, original)
+        return
+    if _flag(body.get("replace_original")) and original:
+        if rurl.is_ephemeral:
+            with ws.lock:
+                for e in ws.ephemerals:
+                    if e.ts == original:
+                        e.text, e.blocks = text, blocks
+            return
+        ws.update_message(rurl.channel, original, text=text, blocks=blocks)
+        return
+    thread_ts = body.get("thread_ts") or None
+    if body.get("response_type") == "in_channel":
+        ws.post_message(rurl.channel, text=text, blocks=blocks, thread_ts=thread_ts)
+    else:
+        ws.post_ephemeral(
+            rurl.channel,
+            rurl.user,
+            text=text,
+            blocks=blocks,
+            via="response_url",
+            thread_ts=thread_ts,
+        )
+
+
+async def state(request: Request) -> JSONResponse:
+    """GET /_sandbox/state: the whole workspace as JSON."""
+    return JSONResponse(request.app.state.workspace.snapshot())
+
+
+def api_routes() -> list[Route]:
+    """The Web API and sandbox-only routes, for composing with the page."""
+    return [
+        Route("/api/{method}", web_api, methods=["GET", "POST"]),
+        Route("/_sandbox/state", state, methods=["GET"]),
+        Route("/_sandbox/response/{token}", respond, methods=["POST"]),
+    ]
+
+
+def create_app(workspace: Workspace, *, extra_routes: list[Route] | None = None) -> Starlette:
+    """The emulator as an ASGI app; `extra_routes` lets the page (or a later UI) join in."""
+    app = Starlette(routes=[*api_routes(), *(extra_routes or [])])
+    app.state.workspace = workspace
+    return app

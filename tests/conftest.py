@@ -1,0 +1,55 @@
+"""Shared fixtures: databases on SQLite and on a throwaway PostgreSQL cluster."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from storage.db import Database
+from storage.migrate import migrate
+from tests.support.postgres import find_bindir, postgres_cluster
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    bindir = find_bindir()
+    if bindir is None:
+        if IN_CI:
+            pytest.fail("PostgreSQL server binaries are missing in CI: .ci/run installs them")
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    with postgres_cluster(bindir) as url:
+        yield url
+
+
+async def _fresh_postgres_database(server_url: str) -> str:
+    name = f"dd_{uuid.uuid4().hex[:12]}"
+    engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A URL of an empty database, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    server = request.getfixturevalue("postgres_server")
+    return await _fresh_postgres_database(server)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database on each backend."""
+    database = Database(database_url)
+    await migrate(database)
+    yield database
+    await database.dispose()

@@ -1,0 +1,55 @@
+"""End-to-end fixtures: the emulator in a thread, the app as a real process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TypeVar
+
+import pytest
+
+from sandbox.driver import SlackDriver
+from sandbox.server import EmulatorServer
+from sandbox.workspace import Workspace
+from tests.support.app_process import AppProcess, app_process
+
+T = TypeVar("T")
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorServer]:
+    server = EmulatorServer(Workspace.default()).start_in_thread()
+    yield server
+    server.stop_thread()
+
+
+@pytest.fixture(scope="module")
+def workspace(emulator: EmulatorServer) -> Workspace:
+    return emulator.workspace
+
+
+@pytest.fixture(scope="module")
+def app(emulator: EmulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+    with app_process(tmp_path_factory.mktemp("app"), emulator.api_url) as running:
+        yield running
+
+
+@pytest.fixture
+async def slack(app: AppProcess, emulator: EmulatorServer) -> AsyncIterator[SlackDriver]:
+    async with SlackDriver(app.url, app.secret, emulator.workspace, emulator.base_url) as driver:
+        yield driver
+
+
+async def eventually(check: Callable[[], T | None], timeout: float = 15.0) -> T:
+    """Poll until `check` returns something truthy (the app works after its ack)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("the expected state was not reached in time")
+        await asyncio.sleep(0.05)
