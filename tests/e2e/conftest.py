@@ -43,9 +43,9 @@ async def slack(app: AppProcess, emulator: EmulatorServer) -> AsyncIterator[Slac
         yield driver
 
 
-async def eventually(check: Callable[[], T | None], timeout: float = 15.0) -> T:
+async def eventually(check: Callable[[], T | None], within: float = 15.0) -> T:
     """Poll until `check` returns something truthy (the app works after its ack)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         result = check()
         if result:

@@ -236,7 +236,7 @@ async def test_order_system_unreachable_is_reported_and_creates_nothing(
             seen = len(ephemeral_texts(ws, "U0AGENT"))
             await s.command("open ORD-1008 damaged", user="U0AGENT")
             answer = await eventually(
-                lambda: new_ephemeral(ws, "U0AGENT", seen, "could not be reached"), timeout=30
+                lambda: new_ephemeral(ws, "U0AGENT", seen, "could not be reached"), within=30
             )
         assert "No dispute was created" in answer and "try again" in answer
         assert dispute_count(app) == 0
