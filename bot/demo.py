@@ -28,9 +28,14 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-async def run_demo(*, port: int = 0, data: str | None = None, wait: bool = True) -> int:
+def _data_folder(data: str | None) -> Path:
     folder = Path(data).expanduser().resolve() if data else Path(tempfile.mkdtemp(prefix="dd-"))
     folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+async def run_demo(*, port: int = 0, data: str | None = None, wait: bool = True) -> int:
+    folder = _data_folder(data)
     workspace = Workspace.default()
     emulator = await EmulatorServer(workspace, port=port).start()
     _say(f"Dispute Desk sandbox: {emulator.base_url}/")

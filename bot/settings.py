@@ -8,11 +8,13 @@ from urllib.parse import urlparse
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from connectors.orders.factory import default_fixtures_path
+
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
 def default_order_source() -> str:
-    return f"fixtures:{PACKAGE_ROOT / 'sandbox' / 'fixtures' / 'orders'}"
+    return f"fixtures:{default_fixtures_path()}"
 
 
 def default_policy_pack() -> Path:

@@ -14,7 +14,7 @@ _MENTION = re.compile(r"&lt;[@#]([UCW][A-Z0-9]+)(?:\|([^&]*))?&gt;")
 _BOLD = re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)\*(?![\w*])")
 _ITALIC = re.compile(r"(?<![\w_])_(?!\s)([^_\n]+?)_(?![\w_])")
 _CODE = re.compile(r"`([^`\n]+)`")
-# <!date^1700000000^{date_short}|2023-11-14>: the viewer sees a local date; the sandbox, the fallback.
+# <!date^1700000000^{date_short}|2023-11-14>: Slack shows a local date; the sandbox, the fallback.
 _DATE = re.compile(r"&lt;!date\^\d+\^[^|&]*\|([^&]*)&gt;")
 _RAW_DATE = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
 _RAW_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")

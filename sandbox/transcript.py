@@ -7,7 +7,6 @@ from typing import Any
 from sandbox.render import compact_blocks, plain_mrkdwn, ts_time
 from sandbox.workspace import Workspace
 
-
 LINE_CHARS = 160
 
 

@@ -1,0 +1,53 @@
+"""manifest.yml is a valid Slack app manifest (schema 1.0.0) and matches what the app does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = (
+    ROOT.parent / "shared" / "slack" / "manifest-schema" / "schemas" / "manifest.schema.1.0.0.json"
+)
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    return yaml.safe_load((ROOT / "manifest.yml").read_text())
+
+
+def test_manifest_validates_against_slacks_schema(manifest: dict) -> None:
+    if not SCHEMA.exists():
+        pytest.fail(f"Slack's manifest schema is missing at {SCHEMA}")
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft7Validator(schema).validate(manifest)
+
+
+def test_a_broken_manifest_is_rejected(manifest: dict) -> None:
+    schema = json.loads(SCHEMA.read_text())
+    broken = {**manifest, "features": {**manifest["features"], "slash_commands": [{"x": 1}]}}
+    assert list(jsonschema.Draft7Validator(schema).iter_errors(broken))
+
+
+def test_dispute_command_escapes_mentions_and_posts_to_the_events_url(manifest: dict) -> None:
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == "/dispute"
+    assert command["should_escape"] is True
+    assert command["url"].endswith("/slack/events")
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+
+
+def test_scopes_are_the_least_the_app_uses(manifest: dict) -> None:
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
+        "commands",
+        "chat:write",
+        "channels:read",
+        "channels:join",
+        "groups:read",
+    }
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
