@@ -9,10 +9,13 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from bot.errors import StartupError
 from bot.settings import SettingsError, load_settings
 
 EXIT_USAGE = 2
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, StartupError) as exc:
         print(f"dispute-desk: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (OSError, DBAPIError) as exc:
+        reason = getattr(exc, "orig", None) or exc
+        print(f"dispute-desk: cannot reach a service it needs: {reason}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,6 +101,7 @@ async def _audit_verify(args: argparse.Namespace) -> int:
     from disputes.service import DisputeService
     from handlers.parsing import DISPUTE_REF
     from storage.db import Database
+    from storage.migrate import current_revision
 
     number = None
     if args.dispute:
@@ -103,6 +111,11 @@ async def _audit_verify(args: argparse.Namespace) -> int:
         number = int(match.group(1))
     db = Database(load_settings().database_url)
     try:
+        if await current_revision(db) is None:
+            raise StartupError(
+                "the database at DATABASE_URL has no Dispute Desk tables yet: "
+                "run `dispute-desk migrate`"
+            )
         problems = await DisputeService(db).verify_audit(number)
     except DisputeNotFound as exc:
         raise StartupError(str(exc)) from None

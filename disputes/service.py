@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes import audit
 from disputes.audit import Actor
 from disputes.lifecycle import Event, Status
-from disputes.models import CaseFile
-from disputes.records import load_case, load_row
+from disputes.models import CaseFile, Dispute
+from disputes.records import load_case, load_row, to_dispute
 from disputes.transitions import transition
 from storage.db import Database
+from storage.tables import DisputeRow
 
 
 class DisputeService:
@@ -20,6 +22,17 @@ class DisputeService:
     async def case(self, number: int) -> CaseFile:
         async with self.db.transaction() as session:
             return await load_case(session, await load_row(session, number))
+
+    async def open_disputes(self, limit: int = 20) -> list[Dispute]:
+        """The newest open disputes, for the App Home and queue views."""
+        async with self.db.transaction() as session:
+            rows = await session.scalars(
+                select(DisputeRow)
+                .where(DisputeRow.active_order_key.is_not(None))
+                .order_by(DisputeRow.number.desc())
+                .limit(limit)
+            )
+            return [to_dispute(row) for row in rows]
 
     async def link_thread(self, number: int, channel_id: str, thread_ts: str) -> CaseFile:
         async def work(session: AsyncSession) -> CaseFile:

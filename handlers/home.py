@@ -1,0 +1,21 @@
+"""The App Home tab, published when a user opens it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from blocks.home import home_view
+from handlers.deps import Deps
+
+HOME_LIMIT = 40
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.event("app_home_opened")
+    async def home_opened(event: dict[str, Any], client: Any) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        disputes = await deps.disputes.open_disputes(HOME_LIMIT)
+        await client.views_publish(user_id=event["user"], view=home_view(disputes))

@@ -1,0 +1,153 @@
+"""Every message the app sends passes the sandbox's Block Kit validation, even at the limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from blocks.disputes import already_open, evidence_card, opened, parent_message, summary
+from blocks.help import help_message
+from blocks.home import home_view
+from blocks.text import Message, escape
+from connectors.evidence import EvidenceKind
+from connectors.orders.evidence import default_evidence_sources
+from connectors.orders.factory import default_fixtures_path
+from connectors.orders.fixtures import load_fixture_orders
+from connectors.orders.models import Order
+from disputes.evidence import checklist, required_kinds
+from disputes.lifecycle import Status
+from disputes.models import CaseFile, Dispute, EvidenceItem, UnavailableSource
+from disputes.reasons import Reason
+from sandbox.blockkit import validate_message, validate_view
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+ORDERS = load_fixture_orders(default_fixtures_path())
+
+
+def dispute(**changes: object) -> Dispute:
+    base = Dispute(
+        number=7,
+        order_id="ORD-1001",
+        reason=Reason.DAMAGED,
+        claim="the box was crushed",
+        status=Status.NEW,
+        customer_id="C1",
+        customer_name="Maya <Thompson> & co",
+        customer_email="m@example.com",
+        currency="USD",
+        order_total_minor=12900,
+        disputed_amount_minor=9400,
+        priority="normal",
+        owner_id=None,
+        opened_by="U0MANAGER1",
+        channel_id="C0DISPUTES",
+        thread_ts="1.000100",
+        evidence_card_ts=None,
+        state_times={"new": NOW.isoformat()},
+        required_evidence=(EvidenceKind.ORDER_DETAILS,),
+        created_at=NOW,
+        updated_at=NOW,
+        version=1,
+    )
+    return replace(base, **changes)
+
+
+def case_for(order: Order, **changes: object) -> CaseFile:
+    async def drafts() -> list:
+        found = []
+        for source in default_evidence_sources(clock=lambda: NOW):
+            found += await source.collect(order)
+        return found
+
+    evidence = [
+        EvidenceItem(d.kind, d.source, d.summary, d.payload, d.url, NOW, "intake")
+        for d in asyncio.run(drafts())
+    ]
+    reason = order.return_request.reason if order.return_request else Reason.OTHER
+    required = required_kinds(reason, return_received=True)
+    return CaseFile(
+        dispute=dispute(order_id=order.order_id, reason=reason, **changes),
+        evidence=evidence,
+        checklist=checklist({item.kind for item in evidence}, required),
+    )
+
+
+def assert_valid(message: Message) -> None:
+    assert validate_message(message.text, message.blocks) == []
+
+
+@pytest.mark.parametrize("order_id", sorted(ORDERS))
+def test_evidence_card_for_every_demo_order_is_valid(order_id: str) -> None:
+    card = evidence_card(case_for(ORDERS[order_id]))
+    assert_valid(card)
+    assert card.blocks[0]["type"] == "header"
+
+
+def test_evidence_card_shows_each_kind_and_the_checklist() -> None:
+    card = evidence_card(case_for(ORDERS["ORD-1001"]))
+    text = json.dumps(card.blocks, ensure_ascii=False)
+    for kind in EvidenceKind:
+        assert f"{kind.label}" in text
+    assert "Photo 1" in text and "Original decision: *denied*" in text
+
+
+def test_missing_required_and_unavailable_sources_are_shown() -> None:
+    base = case_for(ORDERS["ORD-1009"])  # no return request: return evidence is missing
+    case = replace(
+        base,
+        unavailable=[
+            UnavailableSource(
+                "carrier-api", (EvidenceKind.RETURN_TRACKING_INFORMATION,), "timed out"
+            )
+        ],
+    )
+    card = evidence_card(case)
+    text = json.dumps(card.blocks)
+    assert "required, missing" in text
+    assert "carrier-api unavailable (timed out)" in text
+    assert_valid(card)
+
+
+def test_user_text_is_escaped_so_it_cannot_mention_or_link() -> None:
+    message = parent_message(dispute(claim="<!channel> see <https://evil.example|this>"))
+    text = json.dumps(message.blocks)
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    assert "Maya &lt;Thompson&gt; &amp; co" in text
+    assert escape("a<b>&") == "a&lt;b&gt;&amp;"
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_parent_message_title_for_every_status(status: Status) -> None:
+    message = parent_message(dispute(status=status))
+    assert message.text == f"D-7 · ORD-1001 · Damaged · {status.label}"
+    assert_valid(message)
+
+
+def test_long_claims_and_names_stay_within_limits() -> None:
+    huge = dispute(claim="é" * 5000, customer_name="N" * 400, order_id="O" * 64)
+    assert_valid(parent_message(huge))
+    assert_valid(summary(CaseFile(huge), "http://example.com/archives/C/p1"))
+
+
+def test_replies_and_help_are_valid() -> None:
+    d = dispute()
+    for message in (
+        opened(d, "http://x.example/p1"),
+        opened(d, None),
+        already_open(d, "http://x.example/p1"),
+        help_message(),
+        summary(CaseFile(d), None),
+    ):
+        assert_valid(message)
+
+
+def test_home_view_is_valid_empty_and_full() -> None:
+    assert validate_view(home_view([])) == []
+    many = [dispute(number=n) for n in range(1, 80)]
+    view = home_view(many)
+    assert validate_view(view) == []
+    assert len(view["blocks"]) <= 100
