@@ -10,7 +10,11 @@ Run from the project folder:  .venv/bin/python -m bench.ack
    `/dispute open ORD-…` commands (demo orders and unknown ids, so intake really runs after
    the ack) are released at once on one httpx client, first at the bare app, then at the app.
    Latency is per request, from send to response. Slack gives up after 3 s; the target is
-   every ack well under that, and app p99 <= 1.5 x bare p99.
+   every ack well under that, and app p99 <= 1.5 x bare p99. A third burst of
+   `/dispute help` (acked with nothing to do after) separates the app's ack path from the
+   intake work competing with it. CPU is each process's CPU time over the burst's wall time:
+   a server near 100% is saturated (one event loop); a generator near 100% would mean the
+   load generator, not the server, set the pace.
 2. Command -> evidence card. The app in this process (build_runtime + http_server) with the
    emulator; 10 sequential commands for distinct orders, timed from sending the command until
    the "Evidence ·" reply is in the thread (polled every 10 ms): (a) orders from an `http:`
@@ -113,6 +117,15 @@ async def wait_until(check: Callable[[], bool], within: float, interval: float =
             return False
         await asyncio.sleep(interval)
     return True
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -256,6 +269,8 @@ class BurstResult:
     latencies: list[float]
     failures: int
     send_spread: float  # first to last send: how long the generator took to release them all
+    generator_cpu: float  # this process's CPU time over the burst's wall time (1.0 = saturated)
+    server_cpu: float  # the same for the server process
 
 
 def order_ids() -> Iterator[str]:
@@ -292,14 +307,8 @@ def signed_command(secret: str, text: str, grant: list[str], emulator_url: str) 
     return SignedCommand(body, headers)
 
 
-def make_commands(
-    count: int, secret: str, grants: Iterator[list[str]], ids: Iterator[str], emulator_url: str
-) -> list[SignedCommand]:
-    text = "open {} damaged box arrived crushed"
-    return [
-        signed_command(secret, text.format(next(ids)), next(grants), emulator_url)
-        for _ in range(count)
-    ]
+def open_texts(count: int, ids: Iterator[str]) -> list[str]:
+    return [f"open {next(ids)} damaged box arrived crushed" for _ in range(count)]
 
 
 async def warm_up(client: httpx.AsyncClient, url: str, commands: list[SignedCommand]) -> None:
@@ -308,7 +317,9 @@ async def warm_up(client: httpx.AsyncClient, url: str, commands: list[SignedComm
         response.raise_for_status()
 
 
-async def burst(client: httpx.AsyncClient, url: str, commands: list[SignedCommand]) -> BurstResult:
+async def burst(
+    client: httpx.AsyncClient, url: str, server_pid: int, commands: list[SignedCommand]
+) -> BurstResult:
     """Release every command at once; time each from send to response."""
     gate = asyncio.Event()
 
@@ -324,11 +335,19 @@ async def burst(client: httpx.AsyncClient, url: str, commands: list[SignedComman
 
     tasks = [asyncio.create_task(one(command)) for command in commands]
     await asyncio.sleep(0.05)  # every task is parked at the gate
+    wall, cpu, server_cpu = time.perf_counter(), time.process_time(), cpu_seconds(server_pid)
     gate.set()
     results = await asyncio.wait_for(asyncio.gather(*tasks), BURST_TIMEOUT)
+    wall = time.perf_counter() - wall
     latencies = [took for _, took in results if took is not None]
     sends = [sent for sent, _ in results]
-    return BurstResult(latencies, len(results) - len(latencies), max(sends) - min(sends))
+    return BurstResult(
+        latencies,
+        len(results) - len(latencies),
+        max(sends) - min(sends),
+        (time.process_time() - cpu) / wall,
+        (cpu_seconds(server_pid) - server_cpu) / wall,
+    )
 
 
 async def replies_posted(client: httpx.AsyncClient, emulator_url: str) -> int:
@@ -358,7 +377,8 @@ def report_burst(name: str, result: BurstResult) -> None:
     print(
         f"  {name:<22} p50 {ms(percentile(lat, 50))}  p99 {ms(percentile(lat, 99))}"
         f"  max {ms(max(lat))}  ({len(lat)} ok, {result.failures} failed;"
-        f" sends spread over {result.send_spread * 1000:.0f} ms)"
+        f" sends spread {result.send_spread * 1000:.0f} ms; CPU: server"
+        f" {result.server_cpu:.0%}, generator {result.generator_cpu:.0%})"
     )
 
 
@@ -380,7 +400,7 @@ async def ack_benchmark(tmp: Path) -> None:
     print(f"== 1. Ack latency: {BURST} concurrent /dispute open, servers in their own processes")
     secret = secrets.token_hex(16)
     grants_file = tmp / "grants.json"
-    needed = 2 * (WARMUP + BURST)
+    needed = 2 * WARMUP + 3 * BURST
     with contextlib.ExitStack() as stack:
         emu_proc = stack.enter_context(
             child(["bench.ack", "emulator", str(grants_file), str(needed)], clean_env(), tmp)
@@ -405,20 +425,26 @@ async def ack_benchmark(tmp: Path) -> None:
 
         grants, ids = iter(emulator["grants"]), order_ids()
 
-        def commands(count: int) -> list[SignedCommand]:
-            return make_commands(count, secret, grants, ids, emulator["url"])
+        def commands(texts: list[str]) -> list[SignedCommand]:
+            return [signed_command(secret, t, next(grants), emulator["url"]) for t in texts]
 
         limits = httpx.Limits(max_connections=BURST + 20, max_keepalive_connections=BURST + 20)
         async with httpx.AsyncClient(limits=limits, timeout=REQUEST_TIMEOUT) as client:
-            await warm_up(client, bare_url + "/slack/events", commands(WARMUP))
-            await warm_up(client, app_url + "/slack/events", commands(WARMUP))
+            await warm_up(client, bare_url + "/slack/events", commands(open_texts(WARMUP, ids)))
+            await warm_up(client, app_url + "/slack/events", commands(open_texts(WARMUP, ids)))
             await wait_for_intake(client, emulator["url"], WARMUP)
-            bare = await burst(client, bare_url + "/slack/events", commands(BURST))
-            app = await burst(client, app_url + "/slack/events", commands(BURST))
+            bare_events, app_events = bare_url + "/slack/events", app_url + "/slack/events"
+            opens = commands(open_texts(BURST, ids))
+            bare = await burst(client, bare_events, bare_proc.pid, opens)
+            helps = await burst(client, app_events, app_proc.pid, commands(["help"] * BURST))
+            opens = commands(open_texts(BURST, ids))
+            app = await burst(client, app_events, app_proc.pid, opens)
             done, waited = await wait_for_intake(client, emulator["url"], WARMUP + BURST)
         report_burst("bare Bolt (ack only)", bare)
         report_burst("Dispute Desk", app)
         report_ratio(app, bare)
+        report_burst("(app, /dispute help)", helps)
+        print("  (help acks with no work after it: the ack path alone, middleware included)")
         print(
             f"  after the burst: {done - WARMUP}/{BURST} intake replies posted within"
             f" {waited:.1f} s (the work behind the acks)"

@@ -29,7 +29,8 @@ async def resolve_channel(client: AsyncWebClient, setting: str, value: str) -> s
         if not channel.get("is_member") and not channel.get("is_private"):
             await client.conversations_join(channel=channel["id"])
     except SlackApiError as exc:
-        error = exc.response.get("error", "unknown_error")
+        data = exc.response.data
+        error = data.get("error") if isinstance(data, dict) else f"HTTP {exc.response.status_code}"
         raise ChannelError(f"{setting}={value!r} cannot be used: Slack says {error}") from None
     if channel.get("is_private") and not channel.get("is_member"):
         raise ChannelError(f"{setting}={value!r} is private: invite the bot with /invite first")
