@@ -18,8 +18,9 @@ from sandbox.workspace import Workspace
 
 DEMO_COMMANDS = (
     ("U0MANAGER1", "open ORD-1001 damaged the box was crushed"),
-    ("U0MANAGER2", "open ORD-1004 wrong-item they sent the blue one"),
-    ("U0AGENT", "open ORD-1007 refund never arrived"),
+    ("U0MANAGER2", "open ORD-1017 the refund never arrived on my card"),
+    ("U0AGENT", "open ORD-1022 unwanted asked to return the coat after the window"),
+    ("U0MANAGER1", "open ORD-1009 never delivered, tracking stopped"),
     ("U0MANAGER1", "show D-1"),
 )
 
