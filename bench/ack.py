@@ -5,7 +5,7 @@ Run from the project folder:  .venv/bin/python -m bench.ack
 
 1. Ack latency under a burst. The sandbox emulator (Slack's Web API), the real app
    (`python -m bot.cli serve`, SQLite in a temp folder) and a bare Bolt app that only acks
-   (served by the same `bot.serve.http_server`, same signing secret check) each run in their
+   (served by the same `bot.http.create_http_app`, same signing secret check) each run in their
    own process; this process is the load generator. After a warm-up, 200 signed
    `/dispute open ORD-…` commands (demo orders and unknown ids, so intake really runs after
    the ack) are released at once, first at the bare app, then at the app. Each goes on its
@@ -48,7 +48,6 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from itertools import cycle
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, cast
 from urllib.parse import urlencode
 
@@ -58,8 +57,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.http import create_http_app
 from bot.runtime import Runtime, build_runtime
-from bot.serve import http_server
+from bot.serve import asgi_server, http_server
 from bot.settings import Settings, load_settings
 from connectors.evidence import EvidenceDraft, EvidenceSource
 from connectors.orders.evidence import default_evidence_sources
@@ -245,10 +245,8 @@ def bare_app(settings: Settings) -> AsyncApp:
 
 async def serve_bare() -> None:
     settings = load_settings()
-    # http_server reads only .app (and .db for /healthz, which answers 503 here): the bare
-    # app is served by exactly the app's Starlette handler and uvicorn configuration.
-    shim = cast(Runtime, SimpleNamespace(app=bare_app(settings), db=None))
-    server = http_server(shim, settings.host, settings.port)
+    # The bare app is served by exactly the app's Starlette handler and uvicorn configuration.
+    server = asgi_server(create_http_app(bare_app(settings), None), settings.host, settings.port)
     threading.Thread(target=_exit_on_eof, args=(server,), daemon=True).start()
     await server.serve()
 

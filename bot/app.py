@@ -8,17 +8,16 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.dedupe import dedupe_middleware
+from bot.dedupe import RecentKeys, dedupe_middleware
 from handlers import commands, home
 from handlers.deps import Deps
 from handlers.errors import user_message
-from storage.db import Database
 
 log = logging.getLogger(__name__)
 
 
 def build_bolt_app(
-    *, client: AsyncWebClient, signing_secret: str | None, deps: Deps, db: Database
+    *, client: AsyncWebClient, signing_secret: str | None, deps: Deps, recent: RecentKeys
 ) -> AsyncApp:
     app = AsyncApp(
         client=client,
@@ -26,7 +25,7 @@ def build_bolt_app(
         request_verification_enabled=signing_secret is not None,
         process_before_response=False,
     )
-    app.use(dedupe_middleware(db))
+    app.use(dedupe_middleware(recent))
     commands.register(app, deps)
     home.register(app, deps)
 

@@ -1,34 +1,43 @@
-"""Bolt middleware: each Slack request is processed once, however often it arrives."""
+"""Each Slack request is processed once, however often it arrives.
+
+Two layers: before the ack, an in-memory check turns away what this process has already
+seen (no I/O, so acks stay fast); after the ack, the job that would act on the request first
+claims its key in the database, which holds across restarts and replicas.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from storage.db import Database
-from storage.requests import claim_request
+from handlers.deps import RequestKey
 
 log = logging.getLogger(__name__)
 
+CONTEXT_KEY = "request_key"
+# Slack rejects timestamps older than 5 minutes and retries events within minutes.
+REMEMBER_SECONDS = 15 * 60
 
-def request_key(req: AsyncBoltRequest) -> tuple[str, str]:
+
+def request_key(req: AsyncBoltRequest) -> RequestKey:
     """Events are keyed by event_id (Slack's retries reuse it); the rest by their signature."""
     body = req.body if isinstance(req.body, dict) else {}
     event_id = body.get("event_id")
     if body.get("type") == "event_callback" and event_id:
-        return f"event:{event_id}", "event"
+        return RequestKey(f"event:{event_id}", "event")
     signature = _header(req, "x-slack-signature")
-    timestamp = _header(req, "x-slack-request-timestamp")
     if signature:
-        return f"sig:{signature}", _kind(body)
+        return RequestKey(f"sig:{signature}", _kind(body))
     # Socket Mode carries no signature: the envelope's raw body identifies the request.
-    digest = hashlib.sha256((timestamp + req.raw_body).encode()).hexdigest()
-    return f"body:{digest}", _kind(body)
+    digest = hashlib.sha256(req.raw_body.encode()).hexdigest()
+    return RequestKey(f"body:{digest}", _kind(body))
 
 
 def _header(req: AsyncBoltRequest, name: str) -> str:
@@ -48,19 +57,40 @@ def _kind(body: dict[str, object]) -> str:
     return str(body.get("type", "request"))[:30]
 
 
-def dedupe_middleware(
-    db: Database,
-) -> Callable[..., Awaitable[BoltResponse | None]]:
+class RecentKeys:
+    """Keys seen by this process in the last `ttl` seconds, bounded in size."""
+
+    def __init__(self, ttl: float = REMEMBER_SECONDS, capacity: int = 100_000) -> None:
+        self.ttl = ttl
+        self.capacity = capacity
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def first_time(self, key: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        while self._seen and (
+            len(self._seen) >= self.capacity or next(iter(self._seen.values())) < now - self.ttl
+        ):
+            self._seen.popitem(last=False)
+        if key in self._seen:
+            return False
+        self._seen[key] = now
+        return True
+
+
+def dedupe_middleware(recent: RecentKeys) -> Callable[..., Awaitable[BoltResponse | None]]:
     async def dedupe(
-        req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
+        req: AsyncBoltRequest,
+        context: dict[str, object],
+        next: Callable[[], Awaitable[BoltResponse]],
     ) -> BoltResponse | None:
         if req.body.get("type") == "url_verification":
             return await next()
-        key, kind = request_key(req)
-        if not await claim_request(db, key, kind):
+        key = request_key(req)
+        if not recent.first_time(key.key):
             retry = _header(req, "x-slack-retry-num")
-            log.info("dropping duplicate %s %s (retry %s)", kind, key[:24], retry or "-")
+            log.info("dropping duplicate %s %s (retry %s)", key.kind, key.key[:24], retry or "-")
             return BoltResponse(status=200, body="")
+        context[CONTEXT_KEY] = key
         return await next()
 
     return dedupe

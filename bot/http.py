@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.runtime import Runtime
+from bot.workers import AckGate
+from storage.db import Database
 
 
-def create_http_app(runtime: Runtime) -> Starlette:
-    handler = AsyncSlackRequestHandler(runtime.app)
+def create_http_app(app: AsyncApp, db: Database | None, gate: AckGate | None = None) -> Starlette:
+    """Slack's endpoint, counted by `gate` while each request waits for its ack."""
+    handler = AsyncSlackRequestHandler(app)
+    gate = gate or AckGate()
 
     async def slack_events(request: Request) -> Response:
-        return await handler.handle(request)
+        gate.enter()
+        try:
+            return await handler.handle(request)
+        finally:
+            gate.leave()
 
     async def healthz(_request: Request) -> Response:
+        if db is None:
+            return JSONResponse({"ok": True, "database": "none"})
         try:
-            async with runtime.db.engine.connect() as connection:
+            async with db.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except Exception as exc:
             return JSONResponse({"ok": False, "database": str(exc)[:200]}, status_code=503)

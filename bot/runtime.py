@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_bolt_app
 from bot.channels import resolve_channel
+from bot.dedupe import RecentKeys
 from bot.settings import Settings
 from bot.workers import WorkQueue
 from connectors.evidence import EvidenceSource
@@ -22,10 +23,11 @@ from connectors.orders.factory import order_source_from_spec
 from connectors.orders.protocol import OrderSource
 from disputes.intake import IntakeService
 from disputes.service import DisputeService
-from handlers.deps import Deps
+from handlers.deps import Deps, Job, RequestKey
 from handlers.threads import ThreadPublisher
 from storage.db import Database
 from storage.migrate import migrate
+from storage.requests import claim_request
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,18 @@ class Runtime:
         await self.queue.stop()
         await self.orders.aclose()
         await self.db.dispose()
+
+
+def once(db: Database, job: Job, key: RequestKey | None) -> Job:
+    """Wrap `job` so it runs only if this is the first time any replica sees `key`."""
+
+    async def run() -> None:
+        if key is not None and not await claim_request(db, key.key, key.kind):
+            log.info("skipping %s already processed: %s", key.kind, key.key[:24])
+            return
+        await job()
+
+    return run
 
 
 def slack_client(settings: Settings) -> AsyncWebClient:
@@ -73,14 +87,21 @@ async def build_runtime(
     )
     queue = WorkQueue(settings.intake_workers)
     queue.start()
+
+    def submit(job: Job, key: RequestKey | None) -> None:
+        queue.submit(once(db, job, key))
+
     deps = Deps(
         disputes=disputes,
         intake=intake,
         threads=ThreadPublisher(client, channel_id, disputes),
-        submit=queue.submit,
+        submit=submit,
     )
     app = build_bolt_app(
-        client=client, signing_secret=settings.slack_signing_secret, deps=deps, db=db
+        client=client,
+        signing_secret=settings.slack_signing_secret,
+        deps=deps,
+        recent=RecentKeys(),
     )
     log.info("disputes channel %s resolved to %s", settings.disputes_channel, channel_id)
     return Runtime(settings, db, orders, queue, client, app, deps)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from bot.channels import ChannelError
 from bot.errors import StartupError
@@ -26,8 +27,12 @@ async def start_runtime(settings: Settings) -> Runtime:
 
 
 def http_server(runtime: Runtime, host: str, port: int) -> uvicorn.Server:
+    return asgi_server(create_http_app(runtime.app, runtime.db, runtime.queue.gate), host, port)
+
+
+def asgi_server(asgi_app: ASGIApp, host: str, port: int) -> uvicorn.Server:
     config = uvicorn.Config(
-        create_http_app(runtime),
+        asgi_app,
         host=host,
         port=port,
         log_level="warning",

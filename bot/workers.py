@@ -11,11 +11,46 @@ log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[None]]
 
 
-class WorkQueue:
-    """`submit` never blocks the ack; at most `workers` jobs run at once."""
+class AckGate:
+    """Tracks Slack requests waiting for their ack, so background work can step aside.
 
-    def __init__(self, workers: int) -> None:
+    Work waits until no request is in flight and none arrived for `settle` seconds: during a
+    burst, requests still queued in the server are not counted yet, but they keep coming.
+    """
+
+    def __init__(self, settle: float = 0.05) -> None:
+        self.settle = settle
+        self._in_flight = 0
+        self._last_arrival = -settle
+
+    def enter(self) -> None:
+        self._in_flight += 1
+        self._last_arrival = asyncio.get_running_loop().time()
+
+    def leave(self) -> None:
+        self._in_flight -= 1
+
+    def is_quiet(self) -> bool:
+        now = asyncio.get_running_loop().time()
+        return self._in_flight == 0 and now - self._last_arrival >= self.settle
+
+    async def wait_quiet(self, patience: float) -> None:
+        """Return when acks are quiet, or after `patience` seconds so work never starves."""
+        deadline = asyncio.get_running_loop().time() + patience
+        # Polled: "quiet" depends on time since the last arrival, which no event signals.
+        while not self.is_quiet() and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(self.settle / 2)
+
+
+class WorkQueue:
+    """`submit` never blocks the ack; at most `workers` jobs run at once, and a new job
+    starts only when no ack is pending (or after `patience`), so a burst of commands
+    is acknowledged before the work behind it competes for the event loop."""
+
+    def __init__(self, workers: int, *, gate: AckGate | None = None, patience: float = 1.0) -> None:
         self.workers = workers
+        self.gate = gate or AckGate()
+        self.patience = patience
         self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._idle = asyncio.Event()
@@ -48,6 +83,7 @@ class WorkQueue:
     async def _work(self, number: int) -> None:
         while (job := await self._queue.get()) is not None:
             try:
+                await self.gate.wait_quiet(self.patience)
                 await job()
             except Exception:
                 log.exception("background job failed in worker %d", number)

@@ -82,7 +82,7 @@ class IntakeService:
         return IntakeResult(case, created=True)
 
     async def _existing(self, order_id: str) -> CaseFile | None:
-        async with self.db.transaction() as session:
+        async with self.db.reading() as session:
             row = await open_row_for_order(session, order_id)
             return None if row is None else await load_case(session, row)
 

@@ -20,12 +20,12 @@ class DisputeService:
         self.db = db
 
     async def case(self, number: int) -> CaseFile:
-        async with self.db.transaction() as session:
+        async with self.db.reading() as session:
             return await load_case(session, await load_row(session, number))
 
     async def open_disputes(self, limit: int = 20) -> list[Dispute]:
         """The newest open disputes, for the App Home and queue views."""
-        async with self.db.transaction() as session:
+        async with self.db.reading() as session:
             rows = await session.scalars(
                 select(DisputeRow)
                 .where(DisputeRow.active_order_key.is_not(None))
@@ -70,7 +70,7 @@ class DisputeService:
         return await self.db.run(work)
 
     async def verify_audit(self, number: int | None = None) -> list[audit.ChainProblem]:
-        async with self.db.transaction() as session:
+        async with self.db.reading() as session:
             if number is not None:
                 await load_row(session, number)
             return await audit.verify(session, number)

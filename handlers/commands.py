@@ -17,7 +17,9 @@ from handlers.parsing import CommandError, HelpCommand, OpenCommand, ShowCommand
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.command("/dispute")
-    async def dispute_command(ack: Any, command: dict[str, Any], respond: Respond) -> None:
+    async def dispute_command(
+        ack: Any, command: dict[str, Any], respond: Respond, context: dict[str, Any]
+    ) -> None:
         try:
             parsed = parse_command(command.get("text", ""))
         except CommandError as exc:
@@ -29,13 +31,20 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_type="ephemeral", text=message.text, blocks=message.blocks)
         elif isinstance(parsed, OpenCommand):
             await ack(response_type="ephemeral", text=f"Opening a dispute for {parsed.order_id}…")
-            deps.submit(
-                lambda: answering_errors(respond, open_dispute(deps, parsed, user_id, respond))
-            )
+            opening = parsed
+
+            async def open_job() -> None:
+                await answering_errors(respond, open_dispute(deps, opening, user_id, respond))
+
+            deps.later(context, open_job)
         elif isinstance(parsed, ShowCommand):
             await ack()
-            work = show_dispute(deps, parsed, respond)
-            deps.submit(lambda: answering_errors(respond, work))
+            showing = parsed
+
+            async def show_job() -> None:
+                await answering_errors(respond, show_dispute(deps, showing, respond))
+
+            deps.later(context, show_job)
 
 
 async def open_dispute(deps: Deps, command: OpenCommand, user_id: str, respond: Respond) -> None:

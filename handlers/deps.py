@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from disputes.intake import IntakeService
 from disputes.service import DisputeService
 from handlers.threads import ThreadPublisher
+
+Job = Callable[[], Awaitable[None]]
+
+
+class RequestKey(NamedTuple):
+    """Identifies one Slack request across retries and replays."""
+
+    key: str
+    kind: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,5 +25,9 @@ class Deps:
     disputes: DisputeService
     intake: IntakeService
     threads: ThreadPublisher
-    # Runs slow work after the ack on a bounded pool of workers.
-    submit: Callable[[Callable[[], Awaitable[None]]], None]
+    # Runs `job` after the ack on a bounded pool of workers, once per request key.
+    submit: Callable[[Job, RequestKey | None], None]
+
+    def later(self, context: dict[str, Any], job: Job) -> None:
+        """Queue `job` for the request in `context`; a duplicate of it never runs."""
+        self.submit(job, context.get("request_key"))

@@ -14,8 +14,12 @@ HOME_LIMIT = 40
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.event("app_home_opened")
-    async def home_opened(event: dict[str, Any], client: Any) -> None:
+    async def home_opened(event: dict[str, Any], client: Any, context: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home":
             return
-        disputes = await deps.disputes.open_disputes(HOME_LIMIT)
-        await client.views_publish(user_id=event["user"], view=home_view(disputes))
+
+        async def publish() -> None:
+            disputes = await deps.disputes.open_disputes(HOME_LIMIT)
+            await client.views_publish(user_id=event["user"], view=home_view(disputes))
+
+        deps.later(context, publish)

@@ -34,14 +34,25 @@ class Database:
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self.read_engine = self.engine
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, immediate=True)
+            # Readers take no write lock: in WAL mode they never wait for the writer.
+            self.read_engine = create_async_engine(url, **kwargs)
+            _configure_sqlite(self.read_engine, immediate=False)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits together or not at all."""
         async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A consistent read-only snapshot; never waits for a writer on SQLite."""
+        async with self.read_sessions() as session, session.begin():
             yield session
 
     async def run(self, work: Callable[[AsyncSession], Awaitable[T]], *, attempts: int = 5) -> T:
@@ -58,6 +69,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
 
 
 def _is_retryable(exc: Exception) -> bool:
@@ -80,8 +93,8 @@ def _ensure_sqlite_folder(url: str) -> None:
         Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL, foreign keys, and BEGIN IMMEDIATE so writers queue instead of failing mid-way."""
+def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
+    """WAL and foreign keys; writers BEGIN IMMEDIATE so they queue instead of failing mid-way."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -95,4 +108,4 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

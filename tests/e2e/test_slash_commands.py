@@ -240,3 +240,44 @@ async def test_order_system_unreachable_is_reported_and_creates_nothing(
             )
         assert "No dispute was created" in answer and "try again" in answer
         assert dispute_count(app) == 0
+
+
+async def test_a_replay_to_another_replica_is_processed_once(
+    slack: SlackDriver, workspace: Workspace, app: AppProcess, emulator: EmulatorServer, tmp_path
+) -> None:
+    """Two replicas share one database: the durable claim lets only one of them act."""
+    shared = f"sqlite+aiosqlite:///{app.database}"
+    with app_process(
+        tmp_path, emulator.api_url, DATABASE_URL=shared, SLACK_SIGNING_SECRET=app.secret
+    ) as replica:
+        fields = {
+            "command": "/dispute",
+            "text": "open ORD-1011",
+            "user_id": "U0MANAGER2",
+            "channel_id": CHANNEL,
+            "team_id": "T0SANDBOX",
+            "api_app_id": "A0SANDBOX",
+            "trigger_id": workspace.mint_trigger("U0MANAGER2"),
+            "response_url": f"{slack.emulator_url}/_sandbox/response/"
+            + workspace.mint_response_url(CHANNEL, "U0MANAGER2"),
+        }
+        body, stamp = urlencode(fields).encode(), int(time.time())
+        form = "application/x-www-form-urlencoded"
+        seen = len(ephemeral_texts(workspace, "U0MANAGER2"))
+        first = await slack.send(body, form, timestamp=stamp)
+        async with SlackDriver(replica.url, app.secret, workspace, slack.emulator_url) as other:
+            second = await other.send(body, form, timestamp=stamp)
+        assert first.status_code == second.status_code == 200
+        await eventually(lambda: parents(workspace, "ORD-1011"))
+        await eventually(lambda: new_ephemeral(workspace, "U0MANAGER2", seen, "Opened"))
+        # Give the other replica time to (wrongly) act as well, then check it did not.
+        await eventually(
+            lambda: (
+                "skipping command already processed" in replica.output()
+                or "skipping command already processed" in app.output()
+            ),
+            within=10,
+        )
+        answers = [t for t in ephemeral_texts(workspace, "U0MANAGER2")[seen:] if "ORD-1011" in t]
+        assert len(answers) == 1 and "Opened" in answers[0]
+        assert len(parents(workspace, "ORD-1011")) == 1

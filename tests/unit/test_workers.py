@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.workers import WorkQueue
+from bot.workers import AckGate, WorkQueue
 
 
 async def test_at_most_n_jobs_run_at_once_and_all_finish() -> None:
@@ -53,4 +53,39 @@ async def test_submit_returns_before_the_job_runs() -> None:
     assert not gate.is_set()  # submit did not wait for the job
     gate.set()
     await queue.join()
+    await queue.stop()
+
+
+async def test_new_jobs_wait_while_acks_are_pending() -> None:
+    gate = AckGate(settle=0.01)
+    queue = WorkQueue(2, gate=gate, patience=5)
+    queue.start()
+    started = asyncio.Event()
+
+    async def job() -> None:
+        started.set()
+
+    gate.enter()  # a Slack request is waiting for its ack
+    queue.submit(job)
+    for _ in range(5):
+        await asyncio.sleep(0.01)
+    assert not started.is_set()
+    gate.leave()
+    await asyncio.wait_for(started.wait(), 2)
+    await queue.stop()
+
+
+async def test_work_is_never_starved_by_a_steady_stream_of_requests() -> None:
+    gate = AckGate(settle=0.01)
+    queue = WorkQueue(1, gate=gate, patience=0.05)
+    queue.start()
+    done = asyncio.Event()
+
+    async def job() -> None:
+        done.set()
+
+    gate.enter()  # never leaves: the patience bound must still let the job run
+    queue.submit(job)
+    await asyncio.wait_for(done.wait(), 2)
+    gate.leave()
     await queue.stop()
