@@ -108,3 +108,11 @@ def already_open(dispute: Dispute, permalink: str | None) -> Message:
         f"({dispute.status.label.lower()}). Nothing new was created."
     )
     return Message(text, [section(f":information_source: {escape(text)}{link}")])
+
+
+def thread_not_posted(dispute: Dispute, error: str) -> Message:
+    text = (
+        f"Opened {dispute.ref} for {dispute.order_id}, but its thread could not be posted "
+        f"(Slack said `{error}`). Nothing is lost: `/dispute show {dispute.ref}` posts it again."
+    )
+    return Message(text, [section(f":warning: {escape(text)}")])

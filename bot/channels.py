@@ -7,6 +7,8 @@ import re
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from handlers.errors import slack_error
+
 CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{2,}")
 
 
@@ -29,8 +31,7 @@ async def resolve_channel(client: AsyncWebClient, setting: str, value: str) -> s
         if not channel.get("is_member") and not channel.get("is_private"):
             await client.conversations_join(channel=channel["id"])
     except SlackApiError as exc:
-        data = exc.response.data
-        error = data.get("error") if isinstance(data, dict) else f"HTTP {exc.response.status_code}"
+        error = slack_error(exc)
         raise ChannelError(f"{setting}={value!r} cannot be used: Slack says {error}") from None
     if channel.get("is_private") and not channel.get("is_member"):
         raise ChannelError(f"{setting}={value!r} is private: invite the bot with /invite first")

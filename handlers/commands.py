@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
-from blocks.disputes import already_open, opened, summary
+from blocks.disputes import already_open, opened, summary, thread_not_posted
 from blocks.help import help_message
 from disputes.audit import Actor
 from disputes.intake import OpenRequest
 from handlers.deps import Deps
-from handlers.errors import Respond, answering_errors
+from handlers.errors import Respond, answering_errors, slack_error
 from handlers.parsing import CommandError, HelpCommand, OpenCommand, ShowCommand, parse_command
+
+log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -60,14 +64,21 @@ async def open_dispute(deps: Deps, command: OpenCommand, user_id: str, respond: 
         link = await deps.threads.permalink(result.case)
         message = already_open(result.case.dispute, link)
     else:
-        case = await deps.threads.publish(result.case)
-        message = opened(case.dispute, await deps.threads.permalink(case))
+        try:
+            case = await deps.threads.publish(result.case)
+        except SlackApiError as exc:
+            message = thread_not_posted(result.case.dispute, slack_error(exc))
+        else:
+            message = opened(case.dispute, await deps.threads.permalink(case))
     await respond(text=message.text, blocks=message.blocks, response_type="ephemeral")
 
 
 async def show_dispute(deps: Deps, command: ShowCommand, respond: Respond) -> None:
     case = await deps.disputes.case(command.number)
     if case.dispute.thread_ts is None or case.dispute.evidence_card_ts is None:
-        case = await deps.threads.publish(case)
+        try:
+            case = await deps.threads.publish(case)
+        except SlackApiError as exc:
+            log.warning("could not post the thread of %s: %s", case.dispute.ref, slack_error(exc))
     message = summary(case, await deps.threads.permalink(case))
     await respond(text=message.text, blocks=message.blocks, response_type="ephemeral")

@@ -7,11 +7,21 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
 from disputes.errors import DisputeError
 
 log = logging.getLogger(__name__)
 
 Respond = Callable[..., Awaitable[Any]]
+
+
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code, or the HTTP status when Slack did not answer with JSON."""
+    data = exc.response.data
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    return f"HTTP {exc.response.status_code}"
 
 
 def user_message(exc: BaseException) -> str:

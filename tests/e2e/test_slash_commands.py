@@ -281,3 +281,24 @@ async def test_a_replay_to_another_replica_is_processed_once(
         answers = [t for t in ephemeral_texts(workspace, "U0MANAGER2")[seen:] if "ORD-1011" in t]
         assert len(answers) == 1 and "Opened" in answers[0]
         assert len(parents(workspace, "ORD-1011")) == 1
+
+
+async def test_slack_outage_while_posting_loses_nothing_and_show_reposts(
+    slack: SlackDriver, workspace: Workspace, app: AppProcess
+) -> None:
+    # chat.postMessage keeps answering 429 past the client's retries.
+    workspace.arm_ratelimit("chat.postMessage", retry_after=0, times=10)
+    seen = len(ephemeral_texts(workspace, "U0AGENT"))
+    await slack.command("open ORD-1014 unwanted", user="U0AGENT")
+    warning = await eventually(
+        lambda: new_ephemeral(workspace, "U0AGENT", seen, "could not be posted")
+    )
+    assert "ratelimited" in warning and "/dispute show D-" in warning
+    number = warning.split("Opened ", 1)[1].split(" ", 1)[0]
+    assert parents(workspace, "ORD-1014") == []
+    workspace.ratelimits.pop("chat.postMessage", None)
+
+    await slack.command(f"show {number}", user="U0AGENT")
+    (parent,) = await eventually(lambda: parents(workspace, "ORD-1014"))
+    await eventually(lambda: len(workspace.thread(CHANNEL, parent.ts)) >= 2)
+    await eventually(lambda: new_ephemeral(workspace, "U0AGENT", seen + 1, number))
