@@ -12,6 +12,10 @@ SUBCOMMANDS = (
         "The reason is optional; without it the order's return reason is used.",
     ),
     ("/dispute show D-<number>", "Show a dispute's status and a link to its thread."),
+    (
+        "/dispute policy <words or reason>",
+        "Search the return policy: the rules that match, with their citation and text.",
+    ),
     ("/dispute help", "This help."),
 )
 

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dedupe import RecentKeys, dedupe_middleware
-from handlers import commands, home
+from handlers import actions, commands, home
 from handlers.deps import Deps
 from handlers.errors import user_message
 
@@ -28,6 +28,7 @@ def build_bolt_app(
     app.use(dedupe_middleware(recent))
     commands.register(app, deps)
     home.register(app, deps)
+    actions.register(app, deps)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any], respond: Any = None) -> None:

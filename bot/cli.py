@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from bot.errors import StartupError
+from bot.policy_cli import add_policy_commands
 from bot.settings import SettingsError, load_settings
 
 EXIT_USAGE = 2
@@ -60,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(run=_migrate)
+
+    add_policy_commands(sub)
 
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(required=True, metavar="ACTION")

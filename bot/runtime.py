@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -15,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import build_bolt_app
 from bot.channels import resolve_channel
 from bot.dedupe import RecentKeys
+from bot.errors import StartupError
 from bot.settings import Settings
 from bot.workers import WorkQueue
 from connectors.evidence import EvidenceSource
@@ -22,9 +24,12 @@ from connectors.orders.evidence import default_evidence_sources
 from connectors.orders.factory import order_source_from_spec
 from connectors.orders.protocol import OrderSource
 from disputes.intake import IntakeService
+from disputes.policy import PolicyService
 from disputes.service import DisputeService
 from handlers.deps import Deps, Job, RequestKey
 from handlers.threads import ThreadPublisher
+from policies.current import CurrentPack
+from policies.loader import PackError
 from storage.db import Database
 from storage.migrate import migrate
 from storage.requests import claim_request
@@ -60,6 +65,17 @@ def once(db: Database, job: Job, key: RequestKey | None) -> Job:
     return run
 
 
+def load_current_pack(path: Path) -> CurrentPack:
+    """The policy pack, or a start-up error listing every problem in it."""
+    try:
+        return CurrentPack(path)
+    except PackError as exc:
+        problems = "\n".join(str(problem) for problem in exc.problems)
+        raise StartupError(f"POLICY_PACK {path} has problems:\n{problems}") from None
+    except OSError as exc:
+        raise StartupError(f"POLICY_PACK {path} cannot be read: {exc.strerror}") from None
+
+
 def slack_client(settings: Settings) -> AsyncWebClient:
     client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     client.retry_handlers.extend(
@@ -75,6 +91,7 @@ async def build_runtime(
     settings.require("slack_bot_token", "disputes_channel")
     if not settings.slack_app_token:
         settings.require("slack_signing_secret")
+    current_pack = load_current_pack(settings.policy_pack)
     db = Database(settings.database_url)
     await migrate(db)
     orders = order_source_from_spec(settings.order_source)
@@ -82,8 +99,12 @@ async def build_runtime(
     assert settings.disputes_channel is not None
     channel_id = await resolve_channel(client, "DISPUTES_CHANNEL", settings.disputes_channel)
     disputes = DisputeService(db)
+    policy = PolicyService(db, current_pack)
     intake = IntakeService(
-        db, orders, evidence_sources if evidence_sources is not None else default_evidence_sources()
+        db,
+        orders,
+        evidence_sources if evidence_sources is not None else default_evidence_sources(),
+        policy=current_pack,
     )
     queue = WorkQueue(settings.intake_workers)
     queue.start()
@@ -94,7 +115,8 @@ async def build_runtime(
     deps = Deps(
         disputes=disputes,
         intake=intake,
-        threads=ThreadPublisher(client, channel_id, disputes),
+        policy=policy,
+        threads=ThreadPublisher(client, channel_id, disputes, policy),
         submit=submit,
     )
     app = build_bolt_app(

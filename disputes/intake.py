@@ -17,13 +17,16 @@ from connectors.orders.models import Order, Outcome
 from disputes import audit
 from disputes.audit import Actor
 from disputes.errors import OrderNotFound, OrderSystemUnavailable
-from disputes.evidence import EvidenceCollection, collect_evidence, content_hash, required_kinds
+from disputes.evidence import EvidenceCollection, collect_evidence, required_kinds
+from disputes.evidence_store import store_evidence
 from disputes.lifecycle import Status
 from disputes.models import CaseFile
+from disputes.policy import decide
 from disputes.reasons import Reason
 from disputes.records import UNAVAILABLE_ACTION, load_case, open_row_for_order
+from policies.current import CurrentPack
 from storage.db import Database
-from storage.tables import Counter, DisputeRow, EvidenceRow
+from storage.tables import Counter, DisputeRow
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +54,13 @@ class IntakeService:
         order_source: orders.OrderSource,
         evidence_sources: Sequence[EvidenceSource],
         *,
+        policy: CurrentPack | None = None,
         source_timeout: float = 5.0,
     ) -> None:
         self.db = db
         self.order_source = order_source
         self.evidence_sources = list(evidence_sources)
+        self.policy = policy
         self.source_timeout = source_timeout
 
     async def open(self, request: OpenRequest) -> IntakeResult:
@@ -128,6 +133,7 @@ class IntakeService:
             ),
             created_at=now,
             updated_at=now,
+            order_snapshot=order.to_wire(),
         )
         session.add(row)
         await session.flush()
@@ -146,6 +152,8 @@ class IntakeService:
             at=now,
         )
         await _add_evidence(session, row, evidence, now)
+        if self.policy is not None:
+            await decide(session, row, self.policy)
         return await load_case(session, row)
 
 
@@ -153,32 +161,8 @@ async def _add_evidence(
     session: AsyncSession, row: DisputeRow, evidence: EvidenceCollection, now: datetime
 ) -> None:
     system = Actor.system("intake")
-    seen: set[str] = set()
     for draft in evidence.drafts:
-        digest = content_hash(draft)
-        if digest in seen:
-            continue
-        seen.add(digest)
-        item = EvidenceRow(
-            dispute_id=row.id,
-            kind=draft.kind.value,
-            source=draft.source,
-            captured_at=draft.captured_at or now,
-            summary=draft.summary,
-            payload=draft.payload,
-            url=draft.url,
-            content_hash=digest,
-            added_by=system.id,
-        )
-        session.add(item)
-        await audit.append(
-            session,
-            row,
-            system,
-            "evidence.added",
-            after={"kind": draft.kind.value, "source": draft.source, "content_hash": digest},
-            at=now,
-        )
+        await store_evidence(session, row, draft, system, now)
     for failure in evidence.unavailable:
         await audit.append(
             session,

@@ -10,6 +10,24 @@ from connectors.evidence import EvidenceKind
 from disputes.lifecycle import Status
 from disputes.money import Money
 from disputes.reasons import Reason
+from policies.engine import Decision as PolicyDecision
+from policies.engine import RuleTrace
+from policies.schema import Recommendation, Resolution
+from policies.schema import Rule as PolicyRule
+
+__all__ = [
+    "CaseFile",
+    "ChecklistEntry",
+    "Dispute",
+    "EvidenceItem",
+    "PolicyDecision",
+    "PolicyRule",
+    "Recommendation",
+    "Resolution",
+    "RuleTrace",
+    "UnavailableSource",
+    "dispute_ref",
+]
 
 
 def dispute_ref(number: int) -> str:
@@ -35,6 +53,7 @@ class Dispute:
     channel_id: str | None
     thread_ts: str | None
     evidence_card_ts: str | None
+    policy_card_ts: str | None
     state_times: dict[str, str]
     required_evidence: tuple[EvidenceKind, ...]
     created_at: datetime

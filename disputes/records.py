@@ -46,6 +46,7 @@ def to_dispute(row: DisputeRow) -> Dispute:
         channel_id=row.channel_id,
         thread_ts=row.thread_ts,
         evidence_card_ts=row.evidence_card_ts,
+        policy_card_ts=row.policy_card_ts,
         state_times=dict(row.state_times),
         required_evidence=tuple(EvidenceKind(kind) for kind in row.required_evidence),
         created_at=row.created_at,

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectors.evidence import EvidenceDraft
 from disputes import audit
 from disputes.audit import Actor
+from disputes.errors import InvalidTransition
+from disputes.evidence_store import store_evidence
 from disputes.lifecycle import Event, Status
 from disputes.models import CaseFile, Dispute
 from disputes.records import load_case, load_row, to_dispute
 from disputes.transitions import transition
 from storage.db import Database
 from storage.tables import DisputeRow
+
+CARD_COLUMNS = {"evidence": "evidence_card_ts", "policy": "policy_card_ts"}
 
 
 class DisputeService:
@@ -49,12 +56,25 @@ class DisputeService:
 
         return await self.db.run(work)
 
-    async def record_evidence_card(self, number: int, ts: str) -> None:
+    async def record_card(self, number: int, card: str, ts: str) -> None:
+        """Remember where a card of the thread was posted (`evidence` or `policy`)."""
+
         async def work(session: AsyncSession) -> None:
             row = await load_row(session, number)
-            row.evidence_card_ts = ts
+            setattr(row, CARD_COLUMNS[card], ts)
 
         await self.db.run(work)
+
+    async def add_evidence(self, number: int, draft: EvidenceDraft, actor: Actor) -> bool:
+        """File new evidence for an open dispute; False when it was already in the case file."""
+
+        async def work(session: AsyncSession) -> bool:
+            row = await load_row(session, number)
+            if not Status(row.status).is_open:
+                raise InvalidTransition(row.status, "evidence_added")
+            return await store_evidence(session, row, draft, actor, datetime.now(UTC))
+
+        return await self.db.run(work)
 
     async def mark_evidence_ready(self, number: int) -> CaseFile:
         """Move a new dispute to evidence_ready once nothing required is missing."""

@@ -10,11 +10,19 @@ from slack_sdk.errors import SlackApiError
 
 from blocks.disputes import already_open, opened, summary, thread_not_posted
 from blocks.help import help_message
+from blocks.policy import search_results
 from disputes.audit import Actor
 from disputes.intake import OpenRequest
 from handlers.deps import Deps
 from handlers.errors import Respond, answering_errors, slack_error
-from handlers.parsing import CommandError, HelpCommand, OpenCommand, ShowCommand, parse_command
+from handlers.parsing import (
+    CommandError,
+    HelpCommand,
+    OpenCommand,
+    PolicyCommand,
+    ShowCommand,
+    parse_command,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +49,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 await answering_errors(respond, open_dispute(deps, opening, user_id, respond))
 
             deps.later(context, open_job)
+        elif isinstance(parsed, PolicyCommand):
+            rules = deps.policy.search(parsed.words, parsed.reason)
+            message = search_results(parsed.words, rules)
+            await ack(response_type="ephemeral", text=message.text, blocks=message.blocks)
         elif isinstance(parsed, ShowCommand):
             await ack()
             showing = parsed

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from disputes.intake import IntakeService
+from disputes.policy import PolicyService
 from disputes.service import DisputeService
 from handlers.threads import ThreadPublisher
 
@@ -24,6 +25,7 @@ class RequestKey(NamedTuple):
 class Deps:
     disputes: DisputeService
     intake: IntakeService
+    policy: PolicyService
     threads: ThreadPublisher
     # Runs `job` after the ack on a bounded pool of workers, once per request key.
     submit: Callable[[Job, RequestKey | None], None]

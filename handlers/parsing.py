@@ -16,8 +16,10 @@ DISPUTE_REF = re.compile(r"(?:D-?)?(\d{1,9})", re.IGNORECASE)
 USAGE = {
     "open": "`/dispute open ORDER-ID [reason] [what the customer says]`",
     "show": "`/dispute show D-<number>`",
+    "policy": "`/dispute policy <words or reason>`",
     "help": "`/dispute help`",
 }
+MAX_QUERY_CHARS = 200
 
 
 class CommandError(ValueError):
@@ -41,7 +43,13 @@ class ShowCommand:
     number: int
 
 
-Command = HelpCommand | OpenCommand | ShowCommand
+@dataclass(frozen=True, slots=True)
+class PolicyCommand:
+    words: str
+    reason: Reason | None
+
+
+Command = HelpCommand | OpenCommand | ShowCommand | PolicyCommand
 
 
 def parse_command(text: str) -> Command:
@@ -58,6 +66,8 @@ def parse_command(text: str) -> Command:
         return _parse_open(rest)
     if sub == "show":
         return _parse_show(rest)
+    if sub == "policy":
+        return _parse_policy(rest)
     raise CommandError(
         f"`{_clip(head)}` is not a `/dispute` command. Try one of: "
         + ", ".join(USAGE.values())
@@ -91,6 +101,16 @@ def _parse_show(rest: str) -> ShowCommand:
         shown = f"`{_clip(ref)}` is not a dispute number. " if ref else "Which dispute? "
         raise CommandError(f"{shown}Usage: {USAGE['show']}")
     return ShowCommand(number=int(match.group(1)))
+
+
+def _parse_policy(rest: str) -> PolicyCommand:
+    words = " ".join(rest.split())
+    if not words:
+        raise CommandError(f"What should I look for? Usage: {USAGE['policy']}, e.g. `damaged`.")
+    if len(words) > MAX_QUERY_CHARS:
+        raise CommandError(f"Keep the search under {MAX_QUERY_CHARS} characters.")
+    reason, remainder = split_reason(words)
+    return PolicyCommand(words=words, reason=reason if not remainder else None)
 
 
 def _clip(text: str, limit: int = 40) -> str:

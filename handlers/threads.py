@@ -8,17 +8,28 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.disputes import evidence_card, parent_message
+from blocks.policy import policy_card
+from blocks.text import Message
 from disputes.models import CaseFile
+from disputes.policy import PolicyService
 from disputes.service import DisputeService
+from handlers.errors import slack_error
 
 log = logging.getLogger(__name__)
 
 
 class ThreadPublisher:
-    def __init__(self, client: AsyncWebClient, channel_id: str, disputes: DisputeService) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        channel_id: str,
+        disputes: DisputeService,
+        policy: PolicyService,
+    ) -> None:
         self.client = client
         self.channel_id = channel_id
         self.disputes = disputes
+        self.policy = policy
 
     async def publish(self, case: CaseFile) -> CaseFile:
         """Post whatever of the thread is missing, then let the status move on."""
@@ -30,21 +41,48 @@ class ThreadPublisher:
             )
             case = await self.disputes.link_thread(number, posted["channel"], posted["ts"])
         if case.dispute.evidence_card_ts is None:
-            card = evidence_card(case)
-            posted = await self.client.chat_postMessage(
-                channel=case.dispute.channel_id,
-                thread_ts=case.dispute.thread_ts,
-                text=card.text,
-                blocks=card.blocks,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-            await self.disputes.record_evidence_card(number, posted["ts"])
+            ts = await self._reply(case, evidence_card(case))
+            await self.disputes.record_card(number, "evidence", ts)
+        decision = await self.policy.latest(number)
+        if decision is not None and case.dispute.policy_card_ts is None:
+            ts = await self._reply(case, policy_card(case, decision))
+            await self.disputes.record_card(number, "policy", ts)
+        return await self._advance(case)
+
+    async def refresh(self, number: int) -> CaseFile:
+        """After new evidence or a new pack: re-decide and update the cards in place."""
+        case, decision = await self.policy.refresh(number)
+        if case.dispute.thread_ts is None:
+            return await self.publish(case)
+        await self._update(case, case.dispute.evidence_card_ts, evidence_card(case))
+        if decision is not None:
+            await self._update(case, case.dispute.policy_card_ts, policy_card(case, decision))
+        return await self._advance(case)
+
+    async def _advance(self, case: CaseFile) -> CaseFile:
         before = case.dispute.status
-        case = await self.disputes.mark_evidence_ready(number)
+        case = await self.disputes.mark_evidence_ready(case.dispute.number)
         if case.dispute.status != before:
             await self.refresh_parent(case)
         return case
+
+    async def _reply(self, case: CaseFile, message: Message) -> str:
+        posted = await self.client.chat_postMessage(
+            channel=case.dispute.channel_id,
+            thread_ts=case.dispute.thread_ts,
+            text=message.text,
+            blocks=message.blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(posted["ts"])
+
+    async def _update(self, case: CaseFile, ts: str | None, message: Message) -> None:
+        if ts is None:
+            return
+        await self.client.chat_update(
+            channel=case.dispute.channel_id, ts=ts, text=message.text, blocks=message.blocks
+        )
 
     async def refresh_parent(self, case: CaseFile) -> None:
         dispute = case.dispute
@@ -64,6 +102,6 @@ class ThreadPublisher:
                 channel=dispute.channel_id, message_ts=dispute.thread_ts
             )
         except SlackApiError as exc:
-            log.warning("no permalink for %s: %s", dispute.ref, exc.response.get("error"))
+            log.warning("no permalink for %s: %s", dispute.ref, slack_error(exc))
             return None
         return str(found["permalink"])

@@ -48,6 +48,9 @@ class DisputeRow(Base):
     channel_id: Mapped[str | None] = mapped_column(String(40))
     thread_ts: Mapped[str | None] = mapped_column(String(40))
     evidence_card_ts: Mapped[str | None] = mapped_column(String(40))
+    policy_card_ts: Mapped[str | None] = mapped_column(String(40))
+    # The order as it was read at intake: policy facts are recomputed from it.
+    order_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -93,6 +96,23 @@ class AuditRow(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (UniqueConstraint("dispute_id", "seq", name="uq_audit_dispute_seq"),)
+
+
+class PolicyDecisionRow(Base):
+    """Each decision the policy engine made for a dispute, with the pack it was made under."""
+
+    __tablename__ = "policy_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id", ondelete="RESTRICT"))
+    pack_name: Mapped[str] = mapped_column(String(100))
+    pack_version: Mapped[str] = mapped_column(String(60))
+    pack_hash: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[dict[str, Any]] = mapped_column(JSON)
+    decision_hash: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_policy_decisions_dispute", "dispute_id", "id"),)
 
 
 class ProcessedRequestRow(Base):

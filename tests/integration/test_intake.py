@@ -225,3 +225,16 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys(db: Database) -> None:
         mode = (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar()
         keys = (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar()
     assert (mode, keys) == ("wal", 1)
+
+
+async def test_migrations_match_the_table_definitions(db: Database) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from storage.tables import Base
+
+    async with db.engine.connect() as connection:
+        diff = await connection.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+        )
+    assert diff == []

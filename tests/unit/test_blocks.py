@@ -47,6 +47,7 @@ def dispute(**changes: object) -> Dispute:
         channel_id="C0DISPUTES",
         thread_ts="1.000100",
         evidence_card_ts=None,
+        policy_card_ts=None,
         state_times={"new": NOW.isoformat()},
         required_evidence=(EvidenceKind.ORDER_DETAILS,),
         created_at=NOW,

@@ -1,0 +1,33 @@
+"""Action ids as names, and the subject a button or modal carries, parsed and checked once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ActionId(StrEnum):
+    POLICY_WHY = "policy.why"
+
+
+class Subject(BaseModel):
+    """What a button's `value` or a modal's `private_metadata` is about."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dispute: int = Field(ge=1)
+
+    def encode(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def decode(cls, raw: str | None) -> Subject:
+        try:
+            return cls.model_validate_json(raw or "")
+        except ValidationError as exc:
+            raise BadSubject(raw) from exc
+
+
+class BadSubject(ValueError):
+    """A button value or private_metadata that we did not write."""

@@ -1,0 +1,150 @@
+"""`dispute-desk policy lint|explain|test`: tools for policy authors; no Slack settings needed."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+
+from blocks.policy import recommendation_text, resolution_label
+from bot.errors import StartupError
+from bot.settings import load_settings
+from connectors.orders import protocol as orders
+from connectors.orders.evidence import default_evidence_sources
+from connectors.orders.factory import order_source_from_spec
+from disputes.evidence import collect_evidence
+from disputes.intake import disputed_amount_minor
+from disputes.reasons import Reason, reason_from_word
+from policies.cases import run_cases
+from policies.engine import Decision, evaluate
+from policies.facts import facts_from_order
+from policies.loader import LoadedPack, PackError, lint_pack, load_pack
+
+EXIT_FAILED = 1
+
+
+def add_policy_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    policy = sub.add_parser("policy", help="policy pack tools for policy authors")
+    actions = policy.add_subparsers(required=True, metavar="ACTION")
+
+    lint = actions.add_parser("lint", help="report every problem in a pack")
+    lint.add_argument("pack", type=Path)
+    lint.set_defaults(run=_lint)
+
+    explain = actions.add_parser("explain", help="the decision for an order")
+    explain.add_argument("order_id")
+    explain.add_argument("--reason", help="a reason word, e.g. damaged (default: the order's)")
+    explain.add_argument("--trace", action="store_true", help="show every condition checked")
+    explain.set_defaults(run=_explain)
+
+    test = actions.add_parser("test", help="run regression cases against a pack")
+    test.add_argument("pack", type=Path)
+    test.add_argument("cases", type=Path)
+    test.set_defaults(run=_test)
+
+
+async def _lint(args: argparse.Namespace) -> int:
+    problems = lint_pack(args.pack)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {args.pack}")
+        return EXIT_FAILED
+    print(f"{args.pack}: no problems")
+    return 0
+
+
+def _load(path: Path) -> LoadedPack:
+    try:
+        return load_pack(path)
+    except PackError as exc:
+        raise StartupError(
+            f"the policy pack {path} has problems:\n"
+            + "\n".join(str(problem) for problem in exc.problems)
+        ) from None
+
+
+async def _test(args: argparse.Namespace) -> int:
+    pack = _load(args.pack)
+    results = run_cases(pack, args.cases)
+    failed = [result for result in results if not result.passed]
+    for result in results:
+        print(f"{'ok  ' if result.passed else 'FAIL'} {result.name}")
+        if not result.passed:
+            print("     " + result.diff.replace("\n", "\n     "))
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    return EXIT_FAILED if failed else 0
+
+
+async def _explain(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    pack = _load(settings.policy_pack)
+    reason = None
+    if args.reason:
+        reason = reason_from_word(args.reason)
+        if reason is None:
+            words = ", ".join(r.value.lower() for r in Reason)
+            raise StartupError(f"--reason {args.reason!r} names no reason; use one of: {words}")
+    try:
+        source = order_source_from_spec(settings.order_source)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
+    try:
+        order = await source.get_order(args.order_id)
+    except orders.OrderNotFound:
+        raise StartupError(f"the order source has no order {args.order_id}") from None
+    except orders.OrderSourceError as exc:
+        raise StartupError(f"the order source failed: {exc}") from None
+    finally:
+        await source.aclose()
+    evidence = await collect_evidence(order, default_evidence_sources(), per_source_timeout=5)
+    reason = reason or (order.return_request.reason if order.return_request else Reason.OTHER)
+    as_of = datetime.now(UTC)
+    facts = facts_from_order(
+        order,
+        reason=reason,
+        claim="",
+        disputed_amount_minor=disputed_amount_minor(order),
+        evidence_present={draft.kind for draft in evidence.drafts},
+        as_of=as_of,
+    )
+    decision = evaluate(pack, facts, as_of=as_of, trace=args.trace)
+    print(f"{order.order_id} · {reason.label} · {pack.pack.pack} {pack.pack.version}")
+    print(render_decision(decision, order.currency))
+    if args.trace:
+        print()
+        print(render_trace(decision))
+    return 0
+
+
+def render_decision(decision: Decision, currency: str) -> str:
+    lines = ["Rules that apply:"]
+    for rule in decision.matched:
+        lines.append(f"  {rule.citation} — {rule.title} [{rule.id}]")
+        lines.append(f"      {rule.text}")
+    if not decision.matched:
+        lines.append("  none")
+    lines.append(f"Recommended: {recommendation_text(decision.recommended, currency)}")
+    lines.append("Allowed: " + (", ".join(resolution_label(r) for r in decision.allowed) or "none"))
+    lines.append("Refused: " + (", ".join(resolution_label(r) for r in decision.refused) or "none"))
+    if decision.restocking_fee_percent:
+        lines.append(f"Restocking fee: {decision.restocking_fee_percent}%")
+    missing = ", ".join(kind.label for kind in decision.missing_evidence)
+    lines.append(f"Missing evidence: {missing or 'none'}")
+    approver = "a supervisor" if decision.needs_supervisor else f"a {decision.approval.role}"
+    lines.append(f"Approval needed: {approver}")
+    return "\n".join(lines)
+
+
+def render_trace(decision: Decision) -> str:
+    lines = ["Trace (every rule, every condition):"]
+    for trace in decision.trace:
+        lines.append(f"  {'MATCHED' if trace.matched else 'no     '} {trace.id}")
+        for check in trace.checks:
+            result = "unknown -> false" if check.unknown else ("pass" if check.passed else "fail")
+            actual = "unknown" if check.unknown else check.actual
+            lines.append(
+                f"      {check.path}: {check.fact} {check.operator} {check.expected!r}"
+                f" (actual {actual!r}) {result}"
+            )
+    return "\n".join(lines)

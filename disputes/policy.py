@@ -1,0 +1,120 @@
+"""F3: the policy decision for a dispute, stored with the pack it was made under."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors.evidence import EvidenceKind
+from connectors.orders.models import Order
+from disputes import audit
+from disputes.audit import Actor, canonical_json
+from disputes.evidence import required_kinds
+from disputes.models import CaseFile
+from disputes.reasons import Reason
+from disputes.records import load_case, load_row
+from policies.current import CurrentPack
+from policies.engine import Decision, evaluate
+from policies.facts import facts_from_order
+from policies.schema import Rule
+from policies.search import search_rules
+from storage.db import Database
+from storage.tables import DisputeRow, EvidenceRow, PolicyDecisionRow
+
+
+async def decide(session: AsyncSession, row: DisputeRow, current: CurrentPack) -> Decision | None:
+    """Evaluate the pack for the dispute; store and audit the decision when it changed."""
+    if row.order_snapshot is None:
+        return None
+    kinds = {
+        EvidenceKind(kind)
+        for kind in await session.scalars(
+            select(EvidenceRow.kind).where(EvidenceRow.dispute_id == row.id)
+        )
+    }
+    order = Order.from_wire(row.order_snapshot)
+    facts = facts_from_order(
+        order,
+        reason=Reason(row.reason),
+        claim=row.claim,
+        disputed_amount_minor=row.disputed_amount_minor or 0,
+        evidence_present=kinds,
+        as_of=row.created_at,
+    )
+    pack = current.refresh()
+    decision = evaluate(pack, facts, as_of=row.created_at)
+    stored = decision.to_dict()
+    digest = hashlib.sha256(canonical_json(stored).encode()).hexdigest()
+    last = await _latest_row(session, row.id)
+    if last is not None and last.decision_hash == digest:
+        return decision
+    session.add(
+        PolicyDecisionRow(
+            dispute_id=row.id,
+            pack_name=decision.pack_name,
+            pack_version=decision.pack_version,
+            pack_hash=decision.pack_hash,
+            decision=stored,
+            decision_hash=digest,
+            decided_at=datetime.now(UTC),
+        )
+    )
+    baseline = required_kinds(Reason(row.reason), return_received=order_received(order))
+    row.required_evidence = sorted({*baseline, *decision.required_evidence})
+    await audit.append(
+        session,
+        row,
+        Actor.system("policy"),
+        "policy.decided",
+        after={
+            "pack": decision.pack_name,
+            "version": decision.pack_version,
+            "pack_hash": decision.pack_hash,
+            "citations": [rule.citation for rule in decision.matched],
+            "recommended": decision.recommended.resolution.value if decision.recommended else None,
+            "missing_evidence": [str(kind) for kind in decision.missing_evidence],
+        },
+    )
+    return decision
+
+
+def order_received(order: Order) -> bool:
+    return bool(order.return_request and order.return_request.received_at)
+
+
+async def _latest_row(session: AsyncSession, dispute_id: int) -> PolicyDecisionRow | None:
+    return await session.scalar(
+        select(PolicyDecisionRow)
+        .where(PolicyDecisionRow.dispute_id == dispute_id)
+        .order_by(PolicyDecisionRow.id.desc())
+        .limit(1)
+    )
+
+
+class PolicyService:
+    def __init__(self, db: Database, current: CurrentPack) -> None:
+        self.db = db
+        self.current = current
+
+    async def refresh(self, number: int) -> tuple[CaseFile, Decision | None]:
+        """Re-evaluate (new evidence, a new pack) and return the case with its decision."""
+
+        async def work(session: AsyncSession) -> tuple[CaseFile, Decision | None]:
+            row = await load_row(session, number)
+            decision = await decide(session, row, self.current)
+            return await load_case(session, row), decision
+
+        return await self.db.run(work)
+
+    def search(self, words: str, reason: Reason | None) -> list[Rule]:
+        return search_rules(self.current.refresh(), words, reason)
+
+    async def latest(self, number: int) -> Decision | None:
+        """The decision last shown for the dispute, exactly as it was made."""
+        async with self.db.reading() as session:
+            row = await load_row(session, number)
+            stored = await _latest_row(session, row.id)
+            return None if stored is None else Decision.from_dict(stored.decision)

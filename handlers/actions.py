@@ -1,0 +1,25 @@
+"""Buttons in dispute threads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from blocks.ids import ActionId, Subject
+from blocks.policy import why_modal
+from disputes.errors import DisputeError
+from handlers.deps import Deps
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.action(ActionId.POLICY_WHY.value)
+    async def policy_why(ack: Any, body: dict[str, Any], client: Any, respond: Any) -> None:
+        # views.open needs the trigger within 3 s, so this runs right after the ack.
+        await ack()
+        subject = Subject.decode(body["actions"][0].get("value"))
+        case = await deps.disputes.case(subject.dispute)
+        decision = await deps.policy.latest(subject.dispute)
+        if decision is None:
+            raise DisputeError(f"{case.dispute.ref} has no policy decision yet.")
+        await client.views_open(trigger_id=body["trigger_id"], view=why_modal(case, decision))

@@ -1,0 +1,141 @@
+"""Policy decisions stored with the dispute, under the pack they were made with."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.settings import default_policy_pack
+from connectors.evidence import EvidenceDraft, EvidenceKind
+from connectors.orders.evidence import default_evidence_sources
+from disputes.audit import Actor
+from disputes.intake import IntakeService, OpenRequest
+from disputes.policy import PolicyService
+from disputes.service import DisputeService
+from policies.current import CurrentPack
+from storage.db import Database
+from storage.tables import AuditRow, DisputeRow, PolicyDecisionRow
+from tests.support.orders import StaticOrders, order
+
+MANAGER = Actor.slack_user("U0MANAGER1")
+
+
+@pytest.fixture
+def pack_file(tmp_path: Path) -> Path:
+    folder = tmp_path / "packs"
+    shutil.copytree(default_policy_pack().parent, folder)
+    return folder / "default.yml"
+
+
+async def open_dispute(db: Database, current: CurrentPack, **changes: object) -> None:
+    source = StaticOrders(order(**changes))
+    intake = IntakeService(db, source, default_evidence_sources(), policy=current)
+    await intake.open(OpenRequest("ORD-T1", None, "box crushed", MANAGER))
+
+
+async def decisions(db: Database) -> list[PolicyDecisionRow]:
+    async with db.reading() as session:
+        return list(await session.scalars(select(PolicyDecisionRow).order_by(PolicyDecisionRow.id)))
+
+
+def bump(pack_file: Path, version: str, extra: str = "") -> None:
+    text = pack_file.read_text().replace('version: "2026.11"', f'version: "{version}"', 1)
+    pack_file.write_text(text + extra)
+    stat = pack_file.stat()
+    os.utime(pack_file, (stat.st_atime, stat.st_mtime + 5))
+
+
+async def test_intake_stores_the_decision_with_pack_name_version_hash_and_citations(
+    db: Database, pack_file: Path
+) -> None:
+    current = CurrentPack(pack_file)
+    await open_dispute(db, current)
+    (stored,) = await decisions(db)
+    assert (stored.pack_name, stored.pack_version) == ("default", "2026.11")
+    assert stored.pack_hash == current.pack.content_hash
+    citations = [rule["citation"] for rule in stored.decision["matched"]]
+    assert "Returns Policy §5.1" in citations  # damage reported within 48 hours
+    async with db.reading() as session:
+        audit = await session.scalar(select(AuditRow).where(AuditRow.action == "policy.decided"))
+    assert audit is not None and audit.after["citations"] == citations
+    assert audit.after["pack_hash"] == stored.pack_hash
+    assert await DisputeService(db).verify_audit() == []
+
+
+async def test_policy_requirements_join_the_checklist(db: Database, pack_file: Path) -> None:
+    current = CurrentPack(pack_file)
+    await open_dispute(db, current)
+    case = await DisputeService(db).case(1)
+    latest = await PolicyService(db, current).latest(1)
+    assert latest is not None
+    assert set(latest.required_evidence) <= set(case.dispute.required_evidence)
+
+
+async def test_a_new_pack_adds_a_decision_and_never_rewrites_the_old_one(
+    db: Database, pack_file: Path
+) -> None:
+    current = CurrentPack(pack_file)
+    await open_dispute(db, current)
+    service = PolicyService(db, current)
+    (first,) = await decisions(db)
+    await service.refresh(1)  # nothing changed: nothing new stored
+    assert len(await decisions(db)) == 1
+
+    bump(pack_file, "2026.12")
+    _case, decision = await service.refresh(1)
+    assert decision is not None and decision.pack_version == "2026.12"
+    old, new = await decisions(db)
+    assert (old.id, old.pack_version, old.decision) == (first.id, "2026.11", first.decision)
+    assert new.pack_version == "2026.12" and new.pack_hash != old.pack_hash
+    shown = await service.latest(1)
+    assert shown is not None and shown.pack_version == "2026.12"
+
+
+async def test_an_edit_that_fails_lint_is_never_swapped_in(db: Database, pack_file: Path) -> None:
+    current = CurrentPack(pack_file)
+    in_force = current.pack.content_hash
+    bump(pack_file, "2026.13", extra="\n  - id: broken\n    title: 7\n")
+    assert current.refresh().content_hash == in_force
+    await open_dispute(db, current)
+    (stored,) = await decisions(db)
+    assert stored.pack_version == "2026.11"
+
+
+async def test_new_evidence_changes_the_decision_and_the_missing_list(
+    db: Database, pack_file: Path
+) -> None:
+    current = CurrentPack(pack_file)
+    no_photos = order(condition_report={**order().to_wire()["condition_report"], "photos": []})
+    await open_dispute(db, current, condition_report=no_photos.to_wire()["condition_report"])
+    service = PolicyService(db, current)
+    before = await service.latest(1)
+    assert before is not None and EvidenceKind.PROOF_OF_DAMAGE in before.missing_evidence
+
+    photo = EvidenceDraft(
+        EvidenceKind.PROOF_OF_DAMAGE,
+        "manager",
+        "photo of the crushed box",
+        {"photos": ["https://returns.example.com/x.jpg"]},
+    )
+    assert await DisputeService(db).add_evidence(1, photo, MANAGER)
+    assert not await DisputeService(db).add_evidence(1, photo, MANAGER)  # filed once
+    _case, after = await service.refresh(1)
+    assert after is not None and EvidenceKind.PROOF_OF_DAMAGE not in after.missing_evidence
+    assert len(await decisions(db)) == 2
+
+
+async def test_disputes_without_an_order_snapshot_get_no_decision(
+    db: Database, pack_file: Path
+) -> None:
+    current = CurrentPack(pack_file)
+    await open_dispute(db, current)
+    async with db.transaction() as session:
+        row = await session.scalar(select(DisputeRow))
+        assert row is not None
+        row.order_snapshot = None
+    _case, decision = await PolicyService(db, current).refresh(1)
+    assert decision is None
