@@ -15,7 +15,7 @@ from connectors.orders.factory import order_source_from_spec
 from disputes.evidence import collect_evidence
 from disputes.intake import disputed_amount_minor
 from disputes.reasons import Reason, reason_from_word
-from policies.cases import run_cases
+from policies.cases import CasesError, run_cases
 from policies.engine import Decision, evaluate
 from policies.facts import facts_from_order
 from policies.loader import LoadedPack, PackError, lint_pack, load_pack
@@ -66,7 +66,10 @@ def _load(path: Path) -> LoadedPack:
 
 async def _test(args: argparse.Namespace) -> int:
     pack = _load(args.pack)
-    results = run_cases(pack, args.cases)
+    try:
+        results = run_cases(pack, args.cases)
+    except CasesError as exc:
+        raise StartupError(f"the cases file {args.cases} has problems:\n{exc}") from None
     failed = [result for result in results if not result.passed]
     for result in results:
         print(f"{'ok  ' if result.passed else 'FAIL'} {result.name}")

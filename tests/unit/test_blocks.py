@@ -152,3 +152,48 @@ def test_home_view_is_valid_empty_and_full() -> None:
     view = home_view(many)
     assert validate_view(view) == []
     assert len(view["blocks"]) <= 100
+
+
+@pytest.fixture(scope="module")
+def default_pack():  # type: ignore[no-untyped-def]
+    from bot.settings import default_policy_pack
+    from policies.loader import load_pack
+
+    return load_pack(default_policy_pack())
+
+
+@pytest.mark.parametrize("order_id", sorted(ORDERS))
+def test_policy_card_and_why_modal_for_every_demo_order_are_valid(
+    order_id: str, default_pack
+) -> None:  # type: ignore[no-untyped-def]
+    from blocks.policy import policy_card, why_modal
+    from policies.engine import evaluate
+    from policies.facts import facts_from_order
+
+    order = ORDERS[order_id]
+    case = case_for(order)
+    facts = facts_from_order(
+        order,
+        reason=case.dispute.reason,
+        claim="",
+        disputed_amount_minor=1000,
+        evidence_present={item.kind for item in case.evidence},
+        as_of=NOW,
+    )
+    decision = evaluate(default_pack, facts, as_of=NOW)
+    card = policy_card(case, decision)
+    assert_valid(card)
+    assert card.blocks[2]["accessory"]["action_id"] == "policy.why"
+    modal = why_modal(case, decision)
+    assert validate_view(modal) == []
+    assert len(modal["blocks"]) <= 100
+
+
+def test_search_results_are_valid_and_capped(default_pack) -> None:  # type: ignore[no-untyped-def]
+    from blocks.policy import search_results
+
+    rules = [compiled.rule for compiled in default_pack.rules]
+    message = search_results("everything", rules)
+    assert_valid(message)
+    assert len(message.blocks) <= 12
+    assert_valid(search_results("nothing", []))
