@@ -15,7 +15,7 @@ from connectors.orders.factory import default_fixtures_path, order_source_from_s
 from disputes.audit import Actor
 from disputes.intake import IntakeService, OpenRequest
 from storage.db import Database
-from storage.migrate import migrate
+from storage.migrate import head_revision, migrate
 
 
 def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -42,7 +42,7 @@ def test_migrate_reports_the_revision_and_is_repeatable(tmp_path: Path) -> None:
     first = run(tmp_path, "migrate", DATABASE_URL=db_url(tmp_path))
     again = run(tmp_path, "migrate", DATABASE_URL=db_url(tmp_path))
     assert first.returncode == again.returncode == 0, first.stderr
-    assert first.stdout.strip() == "database at revision 0001"
+    assert first.stdout.strip() == f"database at revision {head_revision()}"
     with sqlite3.connect(tmp_path / "cli.db") as connection:
         tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
     assert {"disputes", "evidence_items", "audit_entries", "processed_slack_requests"} <= tables

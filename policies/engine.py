@@ -1,0 +1,312 @@
+"""Evaluate every rule of a pack against a dispute's facts and combine them into a Decision.
+
+Matched rules rank by priority, then specificity (leaf count), then id. The top rule with a
+recommendation recommends (the strictest among rules tied with it); allowed options are the
+intersection of the matched rules' (the top restricting rule's when that is empty).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from connectors.evidence import EvidenceKind
+from disputes.money import MoneyError
+from policies.conditions import Facts, LeafCheck, Predicate, Traced, compile_condition, minor_units
+from policies.schema import (
+    ROLES,
+    STRICTNESS,
+    STRICTNESS_RANK,
+    Approval,
+    Recommendation,
+    Resolution,
+    Rule,
+)
+
+if TYPE_CHECKING:
+    from policies.loader import LoadedPack
+
+ALL_RESOLUTIONS = (1 << len(STRICTNESS)) - 1
+_KINDS = tuple(EvidenceKind)
+_NO_RECOMMENDATION = len(STRICTNESS)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedRule:
+    id: str
+    title: str
+    citation: str
+    text: str
+    priority: int
+
+
+class RuleTrace(NamedTuple):
+    """One rule as evaluated: whether it matched, and each leaf check in written order."""
+
+    id: str
+    matched: bool
+    checks: list[LeafCheck]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    """A rule with its condition compiled and its outcome reduced to masks, ready to combine."""
+
+    rule: Rule
+    test: Predicate
+    trace: Traced
+    specificity: int
+    summary: MatchedRule
+    strictness: int  # rank of its recommendation; len(STRICTNESS) when it recommends nothing
+    allowed_mask: int | None  # None: the rule does not restrict the options
+    evidence_mask: int
+    fee: int | None
+    approval: Approval | None
+    rank: tuple[int, int]  # (priority, specificity): rules tied on it break ties by strictness
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+    @property
+    def sort_key(self) -> tuple[int, int, str]:
+        return (-self.rule.priority, -self.specificity, self.rule.id)
+
+
+def compile_rule(rule: Rule) -> CompiledRule:
+    """Compile a rule that passed lint."""
+    compiled = compile_condition(rule.when)
+    outcome = rule.outcome
+    recommend = outcome.recommend
+    allowed = outcome.allowed
+    return CompiledRule(
+        rule=rule,
+        test=compiled.test,
+        trace=compiled.trace,
+        specificity=compiled.leaf_count,
+        summary=MatchedRule(rule.id, rule.title, rule.citation, rule.text, rule.priority),
+        strictness=STRICTNESS_RANK[recommend.resolution] if recommend else _NO_RECOMMENDATION,
+        allowed_mask=None if allowed is None else _mask(STRICTNESS_RANK[r] for r in allowed),
+        evidence_mask=_mask(_KINDS.index(kind) for kind in rule.requires_evidence),
+        fee=outcome.restocking_fee_percent,
+        approval=outcome.approval,
+        rank=(rule.priority, compiled.leaf_count),
+    )
+
+
+def _mask(bits: Any) -> int:
+    mask = 0
+    for bit in bits:
+        mask |= 1 << bit
+    return mask
+
+
+@cache
+def _resolutions(mask: int) -> tuple[Resolution, ...]:
+    return tuple(r for i, r in enumerate(STRICTNESS) if mask >> i & 1)
+
+
+@cache
+def _kinds(mask: int) -> tuple[EvidenceKind, ...]:
+    return tuple(k for i, k in enumerate(_KINDS) if mask >> i & 1)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the pack says about one dispute, and under which pack it was said."""
+
+    matched: list[MatchedRule]
+    recommended: Recommendation | None
+    allowed: list[Resolution]
+    refused: list[Resolution]
+    required_evidence: list[EvidenceKind]
+    missing_evidence: list[EvidenceKind]
+    restocking_fee_percent: int | None
+    approval: Approval
+    needs_supervisor: bool
+    trace: list[RuleTrace]
+    pack_name: str
+    pack_version: str
+    pack_hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, for storing with the dispute; `from_dict` reads it back."""
+        return {
+            "pack_name": self.pack_name,
+            "pack_version": self.pack_version,
+            "pack_hash": self.pack_hash,
+            "matched": [asdict(rule) for rule in self.matched],
+            "recommended": self.recommended.model_dump(mode="json", exclude_none=True)
+            if self.recommended
+            else None,
+            "allowed": [r.value for r in self.allowed],
+            "refused": [r.value for r in self.refused],
+            "required_evidence": [k.value for k in self.required_evidence],
+            "missing_evidence": [k.value for k in self.missing_evidence],
+            "restocking_fee_percent": self.restocking_fee_percent,
+            "approval": self.approval.model_dump(mode="json"),
+            "needs_supervisor": self.needs_supervisor,
+            "trace": [
+                {"id": t.id, "matched": t.matched, "checks": [c._asdict() for c in t.checks]}
+                for t in self.trace
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        recommended = data["recommended"]
+        return cls(
+            matched=[MatchedRule(**rule) for rule in data["matched"]],
+            recommended=Recommendation.model_validate(recommended) if recommended else None,
+            allowed=[Resolution(r) for r in data["allowed"]],
+            refused=[Resolution(r) for r in data["refused"]],
+            required_evidence=[EvidenceKind(k) for k in data["required_evidence"]],
+            missing_evidence=[EvidenceKind(k) for k in data["missing_evidence"]],
+            restocking_fee_percent=data["restocking_fee_percent"],
+            approval=Approval.model_validate(data["approval"]),
+            needs_supervisor=data["needs_supervisor"],
+            trace=[
+                RuleTrace(t["id"], t["matched"], [LeafCheck(**c) for c in t["checks"]])
+                for t in data["trace"]
+            ],
+            pack_name=data["pack_name"],
+            pack_version=data["pack_version"],
+            pack_hash=data["pack_hash"],
+        )
+
+
+def evaluate(pack: LoadedPack, facts: Facts, *, as_of: datetime, trace: bool = True) -> Decision:
+    """Evaluate every rule of `pack` on `facts` (absent = unknown) as of an aware datetime."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    traces: list[RuleTrace] = []
+    if trace:
+        matched = []
+        for rule in pack.rules:
+            checks: list[LeafCheck] = []
+            ok = rule.trace(facts, as_of, checks)
+            traces.append(RuleTrace(rule.rule.id, ok, checks))
+            if ok:
+                matched.append(rule)
+    else:
+        matched = [rule for rule in pack.rules if rule.test(facts, as_of)]
+    return _decide(pack, matched, facts, traces)
+
+
+def _decide(
+    pack: LoadedPack, matched: list[CompiledRule], facts: Facts, traces: list[RuleTrace]
+) -> Decision:
+    allowed = _allowed_mask(matched)
+    evidence = 0
+    fees = []
+    approvals = []
+    for rule in matched:
+        evidence |= rule.evidence_mask
+        if rule.fee is not None:
+            fees.append(rule.fee)
+        if rule.approval is not None:
+            approvals.append(rule.approval)
+    required = _kinds(evidence)
+    present = facts.get("evidence_present") or ()
+    approval = combine_approvals(approvals)
+    return _new_decision(
+        matched=[rule.summary for rule in matched],
+        recommended=_recommendation(matched),
+        allowed=list(_resolutions(allowed)),
+        refused=list(_resolutions(ALL_RESOLUTIONS & ~allowed)),
+        required_evidence=list(required),
+        missing_evidence=[kind for kind in required if kind not in present],
+        restocking_fee_percent=max(fees) if fees else None,
+        approval=approval,
+        needs_supervisor=needs_supervisor(approval, facts),
+        trace=traces,
+        pack_name=pack.pack.pack,
+        pack_version=pack.pack.version,
+        pack_hash=pack.content_hash,
+    )
+
+
+def _new_decision(**fields: Any) -> Decision:
+    # The frozen dataclass __init__ sets its 13 fields one object.__setattr__ at a time, a
+    # fifth of an evaluation; on this hot path the fields go into __dict__ at once.
+    decision = object.__new__(Decision)
+    decision.__dict__.update(fields)
+    return decision
+
+
+def _recommendation(matched: list[CompiledRule]) -> Recommendation | None:
+    best: CompiledRule | None = None
+    for rule in matched:
+        if rule.strictness == _NO_RECOMMENDATION:
+            continue
+        if best is None:
+            best = rule
+        elif rule.rank != best.rank:
+            break
+        elif rule.strictness < best.strictness:
+            best = rule
+    return best.rule.outcome.recommend if best else None
+
+
+def _allowed_mask(matched: list[CompiledRule]) -> int:
+    masks = [rule.allowed_mask for rule in matched if rule.allowed_mask is not None]
+    allowed = ALL_RESOLUTIONS
+    for mask in masks:
+        allowed &= mask
+    # Rules that cannot all be satisfied: the top restricting rule's options stand.
+    return (allowed or masks[0]) if masks else ALL_RESOLUTIONS
+
+
+_NO_APPROVAL = Approval()
+
+
+def combine_approvals(approvals: list[Approval]) -> Approval:
+    """The strictest of each: any `supervisor`, the highest role, the lowest thresholds."""
+    if not approvals:
+        return _NO_APPROVAL
+    if len(approvals) == 1:
+        return approvals[0]
+    return _combined(tuple(approvals))
+
+
+@lru_cache(maxsize=1024)
+def _combined(approvals: tuple[Approval, ...]) -> Approval:
+    # Cached: a pack has few distinct combinations, and building a model costs microseconds.
+    amounts = [a.supervisor_above for a in approvals if a.supervisor_above is not None]
+    percents = [
+        a.supervisor_above_percent for a in approvals if a.supervisor_above_percent is not None
+    ]
+    return Approval(
+        role=max((a.role for a in approvals), key=ROLES.index),
+        supervisor=any(a.supervisor for a in approvals),
+        supervisor_above=min(amounts, key=Decimal) if amounts else None,
+        supervisor_above_percent=min(percents) if percents else None,
+    )
+
+
+def needs_supervisor(approval: Approval, facts: Facts) -> bool:
+    """Whether a supervisor must approve: by the rules' say-so or the disputed amount."""
+    if approval.supervisor or approval.role == "supervisor":
+        return True
+    amount = facts.get("disputed_amount")
+    if amount is None:
+        return False
+    if approval.supervisor_above is not None:
+        threshold = _threshold(approval.supervisor_above, facts.get("currency"))
+        # Without a usable currency the amount threshold cannot be applied.
+        if threshold is not None and amount > threshold:
+            return True
+    total = facts.get("order_total")
+    percent = approval.supervisor_above_percent
+    return percent is not None and bool(total) and amount * 100 > percent * total
+
+
+@lru_cache(maxsize=256)
+def _threshold(amount: str, currency: Any) -> int | Decimal | None:
+    try:
+        return minor_units(amount, currency)
+    except (MoneyError, TypeError, AttributeError):
+        return None
