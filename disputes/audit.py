@@ -96,27 +96,20 @@ async def append(
     prev_hash = GENESIS if last is None else last.hash
     at = (at or datetime.now(UTC)).astimezone(UTC)
     before, after = before or {}, after or {}
+    fields: dict[str, Any] = {
+        "seq": seq,
+        "at": at,
+        "actor_type": actor.kind,
+        "actor_id": actor.id,
+        "action": action,
+        "before": before,
+        "after": after,
+        "prev_hash": prev_hash,
+    }
     row = AuditRow(
         dispute_id=dispute.id,
-        seq=seq,
-        at=at,
-        actor_type=actor.kind,
-        actor_id=actor.id,
-        action=action,
-        before=before,
-        after=after,
-        prev_hash=prev_hash,
-        hash=entry_hash(
-            dispute_number=dispute.number,
-            seq=seq,
-            at=at,
-            actor_type=actor.kind,
-            actor_id=actor.id,
-            action=action,
-            before=before,
-            after=after,
-            prev_hash=prev_hash,
-        ),
+        hash=entry_hash(dispute_number=dispute.number, **fields),
+        **fields,
     )
     session.add(row)
     await session.flush()

@@ -36,6 +36,27 @@ def dispute_count(app: AppProcess) -> int:
         return connection.execute("SELECT count(*) FROM disputes").fetchone()[0]
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
+def command_body(
+    slack: SlackDriver, workspace: Workspace, text: str, user: str
+) -> tuple[bytes, int]:
+    """A slash command's form body and timestamp, to send more than once."""
+    fields = {
+        "command": "/dispute",
+        "text": text,
+        "user_id": user,
+        "channel_id": CHANNEL,
+        "team_id": "T0SANDBOX",
+        "api_app_id": "A0SANDBOX",
+        "trigger_id": workspace.mint_trigger(user),
+        "response_url": f"{slack.emulator_url}/_sandbox/response/"
+        + workspace.mint_response_url(CHANNEL, user),
+    }
+    return urlencode(fields).encode(), int(time.time())
+
+
 def ack_text(response: httpx.Response) -> str:
     return response.json().get("text", "") if response.content else ""
 
@@ -181,11 +202,10 @@ async def test_bad_signature_and_stale_timestamp_get_401_and_change_nothing(
             "trigger_id": "1.2.3",
         }
     ).encode()
-    form = "application/x-www-form-urlencoded"
-    forged = await slack.send(body, form, secret="not-the-secret")
-    stale = await slack.send(body, form, timestamp=int(time.time()) - 6 * 60)
+    forged = await slack.send(body, FORM, secret="not-the-secret")
+    stale = await slack.send(body, FORM, timestamp=int(time.time()) - 6 * 60)
     unsigned = await httpx.AsyncClient().post(
-        app.url + "/slack/events", content=body, headers={"Content-Type": form}
+        app.url + "/slack/events", content=body, headers={"Content-Type": FORM}
     )
     assert (forged.status_code, stale.status_code, unsigned.status_code) == (401, 401, 401)
     assert (dispute_count(app), len(workspace.history(CHANNEL)), len(workspace.calls)) == before
@@ -194,23 +214,10 @@ async def test_bad_signature_and_stale_timestamp_get_401_and_change_nothing(
 async def test_a_replayed_request_is_processed_once(
     slack: SlackDriver, workspace: Workspace, app: AppProcess
 ) -> None:
-    fields = {
-        "command": "/dispute",
-        "text": "open ORD-1006",
-        "user_id": "U0MANAGER1",
-        "user_name": "max",
-        "channel_id": CHANNEL,
-        "team_id": "T0SANDBOX",
-        "api_app_id": "A0SANDBOX",
-        "trigger_id": workspace.mint_trigger("U0MANAGER1"),
-        "response_url": f"{slack.emulator_url}/_sandbox/response/"
-        + workspace.mint_response_url(CHANNEL, "U0MANAGER1"),
-    }
-    body, stamp = urlencode(fields).encode(), int(time.time())
-    form = "application/x-www-form-urlencoded"
-    first = await slack.send(body, form, timestamp=stamp)
-    replay = await slack.send(body, form, timestamp=stamp)
-    retry = await slack.send(body, form, timestamp=stamp, headers={"X-Slack-Retry-Num": "1"})
+    body, stamp = command_body(slack, workspace, "open ORD-1006", "U0MANAGER1")
+    first = await slack.send(body, FORM, timestamp=stamp)
+    replay = await slack.send(body, FORM, timestamp=stamp)
+    retry = await slack.send(body, FORM, timestamp=stamp, headers={"X-Slack-Retry-Num": "1"})
     assert "Opening a dispute" in ack_text(first)
     assert (replay.status_code, replay.content, retry.content) == (200, b"", b"")
     await eventually(lambda: parents(workspace, "ORD-1006"))
@@ -250,23 +257,11 @@ async def test_a_replay_to_another_replica_is_processed_once(
     with app_process(
         tmp_path, emulator.api_url, DATABASE_URL=shared, SLACK_SIGNING_SECRET=app.secret
     ) as replica:
-        fields = {
-            "command": "/dispute",
-            "text": "open ORD-1011",
-            "user_id": "U0MANAGER2",
-            "channel_id": CHANNEL,
-            "team_id": "T0SANDBOX",
-            "api_app_id": "A0SANDBOX",
-            "trigger_id": workspace.mint_trigger("U0MANAGER2"),
-            "response_url": f"{slack.emulator_url}/_sandbox/response/"
-            + workspace.mint_response_url(CHANNEL, "U0MANAGER2"),
-        }
-        body, stamp = urlencode(fields).encode(), int(time.time())
-        form = "application/x-www-form-urlencoded"
+        body, stamp = command_body(slack, workspace, "open ORD-1011", "U0MANAGER2")
         seen = len(ephemeral_texts(workspace, "U0MANAGER2"))
-        first = await slack.send(body, form, timestamp=stamp)
+        first = await slack.send(body, FORM, timestamp=stamp)
         async with SlackDriver(replica.url, app.secret, workspace, slack.emulator_url) as other:
-            second = await other.send(body, form, timestamp=stamp)
+            second = await other.send(body, FORM, timestamp=stamp)
         assert first.status_code == second.status_code == 200
         await eventually(lambda: parents(workspace, "ORD-1011"))
         await eventually(lambda: new_ephemeral(workspace, "U0MANAGER2", seen, "Opened"))
