@@ -115,6 +115,44 @@ class PolicyDecisionRow(Base):
     __table_args__ = (Index("ix_policy_decisions_dispute", "dispute_id", "id"),)
 
 
+class RefundLedgerRow(Base):
+    """Per payment: what was paid and what is committed to refunds; committed <= paid, always."""
+
+    __tablename__ = "refund_ledger"
+
+    payment_reference: Mapped[str] = mapped_column(String(120), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    paid_minor: Mapped[int] = mapped_column(BigInteger)
+    committed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RefundRequestRow(Base):
+    """The outbox: a refund to execute exactly once, written with the approval that asked for it."""
+
+    __tablename__ = "refund_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id", ondelete="RESTRICT"))
+    payment_reference: Mapped[str] = mapped_column(
+        ForeignKey("refund_ledger.payment_reference", ondelete="RESTRICT")
+    )
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    gateway: Mapped[str] = mapped_column(String(60))
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Set once an attempt's outcome is unknown: the next attempt looks the refund up first.
+    uncertain: Mapped[bool] = mapped_column(default=False)
+    provider_refund_id: Mapped[str | None] = mapped_column(String(120))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime]
+
+
 class ProcessedRequestRow(Base):
     """Slack requests already taken, so retries and replays are processed once."""
 
