@@ -9,6 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 class ActionId(StrEnum):
     POLICY_WHY = "policy.why"
+    START_REVIEW = "review.start"
+    PROPOSE = "review.propose"
+    APPROVE = "proposal.approve"
+    REQUEST_CHANGES = "proposal.changes"
+    RETRY_REFUND = "refund.retry"
+    ADD_EVIDENCE = "evidence.add"
+    EVIDENCE_MODAL = "evidence.modal"
 
 
 class Subject(BaseModel):
@@ -17,9 +24,11 @@ class Subject(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     dispute: int = Field(ge=1)
+    proposal: int | None = Field(None, ge=1)
 
     def encode(self) -> str:
-        return self.model_dump_json()
+        # Leaving out unset fields keeps values written before a field existed identical.
+        return self.model_dump_json(exclude_none=True)
 
     @classmethod
     def decode(cls, raw: str | None) -> Subject:

@@ -5,33 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from blocks.ids import ActionId, Subject
+from blocks.labels import recommendation_text, resolution_label
+from blocks.resolution import review_button
 from blocks.text import Message, clip, context, escape, header, section
 from disputes.models import (
     CaseFile,
     PolicyRule,
-    Recommendation,
-    Resolution,
     RuleTrace,
 )
 from disputes.models import PolicyDecision as Decision
 
 MODAL_BLOCKS = 100
-
-
-def resolution_label(resolution: Resolution) -> str:
-    return resolution.value.replace("_", " ").capitalize()
-
-
-def recommendation_text(recommended: Recommendation | None, currency: str) -> str:
-    if recommended is None:
-        return "No rule recommends a resolution: use judgement within the allowed options."
-    text = resolution_label(recommended.resolution)
-    limits = []
-    if recommended.percent is not None:
-        limits.append(f"{recommended.percent}% of the paid amount")
-    if recommended.cap is not None:
-        limits.append(f"at most {recommended.cap} {currency}")
-    return f"{text} ({', '.join(limits)})" if limits else text
 
 
 def approval_text(decision: Decision) -> str:
@@ -67,6 +51,7 @@ def policy_card(case: CaseFile, decision: Decision) -> Message:
             },
         )
     )
+    blocks.append(review_button(dispute.number))
     blocks.append(
         context(
             f"Pack {escape(decision.pack_name)} {escape(decision.pack_version)} · "

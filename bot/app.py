@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dedupe import RecentKeys, dedupe_middleware
-from handlers import actions, commands, home
+from handlers import actions, commands, evidence, home, review
 from handlers.deps import Deps
 from handlers.errors import user_message
 
@@ -29,6 +29,8 @@ def build_bolt_app(
     commands.register(app, deps)
     home.register(app, deps)
     actions.register(app, deps)
+    review.register(app, deps)
+    evidence.register(app, deps)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any], respond: Any = None) -> None:

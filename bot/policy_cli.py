@@ -6,7 +6,7 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from blocks.policy import recommendation_text, resolution_label
+from blocks.labels import recommendation_text, resolution_label
 from bot.errors import StartupError
 from bot.settings import load_settings
 from connectors.orders import protocol as orders

@@ -17,14 +17,18 @@ from bot.app import build_bolt_app
 from bot.channels import resolve_channel
 from bot.dedupe import RecentKeys
 from bot.errors import StartupError
+from bot.money import GroupDirectory, RefundReporter, load_gateway, load_roles
 from bot.settings import Settings
 from bot.workers import WorkQueue
 from connectors.evidence import EvidenceSource
 from connectors.orders.evidence import default_evidence_sources
 from connectors.orders.factory import order_source_from_spec
 from connectors.orders.protocol import OrderSource
+from connectors.refunds.protocol import RefundGateway
 from disputes.intake import IntakeService
 from disputes.policy import PolicyService
+from disputes.refund_worker import RefundWorker
+from disputes.resolution import ResolutionService
 from disputes.service import DisputeService
 from handlers.deps import Deps, Job, RequestKey
 from handlers.threads import ThreadPublisher
@@ -46,9 +50,15 @@ class Runtime:
     client: AsyncWebClient
     app: AsyncApp
     deps: Deps
+    worker: RefundWorker | None = None
+    gateway: RefundGateway | None = None
 
     async def aclose(self) -> None:
         await self.queue.stop()
+        if self.worker is not None:
+            await self.worker.stop()
+        if self.gateway is not None:
+            await self.gateway.aclose()
         await self.orders.aclose()
         await self.db.dispose()
 
@@ -106,8 +116,30 @@ async def build_runtime(
         evidence_sources if evidence_sources is not None else default_evidence_sources(),
         policy=current_pack,
     )
+    roles = load_roles(settings.roles_file)
+    gateway = load_gateway(settings)
+    threads = ThreadPublisher(client, channel_id, disputes, policy)
+    worker = (
+        RefundWorker(db, gateway, notify=RefundReporter(disputes, threads))
+        if gateway is not None
+        else None
+    )
+    resolution = ResolutionService(
+        db,
+        policy,
+        roles,
+        gateway_name=gateway.name if gateway is not None else None,
+        on_refund_queued=worker.wake if worker is not None else lambda: None,
+    )
+    supervisors = None
+    if settings.supervisors_channel:
+        supervisors = await resolve_channel(
+            client, "SUPERVISORS_CHANNEL", settings.supervisors_channel
+        )
     queue = WorkQueue(settings.intake_workers)
     queue.start()
+    if worker is not None:
+        worker.start()
 
     def submit(job: Job, key: RequestKey | None) -> None:
         queue.submit(once(db, job, key))
@@ -116,8 +148,11 @@ async def build_runtime(
         disputes=disputes,
         intake=intake,
         policy=policy,
-        threads=ThreadPublisher(client, channel_id, disputes, policy),
+        resolution=resolution,
+        threads=threads,
         submit=submit,
+        groups_of=GroupDirectory(roles).groups_of,
+        supervisors_channel=supervisors,
     )
     app = build_bolt_app(
         client=client,
@@ -126,4 +161,4 @@ async def build_runtime(
         recent=RecentKeys(),
     )
     log.info("disputes channel %s resolved to %s", settings.disputes_channel, channel_id)
-    return Runtime(settings, db, orders, queue, client, app, deps)
+    return Runtime(settings, db, orders, queue, client, app, deps, worker, gateway)

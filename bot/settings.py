@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     supervisors_channel: str | None = None
     order_source: str = Field(default_factory=default_order_source)
     refund_gateway: str | None = None
+    stripe_api_key: str | None = None
+    stripe_api_base: str | None = None
     customer_channel: str = "log"
     policy_pack: Path = Field(default_factory=default_policy_pack)
     roles_file: Path | None = None

@@ -13,6 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from connectors.refunds.protocol import (
     RefundError,
     RefundGateway,
@@ -21,9 +24,6 @@ from connectors.refunds.protocol import (
     RefundStatus,
     RefundUncertain,
 )
-from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from disputes import audit
 from disputes.audit import Actor
 from disputes.lifecycle import Event, Status
@@ -167,8 +167,10 @@ class RefundWorker:
             unknown = str(exc)
             return await self.db.run(lambda s: self._record_uncertain(s, claimed, unknown))
         except RefundError as exc:
-            refused = str(exc)
-            return await self.db.run(lambda s: self._record_failed(s, claimed, refused))
+            refused, existing = str(exc), exc.provider_refund_id
+            return await self.db.run(
+                lambda s: self._record_failed(s, claimed, refused, existing_refund=existing)
+            )
         if result.status == RefundStatus.SUCCEEDED:
             return await self.db.run(lambda s: self._record_succeeded(s, claimed, result))
         if result.status == RefundStatus.PENDING:
@@ -212,13 +214,26 @@ class RefundWorker:
         return _outcome(request, dispute, "succeeded", None)
 
     async def _record_failed(
-        self, session: AsyncSession, claimed: _Claimed, reason: str
+        self,
+        session: AsyncSession,
+        claimed: _Claimed,
+        reason: str,
+        *,
+        existing_refund: str | None = None,
     ) -> RefundOutcome:
         request, dispute = await self._load(session, claimed)
         request.status, request.uncertain = "failed", False
-        request.failure_reason = reason[:1000]
         request.updated_at = datetime.now(UTC)
-        await release(session, request)
+        if existing_refund is None:
+            request.failure_reason = reason[:1000]
+            await release(session, request)
+        else:
+            # The provider made a refund that does not match what we asked: money may have
+            # moved, so the ledger keeps the amount and a person must look before any retry.
+            request.provider_refund_id = existing_refund
+            request.failure_reason = f"{reason} (refund {existing_refund} needs a manual check)"[
+                :1000
+            ]
         await audit.append(
             session,
             dispute,

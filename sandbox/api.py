@@ -232,6 +232,12 @@ def users_info(ws: Workspace, params: Params, request: Request) -> Params:
     return {"user": ws.user(str(params["user"])).to_slack()}
 
 
+def usergroups_users_list(ws: Workspace, params: Params, request: Request) -> Params:
+    """usergroups.users.list"""
+    _require(params, "usergroup")
+    return {"users": list(ws.usergroup(str(params["usergroup"])).users)}
+
+
 def _view_arg(params: Params, *, surface: str | None = None) -> dict[str, Any]:
     _require(params, "view")
     view = params["view"]
@@ -291,6 +297,7 @@ METHODS: dict[str, Handler] = {
     "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,
     "users.info": users_info,
+    "usergroups.users.list": usergroups_users_list,
     "views.open": views_open,
     "views.push": views_push,
     "views.update": views_update,

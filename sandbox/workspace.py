@@ -7,7 +7,8 @@ import itertools
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sandbox.records import (
@@ -43,9 +44,19 @@ __all__ = [
     "Message",
     "SlackError",
     "User",
+    "Usergroup",
     "View",
     "Workspace",
 ]
+
+
+@dataclass
+class Usergroup:
+    """A Slack user group (`@handle`), as `usergroups.users.list` sees it."""
+
+    id: str
+    handle: str
+    users: list[str]
 
 
 class Workspace:
@@ -60,6 +71,7 @@ class Workspace:
         self.lock = threading.RLock()
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
+        self.usergroups: dict[str, Usergroup] = {}
         self.messages: dict[str, list[Message]] = {}
         self.ephemerals: list[Ephemeral] = []
         self.views: dict[str, View] = {}
@@ -87,6 +99,7 @@ class Workspace:
         humans = {uid for uid, _, _ in people}
         ws.add_channel(Channel("C0DISPUTES", "disputes", set(humans)))
         ws.add_channel(Channel("C0SUPERVISORS", "dispute-supervisors", {"U0SUPER", "U0MANAGER1"}))
+        ws.add_usergroup("S0MANAGERS", "managers", ["U0MANAGER1", "U0MANAGER2"])
         return ws
 
     # -- directory ---------------------------------------------------------------
@@ -103,6 +116,23 @@ class Workspace:
             self.channels[channel.id] = channel
             self.messages.setdefault(channel.id, [])
             return channel
+
+    def add_usergroup(self, group_id: str, handle: str, users: Iterable[str]) -> Usergroup:
+        """Add or replace a user group; every member must already be a user here."""
+        with self.lock:
+            members = list(dict.fromkeys(users))
+            for uid in members:
+                self.user(uid)
+            group = Usergroup(group_id, handle, members)
+            self.usergroups[group_id] = group
+            return group
+
+    def usergroup(self, group_id: str) -> Usergroup:
+        """A user group by id, or `no_such_subteam`."""
+        with self.lock:
+            if group_id not in self.usergroups:
+                raise SlackError("no_such_subteam")
+            return self.usergroups[group_id]
 
     def user(self, user_id: str) -> User:
         """A member by id, or `user_not_found`."""

@@ -115,6 +115,30 @@ class PolicyDecisionRow(Base):
     __table_args__ = (Index("ix_policy_decisions_dispute", "dispute_id", "id"),)
 
 
+class ProposalRow(Base):
+    """A proposed resolution, awaiting approval; one open proposal per dispute at a time."""
+
+    __tablename__ = "proposals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(30))
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    note: Mapped[str] = mapped_column(Text, default="")
+    justification: Mapped[str | None] = mapped_column(Text)
+    outside_policy: Mapped[bool] = mapped_column(default=False)
+    needs_supervisor: Mapped[bool] = mapped_column(default=False)
+    proposed_by: Mapped[str] = mapped_column(String(40))
+    proposed_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))  # open, approved, changes_requested
+    decided_by: Mapped[str | None] = mapped_column(String(40))
+    decided_at: Mapped[datetime | None]
+    message_ts: Mapped[str | None] = mapped_column(String(40))
+
+    __table_args__ = (Index("ix_proposals_dispute", "dispute_id", "id"),)
+
+
 class RefundLedgerRow(Base):
     """Per payment: what was paid and what is committed to refunds; committed <= paid, always."""
 

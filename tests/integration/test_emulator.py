@@ -21,7 +21,7 @@ from starlette.routing import Route
 from sandbox.driver import SlackDriver
 from sandbox.server import EmulatorServer
 from sandbox.transcript import render_transcript
-from sandbox.workspace import Workspace
+from sandbox.workspace import SlackError, Workspace
 
 TOKEN = "xoxb-sandbox"
 SECRET = "test-signing-secret"
@@ -619,3 +619,22 @@ async def test_driver_event_and_retry_headers(driver: SlackDriver, receiver: Rec
     assert "x-slack-retry-num" not in first["headers"]
     assert retry["headers"]["x-slack-retry-num"] == "1"
     assert retry["headers"]["x-slack-retry-reason"] == "http_timeout"
+
+
+# -- user groups -------------------------------------------------------------------
+
+
+async def test_usergroups_users_list(ws: Workspace, client: AsyncWebClient) -> None:
+    default = await client.usergroups_users_list(usergroup="S0MANAGERS")
+    assert default["users"] == ["U0MANAGER1", "U0MANAGER2"]
+    ws.add_usergroup("S0SUPERS", "supervisors", ["U0SUPER", "U0SUPER"])
+    assert (await client.usergroups_users_list(usergroup="S0SUPERS"))["users"] == ["U0SUPER"]
+    ws.add_usergroup("S0SUPERS", "supervisors", [])
+    assert (await client.usergroups_users_list(usergroup="S0SUPERS"))["users"] == []
+    unknown = await slack_error(client.usergroups_users_list(usergroup="S0NOPE"))
+    assert unknown["error"] == "no_such_subteam"
+    missing = await slack_error(client.api_call("usergroups.users.list", params={}))
+    assert missing["error"] == "invalid_arguments"
+    assert ws.calls_to("usergroups.users.list")[0] == {"usergroup": "S0MANAGERS"}
+    with pytest.raises(SlackError, match="user_not_found"):
+        ws.add_usergroup("S0GHOSTS", "ghosts", ["U0GHOST"])

@@ -1,0 +1,426 @@
+"""Review and resolution: the resolution modal, proposals, approvals and refund outcomes."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from blocks.ids import ActionId, Subject
+from blocks.labels import resolution_label
+from blocks.text import Message, clip, context, escape, section, user
+from connectors.evidence import EvidenceKind
+from disputes.models import Resolution
+
+Block = dict[str, Any]
+
+# The options a reviewer picks from (ARCHITECTURE F4); deny and carrier claims are policy
+# outcomes, not something a reviewer proposes here.
+REVIEW_OPTIONS: tuple[Resolution, ...] = (
+    Resolution.FULL_REFUND,
+    Resolution.PARTIAL_REFUND,
+    Resolution.REPLACEMENT,
+    Resolution.STORE_CREDIT,
+    Resolution.WAIVE_FEE,
+    Resolution.OVERTURN,
+    Resolution.UPHOLD,
+)
+OUTSIDE_POLICY = "(outside policy — needs a supervisor)"
+TEXT_MAX = 2500  # free text typed in a modal; leaves room in a 3000-character section
+QUOTE_MAX = 2800
+OUTSIDE_POLICY_FLAG = ":warning: outside policy — a supervisor must approve"
+SUPERVISOR_FLAG = ":warning: over the manager's limit — a supervisor must approve"
+
+
+def plain(text: str, limit: int = 3000) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+
+
+def button(
+    action: ActionId, text: str, subject: Subject, *, style: str | None = None, **extra: Any
+) -> Block:
+    out: Block = {
+        "type": "button",
+        "action_id": action.value,
+        "text": plain(text, 75),
+        "value": subject.encode(),
+    }
+    if style:
+        out["style"] = style
+    return out | extra
+
+
+def text_input(*, multiline: bool = False, initial: Any = None, **extra: Any) -> Block:
+    element: Block = {"type": "plain_text_input", "multiline": multiline, **extra}
+    if initial:
+        element["initial_value"] = clip(str(initial), element.get("max_length", 3000))
+    return element
+
+
+def input_block(
+    name: str, label: str, element: Block, *, optional: bool = True, hint: str | None = None
+) -> Block:
+    """An input whose block_id and action_id are both `name`: handlers read values[name][name]."""
+    block: Block = {
+        "type": "input",
+        "block_id": name,
+        "label": plain(label, 2000),
+        "element": element | {"action_id": name},
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
+def _quote(text: str, limit: int = QUOTE_MAX) -> str:
+    return "\n".join(f"> {line}" for line in escape(clip(text, limit)).splitlines() or [""])
+
+
+# -- review -------------------------------------------------------------------------
+
+
+def review_button(number: int) -> Block:
+    subject = Subject(dispute=number)
+    return {
+        "type": "actions",
+        "block_id": "review",
+        "elements": [
+            button(ActionId.START_REVIEW, "Start review", subject, style="primary"),
+            button(ActionId.ADD_EVIDENCE, "Add evidence", subject),
+        ],
+    }
+
+
+def _kind_option(resolution: Resolution, allowed: set[str]) -> Block:
+    label = resolution_label(resolution)
+    if resolution.value not in allowed:
+        label = f"{label} {OUTSIDE_POLICY}"
+    return {"text": plain(label, 75), "value": resolution.value}
+
+
+def _summary(
+    ref: str,
+    currency: str,
+    paid: str,
+    refundable: str,
+    recommended: str | None,
+    allowed: list[str],
+    fee_percent: int | None,
+) -> Block:
+    names = [resolution_label(r) for r in REVIEW_OPTIONS if r.value in allowed]
+    lines = [
+        f"*{escape(ref)}* · paid {escape(paid)} {currency} · refundable {escape(refundable)} "
+        f"{currency}",
+        "*Recommended:* "
+        + escape(recommended or "no rule recommends one: use judgement within the allowed options"),
+        "*Allowed by policy:* " + (", ".join(names) or "none"),
+    ]
+    if fee_percent:
+        lines.append(f"*Restocking fee:* {fee_percent}%")
+    return section("\n".join(lines))
+
+
+def resolution_modal(
+    *,
+    number: int,
+    ref: str,
+    currency: str,
+    paid: str,
+    refundable: str,
+    recommended: str | None,
+    allowed: list[str],
+    missing_evidence: list[str],
+    fee_percent: int | None,
+    values: dict[str, Any] | None = None,
+    recommended_kind: str | None = None,
+) -> Block:
+    """The guided resolution modal; `values` refills it (e.g. after "Request changes")."""
+    values = values or {}
+    allowed_set = set(allowed)
+    blocks: list[Block] = [
+        _summary(ref, currency, paid, refundable, recommended, allowed, fee_percent)
+    ]
+    if missing_evidence:
+        listed = ", ".join(escape(kind) for kind in missing_evidence)
+        blocks.append(
+            section(
+                f":warning: *Required evidence is missing:* {listed}.\n"
+                "You may go on without it; your reason is kept in the audit log."
+            )
+        )
+        blocks.append(
+            input_block(
+                "override_reason",
+                "Why go on without it?",
+                text_input(
+                    multiline=True, initial=values.get("override_reason"), max_length=TEXT_MAX
+                ),
+                optional=False,
+            )
+        )
+    options = [_kind_option(r, allowed_set) for r in REVIEW_OPTIONS]
+    kind: Block = {"type": "radio_buttons", "options": options}
+    chosen = values.get("kind") or recommended_kind
+    initial = next((o for o in options if o["value"] == chosen), None)
+    if initial is not None:
+        kind["initial_option"] = initial
+    blocks.append(input_block("kind", "Resolution", kind, optional=False))
+    blocks.append(
+        input_block(
+            "amount",
+            f"Amount ({currency})",
+            text_input(initial=values.get("amount"), max_length=32),
+            hint=f"e.g. 25.00 in {currency}, or leave empty with a percentage",
+        )
+    )
+    percent: Block = {
+        "type": "number_input",
+        "is_decimal_allowed": False,
+        "min_value": "1",
+        "max_value": "100",
+    }
+    if values.get("percent") not in (None, ""):
+        percent["initial_value"] = str(values["percent"])
+    blocks.append(input_block("percent", "Percentage of the paid amount", percent))
+    blocks.append(
+        input_block(
+            "note",
+            "Note for the thread",
+            text_input(multiline=True, initial=values.get("note"), max_length=TEXT_MAX),
+        )
+    )
+    blocks.append(
+        input_block(
+            "justification",
+            "Justification",
+            text_input(multiline=True, initial=values.get("justification"), max_length=TEXT_MAX),
+            hint="required for options outside policy",
+        )
+    )
+    return {
+        "type": "modal",
+        "callback_id": ActionId.PROPOSE.value,
+        "private_metadata": Subject(dispute=number).encode(),
+        "title": plain(f"Resolve {ref}", 24),
+        "submit": plain("Propose", 24),
+        "close": plain("Cancel", 24),
+        "blocks": blocks,
+    }
+
+
+def field_errors(errors: dict[str, str]) -> dict[str, Any]:
+    """A view_submission answer that shows each message under its input block."""
+    return {"response_action": "errors", "errors": dict(errors)}
+
+
+# -- proposals ----------------------------------------------------------------------
+
+
+def _proposal_blocks(
+    *,
+    ref: str,
+    proposal_id: int,
+    kind_label: str,
+    amount: str | None,
+    note: str,
+    proposer: str,
+    outside_policy: bool,
+    needs_supervisor: bool,
+    justification: str | None,
+) -> list[Block]:
+    head = f":memo: *Proposal {proposal_id} for {escape(ref)}:* {escape(clip(kind_label, 200))}"
+    if amount:
+        head += f" · *{escape(clip(amount, 100))}*"
+    blocks = [section(f"{head}\nProposed by {user(proposer)}")]
+    if note:
+        blocks.append(section(_quote(note)))
+    flags = []
+    if outside_policy:
+        flags.append(OUTSIDE_POLICY_FLAG)
+    elif needs_supervisor:
+        flags.append(SUPERVISOR_FLAG)
+    if justification:
+        flags.append(f"*Justification:* {escape(clip(justification, QUOTE_MAX))}")
+    if flags:
+        blocks.append(section("\n".join(flags)))
+    return blocks
+
+
+def _proposal_text(ref: str, kind_label: str, amount: str | None, proposer: str) -> str:
+    what = f"{kind_label} {amount}" if amount else kind_label
+    return clip(f"{ref}: {what} proposed by {user(proposer)}", 3000)
+
+
+def proposal_message(
+    *,
+    ref: str,
+    number: int,
+    proposal_id: int,
+    kind_label: str,
+    amount: str | None,
+    note: str,
+    proposer: str,
+    outside_policy: bool,
+    needs_supervisor: bool,
+    justification: str | None,
+) -> Message:
+    """A proposal in the dispute's thread, with Approve and Request changes buttons."""
+    blocks = _proposal_blocks(
+        ref=ref,
+        proposal_id=proposal_id,
+        kind_label=kind_label,
+        amount=amount,
+        note=note,
+        proposer=proposer,
+        outside_policy=outside_policy,
+        needs_supervisor=needs_supervisor,
+        justification=justification,
+    )
+    subject = Subject(dispute=number, proposal=proposal_id)
+    blocks.append(
+        {
+            "type": "actions",
+            "block_id": "proposal",
+            "elements": [
+                button(
+                    ActionId.APPROVE,
+                    "Approve",
+                    subject,
+                    style="primary",
+                    confirm=_approve_confirm(ref, kind_label, amount),
+                ),
+                button(ActionId.REQUEST_CHANGES, "Request changes", subject, style="danger"),
+            ],
+        }
+    )
+    return Message(_proposal_text(ref, kind_label, amount, proposer), blocks)
+
+
+def _approve_confirm(ref: str, kind_label: str, amount: str | None) -> Block:
+    if amount:
+        title, text = "Approve refund?", f"This sends {amount} to the customer's card."
+    else:
+        title, text = "Approve?", f"This approves {kind_label} for {ref}; no money is sent."
+    return {
+        "title": plain(title, 100),
+        "text": plain(text, 300),
+        "confirm": plain("Approve", 30),
+        "deny": plain("Cancel", 30),
+    }
+
+
+def proposal_decided(
+    *,
+    ref: str,
+    number: int,
+    proposal_id: int,
+    kind_label: str,
+    amount: str | None,
+    note: str,
+    proposer: str,
+    outside_policy: bool,
+    needs_supervisor: bool,
+    justification: str | None,
+    decision: Literal["approved", "changes_requested"],
+    decided_by: str,
+    reason: str | None = None,
+) -> Message:
+    """The same proposal once decided: no buttons, and who decided.
+
+    Takes every argument `proposal_message` takes, so a caller can pass the same ones."""
+    blocks = _proposal_blocks(
+        ref=ref,
+        proposal_id=proposal_id,
+        kind_label=kind_label,
+        amount=amount,
+        note=note,
+        proposer=proposer,
+        outside_policy=outside_policy,
+        needs_supervisor=needs_supervisor,
+        justification=justification,
+    )
+    if decision == "approved":
+        outcome = f":white_check_mark: Approved by {user(decided_by)}"
+    else:
+        outcome = f":leftwards_arrow_with_hook: Changes requested by {user(decided_by)}"
+        if reason:
+            outcome += f": {escape(clip(reason, QUOTE_MAX))}"
+    blocks.append(section(outcome))
+    done = "approved" if decision == "approved" else "sent back for changes"
+    return Message(clip(f"{ref}: proposal {proposal_id} {done}", 3000), blocks)
+
+
+def supervisor_ping(ref: str, permalink: str | None, reason: str) -> Message:
+    """A short note in the supervisors' channel pointing at the dispute's thread."""
+    link = f" <{permalink}|Open the thread>" if permalink else ""
+    text = f":rotating_light: *{escape(ref)}* needs a supervisor: {escape(clip(reason, QUOTE_MAX))}"
+    return Message(clip(f"{ref} needs a supervisor: {reason}", 3000), [section(text + link)])
+
+
+# -- refunds ------------------------------------------------------------------------
+
+RefundStatus = Literal["succeeded", "failed", "retrying"]
+
+
+def refund_outcome(
+    *,
+    ref: str,
+    number: int,
+    request_id: str,
+    status: RefundStatus,
+    amount: str,
+    provider_refund_id: str | None,
+    detail: str | None,
+) -> Message:
+    """A refund's result in the thread; a failed one carries a Retry button."""
+    shown, where = escape(clip(amount, 100)), escape(ref)
+    why = f": {escape(clip(detail, QUOTE_MAX))}" if detail else ""
+    if status == "succeeded":
+        head = f":white_check_mark: Refunded *{shown}* for {where}{why}"
+    elif status == "failed":
+        head = f":x: The refund of *{shown}* for {where} failed{why}"
+    else:
+        head = f":hourglass_flowing_sand: The refund of *{shown}* for {where} is being retried{why}"
+    facts = [f"Request `{escape(clip(request_id, 200))}`"]
+    if provider_refund_id:
+        facts.append(f"refund `{escape(clip(provider_refund_id, 200))}`")
+    blocks: list[Block] = [section(head), context(" · ".join(facts))]
+    if status == "failed":
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "refund",
+                "elements": [
+                    button(ActionId.RETRY_REFUND, "Retry", Subject(dispute=number), style="primary")
+                ],
+            }
+        )
+    return Message(clip(f"{ref}: refund of {amount} {status}", 3000), blocks)
+
+
+# -- evidence -----------------------------------------------------------------------
+
+
+def evidence_modal(number: int) -> Block:
+    """The "Add evidence" modal: what kind, a note, and an optional link."""
+    options = [{"text": plain(kind.label, 75), "value": kind.value} for kind in EvidenceKind]
+    blocks = [
+        input_block("kind", "Kind", {"type": "static_select", "options": options}, optional=False),
+        input_block(
+            "note", "What it shows", text_input(multiline=True, max_length=TEXT_MAX), optional=False
+        ),
+        input_block(
+            "link",
+            "Link",
+            text_input(placeholder=plain("https://…", 150)),
+            hint="A photo, a tracking page or a helpdesk ticket",
+        ),
+    ]
+    return {
+        "type": "modal",
+        "callback_id": ActionId.EVIDENCE_MODAL.value,
+        "private_metadata": Subject(dispute=number).encode(),
+        "title": plain("Add evidence", 24),
+        "submit": plain("Add", 24),
+        "close": plain("Cancel", 24),
+        "blocks": blocks,
+    }

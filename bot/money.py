@@ -1,0 +1,107 @@
+"""Wiring what moves money: roles, the refund gateway, the outbox worker and its reports."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from blocks.resolution import refund_outcome
+from bot.errors import StartupError
+from bot.settings import Settings
+from connectors.refunds.factory import refund_gateway_from_settings
+from connectors.refunds.protocol import RefundGateway
+from disputes.money import Money
+from disputes.refund_worker import RefundOutcome
+from disputes.roles import Role, Roles, RolesError
+from disputes.service import DisputeService
+from handlers.errors import slack_error
+from handlers.threads import ThreadPublisher
+
+log = logging.getLogger(__name__)
+GROUPS_TTL = 60.0
+
+
+def load_roles(path: Path | None) -> Roles:
+    if path is None:
+        log.warning("no ROLES_FILE: nobody may approve money until one is configured")
+        return Roles.nobody()
+    try:
+        return Roles.load(path)
+    except RolesError as exc:
+        raise StartupError(str(exc)) from None
+
+
+def load_gateway(settings: Settings) -> RefundGateway | None:
+    try:
+        gateway = refund_gateway_from_settings(
+            settings.refund_gateway,
+            stripe_api_key=settings.stripe_api_key,
+            stripe_api_base=settings.stripe_api_base,
+        )
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
+    if gateway is None:
+        log.warning("no REFUND_GATEWAY: approved refunds cannot be executed")
+    return gateway
+
+
+class GroupDirectory:
+    """Which of the roles file's Slack user groups a user is in, cached for a minute."""
+
+    def __init__(self, roles: Roles) -> None:
+        self.groups = sorted({g for role in Role if (e := roles.entry(role)) for g in e.groups})
+        self._members: dict[str, tuple[float, set[str]]] = {}
+
+    async def groups_of(self, client: AsyncWebClient, user_id: str) -> set[str]:
+        found = set()
+        for group in self.groups:
+            if user_id in await self._users(client, group):
+                found.add(group)
+        return found
+
+    async def _users(self, client: AsyncWebClient, group: str) -> set[str]:
+        cached = self._members.get(group)
+        if cached and time.monotonic() - cached[0] < GROUPS_TTL:
+            return cached[1]
+        try:
+            answer = await client.usergroups_users_list(usergroup=group)
+            users = set(answer.get("users", []))
+        except SlackApiError as exc:
+            log.warning("cannot read user group %s: %s", group, slack_error(exc))
+            users = set()
+        self._members[group] = (time.monotonic(), users)
+        return users
+
+
+class RefundReporter:
+    """Posts each refund's outcome in its dispute's thread and moves the parent's status."""
+
+    def __init__(self, disputes: DisputeService, threads: ThreadPublisher) -> None:
+        self.disputes = disputes
+        self.threads = threads
+
+    async def __call__(self, outcome: RefundOutcome) -> None:
+        case = await self.disputes.case(outcome.dispute_number)
+        dispute = case.dispute
+        if dispute.thread_ts is None or dispute.channel_id is None:
+            return
+        message = refund_outcome(
+            ref=dispute.ref,
+            number=dispute.number,
+            request_id=f"rr_{outcome.request_id}",
+            status=outcome.status,  # type: ignore[arg-type]
+            amount=str(Money(outcome.amount_minor, outcome.currency)),
+            provider_refund_id=outcome.provider_refund_id,
+            detail=outcome.detail,
+        )
+        await self.threads.client.chat_postMessage(
+            channel=dispute.channel_id,
+            thread_ts=dispute.thread_ts,
+            text=message.text,
+            blocks=message.blocks,
+        )
+        await self.threads.refresh_parent(case)

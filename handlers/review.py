@@ -1,0 +1,207 @@
+"""Review, proposal and approval in the thread; money only ever moves through the outbox."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from blocks.ids import ActionId, Subject
+from blocks.labels import recommendation_text, resolution_label
+from blocks.resolution import (
+    field_errors,
+    proposal_decided,
+    proposal_message,
+    resolution_modal,
+    supervisor_ping,
+)
+from disputes.audit import Actor
+from disputes.errors import DisputeError
+from disputes.lifecycle import Status
+from disputes.money import Money, format_minor
+from disputes.proposals import ProposalInput, ProposalInvalid
+from disputes.resolution import Proposal
+from handlers.deps import Deps
+from handlers.errors import answering_errors
+
+log = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    @app.action(ActionId.START_REVIEW.value)
+    async def start_review(ack: Any, body: dict[str, Any], client: Any, respond: Any) -> None:
+        await ack()  # views.open needs the trigger within 3 s: open it right after the ack
+        subject = Subject.decode(body["actions"][0].get("value"))
+
+        async def open_modal() -> None:
+            view = await review_modal(deps, subject.dispute)
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+        await answering_errors(respond, open_modal())
+
+    @app.view(ActionId.PROPOSE.value)
+    async def propose(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
+        subject = Subject.decode(view.get("private_metadata"))
+        actor = Actor.slack_user(body["user"]["id"])
+        try:
+            proposal = await deps.resolution.propose(subject.dispute, read_entry(view), actor)
+        except ProposalInvalid as invalid:
+            await ack(**field_errors(invalid.errors))
+            return
+        except DisputeError as refused:
+            await ack(**field_errors({"kind": str(refused)}))
+            return
+        await ack()
+        await post_proposal(deps, client, proposal)
+
+    @app.action(ActionId.APPROVE.value)
+    async def approve(
+        ack: Any, body: dict[str, Any], respond: Any, client: Any, context: dict[str, Any]
+    ) -> None:
+        await ack()
+        subject = Subject.decode(body["actions"][0].get("value"))
+        user_id = body["user"]["id"]
+
+        async def job() -> None:
+            groups = await deps.groups_of(client, user_id)
+            assert subject.proposal is not None
+            proposal = await deps.resolution.approve(
+                subject.dispute, subject.proposal, Actor.slack_user(user_id), groups
+            )
+            await mark_decided(deps, client, proposal, "approved", user_id)
+
+        deps.later(context, lambda: answering_errors(respond, job()))
+
+    @app.action(ActionId.REQUEST_CHANGES.value)
+    async def request_changes(
+        ack: Any, body: dict[str, Any], respond: Any, client: Any, context: dict[str, Any]
+    ) -> None:
+        await ack()
+        subject = Subject.decode(body["actions"][0].get("value"))
+        user_id = body["user"]["id"]
+
+        async def job() -> None:
+            assert subject.proposal is not None
+            proposal = await deps.resolution.request_changes(
+                subject.dispute, subject.proposal, Actor.slack_user(user_id)
+            )
+            await mark_decided(deps, client, proposal, "changes_requested", user_id)
+
+        deps.later(context, lambda: answering_errors(respond, job()))
+
+    @app.action(ActionId.RETRY_REFUND.value)
+    async def retry(
+        ack: Any, body: dict[str, Any], respond: Any, context: dict[str, Any], client: Any
+    ) -> None:
+        await ack()
+        subject = Subject.decode(body["actions"][0].get("value"))
+        user_id = body["user"]["id"]
+
+        async def job() -> None:
+            groups = await deps.groups_of(client, user_id)
+            if deps.resolution.roles.role_of(user_id, groups) is None:
+                raise DisputeError("Only a manager or supervisor can retry a refund.")
+            await deps.resolution.retry(subject.dispute, Actor.slack_user(user_id))
+            await deps.threads.refresh_parent(await deps.disputes.case(subject.dispute))
+
+        deps.later(context, lambda: answering_errors(respond, job()))
+
+
+def read_entry(view: dict[str, Any]) -> ProposalInput:
+    values = view.get("state", {}).get("values", {})
+
+    def field(name: str) -> dict[str, Any]:
+        return values.get(name, {}).get(name, {})
+
+    kind = (field("kind").get("selected_option") or {}).get("value")
+    return ProposalInput(
+        kind=kind,
+        amount=field("amount").get("value"),
+        percent=field("percent").get("value"),
+        note=field("note").get("value") or "",
+        justification=field("justification").get("value"),
+        override_reason=field("override_reason").get("value"),
+    )
+
+
+async def review_modal(deps: Deps, number: int) -> dict[str, Any]:
+    context = await deps.resolution.review_context(number)
+    dispute, decision = context.case.dispute, context.decision
+    missing = context.case.missing_required if dispute.status == Status.NEW else []
+    return resolution_modal(
+        number=number,
+        ref=dispute.ref,
+        currency=dispute.currency,
+        paid=format_minor(context.paid_minor, dispute.currency),
+        refundable=format_minor(context.refundable_minor, dispute.currency),
+        recommended=recommendation_text(decision.recommended, dispute.currency)
+        if decision
+        else None,
+        allowed=[r.value for r in decision.allowed] if decision else [],
+        missing_evidence=[kind.label for kind in missing],
+        fee_percent=decision.restocking_fee_percent if decision else None,
+        recommended_kind=decision.recommended.resolution.value
+        if decision and decision.recommended
+        else None,
+    )
+
+
+def _amount(proposal: Proposal) -> str | None:
+    if proposal.amount_minor is None:
+        return None
+    return str(Money(proposal.amount_minor, proposal.currency))
+
+
+def _fields(proposal: Proposal) -> dict[str, Any]:
+    return {
+        "ref": f"D-{proposal.dispute_number}",
+        "number": proposal.dispute_number,
+        "proposal_id": proposal.id,
+        "kind_label": resolution_label(proposal.kind),
+        "amount": _amount(proposal),
+        "note": proposal.note,
+        "proposer": proposal.proposed_by,
+        "outside_policy": proposal.outside_policy,
+        "needs_supervisor": proposal.needs_supervisor,
+        "justification": proposal.justification,
+    }
+
+
+async def post_proposal(deps: Deps, client: Any, proposal: Proposal) -> None:
+    case = await deps.disputes.case(proposal.dispute_number)
+    dispute = case.dispute
+    message = proposal_message(**_fields(proposal))
+    posted = await client.chat_postMessage(
+        channel=dispute.channel_id,
+        thread_ts=dispute.thread_ts,
+        text=message.text,
+        blocks=message.blocks,
+    )
+    await deps.resolution.record_message(proposal.id, posted["ts"])
+    await deps.threads.refresh_parent(case)
+    if proposal.needs_supervisor and deps.supervisors_channel:
+        why = "outside policy" if proposal.outside_policy else "over the approval limit"
+        ping = supervisor_ping(dispute.ref, await deps.threads.permalink(case), why)
+        await client.chat_postMessage(
+            channel=deps.supervisors_channel, text=ping.text, blocks=ping.blocks
+        )
+
+
+async def mark_decided(
+    deps: Deps, client: Any, proposal: Proposal, decision: str, user_id: str
+) -> None:
+    case = await deps.disputes.case(proposal.dispute_number)
+    if proposal.message_ts and case.dispute.channel_id:
+        message = proposal_decided(
+            **_fields(proposal),
+            decision=decision,  # type: ignore[arg-type]
+            decided_by=user_id,
+        )
+        await client.chat_update(
+            channel=case.dispute.channel_id,
+            ts=proposal.message_ts,
+            text=message.text,
+            blocks=message.blocks,
+        )
+    await deps.threads.refresh_parent(case)
