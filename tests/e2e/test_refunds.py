@@ -1,0 +1,213 @@
+"""Review → proposal → approval → exactly one refund, against localstripe as the provider."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from connectors.orders.factory import default_fixtures_path
+from sandbox.driver import SlackDriver
+from sandbox.server import EmulatorServer
+from sandbox.workspace import Workspace
+from tests.e2e.conftest import eventually
+from tests.support.app_process import AppProcess, app_process
+from tests.support.localstripe import (
+    API_KEY,
+    create_payment,
+    localstripe_server,
+    require_localstripe,
+)
+
+CHANNEL = "C0DISPUTES"
+ROLES = """
+roles:
+  supervisor: {users: [U0SUPER], groups: [], approval_limit: null}
+  manager: {users: [], groups: [S0MANAGERS], approval_limit: "200.00"}
+  agent: {users: [U0AGENT], groups: [], approval_limit: "0"}
+two_person_rule_above: "100.00"
+"""
+
+
+@pytest.fixture(scope="module")
+def stripe() -> Iterator[str]:
+    require_localstripe()
+    with localstripe_server() as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def paid_orders(stripe: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo orders, each paid by a real payment intent in localstripe."""
+    folder = tmp_path_factory.mktemp("orders")
+    for source in sorted(default_fixtures_path().glob("ORD-10*.json"))[:6]:
+        data = json.loads(source.read_text())
+        minor = int(data["total"].replace(".", ""))
+        data["payment"]["reference"] = asyncio.run(create_payment(stripe, minor, "usd"))
+        (folder / source.name).write_text(json.dumps(data))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def money_app(
+    emulator: EmulatorServer,
+    stripe: str,
+    paid_orders: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[AppProcess]:
+    tmp = tmp_path_factory.mktemp("money")
+    roles = tmp / "roles.yml"
+    roles.write_text(ROLES)
+    with app_process(
+        tmp,
+        emulator.api_url,
+        ORDER_SOURCE=f"fixtures:{paid_orders}",
+        ROLES_FILE=str(roles),
+        REFUND_GATEWAY="stripe",
+        STRIPE_API_KEY=API_KEY,
+        STRIPE_API_BASE=stripe,
+        SUPERVISORS_CHANNEL="#dispute-supervisors",
+    ) as app:
+        yield app
+
+
+@pytest.fixture
+async def slack(money_app: AppProcess, emulator: EmulatorServer) -> AsyncIterator[SlackDriver]:
+    async with SlackDriver(
+        money_app.url, money_app.secret, emulator.workspace, emulator.base_url
+    ) as driver:
+        yield driver
+
+
+def thread_of(ws: Workspace, order_id: str) -> list:  # type: ignore[type-arg]
+    for parent in ws.history(CHANNEL):
+        if f"· {order_id} ·" in parent.text:
+            return ws.thread(CHANNEL, parent.ts)
+    return []
+
+
+def find_reply(ws: Workspace, order_id: str, needle: str):  # type: ignore[no-untyped-def]
+    return next((m for m in thread_of(ws, order_id) if needle in json.dumps(m.blocks)), None)
+
+
+async def refunds_at(stripe: str, payment: str) -> list[dict]:
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {API_KEY}"}) as client:
+        answer = await client.get(f"{stripe}/v1/refunds", params={"payment_intent": payment})
+        return list(answer.json()["data"])
+
+
+def payment_of(paid_orders: Path, order_id: str) -> str:
+    return json.loads((paid_orders / f"{order_id}.json").read_text())["payment"]["reference"]
+
+
+async def propose(
+    slack: SlackDriver, ws: Workspace, order_id: str, user: str, **values: str
+) -> httpx.Response:
+    card = await eventually(lambda: find_reply(ws, order_id, "review.start"))
+    await slack.block_action("review.start", user=user, message_ts=card.ts)
+    await eventually(lambda: (v := ws.top_view(user)) and "Resolve" in v.view["title"]["text"])
+    fields = {name: {name: value} for name, value in values.items()}
+    return await slack.view_submission(fields, user=user)
+
+
+async def test_approve_moves_exactly_one_refund_and_reports_it(
+    slack: SlackDriver,
+    workspace: Workspace,
+    stripe: str,
+    paid_orders: Path,
+    money_app: AppProcess,
+) -> None:
+    await slack.command("open ORD-1003 not as described fibre differs", user="U0MANAGER1")
+    await eventually(lambda: find_reply(workspace, "ORD-1003", "review.start"))
+    reply = await propose(
+        slack,
+        workspace,
+        "ORD-1003",
+        "U0MANAGER1",
+        kind="partial_refund",
+        amount="30.00",
+        note="goodwill",
+    )
+    assert reply.status_code == 200 and reply.content in (b"", b"null")
+    proposal = await eventually(lambda: find_reply(workspace, "ORD-1003", "proposal.approve"))
+    assert "Approve refund?" in json.dumps(proposal.blocks)
+
+    # A double click: two signed requests for the same button.
+    clicks = [
+        slack.block_action("proposal.approve", user="U0MANAGER2", message_ts=proposal.ts)
+        for _ in range(2)
+    ]
+    assert [r.status_code for r in await asyncio.gather(*clicks)] == [200, 200]
+    outcome = await eventually(lambda: find_reply(workspace, "ORD-1003", "Refunded"), within=30)
+    assert "30.00 USD" in json.dumps(outcome.blocks)
+    await asyncio.sleep(1)  # let a wrongly duplicated execution show itself
+    refunds = await refunds_at(stripe, payment_of(paid_orders, "ORD-1003"))
+    assert [(r["amount"], r["metadata"]["dispute"]) for r in refunds] == [(3000, "D-1")]
+    parent = thread_of(workspace, "ORD-1003")[0]
+    assert parent.text.endswith("Resolved")
+    with sqlite3.connect(money_app.database) as db:
+        assert db.execute("SELECT status FROM refund_requests").fetchall() == [("succeeded",)]
+
+
+async def test_invalid_modal_input_gets_field_errors_and_saves_nothing(
+    slack: SlackDriver, workspace: Workspace, money_app: AppProcess
+) -> None:
+    await slack.command("open ORD-1004", user="U0MANAGER2")
+    await eventually(lambda: find_reply(workspace, "ORD-1004", "review.start"))
+    cases = [
+        ({"kind": "partial_refund", "amount": "abc"}, "amount"),
+        ({"kind": "partial_refund", "amount": "-5"}, "amount"),
+        ({"kind": "partial_refund", "amount": "0"}, "amount"),
+        ({"kind": "partial_refund", "amount": "10.001"}, "amount"),
+        ({"kind": "partial_refund", "amount": "10 EUR"}, "amount"),
+        ({"kind": "partial_refund", "amount": "9999.00"}, "amount"),
+        ({"kind": "partial_refund"}, "amount"),
+        ({"kind": "partial_refund", "amount": "5.00", "percent": "10"}, "amount"),
+        ({"kind": "partial_refund", "percent": "0"}, "percent"),
+    ]
+    for values, field in cases:
+        reply = await propose(slack, workspace, "ORD-1004", "U0MANAGER2", **values)
+        body = reply.json()
+        assert body["response_action"] == "errors", values
+        assert field in body["errors"], (values, body)
+    with sqlite3.connect(money_app.database) as db:
+        query = (
+            "SELECT count(*) FROM proposals JOIN disputes ON disputes.id = proposals.dispute_id "
+            "WHERE disputes.order_id = 'ORD-1004'"
+        )
+        assert db.execute(query).fetchone() == (0,)
+
+
+async def test_no_role_is_refused_and_audited_over_limit_needs_a_supervisor(
+    slack: SlackDriver,
+    workspace: Workspace,
+    money_app: AppProcess,
+    stripe: str,
+    paid_orders: Path,
+) -> None:
+    await slack.command("open ORD-1002 defective", user="U0MANAGER1")
+    await eventually(lambda: find_reply(workspace, "ORD-1002", "review.start"))
+    await propose(
+        slack,
+        workspace,
+        "ORD-1002",
+        "U0MANAGER1",
+        kind="full_refund",
+        override_reason="photos come later",
+    )
+    proposal = await eventually(lambda: find_reply(workspace, "ORD-1002", "proposal.approve"))
+    seen = len(workspace.ephemerals_for("U0AGENT"))
+    await slack.block_action("proposal.approve", user="U0AGENT", message_ts=proposal.ts)
+    refusal = await eventually(
+        lambda: next((e.text for e in workspace.ephemerals_for("U0AGENT")[seen:]), None)
+    )
+    assert "cannot approve" in refusal
+    with sqlite3.connect(money_app.database) as db:
+        actions = [a for (a,) in db.execute("SELECT action FROM audit_entries")]
+    assert "approval.refused" in actions
+    assert await refunds_at(stripe, payment_of(paid_orders, "ORD-1002")) == []
