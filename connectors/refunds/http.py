@@ -28,7 +28,7 @@ from connectors.refunds.protocol import (
     RefundResult,
     RefundStatus,
 )
-from connectors.refunds.retry import RetryingSender
+from connectors.refunds.retry import RetryingSender, refund_once_or_found
 
 
 class ContractRefund(BaseModel):
@@ -86,13 +86,30 @@ class HttpRefundGateway:
             attempts=attempts,
             backoff=backoff,
         )
+        self._send_once = RetryingSender(
+            self._client,
+            provider=f"refund service {self.url}",
+            timeout=timeout,
+            attempts=1,
+            backoff=backoff,
+        )
+        self._attempts, self._backoff = attempts, backoff
 
     async def refund(self, order: RefundOrder) -> RefundResult:
+        """Send once; after an unknown outcome, look the refund up before sending again."""
+        return await refund_once_or_found(
+            lambda: self._refund_once(order),
+            lambda: self.find(order),
+            attempts=self._attempts,
+            backoff=self._backoff,
+        )
+
+    async def _refund_once(self, order: RefundOrder) -> RefundResult:
         if order.amount_minor <= 0:
             raise RefundError(f"refund amount must be positive, got {order.amount_minor}")
         if not order.idempotency_key:
             raise RefundError("an idempotency key is required")
-        response = await self._sender.send(
+        response = await self._send_once.send(
             "POST",
             f"{self.url}/refunds",
             json={

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
-from connectors.refunds.protocol import RefundUncertain
+from connectors.refunds.protocol import RefundResult, RefundUncertain
 
 # 408/425/429: come back later; 409: a request with the same Idempotency-Key is still running.
 _RETRYABLE_4XX = frozenset({408, 409, 425, 429})
@@ -75,3 +76,30 @@ def _retry_after(response: httpx.Response | None) -> float | None:
     except ValueError:
         return None
     return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
+
+
+async def refund_once_or_found(
+    send: Callable[[], Awaitable[RefundResult]],
+    find: Callable[[], Awaitable[RefundResult | None]],
+    *,
+    attempts: int,
+    backoff: float,
+) -> RefundResult:
+    """Send a refund; after an unknown outcome, look for it at the provider before resending.
+
+    Never trusts the provider to deduplicate on the Idempotency-Key: some (localstripe, some
+    in-house back ends) refund twice when a request is simply sent again.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return await send()
+        except RefundUncertain as exc:
+            if attempt == attempts:
+                raise RefundUncertain(
+                    f"{exc} (sent {attempts} times, looked up in between)"
+                ) from exc
+        await asyncio.sleep(backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+        found = await find()
+        if found is not None:
+            return found
+    raise AssertionError("unreachable")
