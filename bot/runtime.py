@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from slack_bolt.async_app import AsyncApp
@@ -120,7 +121,13 @@ async def build_runtime(
     gateway = load_gateway(settings)
     threads = ThreadPublisher(client, channel_id, disputes, policy)
     worker = (
-        RefundWorker(db, gateway, notify=RefundReporter(disputes, threads))
+        RefundWorker(
+            db,
+            gateway,
+            notify=RefundReporter(disputes, threads),
+            lease=timedelta(seconds=settings.refund_lease_seconds),
+            poll_seconds=min(5.0, settings.refund_lease_seconds / 2),
+        )
         if gateway is not None
         else None
     )

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     roles_file: Path | None = None
     public_url: str | None = None
     intake_workers: int = Field(8, ge=1, le=256)
+    # A refund claimed longer ago than this, with no outcome, is taken to have lost its worker.
+    refund_lease_seconds: int = Field(120, ge=2, le=3600)
 
     @field_validator("slack_api_url")
     @classmethod

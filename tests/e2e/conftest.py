@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
+from connectors.orders.factory import default_fixtures_path
 from sandbox.driver import SlackDriver
 from sandbox.server import EmulatorServer
 from sandbox.workspace import Workspace
 from tests.support.app_process import AppProcess, app_process
+from tests.support.localstripe import create_payment, localstripe_server, require_localstripe
 
 T = TypeVar("T")
 
@@ -53,3 +57,22 @@ async def eventually(check: Callable[[], T | None], within: float = 15.0) -> T:
         if time.monotonic() > deadline:
             raise AssertionError("the expected state was not reached in time")
         await asyncio.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def stripe() -> Iterator[str]:
+    require_localstripe()
+    with localstripe_server() as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def paid_orders(stripe: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo orders, each paid by a real payment intent in localstripe."""
+    folder = tmp_path_factory.mktemp("orders")
+    for source in sorted(default_fixtures_path().glob("ORD-10*.json"))[:6]:
+        data = json.loads(source.read_text())
+        minor = int(data["total"].replace(".", ""))
+        data["payment"]["reference"] = asyncio.run(create_payment(stripe, minor, "usd"))
+        (folder / source.name).write_text(json.dumps(data))
+    return folder

@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connectors.orders.factory import default_fixtures_path
 from sandbox.driver import SlackDriver
 from sandbox.server import EmulatorServer
 from sandbox.workspace import Workspace
@@ -19,9 +18,6 @@ from tests.e2e.conftest import eventually
 from tests.support.app_process import AppProcess, app_process
 from tests.support.localstripe import (
     API_KEY,
-    create_payment,
-    localstripe_server,
-    require_localstripe,
 )
 
 CHANNEL = "C0DISPUTES"
@@ -32,25 +28,6 @@ roles:
   agent: {users: [U0AGENT], groups: [], approval_limit: "0"}
 two_person_rule_above: "100.00"
 """
-
-
-@pytest.fixture(scope="module")
-def stripe() -> Iterator[str]:
-    require_localstripe()
-    with localstripe_server() as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-def paid_orders(stripe: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo orders, each paid by a real payment intent in localstripe."""
-    folder = tmp_path_factory.mktemp("orders")
-    for source in sorted(default_fixtures_path().glob("ORD-10*.json"))[:6]:
-        data = json.loads(source.read_text())
-        minor = int(data["total"].replace(".", ""))
-        data["payment"]["reference"] = asyncio.run(create_payment(stripe, minor, "usd"))
-        (folder / source.name).write_text(json.dumps(data))
-    return folder
 
 
 @pytest.fixture(scope="module")

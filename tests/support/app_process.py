@@ -37,8 +37,9 @@ def app_process(
     tmp: Path, api_url: str, *, channel: str = "#disputes", **env: str
 ) -> Iterator[AppProcess]:
     """Start `dispute-desk serve`; yield once /healthz answers; stop it with SIGTERM."""
+    tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    secret = secrets.token_hex(16)
+    secret = env.pop("SLACK_SIGNING_SECRET", None) or secrets.token_hex(16)
     database = tmp / "app.db"
     log = tmp / "app.log"
     environment = {
