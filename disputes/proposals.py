@@ -75,6 +75,8 @@ def check_proposal(
     amount = None
     if kind is not None:
         amount = _amount(kind, entry, order, disputed_minor, decision, errors)
+    if amount == 0 and kind in MONEY_KINDS and "kind" not in errors:
+        errors["kind"] = "Nothing is owed: the customer has already been refunded this amount."
     if amount is not None and "amount" not in errors and amount > refundable_minor:
         most = Money(refundable_minor, currency)
         errors["amount"] = f"More than can be refunded: at most {most} (paid minus refunded)."

@@ -70,7 +70,8 @@ def stripe() -> Iterator[str]:
 def paid_orders(stripe: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo orders, each paid by a real payment intent in localstripe."""
     folder = tmp_path_factory.mktemp("orders")
-    for source in sorted(default_fixtures_path().glob("ORD-10*.json"))[:6]:
+    for order_id in (*(f"ORD-100{n}" for n in range(1, 7)), "ORD-1023"):
+        source = default_fixtures_path() / f"{order_id}.json"
         data = json.loads(source.read_text())
         minor = int(data["total"].replace(".", ""))
         data["payment"]["reference"] = asyncio.run(create_payment(stripe, minor, "usd"))

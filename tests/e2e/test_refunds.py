@@ -174,7 +174,7 @@ async def test_no_role_is_refused_and_audited_over_limit_needs_a_supervisor(
         workspace,
         "ORD-1002",
         "U0MANAGER1",
-        kind="full_refund",
+        kind="store_credit",
         override_reason="photos come later",
     )
     proposal = await eventually(lambda: find_reply(workspace, "ORD-1002", "proposal.approve"))
@@ -188,3 +188,65 @@ async def test_no_role_is_refused_and_audited_over_limit_needs_a_supervisor(
         actions = [a for (a,) in db.execute("SELECT action FROM audit_entries")]
     assert "approval.refused" in actions
     assert await refunds_at(stripe, payment_of(paid_orders, "ORD-1002")) == []
+
+
+async def test_two_managers_approving_at_once_make_one_refund(
+    slack: SlackDriver, workspace: Workspace, stripe: str, paid_orders: Path
+) -> None:
+    await slack.command("open ORD-1006 size too large", user="U0SUPER")
+    await eventually(lambda: find_reply(workspace, "ORD-1006", "review.start"))
+    await propose(slack, workspace, "ORD-1006", "U0SUPER", kind="partial_refund", percent="10")
+    card = await eventually(lambda: find_reply(workspace, "ORD-1006", "proposal.approve"))
+    clicks = [
+        slack.block_action("proposal.approve", user=user, message_ts=card.ts)
+        for user in ("U0MANAGER1", "U0MANAGER2")
+    ]
+    await asyncio.gather(*clicks)
+    await eventually(lambda: find_reply(workspace, "ORD-1006", "Refunded"), within=30)
+    await asyncio.sleep(1)
+    refunds = await refunds_at(stripe, payment_of(paid_orders, "ORD-1006"))
+    assert len(refunds) == 1
+    loser = [e.text for u in ("U0MANAGER1", "U0MANAGER2") for e in workspace.ephemerals_for(u)]
+    assert any("already approved" in text for text in loser)
+
+
+async def test_over_the_limit_goes_to_a_supervisor(
+    slack: SlackDriver, workspace: Workspace, stripe: str, paid_orders: Path
+) -> None:
+    # ORD-1023: a 549.00 espresso machine, 120.00 refunded; the rest is over managers' 200.00.
+    await slack.command("open ORD-1023 damaged dented", user="U0MANAGER1")
+    await eventually(lambda: find_reply(workspace, "ORD-1023", "review.start"))
+    await propose(
+        slack,
+        workspace,
+        "ORD-1023",
+        "U0MANAGER1",
+        kind="full_refund",
+        override_reason="photos are on the way",
+    )
+    card = await eventually(lambda: find_reply(workspace, "ORD-1023", "proposal.approve"))
+    pings = await eventually(lambda: workspace.history("C0SUPERVISORS"))
+    assert any("D-" in m.text for m in pings)
+    seen = len(workspace.ephemerals_for("U0MANAGER2"))
+    await slack.block_action("proposal.approve", user="U0MANAGER2", message_ts=card.ts)
+    refusal = await eventually(
+        lambda: next((e.text for e in workspace.ephemerals_for("U0MANAGER2")[seen:]), None)
+    )
+    assert "supervisor" in refusal.lower()
+    await slack.block_action("proposal.approve", user="U0SUPER", message_ts=card.ts)
+    outcome = await eventually(lambda: find_reply(workspace, "ORD-1023", "Refunded"), within=30)
+    assert "429.00 USD" in json.dumps(outcome.blocks)
+    refunds = await refunds_at(stripe, payment_of(paid_orders, "ORD-1023"))
+    assert [r["amount"] for r in refunds] == [42900]
+
+
+async def test_a_full_refund_of_what_was_already_refunded_is_refused_in_the_modal(
+    slack: SlackDriver, workspace: Workspace
+) -> None:
+    # ORD-1004 (wrong item) was refunded in full by the order system: nothing is owed.
+    reply = await propose(
+        slack, workspace, "ORD-1004", "U0MANAGER1", kind="full_refund", override_reason="checking"
+    )
+    body = reply.json()
+    assert body["response_action"] == "errors"
+    assert "already been refunded" in body["errors"]["kind"]
