@@ -15,6 +15,7 @@ from sandbox.driver import SlackDriver
 from sandbox.server import EmulatorServer
 from sandbox.workspace import Workspace
 from tests.e2e.conftest import eventually
+from tests.integration.test_cli import run as run_cli
 from tests.support.app_process import AppProcess, app_process
 from tests.support.localstripe import (
     API_KEY,
@@ -250,3 +251,50 @@ async def test_a_full_refund_of_what_was_already_refunded_is_refused_in_the_moda
     body = reply.json()
     assert body["response_action"] == "errors"
     assert "already been refunded" in body["errors"]["kind"]
+
+
+@pytest.mark.postgres
+async def test_the_whole_flow_on_postgresql(
+    emulator: EmulatorServer, stripe: str, paid_orders: Path, postgres_server: str, tmp_path: Path
+) -> None:
+    from tests.conftest import _fresh_postgres_database
+
+    url = await _fresh_postgres_database(postgres_server)
+    roles = tmp_path / "roles.yml"
+    roles.write_text(ROLES)
+    workspace = emulator.workspace
+    with app_process(
+        tmp_path,
+        emulator.api_url,
+        DATABASE_URL=url,
+        ORDER_SOURCE=f"fixtures:{paid_orders}",
+        ROLES_FILE=str(roles),
+        REFUND_GATEWAY="stripe",
+        STRIPE_API_KEY=API_KEY,
+        STRIPE_API_BASE=stripe,
+    ) as app:
+        async with SlackDriver(app.url, app.secret, workspace, emulator.base_url) as slack:
+            await slack.command("open ORD-1001 damaged crushed box", user="U0MANAGER1")
+            await eventually(lambda: find_reply(workspace, "ORD-1001", "review.start"))
+            await propose(
+                slack, workspace, "ORD-1001", "U0MANAGER1", kind="partial_refund", amount="40.00"
+            )
+            card = await eventually(lambda: find_reply(workspace, "ORD-1001", "proposal.approve"))
+            await asyncio.gather(
+                *(
+                    slack.block_action("proposal.approve", user="U0SUPER", message_ts=card.ts)
+                    for _ in range(2)
+                )
+            )
+            await eventually(lambda: find_reply(workspace, "ORD-1001", "Refunded"), within=30)
+    refunds = await refunds_at(stripe, payment_of(paid_orders, "ORD-1001"))
+    assert [r["amount"] for r in refunds] == [4000]
+    verify = run_cli(tmp_path, "audit", "verify", DATABASE_URL=url)
+    assert verify.returncode == 0 and "intact" in verify.stdout
+
+
+def test_every_audit_chain_verifies_at_the_end(money_app: AppProcess, tmp_path: Path) -> None:
+    result = run_cli(
+        tmp_path, "audit", "verify", DATABASE_URL=f"sqlite+aiosqlite:///{money_app.database}"
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "audit chain intact for all disputes")
