@@ -87,10 +87,12 @@ async def propose(
     slack: SlackDriver, ws: Workspace, order_id: str, user: str, **values: str
 ) -> httpx.Response:
     card = await eventually(lambda: find_reply(ws, order_id, "review.start"))
+    before = ws.top_view(user)
     await slack.block_action("review.start", user=user, message_ts=card.ts)
-    await eventually(lambda: (v := ws.top_view(user)) and "Resolve" in v.view["title"]["text"])
+    opened = await eventually(lambda: (v := ws.top_view(user)) and v is not before and v)
+    assert "Resolve" in opened.view["title"]["text"]
     fields = {name: {name: value} for name, value in values.items()}
-    return await slack.view_submission(fields, user=user)
+    return await slack.view_submission(fields, user=user, view_id=opened.id)
 
 
 async def test_approve_moves_exactly_one_refund_and_reports_it(
