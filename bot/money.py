@@ -12,12 +12,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks.resolution import refund_outcome
 from bot.errors import StartupError
 from bot.settings import Settings
+from connectors.orders.protocol import OrderSource
 from connectors.refunds.factory import refund_gateway_from_settings
 from connectors.refunds.protocol import RefundGateway
 from disputes.money import Money
 from disputes.refund_worker import RefundOutcome
+from disputes.resolution import ResolutionService, decision_update
 from disputes.roles import Role, Roles, RolesError
 from disputes.service import DisputeService
+from disputes.writeback import write_back
 from handlers.errors import slack_error
 from handlers.threads import ThreadPublisher
 
@@ -78,13 +81,35 @@ class GroupDirectory:
 
 
 class RefundReporter:
-    """Posts each refund's outcome in its dispute's thread and moves the parent's status."""
+    """Posts each refund's outcome in its thread, moves the parent's status, and tells the
+    order system of the final decision."""
 
-    def __init__(self, disputes: DisputeService, threads: ThreadPublisher) -> None:
+    def __init__(
+        self,
+        disputes: DisputeService,
+        threads: ThreadPublisher,
+        resolution: ResolutionService | None = None,
+        orders: OrderSource | None = None,
+    ) -> None:
         self.disputes = disputes
         self.threads = threads
+        self.resolution = resolution
+        self.orders = orders
 
     async def __call__(self, outcome: RefundOutcome) -> None:
+        await self._post(outcome)
+        if outcome.status == "retrying" or self.resolution is None or self.orders is None:
+            return
+        proposal = await self.resolution.approved_proposal(outcome.dispute_number)
+        if proposal is not None:
+            update = decision_update(
+                proposal,
+                refund_status=outcome.status,
+                provider_refund_id=outcome.provider_refund_id,
+            )
+            await write_back(self.disputes.db, self.orders, outcome.dispute_number, update)
+
+    async def _post(self, outcome: RefundOutcome) -> None:
         case = await self.disputes.case(outcome.dispute_number)
         dispute = case.dispute
         if dispute.thread_ts is None or dispute.channel_id is None:

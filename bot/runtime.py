@@ -120,11 +120,12 @@ async def build_runtime(
     roles = load_roles(settings.roles_file)
     gateway = load_gateway(settings)
     threads = ThreadPublisher(client, channel_id, disputes, policy)
+    reporter = RefundReporter(disputes, threads, orders=orders)
     worker = (
         RefundWorker(
             db,
             gateway,
-            notify=RefundReporter(disputes, threads),
+            notify=reporter,
             lease=timedelta(seconds=settings.refund_lease_seconds),
             poll_seconds=min(5.0, settings.refund_lease_seconds / 2),
         )
@@ -136,8 +137,10 @@ async def build_runtime(
         policy,
         roles,
         gateway_name=gateway.name if gateway is not None else None,
+        orders=orders,
         on_refund_queued=worker.wake if worker is not None else lambda: None,
     )
+    reporter.resolution = resolution
     supervisors = None
     if settings.supervisors_channel:
         supervisors = await resolve_channel(

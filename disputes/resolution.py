@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.orders.models import Order
+from connectors.orders.protocol import DecisionUpdate, OrderSource
 from disputes import audit
 from disputes.audit import Actor
 from disputes.errors import DisputeError, NotAllowed
@@ -21,6 +22,7 @@ from disputes.records import load_case, load_row
 from disputes.refunds import already_refunded_minor, request_refund
 from disputes.roles import Roles
 from disputes.transitions import transition
+from disputes.writeback import write_back
 from policies.engine import Decision
 from policies.schema import Resolution
 from storage.db import Database
@@ -84,12 +86,14 @@ class ResolutionService:
         roles: Roles,
         *,
         gateway_name: str | None,
+        orders: OrderSource | None = None,
         on_refund_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self.db = db
         self.policy = policy
         self.roles = roles
         self.gateway_name = gateway_name
+        self.orders = orders
         self.on_refund_queued = on_refund_queued
 
     async def review_context(self, number: int) -> ReviewContext:
@@ -178,7 +182,21 @@ class ResolutionService:
         approved = await self.db.run(lambda s: self._approve(s, number, proposal_id, actor))
         if approved.moves_money:
             self.on_refund_queued()
+        elif self.orders is not None:
+            await write_back(self.db, self.orders, number, decision_update(approved))
         return approved
+
+    async def approved_proposal(self, number: int) -> Proposal | None:
+        """The proposal that was approved last for the dispute."""
+        async with self.db.reading() as session:
+            row = await load_row(session, number)
+            found = await session.scalar(
+                select(ProposalRow)
+                .where(ProposalRow.dispute_id == row.id, ProposalRow.status == "approved")
+                .order_by(ProposalRow.id.desc())
+                .limit(1)
+            )
+            return None if found is None else to_proposal(found, number)
 
     async def _approve(
         self, session: AsyncSession, number: int, proposal_id: int, actor: Actor
@@ -261,6 +279,25 @@ class ResolutionService:
             )
 
         await self.db.run(work)
+
+
+def decision_update(
+    proposal: Proposal,
+    *,
+    refund_status: str | None = None,
+    provider_refund_id: str | None = None,
+) -> DecisionUpdate:
+    """What the order system is told once a proposal's outcome is final."""
+    return DecisionUpdate(
+        dispute=dispute_ref(proposal.dispute_number),
+        outcome=proposal.kind.value,
+        amount_minor=proposal.amount_minor,
+        currency=proposal.currency,
+        refund_status=refund_status,
+        provider_refund_id=provider_refund_id,
+        decided_by=proposal.decided_by or proposal.proposed_by,
+        idempotency_key=f"dd-decision-{proposal.id}-{refund_status or 'final'}",
+    )
 
 
 def _order(row: DisputeRow) -> Order:

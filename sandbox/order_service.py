@@ -42,6 +42,7 @@ def create_order_service(
     """The app. A `str` order value is sent as the raw body (to serve broken JSON on purpose).
 
     `app.state.requests` counts requests; `app.state.orders` may be changed while serving.
+    `POST /returns/{id}/decision` keeps written-back decisions in `app.state.decisions`.
     """
 
     async def get_order(request: Request) -> Response:
@@ -58,9 +59,31 @@ def create_order_service(
             return Response(document, media_type="application/json")
         return JSONResponse(document)
 
-    app = Starlette(routes=[Route("/orders/{order_id:path}", get_order, methods=["GET"])])
+    async def record_decision(request: Request) -> Response:
+        """Decisions written back, once per Idempotency-Key (a retry replays the answer)."""
+        state = request.app.state
+        state.decision_posts += 1
+        if state.decision_posts <= state.fail_decisions:
+            return JSONResponse({"error": "injected failure"}, status_code=503)
+        key = request.headers.get("Idempotency-Key", "")
+        if key not in state.decisions:
+            state.decisions[key] = {
+                "return_id": request.path_params["return_id"],
+                **(await request.json()),
+            }
+        return JSONResponse({"ok": True})
+
+    app = Starlette(
+        routes=[
+            Route("/orders/{order_id:path}", get_order, methods=["GET"]),
+            Route("/returns/{return_id}/decision", record_decision, methods=["POST"]),
+        ]
+    )
     app.state.orders = dict(load_raw_orders(orders) if isinstance(orders, Path) else orders)
     app.state.requests = 0
+    app.state.decisions = {}  # Idempotency-Key -> the decision as received
+    app.state.decision_posts = 0
+    app.state.fail_decisions = 0
     return app
 
 

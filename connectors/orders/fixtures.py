@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors.orders.models import Order, describe_validation_error
-from connectors.orders.protocol import OrderNotFound
+from connectors.orders.protocol import DecisionUpdate, OrderNotFound
 
 
 class FixtureError(ValueError):
@@ -34,6 +34,12 @@ class FixtureOrderSource:
         if order is None:
             raise OrderNotFound(order_id)
         return order
+
+    async def record_decision(
+        self, order_id: str, return_id: str | None, update: DecisionUpdate
+    ) -> bool:
+        """Fixture files are read-only: decisions are kept in the audit trail only."""
+        return False
 
     async def aclose(self) -> None:
         return None

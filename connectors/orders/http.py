@@ -11,7 +11,12 @@ import httpx
 from pydantic import ValidationError
 
 from connectors.orders.models import Order, describe_validation_error
-from connectors.orders.protocol import InvalidOrderData, OrderNotFound, OrderSourceUnavailable
+from connectors.orders.protocol import (
+    DecisionUpdate,
+    InvalidOrderData,
+    OrderNotFound,
+    OrderSourceUnavailable,
+)
 
 
 class HttpOrderSource:
@@ -65,6 +70,33 @@ class HttpOrderSource:
                 await asyncio.sleep(self._delay(attempt))
         raise OrderSourceUnavailable(
             f"order system unavailable after {self.attempts} attempts: {failure}"
+        )
+
+    async def record_decision(
+        self, order_id: str, return_id: str | None, update: DecisionUpdate
+    ) -> bool:
+        """`POST <base>/returns/<id>/decision`, retried on 5xx and timeouts with one key."""
+        target = quote(return_id or order_id, safe="")
+        url = f"{self.base_url}/returns/{target}/decision"
+        headers = {"Idempotency-Key": update.idempotency_key}
+        failure = ""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = await self._client.post(url, json=update.to_json(), headers=headers)
+            except httpx.TransportError as exc:
+                failure = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            else:
+                if response.is_success:
+                    return True
+                if response.status_code < 500:
+                    raise OrderSourceUnavailable(
+                        f"order system refused the decision: HTTP {response.status_code}"
+                    )
+                failure = f"HTTP {response.status_code}"
+            if attempt < self.attempts:
+                await asyncio.sleep(self._delay(attempt))
+        raise OrderSourceUnavailable(
+            f"order system did not take the decision after {self.attempts} attempts: {failure}"
         )
 
     def _delay(self, attempt: int) -> float:

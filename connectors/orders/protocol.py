@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol, runtime_checkable
 
 from connectors.orders.models import Order
 
@@ -36,6 +37,23 @@ class InvalidOrderData(OrderSourceError):
         self.detail = detail
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionUpdate:
+    """The new decision on a return, written back to the order system once it is final."""
+
+    dispute: str  # "D-7"
+    outcome: str  # full_refund, partial_refund, replacement, store_credit, overturn, uphold, ...
+    amount_minor: int | None
+    currency: str
+    refund_status: str | None  # succeeded / failed, when money moved
+    provider_refund_id: str | None
+    decided_by: str
+    idempotency_key: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @runtime_checkable
 class OrderSource(Protocol):
     """Reads one order by id from wherever orders live."""
@@ -44,6 +62,12 @@ class OrderSource(Protocol):
 
     async def get_order(self, order_id: str) -> Order:
         """The order, or `OrderNotFound` / `OrderSourceUnavailable` / `InvalidOrderData`."""
+        ...
+
+    async def record_decision(
+        self, order_id: str, return_id: str | None, update: DecisionUpdate
+    ) -> bool:
+        """Tell the order system of the new decision; False when this source cannot."""
         ...
 
     async def aclose(self) -> None: ...
