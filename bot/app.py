@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dedupe import RecentKeys, dedupe_middleware
-from handlers import actions, commands, evidence, home, review
+from handlers import actions, commands, events, evidence, home, review
 from handlers.deps import Deps
 from handlers.errors import user_message
 
@@ -31,6 +31,7 @@ def build_bolt_app(
     actions.register(app, deps)
     review.register(app, deps)
     evidence.register(app, deps)
+    events.register(app, deps)
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any], respond: Any = None) -> None:

@@ -22,6 +22,7 @@ class EvidenceKind(StrEnum):
     CONDITION_REPORT = "CONDITION_REPORT"
     PROOF_OF_DAMAGE = "PROOF_OF_DAMAGE"
     CUSTOMER_COMMUNICATION = "CUSTOMER_COMMUNICATION"
+    ATTACHMENT = "ATTACHMENT"
 
     @property
     def label(self) -> str:
@@ -37,6 +38,7 @@ _LABELS = {
     EvidenceKind.CONDITION_REPORT: "Condition report",
     EvidenceKind.PROOF_OF_DAMAGE: "Photos",
     EvidenceKind.CUSTOMER_COMMUNICATION: "Correspondence",
+    EvidenceKind.ATTACHMENT: "Files",
 }
 
 

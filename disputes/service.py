@@ -41,6 +41,15 @@ class DisputeService:
             )
             return [to_dispute(row) for row in rows]
 
+    async def by_thread(self, channel_id: str, thread_ts: str) -> int | None:
+        """The number of the dispute whose thread this is, if any."""
+        async with self.db.reading() as session:
+            return await session.scalar(
+                select(DisputeRow.number).where(
+                    DisputeRow.channel_id == channel_id, DisputeRow.thread_ts == thread_ts
+                )
+            )
+
     async def link_thread(self, number: int, channel_id: str, thread_ts: str) -> CaseFile:
         async def work(session: AsyncSession) -> CaseFile:
             row = await load_row(session, number)

@@ -49,5 +49,12 @@ def test_scopes_are_the_least_the_app_uses(manifest: dict) -> None:
         "channels:read",
         "channels:join",
         "groups:read",
+        "channels:history",
+        "groups:history",
+        "usergroups:read",
     }
-    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == [
+        "app_home_opened",
+        "message.channels",
+        "message.groups",
+    ]
