@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from connectors.orders.evidence import default_evidence_sources
 from connectors.refunds.fake import FakeGateway
 from disputes.audit import Actor
+from disputes.errors import DisputeError
 from disputes.intake import IntakeService, OpenRequest
 from disputes.lifecycle import Event, Status
 from disputes.records import load_row
@@ -250,3 +251,39 @@ async def _due_now(db: Database) -> None:
             .where(RefundRequestRow.status == "pending")
             .values(next_attempt_at=RefundRequestRow.created_at)
         )
+
+
+async def test_retry_after_a_definite_failure_uses_a_new_key_and_refunds_once(
+    db: Database,
+) -> None:
+    from bot.settings import default_policy_pack
+    from disputes.policy import PolicyService
+    from disputes.resolution import ResolutionService
+    from disputes.roles import Roles
+    from policies.current import CurrentPack
+
+    number = await approved_dispute(db)
+    gateway = fake()
+    gateway.fail_next(1, "processor unavailable")
+    run = worker(db, gateway)
+    await run.run_once()
+    assert await status(db, number) == Status.EXECUTION_FAILED
+
+    service = ResolutionService(
+        db,
+        PolicyService(db, CurrentPack(default_policy_pack())),
+        Roles.nobody(),
+        gateway_name="fake",
+    )
+    await service.retry(number, MANAGER)
+    assert await status(db, number) == Status.EXECUTING
+    with pytest.raises(DisputeError, match="cannot retry"):
+        await service.retry(number, MANAGER)  # only after a failure
+    await run.run_once()
+    failed, retried = await requests(db)
+    assert (failed.status, retried.status) == ("failed", "succeeded")
+    assert failed.idempotency_key != retried.idempotency_key
+    assert len(gateway.refunds) == 1 and await status(db, number) == Status.RESOLVED
+    async with db.reading() as session:
+        ledger = await session.get(RefundLedgerRow, REFERENCE)
+    assert ledger is not None and ledger.committed_minor == 29_00 + 50_00
