@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -15,6 +16,10 @@ from storage.migrate import migrate
 from tests.support.postgres import find_bindir, postgres_cluster
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# Property tests check behaviour, never speed: a busy 2-core CI machine must not fail them.
+hypothesis_settings.register_profile("dispute-desk", deadline=None)
+hypothesis_settings.load_profile("dispute-desk")
 
 
 @pytest.fixture(scope="session")

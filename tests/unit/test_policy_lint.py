@@ -151,7 +151,7 @@ def test_yaml_syntax_error_points_at_its_line(tmp_path: Path) -> None:
             "requires_evidence[1]",
             "unknown evidence kind 'PHOTOS' (use one of: ORDER_DETAILS, PAYMENT_RECORD, "
             "PROOF_OF_FULFILLMENT, RETURN_REQUEST, RETURN_TRACKING_INFORMATION, "
-            "CONDITION_REPORT, PROOF_OF_DAMAGE, CUSTOMER_COMMUNICATION)",
+            "CONDITION_REPORT, PROOF_OF_DAMAGE, CUSTOMER_COMMUNICATION, ATTACHMENT)",
         ),
         (
             "outcome:\n  allowed: [deny, refund]\n",
