@@ -12,8 +12,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.refunds.protocol import (
@@ -102,11 +103,43 @@ class RefundWorker:
             except Exception:
                 log.exception("refund worker pass failed; retrying at the next poll")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), await self._until_next_due())
             self._wake.clear()
+
+    async def _until_next_due(self) -> float:
+        """Seconds until the earliest retry is due, at most one poll interval."""
+        async with self.db.reading() as session:
+            due = await session.scalar(
+                select(func.min(RefundRequestRow.next_attempt_at)).where(
+                    RefundRequestRow.status == "pending"
+                )
+            )
+        if due is None:
+            return self.poll_seconds
+        wait = (due - datetime.now(UTC)).total_seconds()
+        return min(max(wait, 0.05), self.poll_seconds)
+
+    async def _anything_due(self) -> bool:
+        """A read-only look first, so idle polls never take SQLite's write lock."""
+        now = datetime.now(UTC)
+        async with self.db.reading() as session:
+            found = await session.scalar(select(RefundRequestRow.id).where(self._due(now)).limit(1))
+        return found is not None
+
+    def _due(self, now: datetime) -> Any:
+        return or_(
+            and_(RefundRequestRow.status == "pending", RefundRequestRow.next_attempt_at <= now),
+            # A worker that claimed this and went silent: its attempt's outcome is unknown.
+            and_(
+                RefundRequestRow.status == "in_flight",
+                RefundRequestRow.claimed_at < now - self.lease,
+            ),
+        )
 
     async def run_once(self) -> bool:
         """Claim and execute one due refund; False when none is due."""
+        if not await self._anything_due():
+            return False
         claimed = await self.db.run(self._claim)
         if claimed is None:
             return False
@@ -120,15 +153,9 @@ class RefundWorker:
 
     async def _claim(self, session: AsyncSession) -> _Claimed | None:
         now = datetime.now(UTC)
-        due = or_(
-            and_(RefundRequestRow.status == "pending", RefundRequestRow.next_attempt_at <= now),
-            # A worker that claimed this and went silent: its attempt's outcome is unknown.
-            and_(
-                RefundRequestRow.status == "in_flight",
-                RefundRequestRow.claimed_at < now - self.lease,
-            ),
+        query = (
+            select(RefundRequestRow).where(self._due(now)).order_by(RefundRequestRow.id).limit(1)
         )
-        query = select(RefundRequestRow).where(due).order_by(RefundRequestRow.id).limit(1)
         if not self.db.is_sqlite:  # SQLite's BEGIN IMMEDIATE already serialises claimers
             query = query.with_for_update(skip_locked=True)
         request = await session.scalar(query)

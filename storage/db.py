@@ -42,12 +42,23 @@ class Database:
             _configure_sqlite(self.read_engine, immediate=False)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        # SQLite has one writer; its busy handler lets newcomers overtake long waiters, so
+        # writers in this process queue first come, first served instead.
+        self._writers = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits together or not at all."""
-        async with self.sessions() as session, session.begin():
+        async with self._write_turn(), self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def _write_turn(self) -> AsyncIterator[None]:
+        if self._writers is None:
+            yield
+            return
+        async with self._writers:
+            yield
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
