@@ -362,17 +362,13 @@ def _apply_response(ws: Workspace, rurl: Any, body: Params, text: str, blocks: l
     original = rurl.message_ts
     if _flag(body.get("delete_original")) and original:
         if rurl.is_ephemeral:
-            with ws.lock:
-                ws.ephemerals = [e for e in ws.ephemerals if e.ts != original]
+            ws.delete_ephemeral(original)
         else:
             ws.delete_message(rurl.channel, original)
         return
     if _flag(body.get("replace_original")) and original:
         if rurl.is_ephemeral:
-            with ws.lock:
-                for e in ws.ephemerals:
-                    if e.ts == original:
-                        e.text, e.blocks = text, blocks
+            ws.replace_ephemeral(original, text=text, blocks=blocks)
             return
         ws.update_message(rurl.channel, original, text=text, blocks=blocks)
         return

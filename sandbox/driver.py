@@ -275,6 +275,11 @@ class SlackDriver:
             body = {}
         action = body.get("response_action") if isinstance(body, dict) else None
         ws = self.workspace
+        if action == "errors":
+            ws.set_view_errors(view.id, body.get("errors") or {})
+            return
+        if view.errors:
+            view.errors = {}
         if action is None:
             ws.close_view(view.id)
         elif action == "clear":

@@ -204,6 +204,8 @@ class View:
     previous_view_id: str | None = None
     state: dict[str, Any] = field(default_factory=lambda: {"values": {}})
     closed: bool = False
+    # block_id -> message from the app's last `response_action: errors` (not part of Slack's view).
+    errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def type(self) -> str:

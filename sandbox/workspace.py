@@ -81,6 +81,8 @@ class Workspace:
         self.ratelimits: dict[str, RateLimit] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._last_ts = 0.0
+        # Bumped by every change a person could see; the page's event stream watches it.
+        self.version = 0
         self._ids = itertools.count(1)
         self.add_user(User(BOT_USER_ID, "dispute-desk", "Dispute Desk", is_bot=True))
 
@@ -102,6 +104,12 @@ class Workspace:
         ws.add_usergroup("S0MANAGERS", "managers", ["U0MANAGER1", "U0MANAGER2"])
         return ws
 
+    def changed(self) -> int:
+        """Note a visible change (messages, ephemerals, views); returns the new version."""
+        with self.lock:
+            self.version += 1
+            return self.version
+
     # -- directory ---------------------------------------------------------------
 
     def add_user(self, user: User) -> User:
@@ -115,6 +123,7 @@ class Workspace:
         with self.lock:
             self.channels[channel.id] = channel
             self.messages.setdefault(channel.id, [])
+            self.changed()
             return channel
 
     def add_usergroup(self, group_id: str, handle: str, users: Iterable[str]) -> Usergroup:
@@ -158,6 +167,7 @@ class Workspace:
             ch = self.channel(channel_ref)
             already = user_id in ch.members
             ch.members.add(user_id)
+            self.changed()
             return ch, already
 
     # -- messages ----------------------------------------------------------------
@@ -213,6 +223,7 @@ class Workspace:
                 parent.thread_ts = parent.ts
                 parent.replies.append(msg.ts)
             self.messages[ch.id].append(msg)
+            self.changed()
             return msg
 
     def update_message(
@@ -238,6 +249,7 @@ class Workspace:
             if blocks is not None:
                 msg.blocks = copy.deepcopy(blocks)
             msg.edited = {"user": editor, "ts": self.next_ts()}
+            self.changed()
             return msg
 
     def delete_message(self, channel_ref: str, ts: str) -> None:
@@ -250,6 +262,7 @@ class Workspace:
             self.messages[ch.id].remove(msg)
             if msg.is_reply and (parent := self.message(ch.id, str(msg.thread_ts))):
                 parent.replies.remove(ts)
+            self.changed()
 
     def history(self, channel_ref: str) -> list[Message]:
         """Top-level messages (and broadcast replies), oldest first."""
@@ -287,7 +300,22 @@ class Workspace:
                 ch.id, user, self.next_ts(), text, copy.deepcopy(blocks or []), via, thread_ts
             )
             self.ephemerals.append(eph)
+            self.changed()
             return eph
+
+    def delete_ephemeral(self, ts: str) -> None:
+        """Remove an ephemeral message (response_url `delete_original`)."""
+        with self.lock:
+            self.ephemerals = [e for e in self.ephemerals if e.ts != ts]
+            self.changed()
+
+    def replace_ephemeral(self, ts: str, *, text: str, blocks: list[dict[str, Any]]) -> None:
+        """Rewrite an ephemeral message in place (response_url `replace_original`)."""
+        with self.lock:
+            for e in self.ephemerals:
+                if e.ts == ts:
+                    e.text, e.blocks = text, copy.deepcopy(blocks)
+            self.changed()
 
     def ephemerals_for(self, user: str, channel: str | None = None) -> list[Ephemeral]:
         """Ephemeral messages shown to `user`, oldest first."""
@@ -355,6 +383,7 @@ class Workspace:
         vid = f"V{next(self._ids):010d}"
         v = View(vid, user, copy.deepcopy(view), self._new_hash(), **kw)
         self.views[vid] = v
+        self.changed()
         return v
 
     def _new_hash(self) -> str:
@@ -404,6 +433,8 @@ class Workspace:
                 raise SlackError("hash_conflict")
             v.view = copy.deepcopy(view)
             v.hash = self._new_hash()
+            v.errors = {}
+            self.changed()
             return v
 
     def publish_home(self, user: str, view: dict[str, Any], *, hash: str | None = None) -> View:
@@ -419,6 +450,7 @@ class Workspace:
                 current.view = copy.deepcopy(view)
                 current.hash = self._new_hash()
             self.home_views[user] = current
+            self.changed()
             return current
 
     def view_stack(self, root_view_id: str) -> list[View]:
@@ -444,6 +476,13 @@ class Workspace:
             targets = self.view_stack(v.root_view_id or v.id) if clear else [v]
             for t in targets:
                 t.closed = True
+            self.changed()
+
+    def set_view_errors(self, view_id: str, errors: dict[str, str]) -> None:
+        """Keep the field errors of a `response_action: errors` answer for the page to show."""
+        with self.lock:
+            self.find_view(view_id).errors = dict(errors)
+            self.changed()
 
     # -- rate limits and call log ------------------------------------------------
 
@@ -500,7 +539,7 @@ class Workspace:
                 "channels": channels,
                 "ephemerals": [e.to_slack() for e in self.ephemerals],
                 "views": [
-                    v.to_slack() | {"user": v.user, "closed": v.closed}
+                    v.to_slack() | {"user": v.user, "closed": v.closed, "errors": dict(v.errors)}
                     for v in self.views.values()
                     if v.type != "home"
                 ],
