@@ -8,21 +8,11 @@ from blocks.ids import ActionId, Subject
 from blocks.labels import resolution_label
 from blocks.text import Message, clip, context, escape, section, user
 from connectors.evidence import EvidenceKind
-from disputes.models import Resolution
+from disputes.models import PROPOSABLE, Resolution
 
 Block = dict[str, Any]
 
-# The options a reviewer picks from (ARCHITECTURE F4); deny and carrier claims are policy
-# outcomes, not something a reviewer proposes here.
-REVIEW_OPTIONS: tuple[Resolution, ...] = (
-    Resolution.FULL_REFUND,
-    Resolution.PARTIAL_REFUND,
-    Resolution.REPLACEMENT,
-    Resolution.STORE_CREDIT,
-    Resolution.WAIVE_FEE,
-    Resolution.OVERTURN,
-    Resolution.UPHOLD,
-)
+REVIEW_OPTIONS = PROPOSABLE
 OUTSIDE_POLICY = "(outside policy — needs a supervisor)"
 TEXT_MAX = 2500  # free text typed in a modal; leaves room in a 3000-character section
 QUOTE_MAX = 2800

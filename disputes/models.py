@@ -15,7 +15,19 @@ from policies.engine import RuleTrace
 from policies.schema import Recommendation, Resolution
 from policies.schema import Rule as PolicyRule
 
+# What a reviewer may propose (F4); deny and carrier claims are policy outcomes only.
+PROPOSABLE: tuple[Resolution, ...] = (
+    Resolution.FULL_REFUND,
+    Resolution.PARTIAL_REFUND,
+    Resolution.REPLACEMENT,
+    Resolution.STORE_CREDIT,
+    Resolution.WAIVE_FEE,
+    Resolution.OVERTURN,
+    Resolution.UPHOLD,
+)
+
 __all__ = [
+    "PROPOSABLE",
     "CaseFile",
     "ChecklistEntry",
     "Dispute",

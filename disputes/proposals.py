@@ -8,21 +8,13 @@ from decimal import Decimal, InvalidOperation
 
 from connectors.orders.models import Order
 from disputes.errors import DisputeError
+from disputes.models import PROPOSABLE
 from disputes.money import Money, MoneyError, exponent, to_minor
 from policies.engine import Decision
 from policies.schema import Resolution
 
 MONEY_KINDS = frozenset(
     {Resolution.FULL_REFUND, Resolution.PARTIAL_REFUND, Resolution.OVERTURN, Resolution.WAIVE_FEE}
-)
-PROPOSABLE = (
-    Resolution.FULL_REFUND,
-    Resolution.PARTIAL_REFUND,
-    Resolution.REPLACEMENT,
-    Resolution.STORE_CREDIT,
-    Resolution.WAIVE_FEE,
-    Resolution.OVERTURN,
-    Resolution.UPHOLD,
 )
 _AMOUNT = re.compile(r"^\s*(?P<number>[^\sA-Za-z]+)\s*(?P<currency>[A-Za-z]{3})?\s*$")
 

@@ -55,40 +55,42 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         await post_proposal(deps, client, proposal)
 
+    async def decide(
+        body: dict[str, Any], respond: Any, client: Any, context: dict[str, Any], decision: str
+    ) -> None:
+        subject = Subject.decode(body["actions"][0].get("value"))
+        user_id, actor = body["user"]["id"], Actor.slack_user(body["user"]["id"])
+        if subject.proposal is None:
+            raise DisputeError("This button does not name a proposal.")
+        proposal_id = subject.proposal
+
+        async def job() -> None:
+            if decision == "approved":
+                groups = await deps.groups_of(client, user_id)
+                proposal = await deps.resolution.approve(
+                    subject.dispute, proposal_id, actor, groups
+                )
+            else:
+                proposal = await deps.resolution.request_changes(
+                    subject.dispute, proposal_id, actor
+                )
+            await mark_decided(deps, client, proposal, decision, user_id)
+
+        deps.later(context, lambda: answering_errors(respond, job()))
+
     @app.action(ActionId.APPROVE.value)
     async def approve(
         ack: Any, body: dict[str, Any], respond: Any, client: Any, context: dict[str, Any]
     ) -> None:
         await ack()
-        subject = Subject.decode(body["actions"][0].get("value"))
-        user_id = body["user"]["id"]
-
-        async def job() -> None:
-            groups = await deps.groups_of(client, user_id)
-            assert subject.proposal is not None
-            proposal = await deps.resolution.approve(
-                subject.dispute, subject.proposal, Actor.slack_user(user_id), groups
-            )
-            await mark_decided(deps, client, proposal, "approved", user_id)
-
-        deps.later(context, lambda: answering_errors(respond, job()))
+        await decide(body, respond, client, context, "approved")
 
     @app.action(ActionId.REQUEST_CHANGES.value)
     async def request_changes(
         ack: Any, body: dict[str, Any], respond: Any, client: Any, context: dict[str, Any]
     ) -> None:
         await ack()
-        subject = Subject.decode(body["actions"][0].get("value"))
-        user_id = body["user"]["id"]
-
-        async def job() -> None:
-            assert subject.proposal is not None
-            proposal = await deps.resolution.request_changes(
-                subject.dispute, subject.proposal, Actor.slack_user(user_id)
-            )
-            await mark_decided(deps, client, proposal, "changes_requested", user_id)
-
-        deps.later(context, lambda: answering_errors(respond, job()))
+        await decide(body, respond, client, context, "changes_requested")
 
     @app.action(ActionId.RETRY_REFUND.value)
     async def retry(

@@ -295,6 +295,24 @@ async def test_the_whole_flow_on_postgresql(
     assert verify.returncode == 0 and "intact" in verify.stdout
 
 
+async def test_request_changes_sends_the_proposal_back_to_review(
+    slack: SlackDriver, workspace: Workspace, money_app: AppProcess
+) -> None:
+    await slack.command("open ORD-1005 size too small", user="U0MANAGER1")
+    await eventually(lambda: find_reply(workspace, "ORD-1005", "review.start"))
+    await propose(slack, workspace, "ORD-1005", "U0MANAGER1", kind="store_credit")
+    card = await eventually(lambda: find_reply(workspace, "ORD-1005", "proposal.changes"))
+    await slack.block_action("proposal.changes", user="U0SUPER", message_ts=card.ts)
+    await eventually(lambda: "proposal.approve" not in json.dumps(card.blocks))
+    assert "Changes requested by" in json.dumps(card.blocks)
+    parent = thread_of(workspace, "ORD-1005")[0]
+    await eventually(lambda: parent.text.endswith("In review"))
+    # Back in review: a new proposal can be made, with its own buttons.
+    await propose(slack, workspace, "ORD-1005", "U0MANAGER1", kind="replacement")
+    fresh = await eventually(lambda: find_reply(workspace, "ORD-1005", "proposal.approve"))
+    assert fresh.ts != card.ts and "Replacement" in json.dumps(fresh.blocks)
+
+
 def test_every_audit_chain_verifies_at_the_end(money_app: AppProcess, tmp_path: Path) -> None:
     result = run_cli(
         tmp_path, "audit", "verify", DATABASE_URL=f"sqlite+aiosqlite:///{money_app.database}"
