@@ -66,10 +66,13 @@ async def run_demo(*, port: int = 0, data: str | None = None, wait: bool = True)
             for user, text in DEMO_COMMANDS:
                 await driver.command(text, user=user)
                 await runtime.queue.join()
-        _say("\n" + render_transcript(workspace))
-        if wait:
-            _say(f"\nOpen {emulator.base_url}/ to watch the channel. Ctrl-C stops the demo.")
-            await _until_interrupted()
+            _say("\n" + render_transcript(workspace))
+            if wait:
+                # The page's composer, buttons and modals reach the app through this driver.
+                emulator.attach_driver(driver)
+                _say(f"\nOpen {emulator.base_url}/ to use the workspace. Ctrl-C stops the demo.")
+                await _until_interrupted()
+                emulator.attach_driver(None)
     finally:
         server.should_exit = True
         with contextlib.suppress(Exception):

@@ -402,6 +402,7 @@ def api_routes() -> list[Route]:
 
 def create_app(workspace: Workspace, *, extra_routes: list[Route] | None = None) -> Starlette:
     """The emulator as an ASGI app; `extra_routes` lets the page (or a later UI) join in."""
-    app = Starlette(routes=[*api_routes(), *(extra_routes or [])])
+    # Extra routes come first so a richer handler (the page's /_sandbox/state) takes precedence.
+    app = Starlette(routes=[*(extra_routes or []), *api_routes()])
     app.state.workspace = workspace
     return app

@@ -7,18 +7,25 @@ import contextlib
 import threading
 import time
 from collections.abc import Awaitable, Generator, Iterator
+from typing import TYPE_CHECKING
 
 import uvicorn
 from starlette.applications import Starlette
 
 from sandbox.api import create_app
-from sandbox.page import page_routes
+from sandbox.web import web_routes
 from sandbox.workspace import Workspace
+
+if TYPE_CHECKING:
+    from sandbox.driver import SlackDriver
 
 
 def create_emulator_app(workspace: Workspace) -> Starlette:
     """The full emulator: Web API, /_sandbox endpoints and the browser page."""
-    return create_app(workspace, extra_routes=page_routes())
+    app = create_app(workspace, extra_routes=web_routes())
+    app.state.driver = None
+    app.state.closing = False
+    return app
 
 
 class _Done:
@@ -60,6 +67,11 @@ class EmulatorServer:
         """The SLACK_API_URL for the app, with the trailing slash slack_sdk needs."""
         return self.base_url + "/api/"
 
+    def attach_driver(self, driver: SlackDriver | None) -> None:
+        """Let the page's clicks, commands and submissions reach the app through `driver`
+        (it is used from the emulator's event loop)."""
+        self.app.state.driver = driver
+
     def _make_server(self) -> _Server:
         config = uvicorn.Config(
             self.app,
@@ -76,6 +88,7 @@ class EmulatorServer:
 
     async def start(self) -> EmulatorServer:
         """Serve in the running loop; returns once the port is bound."""
+        self.app.state.closing = False
         self._server = self._make_server()
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:
@@ -94,6 +107,7 @@ class EmulatorServer:
         return self._stop_in_loop()
 
     async def _stop_in_loop(self) -> None:
+        self.app.state.closing = True  # ends the page's event streams
         if self._server is not None and self._task is not None:
             self._server.should_exit = True
             await self._task
@@ -108,6 +122,7 @@ class EmulatorServer:
 
     def start_in_thread(self, timeout: float = 10.0) -> EmulatorServer:
         """Serve from a daemon thread with its own loop, for sync callers."""
+        self.app.state.closing = False
         server = self._server = self._make_server()
         self._thread = threading.Thread(target=server.run, name="slack-emulator", daemon=True)
         self._thread.start()
@@ -121,6 +136,7 @@ class EmulatorServer:
 
     def stop_thread(self, timeout: float = 10.0) -> None:
         """Stop the threaded server and wait for it."""
+        self.app.state.closing = True
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

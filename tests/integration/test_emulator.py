@@ -413,7 +413,7 @@ async def test_state_page_and_transcript(ws: Workspace, http: httpx.AsyncClient)
     assert [r["text"] for r in disputes["messages"][0]["thread"]] == ["<script>alert(1)</script>"]
     assert state["ephemerals"][0]["user"] == "U0MANAGER1"
 
-    page = await http.get("/")
+    page = await http.get("/_sandbox/plain")
     html = page.text
     assert page.headers["content-type"].startswith("text/html")
     assert '<meta http-equiv="refresh" content="2">' in html

@@ -1,0 +1,556 @@
+// The sandbox workspace page: renders /_sandbox/state as Slack would and sends what a person
+// does (commands, clicks, modal submissions) through the sandbox's SlackDriver. Plain JS.
+(() => {
+  "use strict";
+  const PAGE = 200;
+  const $ = (id) => document.getElementById(id);
+  const S = {
+    state: JSON.parse($("initial-state").textContent),
+    limit: PAGE,
+    thread: null,
+    modalKey: null,
+    fetching: false,
+    dirty: false,
+    first: true,
+  };
+  S.user = S.state.me;
+  S.channel = S.state.channel;
+  const elements = new Map(); // data-el id -> {el, ctx, blockId}, for messages
+  const viewElements = new Map(); // the same for the open modal ("v" ids)
+  let nextEl = 0;
+
+  // -- helpers ----------------------------------------------------------------------------
+
+  const ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ESC[c]);
+  const EMOJI = {
+    white_check_mark: "✅", heavy_check_mark: "✔️", x: "❌", warning: "⚠️", hourglass: "⏳",
+    hourglass_flowing_sand: "⏳", money_with_wings: "💸", package: "📦", mag: "🔍",
+    memo: "📝", eyes: "👀", rotating_light: "🚨", lock: "🔒", no_entry: "⛔", link: "🔗",
+    information_source: "ℹ️", bulb: "💡", paperclip: "📎", speech_balloon: "💬",
+    red_circle: "🔴", large_green_circle: "🟢", large_yellow_circle: "🟡", arrows_counterclockwise: "🔄",
+    scales: "⚖️", card_index_dividers: "🗂️", clipboard: "📋", bust_in_silhouette: "👤", white_circle: "⚪", large_blue_circle: "🔵", receipt: "🧾", email: "📧", credit_card: "💳", truck: "🚚", calendar: "📅",
+  };
+  const emoji = (html) => html.replace(/:([a-z0-9_+-]+):/g, (m, n) => EMOJI[n] || m);
+  const userName = (id) => {
+    const u = S.state.users.find((x) => x.id === id);
+    return u ? u.real_name : null;
+  };
+  const channelName = (id) => {
+    const c = S.state.channels.find((x) => x.id === id);
+    return c ? c.name : null;
+  };
+  const time = (ts) =>
+    new Date(parseFloat(ts) * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const initials = (name) => (name || "?").split(/\s+/).map((w) => w[0]).join("").slice(0, 2);
+  const safeUrl = (u) => (/^(https?:|mailto:)/.test(String(u || "")) ? String(u) : "#");
+
+  function toast(text) {
+    const t = $("toast");
+    t.textContent = text;
+    t.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => (t.hidden = true), 4000);
+  }
+
+  async function post(path, body) {
+    const r = await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ user: S.user, ...body }),
+    });
+    let data = {};
+    try { data = await r.json(); } catch (e) { /* empty */ }
+    if (!r.ok || data.ok === false) toast(`Failed: ${data.error || data.detail || r.status}`);
+    return data;
+  }
+
+  // -- mrkdwn -------------------------------------------------------------------------------
+
+  function mrkdwn(text) {
+    let html = esc(String(text ?? "").replace(/\u0000/g, ""));
+    const held = [];
+    const hold = (f) => { held.push(f); return `\u0000${held.length - 1}\u0000`; };
+    html = html.replace(/```([\s\S]*?)```/g, (_, c) => hold(`<pre>${c}</pre>`));
+    html = html.replace(/&lt;!date\^\d+\^[^|&]*(?:\^[^|&]*)?\|(.*?)&gt;/g, (_, f) => hold(`<time>${f}</time>`));
+    html = html.replace(/`([^`\n]+)`/g, (_, c) => hold(`<code>${c}</code>`));
+    html = html.replace(/&lt;((?:https?:\/\/|mailto:)[^|\s]*?)(?:\|(.*?))?&gt;/g, (_, u, l) =>
+      hold(`<a href="${u}" target="_blank" rel="noopener">${l || u}</a>`));
+    html = html.replace(/&lt;@([UW][A-Z0-9]+)(?:\|(.*?))?&gt;/g, (_, id, l) =>
+      hold(`<span class="mention">@${userName(id) ? esc(userName(id)) : l || id}</span>`));
+    html = html.replace(/&lt;#(C[A-Z0-9]+)(?:\|(.*?))?&gt;/g, (_, id, l) =>
+      hold(`<span class="mention">#${channelName(id) ? esc(channelName(id)) : l || id}</span>`));
+    html = html.replace(/&lt;!subteam\^([A-Z0-9]+)(?:\|(.*?))?&gt;/g, (_, id, l) =>
+      hold(`<span class="mention">${l || "@" + id}</span>`));
+    html = html.replace(/&lt;!(here|channel|everyone)(?:\|.*?)?&gt;/g, (_, w) =>
+      hold(`<span class="mention">@${w}</span>`));
+    html = html.replace(/(^|[^\w*])\*(?!\s)([^*\n]+?)\*(?![\w*])/g, "$1<b>$2</b>");
+    html = html.replace(/(^|[^\w_])_(?!\s)([^_\n]+?)_(?![\w_])/g, "$1<i>$2</i>");
+    html = html.replace(/(^|[^\w~])~(?!\s)([^~\n]+?)~(?![\w~])/g, "$1<s>$2</s>");
+    html = emoji(html);
+    // Block structure: quotes ("> ") and lists ("• ", "- ", "1. ") become their elements.
+    const out = [];
+    let group = null;
+    const flush = () => {
+      if (!group) return;
+      const inner = group.lines.map((l) => (group.kind === "quote" ? l : `<li>${l}</li>`));
+      if (group.kind === "quote") out.push(`<blockquote>${inner.join("<br>")}</blockquote>`);
+      else out.push(`<${group.kind} class="mrkdwn">${inner.join("")}</${group.kind}>`);
+      group = null;
+    };
+    for (const line of html.split("\n")) {
+      let kind = null, body = line;
+      let m;
+      if ((m = line.match(/^&gt;\s?(.*)$/))) { kind = "quote"; body = m[1]; }
+      else if ((m = line.match(/^\s*[•◦▪\-]\s+(.*)$/))) { kind = "ul"; body = m[1]; }
+      else if ((m = line.match(/^\s*\d+[.)]\s+(.*)$/))) { kind = "ol"; body = m[1]; }
+      if (kind) {
+        if (!group || group.kind !== kind) { flush(); group = { kind, lines: [] }; }
+        group.lines.push(body);
+      } else {
+        flush();
+        out.push(line + "\n");
+      }
+    }
+    flush();
+    html = out.join("").replace(/\n$/, "").replace(/\n/g, "<br>");
+    return html.replace(/\u0000(\d+)\u0000/g, (_, i) => held[+i]);
+  }
+
+  function textObj(t) {
+    if (t == null) return "";
+    if (typeof t === "string") return mrkdwn(t);
+    if (t.type === "plain_text") return emoji(esc(t.text));
+    return mrkdwn(t.text);
+  }
+  const plain = (t) => (t == null ? "" : typeof t === "string" ? t : t.text || "");
+
+  // -- Block Kit ----------------------------------------------------------------------------
+
+  function register(el, ctx, blockId) {
+    const id = (ctx.view ? "v" : "") + String(nextEl++);
+    (ctx.view ? viewElements : elements).set(id, { el, ctx, blockId });
+    return id;
+  }
+
+  function element(el, ctx, blockId) {
+    if (!el) return "";
+    const id = () => register(el, ctx, blockId);
+    switch (el.type) {
+      case "button": {
+        const style = el.style ? ` ${el.style}` : "";
+        const link = el.url ? ` data-url="${esc(safeUrl(el.url))}"` : "";
+        return `<button type="button" class="bk-btn${style}" data-el="${id()}"${link}>${textObj(el.text)}</button>`;
+      }
+      case "static_select":
+      case "overflow": {
+        const opts = allOptions(el);
+        const first = el.type === "overflow" ? "⋯" : esc(plain(el.placeholder) || "Select an item");
+        const initial = el.initial_option ? el.initial_option.value : "";
+        return `<select class="bk-select bk-${el.type}" data-el="${id()}" aria-label="${esc(plain(el.placeholder) || el.action_id)}">` +
+          `<option value="">${first}</option>` +
+          opts.map((o) => `<option value="${esc(o.value)}"${o.value === initial ? " selected" : ""}>${esc(plain(o.text))}</option>`).join("") +
+          "</select>";
+      }
+      case "datepicker":
+        return `<input type="date" class="bk-date" data-el="${id()}" value="${esc(el.initial_date || "")}">`;
+      case "image":
+        return `<img src="${esc(safeUrl(el.image_url))}" alt="${esc(el.alt_text || "")}">`;
+      default:
+        return `<span class="muted">[${esc(el.type)}]</span>`;
+    }
+  }
+
+  function allOptions(el) {
+    const opts = [...(el.options || [])];
+    for (const g of el.option_groups || []) opts.push(...(g.options || []));
+    return opts;
+  }
+
+  function blocks(list, ctx) {
+    return (list || []).map((b) => block(b, ctx)).join("");
+  }
+
+  function block(b, ctx) {
+    const bid = b.block_id || "";
+    switch (b.type) {
+      case "header":
+        return `<div class="bk-header">${textObj(b.text)}</div>`;
+      case "section": {
+        const text = b.text ? `<div>${textObj(b.text)}</div>` : "";
+        const fields = b.fields ? `<div class="bk-fields">${b.fields.map((f) => `<div>${textObj(f)}</div>`).join("")}</div>` : "";
+        const acc = b.accessory ? `<div class="bk-accessory">${element(b.accessory, ctx, bid)}</div>` : "";
+        return `<div class="bk-section" data-block-id="${esc(bid)}"><div class="bk-text">${text}${fields}</div>${acc}</div>`;
+      }
+      case "context":
+        return `<div class="bk-context">${(b.elements || []).map((e) => (e.type === "image" ? element(e, ctx, bid) : `<span>${textObj(e)}</span>`)).join("")}</div>`;
+      case "divider":
+        return '<hr class="bk-divider">';
+      case "image": {
+        const title = b.title ? `<div class="muted">${textObj(b.title)}</div>` : "";
+        return `<div class="bk-image">${title}<img src="${esc(safeUrl(b.image_url))}" alt="${esc(b.alt_text || "")}"></div>`;
+      }
+      case "actions":
+        return `<div class="bk-actions" data-block-id="${esc(bid)}">${(b.elements || []).map((e) => element(e, ctx, bid)).join("")}</div>`;
+      case "input":
+        return ctx.view ? input(b, ctx.view) : "";
+      case "rich_text":
+        return `<div>${esc(richText(b))}</div>`;
+      default:
+        return `<div class="muted">[${esc(b.type)} block]</div>`;
+    }
+  }
+
+  function richText(b) {
+    const walk = (n) => (n.text || "") + (n.elements || []).map(walk).join("");
+    return walk(b);
+  }
+
+  // -- modal input blocks -------------------------------------------------------------------
+
+  function stateValue(view, bid, aid) {
+    const v = (((view.state || {}).values || {})[bid] || {})[aid];
+    return v || null;
+  }
+
+  function input(b, view) {
+    const el = b.element || {};
+    const bid = b.block_id || "";
+    const aid = el.action_id || "";
+    const st = stateValue(view, bid, aid);
+    const name = `${bid}.${aid}`;
+    const err = (view.errors || {})[bid];
+    let control = "";
+    switch (el.type) {
+      case "plain_text_input":
+      case "email_text_input":
+      case "url_text_input": {
+        const value = st ? st.value ?? "" : el.initial_value ?? "";
+        const ph = esc(plain(el.placeholder));
+        const max = el.max_length ? ` maxlength="${el.max_length}"` : "";
+        control = el.multiline
+          ? `<textarea id="${esc(name)}" name="${esc(name)}" placeholder="${ph}"${max}>${esc(value)}</textarea>`
+          : `<input type="text" id="${esc(name)}" name="${esc(name)}" placeholder="${ph}"${max} value="${esc(value)}">`;
+        break;
+      }
+      case "number_input": {
+        const value = st ? st.value ?? "" : el.initial_value ?? "";
+        const step = el.is_decimal_allowed ? "any" : "1";
+        const min = el.min_value != null ? ` min="${esc(el.min_value)}"` : "";
+        const max = el.max_value != null ? ` max="${esc(el.max_value)}"` : "";
+        control = `<input type="number" id="${esc(name)}" name="${esc(name)}" step="${step}"${min}${max} value="${esc(value)}">`;
+        break;
+      }
+      case "static_select": {
+        const chosen = st ? st.selected_option && st.selected_option.value : el.initial_option && el.initial_option.value;
+        control = `<select id="${esc(name)}" name="${esc(name)}"><option value="">${esc(plain(el.placeholder) || "Select an item")}</option>` +
+          allOptions(el).map((o) => `<option value="${esc(o.value)}"${o.value === chosen ? " selected" : ""}>${esc(plain(o.text))}</option>`).join("") +
+          "</select>";
+        break;
+      }
+      case "radio_buttons":
+      case "checkboxes": {
+        const radio = el.type === "radio_buttons";
+        let chosen;
+        if (st) chosen = radio ? [st.selected_option && st.selected_option.value] : (st.selected_options || []).map((o) => o.value);
+        else chosen = radio ? [el.initial_option && el.initial_option.value] : (el.initial_options || []).map((o) => o.value);
+        control = (el.options || []).map((o) => {
+          const desc = o.description ? `<span class="desc">${textObj(o.description)}</span>` : "";
+          return `<label class="bk-choice"><input type="${radio ? "radio" : "checkbox"}" name="${esc(name)}" value="${esc(o.value)}"${chosen.includes(o.value) ? " checked" : ""}> ${textObj(o.text)}${desc}</label>`;
+        }).join("");
+        break;
+      }
+      case "datepicker": {
+        const value = st ? st.selected_date || "" : el.initial_date || "";
+        control = `<input type="date" id="${esc(name)}" name="${esc(name)}" value="${esc(value)}">`;
+        break;
+      }
+      default:
+        control = `<span class="muted">[${esc(el.type)}]</span>`;
+    }
+    const optional = b.optional ? ' <span class="optional">(optional)</span>' : "";
+    const hint = b.hint ? `<div class="hint">${textObj(b.hint)}</div>` : "";
+    const error = err ? `<div class="field-error" role="alert">${esc(err)}</div>` : "";
+    return `<div class="bk-input${err ? " invalid" : ""}" data-block-id="${esc(bid)}" data-action-id="${esc(aid)}" data-type="${esc(el.type)}"${b.optional ? "" : " data-required"}>` +
+      `<label for="${esc(name)}">${textObj(b.label)}${optional}</label>${control}${hint}${error}</div>`;
+  }
+
+  function readInput(box) {
+    const type = box.dataset.type;
+    const q = (sel) => box.querySelector(sel);
+    switch (type) {
+      case "radio_buttons": {
+        const c = q("input:checked");
+        return c ? c.value : null;
+      }
+      case "checkboxes":
+        return [...box.querySelectorAll("input:checked")].map((c) => c.value);
+      default: {
+        const f = q("input, textarea, select");
+        return f && f.value !== "" ? f.value : null;
+      }
+    }
+  }
+
+  // -- rendering ----------------------------------------------------------------------------
+
+  function message(m, where) {
+    const bot = m.user === S.state.bot_user_id || m.bot_id;
+    const name = bot ? "Dispute Desk" : userName(m.user) || m.user;
+    const ctx = { channel: S.channel, message_ts: m.ts };
+    const body = m.blocks && m.blocks.length ? blocks(m.blocks, ctx) : `<div>${mrkdwn(m.text)}</div>`;
+    const replies = where === "channel" && m.reply_count
+      ? `<button type="button" class="replies-link" data-thread="${esc(m.ts)}">${m.reply_count} ${m.reply_count === 1 ? "reply" : "replies"}</button>`
+      : "";
+    const eph = m.ephemeral ? '<div class="ephemeral-note">👁 Only visible to you</div>' : "";
+    const broadcast = m.subtype === "thread_broadcast" ? '<div class="muted">replied to a thread</div>' : "";
+    const edited = m.edited ? ' <span class="muted">(edited)</span>' : "";
+    const classes = ["msg", m.ephemeral ? "ephemeral" : "", m.reply_count && where === "channel" ? "has-replies" : "",
+      where === "channel" && S.thread === m.ts ? "selected" : ""].join(" ");
+    const threadAttr = where === "channel" && m.reply_count ? ` data-thread="${esc(m.ts)}"` : "";
+    return `<div class="${classes}" data-ts="${esc(m.ts)}"${threadAttr}>` +
+      `<div class="avatar${bot ? " bot" : ""}">${esc(initials(name))}</div><div class="msg-body">` +
+      `<div class="msg-meta"><b>${esc(name)}</b>${bot ? ' <span class="app-tag">APP</span>' : ""} ${time(m.ts)}${edited}</div>` +
+      `${eph}${broadcast}${body}${replies}</div></div>`;
+  }
+
+  function pinned(box, html) {
+    const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 60;
+    box.innerHTML = html;
+    if (atBottom || S.first) box.scrollTop = box.scrollHeight;
+  }
+
+  function render() {
+    const st = S.state;
+    elements.clear();
+    const sw = $("user-switcher");
+    const humans = st.users.filter((u) => !u.is_bot);
+    if (sw.options.length !== humans.length) {
+      sw.innerHTML = humans.map((u) => `<option value="${esc(u.id)}">${esc(u.real_name)}</option>`).join("");
+    }
+    sw.value = S.user;
+    $("channels").innerHTML = st.channels.map((c) =>
+      `<a href="?channel=${esc(c.id)}" data-channel="${esc(c.id)}" class="${c.id === S.channel ? "active" : ""}"># ${esc(c.name)}${c.member ? "" : ' <span class="muted">(not a member)</span>'}</a>`).join("");
+    $("channel-header").innerHTML = `# ${esc(channelName(S.channel))} <span class="muted">${st.total} ${st.total === 1 ? "message" : "messages"}</span>`;
+    const earlier = st.has_more ? '<button type="button" class="load-earlier bk-btn" id="load-earlier">Load earlier messages</button>' : "";
+    const list = st.messages.map((m) => message(m, "channel")).join("");
+    pinned($("messages"), earlier + (list || '<p class="muted" style="padding:1rem">No messages yet.</p>'));
+    const panel = $("thread-panel");
+    if (st.thread) {
+      panel.hidden = false;
+      $("thread-channel").textContent = `#${channelName(S.channel)}`;
+      pinned($("thread-messages"), st.thread.messages.map((m) => message(m, "thread")).join(""));
+    } else {
+      panel.hidden = true;
+      if (S.thread && !st.thread) S.thread = null;
+    }
+    renderModal(st.view);
+    S.first = false;
+  }
+
+  function renderModal(view) {
+    const dlg = $("modal");
+    if (!view) {
+      S.modalKey = null;
+      if (dlg.open) dlg.close();
+      return;
+    }
+    const key = `${view.id}|${view.hash}|${JSON.stringify(view.errors || {})}`;
+    if (key === S.modalKey && dlg.open) return;
+    S.modalKey = key;
+    const ctx = { view, view_id: view.id, channel: S.channel };
+    viewElements.clear();
+    const submit = view.submit ? `<button type="submit" class="bk-btn primary" id="modal-submit">${textObj(view.submit)}</button>` : "";
+    dlg.innerHTML = `<form id="modal-form" data-view-id="${esc(view.id)}" novalidate>` +
+      `<header><h2 id="modal-title">${textObj(view.title)}</h2><button type="button" class="modal-x" aria-label="Close">×</button></header>` +
+      `<div class="modal-body">${blocks(view.blocks, ctx)}</div>` +
+      `<footer><button type="button" class="bk-btn modal-close">${view.close ? textObj(view.close) : "Cancel"}</button>${submit}</footer></form>`;
+    if (!dlg.open) dlg.showModal();
+    const firstError = dlg.querySelector(".bk-input.invalid input, .bk-input.invalid textarea");
+    if (firstError) firstError.focus();
+  }
+
+  // -- data ---------------------------------------------------------------------------------
+
+  async function refresh() {
+    if (S.fetching) { S.dirty = true; return; }
+    S.fetching = true;
+    try {
+      do {
+        S.dirty = false;
+        const q = new URLSearchParams({ user: S.user, channel: S.channel, limit: S.limit });
+        if (S.thread) q.set("thread", S.thread);
+        const r = await fetch(`/_sandbox/state?${q}`);
+        if (r.ok) { S.state = await r.json(); render(); }
+      } while (S.dirty);
+    } finally {
+      S.fetching = false;
+    }
+  }
+
+  function listen() {
+    const es = new EventSource("/_sandbox/events");
+    es.addEventListener("changed", (e) => {
+      if (Number(e.data) !== S.state.version) refresh();
+    });
+  }
+
+  // -- what a person does ---------------------------------------------------------------------
+
+  function confirmDialog(c) {
+    return new Promise((resolve) => {
+      const dlg = $("confirm-dialog");
+      $("confirm-title").innerHTML = textObj(c.title) || "Are you sure?";
+      dlg.querySelector(".confirm-text").innerHTML = textObj(c.text);
+      const ok = dlg.querySelector(".ok");
+      const deny = dlg.querySelector(".deny");
+      ok.innerHTML = c.confirm ? textObj(c.confirm) : "Yes";
+      deny.innerHTML = c.deny ? textObj(c.deny) : "Cancel";
+      ok.className = `ok bk-btn ${c.style === "danger" ? "danger" : "primary"}`;
+      deny.className = "deny bk-btn";
+      const done = (answer) => {
+        ok.onclick = deny.onclick = dlg.oncancel = null;
+        if (dlg.open) dlg.close();
+        resolve(answer);
+      };
+      ok.onclick = () => done(true);
+      deny.onclick = () => done(false);
+      dlg.oncancel = (e) => { e.preventDefault(); done(false); };
+      dlg.showModal();
+    });
+  }
+
+  async function act(entry, selected, control) {
+    const { el, ctx, blockId } = entry;
+    if (el.confirm && !(await confirmDialog(el.confirm))) {
+      if (control && control.tagName === "SELECT") control.value = "";
+      return;
+    }
+    if (el.url) window.open(safeUrl(el.url), "_blank", "noopener");
+    if (control) control.disabled = true;
+    try {
+      await post("/_sandbox/ui/action", {
+        channel: ctx.channel,
+        message_ts: ctx.message_ts || null,
+        view_id: ctx.view_id || null,
+        action_id: el.action_id,
+        block_id: blockId,
+        value: el.type === "button" ? el.value ?? null : null,
+        selected: selected ?? null,
+      });
+    } finally {
+      if (control) control.disabled = false;
+      refresh();
+    }
+  }
+
+  const lookup = (id) => (id.startsWith("v") ? viewElements : elements).get(id);
+
+  document.addEventListener("click", (e) => {
+    const btn = e.target.closest("button[data-el]");
+    if (btn) {
+      const entry = lookup(btn.dataset.el);
+      if (entry) act(entry, null, btn);
+      return;
+    }
+    if (e.target.closest("a, select, input, textarea, label")) return;
+    const ch = e.target.closest("[data-channel]");
+    if (ch) {
+      e.preventDefault();
+      S.channel = ch.dataset.channel;
+      S.thread = null;
+      S.limit = PAGE;
+      S.first = true;
+      history.replaceState(null, "", `?channel=${encodeURIComponent(S.channel)}`);
+      refresh();
+      return;
+    }
+    if (e.target.id === "load-earlier") {
+      S.limit += PAGE;
+      refresh();
+      return;
+    }
+    const th = e.target.closest("[data-thread]");
+    if (th && th.closest("#messages")) {
+      S.thread = th.dataset.thread;
+      refresh();
+    }
+  });
+
+  document.addEventListener("change", (e) => {
+    const control = e.target.closest("select[data-el], input[data-el]");
+    if (!control || control.value === "") return;
+    const entry = lookup(control.dataset.el);
+    if (entry) act(entry, control.value, control);
+  });
+
+  $("thread-close").addEventListener("click", () => { S.thread = null; refresh(); });
+
+  $("user-switcher").addEventListener("change", (e) => {
+    S.user = e.target.value;
+    document.cookie = `sandbox_user=${encodeURIComponent(S.user)}; path=/; SameSite=Lax`;
+    S.modalKey = null;
+    refresh();
+  });
+
+  $("composer").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const box = $("composer-input");
+    const text = box.value.trim();
+    if (!text) return;
+    box.value = "";
+    box.disabled = true;
+    try {
+      await post("/_sandbox/ui/command", { channel: S.channel, text });
+    } finally {
+      box.disabled = false;
+      box.focus();
+      refresh();
+    }
+  });
+
+  // The modal: submit, close (×, Cancel, Escape).
+  const modal = $("modal");
+  async function closeModal() {
+    const form = $("modal-form");
+    if (!form) return;
+    S.modalKey = null;
+    modal.close();
+    await post("/_sandbox/ui/close", { view_id: form.dataset.viewId });
+    refresh();
+  }
+  modal.addEventListener("cancel", (e) => { e.preventDefault(); closeModal(); });
+  modal.addEventListener("click", (e) => {
+    if (e.target.closest(".modal-x, .modal-close")) closeModal();
+  });
+  modal.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const form = e.target;
+    const values = {};
+    let missing = false;
+    for (const box of form.querySelectorAll(".bk-input")) {
+      const value = readInput(box);
+      const empty = value === null || (Array.isArray(value) && value.length === 0);
+      const err = box.querySelector(".field-error.required");
+      if (err) err.remove();
+      if (empty && box.hasAttribute("data-required")) {
+        missing = true;
+        box.insertAdjacentHTML("beforeend", '<div class="field-error required" role="alert">Please complete this required field.</div>');
+      }
+      (values[box.dataset.blockId] ||= {})[box.dataset.actionId] = value;
+    }
+    if (missing) return;
+    const btn = $("modal-submit");
+    if (btn) btn.disabled = true;
+    try {
+      await post("/_sandbox/ui/submit", { view_id: form.dataset.viewId, values });
+    } finally {
+      if (btn) btn.disabled = false;
+      S.modalKey = null;
+      refresh();
+    }
+  });
+
+  render();
+  listen();
+})();

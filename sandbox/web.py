@@ -1,0 +1,336 @@
+"""The interactive workspace page: GET / plus the /_sandbox/ui/* and event-stream endpoints.
+
+The page is plain JS (templates/workspace.js) over JSON: `GET /_sandbox/state?user=U…` answers the
+workspace as that person sees it (one channel's latest messages, an open thread, their ephemeral
+messages, their top modal with its field errors); `GET /_sandbox/events` streams a `changed` event
+whenever the workspace's version moves. Clicks and submissions go through the `SlackDriver` the
+emulator was handed (`EmulatorServer.attach_driver`), so the app gets exactly what Slack sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from sandbox.page import render_page
+from sandbox.workspace import SlackError, Workspace
+
+TEMPLATES = Path(__file__).parent / "templates"
+DEFAULT_USER = "U0MANAGER1"
+DEFAULT_CHANNEL = "C0DISPUTES"
+PAGE_SIZE = 200
+# An event stream ends after this long (the browser reconnects) so shutdown never waits on it.
+STREAM_LIFETIME_S = 15.0
+STREAM_POLL_S = 0.1
+USER_COOKIE = "sandbox_user"
+
+
+def _is_human(ws: Workspace, user: str) -> bool:
+    u = ws.users.get(user)
+    return u is not None and not u.is_bot
+
+
+def _pick_user(ws: Workspace, request: Request, params: dict[str, Any] | None = None) -> str:
+    wanted = (params or {}).get("user") or request.query_params.get("user")
+    wanted = wanted or request.cookies.get(USER_COOKIE) or DEFAULT_USER
+    return wanted if _is_human(ws, wanted) else DEFAULT_USER
+
+
+def ui_state(
+    ws: Workspace,
+    user: str,
+    channel: str | None = None,
+    *,
+    limit: int = PAGE_SIZE,
+    thread: str | None = None,
+) -> dict[str, Any]:
+    """What `user` sees: the channel list, the latest `limit` messages of one channel (and their
+    own ephemeral messages there), the open thread, and their top modal with its errors."""
+    with ws.lock:
+        ch = ws.channel(channel or DEFAULT_CHANNEL)
+        history = ws.history(ch.id)
+        window = history[-limit:] if limit > 0 else history
+        oldest = float(window[0].ts) if window and len(window) < len(history) else 0.0
+        items = [m.to_slack(ws) for m in window]
+        for e in ws.ephemerals_for(user, ch.id):
+            if e.thread_ts is None and float(e.ts) >= oldest:
+                items.append(_ephemeral(ws, e))
+        items.sort(key=lambda m: float(m["ts"]))
+        thread_out = None
+        if thread:
+            try:
+                msgs = ws.thread(ch.id, thread)
+            except SlackError:
+                msgs = []
+            if msgs:
+                root = msgs[0].ts
+                replies = [m.to_slack(ws) for m in msgs]
+                replies += [
+                    _ephemeral(ws, e) for e in ws.ephemerals_for(user, ch.id) if e.thread_ts == root
+                ]
+                replies.sort(key=lambda m: float(m["ts"]))
+                thread_out = {"ts": root, "messages": replies}
+        top = ws.top_view(user)
+        view = None
+        if top is not None:
+            view = top.to_slack() | {"errors": dict(top.errors)}
+        return {
+            "version": ws.version,
+            "me": user,
+            "bot_user_id": ws.bot_user_id,
+            "users": [
+                {"id": u.id, "name": u.name, "real_name": u.real_name, "is_bot": u.is_bot}
+                for u in ws.users.values()
+            ],
+            "channels": [
+                {"id": c.id, "name": c.name, "member": user in c.members}
+                for c in ws.channels.values()
+            ],
+            "channel": ch.id,
+            "messages": items,
+            "has_more": len(window) < len(history),
+            "total": len(history),
+            "thread": thread_out,
+            "view": view,
+        }
+
+
+def _ephemeral(ws: Workspace, e: Any) -> dict[str, Any]:
+    out = e.to_slack()
+    out.update(type="message", user=ws.bot_user_id, ephemeral=True)
+    if e.thread_ts is None:
+        out.pop("thread_ts", None)
+    return out
+
+
+def _json_for_script(data: Any) -> str:
+    # Safe inside <script type="application/json">: no "</script>" or "<!--" can appear.
+    return json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+async def page(request: Request) -> HTMLResponse:
+    """GET /: the workspace page, with the first state inlined so it shows at once."""
+    ws: Workspace = request.app.state.workspace
+    user = _pick_user(ws, request)
+    try:
+        state = ui_state(ws, user, request.query_params.get("channel"))
+    except SlackError:
+        state = ui_state(ws, user)
+    html = (TEMPLATES / "workspace.html").read_text()
+    html = html.replace("{{ initial_state }}", _json_for_script(state))
+    return HTMLResponse(html)
+
+
+async def plain_page(request: Request) -> HTMLResponse:
+    """GET /_sandbox/plain: the read-only, no-JS view of every channel."""
+    return HTMLResponse(render_page(request.app.state.workspace))
+
+
+_ASSETS = {"workspace.js": "text/javascript", "workspace.css": "text/css"}
+
+
+async def asset(request: Request) -> Response:
+    """GET /_sandbox/assets/<name>"""
+    name = request.path_params["name"]
+    if name not in _ASSETS:
+        return Response("not found", status_code=404)
+    return Response(
+        (TEMPLATES / name).read_text(),
+        media_type=_ASSETS[name],
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+async def state(request: Request) -> JSONResponse:
+    """GET /_sandbox/state: everything (no `user`), or what one person sees (`user=U…`,
+    optional `channel`, `limit`, `thread`)."""
+    ws: Workspace = request.app.state.workspace
+    q = request.query_params
+    if not q.get("user"):
+        return JSONResponse(ws.snapshot())
+    try:
+        limit = int(q.get("limit") or PAGE_SIZE)
+        return JSONResponse(
+            ui_state(
+                ws, _pick_user(ws, request), q.get("channel"), limit=limit, thread=q.get("thread")
+            )
+        )
+    except SlackError as exc:
+        return JSONResponse({"ok": False, "error": exc.error}, status_code=404)
+    except ValueError:
+        return JSONResponse({"ok": False, "error": "invalid_arguments"}, status_code=400)
+
+
+async def events(request: Request) -> StreamingResponse:
+    """GET /_sandbox/events: server-sent `changed` events carrying the workspace version."""
+    ws: Workspace = request.app.state.workspace
+    app_state = request.app.state
+
+    async def stream():
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STREAM_LIFETIME_S
+        last = -1
+        yield "retry: 300\n\n"
+        while loop.time() < deadline and not getattr(app_state, "closing", False):
+            if ws.version != last:
+                last = ws.version
+                yield f"event: changed\ndata: {last}\n\n"
+            await asyncio.sleep(STREAM_POLL_S)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+# -- what a person does -------------------------------------------------------------
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        data = json.loads(await request.body() or b"{}")
+    except json.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
+        raise SlackError("invalid_payload")
+    return data
+
+
+def _driver(request: Request) -> Any:
+    driver = getattr(request.app.state, "driver", None)
+    if driver is None:
+        raise SlackError("no_app", detail="no app is connected to this sandbox")
+    return driver
+
+
+def _fail(exc: Exception, status: int = 400) -> JSONResponse:
+    if isinstance(exc, SlackError):
+        return JSONResponse({"ok": False, "error": exc.error, **exc.extra}, status_code=status)
+    return JSONResponse({"ok": False, "error": "failed", "detail": str(exc)}, status_code=status)
+
+
+def _response_body(response: Any) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+async def ui_command(request: Request) -> JSONResponse:
+    """POST /_sandbox/ui/command {user, channel, text}: `/dispute …` signed as Slack signs it.
+    The ack body is what Slack shows the user as an ephemeral message, so it is kept as one."""
+    ws: Workspace = request.app.state.workspace
+    try:
+        data = await _body(request)
+        user = _pick_user(ws, request, data)
+        channel = ws.channel(str(data.get("channel") or DEFAULT_CHANNEL))
+        text = str(data.get("text") or "").strip()
+        command, _, rest = text.partition(" ")
+        if not command.startswith("/"):
+            command, rest = "/dispute", text
+        response = await _driver(request).command(
+            rest.strip(), user=user, channel=channel.id, command=command
+        )
+    except (SlackError, LookupError) as exc:
+        return _fail(exc)
+    body = _response_body(response)
+    if response.status_code != 200:
+        ws.post_ephemeral(
+            channel.id,
+            user,
+            text=f'{command} failed with the error "dispatch_failed" (HTTP {response.status_code})',
+            via="ack",
+        )
+    elif body:
+        message = body if isinstance(body, dict) else {"text": str(body)}
+        text_out, blocks = str(message.get("text") or ""), message.get("blocks") or []
+        if message.get("response_type") == "in_channel":
+            ws.post_message(channel.id, text=text_out, blocks=blocks)
+        elif text_out or blocks:
+            ws.post_ephemeral(channel.id, user, text=text_out, blocks=blocks, via="ack")
+    return JSONResponse(
+        {"ok": response.status_code == 200, "status": response.status_code, "ack": body}
+    )
+
+
+async def ui_action(request: Request) -> JSONResponse:
+    """POST /_sandbox/ui/action {user, channel, message_ts | view_id, action_id, block_id,
+    value, selected}: a click as a real `block_actions` payload."""
+    ws: Workspace = request.app.state.workspace
+    try:
+        data = await _body(request)
+        user = _pick_user(ws, request, data)
+        response = await _driver(request).block_action(
+            str(data["action_id"]),
+            user=user,
+            channel=str(data.get("channel") or DEFAULT_CHANNEL),
+            message_ts=data.get("message_ts") or None,
+            view_id=data.get("view_id") or None,
+            value=data.get("value"),
+            selected=data.get("selected"),
+            block_id=data.get("block_id"),
+        )
+    except (SlackError, LookupError, KeyError) as exc:
+        return _fail(exc)
+    return JSONResponse({"ok": response.status_code == 200, "status": response.status_code})
+
+
+async def ui_submit(request: Request) -> JSONResponse:
+    """POST /_sandbox/ui/submit {user, view_id, values}: a `view_submission`; the driver applies
+    the app's response_action (errors are kept on the view for the page)."""
+    ws: Workspace = request.app.state.workspace
+    try:
+        data = await _body(request)
+        user = _pick_user(ws, request, data)
+        response = await _driver(request).view_submission(
+            data.get("values") or {}, user=user, view_id=data.get("view_id") or None
+        )
+    except (SlackError, LookupError) as exc:
+        return _fail(exc)
+    body = _response_body(response)
+    return JSONResponse(
+        {
+            "ok": response.status_code == 200,
+            "status": response.status_code,
+            "response_action": body.get("response_action") if isinstance(body, dict) else None,
+            "errors": body.get("errors") if isinstance(body, dict) else None,
+        }
+    )
+
+
+async def ui_close(request: Request) -> JSONResponse:
+    """POST /_sandbox/ui/close {user, view_id}: the modal's Close button (pops that view)."""
+    ws: Workspace = request.app.state.workspace
+    try:
+        data = await _body(request)
+        ws.close_view(str(data["view_id"]))
+    except (SlackError, KeyError) as exc:
+        return _fail(exc)
+    return JSONResponse({"ok": True})
+
+
+def web_routes() -> list[Route]:
+    """The page, its assets and the endpoints it calls."""
+    return [
+        Route("/", page, methods=["GET"]),
+        Route("/_sandbox/plain", plain_page, methods=["GET"]),
+        Route("/_sandbox/assets/{name}", asset, methods=["GET"]),
+        Route("/_sandbox/state", state, methods=["GET"]),
+        Route("/_sandbox/events", events, methods=["GET"]),
+        Route("/_sandbox/ui/command", ui_command, methods=["POST"]),
+        Route("/_sandbox/ui/action", ui_action, methods=["POST"]),
+        Route("/_sandbox/ui/submit", ui_submit, methods=["POST"]),
+        Route("/_sandbox/ui/close", ui_close, methods=["POST"]),
+    ]
+
+
+__all__ = ["ui_state", "web_routes"]

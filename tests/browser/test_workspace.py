@@ -1,0 +1,54 @@
+"""The workspace page, as a manager uses it: command, thread, buttons, modals, confirm dialog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.browser.conftest import ARTIFACTS
+
+
+def test_open_review_and_propose_from_the_browser(page: Any) -> None:
+    composer = page.get_by_label("Message")
+    composer.fill("/dispute open ORD-1001 damaged the box was crushed")
+    composer.press("Enter")
+
+    # The parent message arrives through the event stream; its replies open the thread panel.
+    parent = page.locator("#messages .msg.has-replies", has_text="D-1 · ORD-1001")
+    parent.get_by_role("button", name="replies").click()
+    thread = page.locator("#thread-messages")
+    thread.get_by_text("Evidence · D-1").wait_for()
+
+    # "Why?" opens the policy trace as a modal; Close pops it.
+    thread.get_by_role("button", name="Why?").first.click()
+    modal = page.locator("#modal")
+    modal.locator("#modal-title").wait_for()
+    assert modal.is_visible()
+    modal.locator(".modal-close").click()
+    modal.wait_for(state="hidden")
+
+    # "Start review": a bad amount comes back as a field error from the app, then a good one.
+    thread.get_by_role("button", name="Start review").click()
+    modal.get_by_text("Resolve D-1").wait_for()
+    modal.get_by_label("Partial refund").check()
+    modal.locator('[data-block-id="amount"] input').fill("abc")
+    modal.locator("#modal-submit").click()
+    error = modal.locator('[data-block-id="amount"] .field-error')
+    error.wait_for()
+    assert error.inner_text().strip()
+    modal.locator('[data-block-id="amount"] input').fill("10.00")
+    modal.locator("#modal-submit").click()
+    modal.wait_for(state="hidden")
+
+    # The proposal lands in the thread; Approve asks first, and Cancel sends nothing.
+    approve = thread.get_by_role("button", name="Approve", exact=True)
+    approve.wait_for()
+    approve.click()
+    confirm = page.locator("#confirm-dialog")
+    confirm.wait_for()
+    assert "Approve" in confirm.inner_text()
+    confirm.locator(".deny").click()
+    confirm.wait_for(state="hidden")
+    assert approve.is_visible()
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "thread.png"), full_page=True)
