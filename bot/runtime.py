@@ -18,6 +18,7 @@ from bot.app import build_bolt_app
 from bot.channels import resolve_channel
 from bot.dedupe import RecentKeys
 from bot.errors import StartupError
+from bot.housekeeping import Housekeeping
 from bot.money import GroupDirectory, RefundReporter, load_gateway, load_roles
 from bot.settings import Settings
 from bot.workers import WorkQueue
@@ -53,8 +54,11 @@ class Runtime:
     deps: Deps
     worker: RefundWorker | None = None
     gateway: RefundGateway | None = None
+    housekeeping: Housekeeping | None = None
 
     async def aclose(self) -> None:
+        if self.housekeeping is not None:
+            await self.housekeeping.stop()
         await self.queue.stop()
         if self.worker is not None:
             await self.worker.stop()
@@ -171,4 +175,6 @@ async def build_runtime(
         recent=RecentKeys(),
     )
     log.info("disputes channel %s resolved to %s", settings.disputes_channel, channel_id)
-    return Runtime(settings, db, orders, queue, client, app, deps, worker, gateway)
+    housekeeping = Housekeeping(db)
+    housekeeping.start()
+    return Runtime(settings, db, orders, queue, client, app, deps, worker, gateway, housekeeping)
