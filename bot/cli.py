@@ -55,7 +55,14 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the app against the local Slack sandbox")
     demo.add_argument("--port", type=int, default=0, help="sandbox page port (default: any)")
-    demo.add_argument("--data", help="folder for the demo database (default: a temp folder)")
+    demo.add_argument(
+        "--data",
+        help="folder for the demo's database, orders and roles "
+        "(default: ~/.cache/dispute-desk/demo; wiped at start unless --keep)",
+    )
+    demo.add_argument(
+        "--keep", action="store_true", help="keep the previous run's database and paid orders"
+    )
     demo.add_argument("--no-wait", action="store_true", help="exit after the transcript")
     demo.set_defaults(run=_demo)
 
@@ -82,7 +89,7 @@ async def _serve(_args: argparse.Namespace) -> int:
 async def _demo(args: argparse.Namespace) -> int:
     from bot.demo import run_demo
 
-    return await run_demo(port=args.port, data=args.data, wait=not args.no_wait)
+    return await run_demo(port=args.port, data=args.data, wait=not args.no_wait, keep=args.keep)
 
 
 async def _migrate(_args: argparse.Namespace) -> int:

@@ -1,56 +1,128 @@
-"""`dispute-desk demo`: the app on SQLite and the demo orders, against the local Slack sandbox."""
+"""`dispute-desk demo`: the whole demo world on loopback.
+
+The Slack sandbox, localstripe with the demo orders paid in it, an SMTP sink for the customer's
+mail, a roles file for the sandbox users, the app on SQLite, and a handful of disputes opened
+through the real Slack path and left in different states. Ctrl-C (or SIGTERM) stops it all.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import secrets
 import signal
-import tempfile
-from pathlib import Path
 
+from bot import demo_world
 from bot.serve import http_server, start_runtime
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from sandbox.driver import SlackDriver
+from sandbox.localstripe_runner import API_KEY, LocalStripe
+from sandbox.mailbox import Mailbox
 from sandbox.server import EmulatorServer
 from sandbox.transcript import render_transcript
 from sandbox.workspace import Workspace
-
-DEMO_COMMANDS = (
-    ("U0MANAGER1", "open ORD-1001 damaged the box was crushed"),
-    ("U0MANAGER2", "open ORD-1017 the refund never arrived on my card"),
-    ("U0AGENT", "open ORD-1022 unwanted asked to return the coat after the window"),
-    ("U0MANAGER1", "open ORD-1009 never delivered, tracking stopped"),
-    ("U0MANAGER1", "show D-1"),
-)
 
 
 def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def _data_folder(data: str | None) -> Path:
-    folder = Path(data).expanduser().resolve() if data else Path(tempfile.mkdtemp(prefix="dd-"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+class _Signals:
+    """SIGINT/SIGTERM: while starting, cancel the start-up; once waiting, end the wait."""
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self.waiting = False
+        self._main = asyncio.current_task()
+        self._loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                self._loop.add_signal_handler(sig, self._on_signal)
+
+    def _on_signal(self) -> None:
+        first = not self.stop.is_set()
+        self.stop.set()
+        if first and not self.waiting and self._main is not None:
+            self._main.cancel()
+
+    def close(self) -> None:
+        self.waiting = True  # the cleanup must not be cancelled
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                self._loop.remove_signal_handler(sig)
 
 
-async def run_demo(*, port: int = 0, data: str | None = None, wait: bool = True) -> int:
-    folder = _data_folder(data)
+async def run_demo(
+    *, port: int = 0, data: str | None = None, wait: bool = True, keep: bool = False
+) -> int:
+    signals = _Signals()
+
     workspace = Workspace.default()
-    emulator = await EmulatorServer(workspace, port=port).start()
-    _say(f"Dispute Desk sandbox: {emulator.base_url}/")
-    secret = secrets.token_hex(16)
-    settings = load_settings(
-        slack_bot_token=workspace.bot_token,
-        slack_signing_secret=secret,
-        slack_app_token=None,
-        slack_api_url=emulator.api_url,
-        database_url=f"sqlite+aiosqlite:///{folder / 'dispute-desk.db'}",
-        disputes_channel="#disputes",
-        host="127.0.0.1",
-        port=0,
-    )
+    emulator = EmulatorServer(workspace, port=port)
+    stripe: LocalStripe | None = None
+    mailbox = Mailbox()
+    try:
+        await emulator.start()
+        _say(f"Dispute Desk sandbox: {emulator.base_url}/")
+        folder = demo_world.prepare_folder(data, keep=keep)
+        # Spawned from this (the main) thread: the child's death signal follows this thread.
+        stripe = LocalStripe(store=folder / demo_world.STRIPE_STORE)
+        stripe.spawn()
+        await stripe.wait_ready_async()
+        orders = await demo_world.pay_orders(folder, stripe.url)
+        _say(f"localstripe: {stripe.url} (pid {stripe.pid}) · orders {orders}")
+        await mailbox.start()
+        emulator.attach_mailbox(mailbox)
+        _say(f"Customer mail (SMTP sink): {mailbox.url}")
+        roles = demo_world.write_roles(folder)
+        database = folder / demo_world.DB_NAME
+        secret = secrets.token_hex(16)
+        settings = load_settings(
+            slack_bot_token=workspace.bot_token,
+            slack_signing_secret=secret,
+            slack_app_token=None,
+            slack_api_url=emulator.api_url,
+            database_url=f"sqlite+aiosqlite:///{database}",
+            disputes_channel="#disputes",
+            supervisors_channel="#dispute-supervisors",
+            order_source=f"fixtures:{orders}",
+            roles_file=roles,
+            refund_gateway="stripe",
+            stripe_api_key=API_KEY,
+            stripe_api_base=stripe.url,
+            customer_channel=mailbox.url,
+            refund_lease_seconds=5,
+            host="127.0.0.1",
+            port=0,
+        )
+        await _run_app(settings, workspace, emulator, secret, signals, wait, keep, database)
+    except asyncio.CancelledError:
+        if not signals.stop.is_set():
+            raise
+        _say("Interrupted while starting; stopped.")
+        return 130
+    finally:
+        signals.waiting = True  # no more cancelling: the cleanup below must run to the end
+        emulator.attach_mailbox(None)
+        await mailbox.stop()
+        if stripe is not None:
+            stripe.stop()
+        await emulator.stop()
+        signals.close()
+    return 0
+
+
+async def _run_app(
+    settings: Settings,
+    workspace: Workspace,
+    emulator: EmulatorServer,
+    secret: str,
+    signals: _Signals,
+    wait: bool,
+    keep: bool,
+    database: os.PathLike[str],
+) -> None:
     runtime = await start_runtime(settings)
     server = http_server(runtime, "127.0.0.1", 0)
     serving = asyncio.create_task(server.serve())
@@ -61,31 +133,21 @@ async def run_demo(*, port: int = 0, data: str | None = None, wait: bool = True)
             await asyncio.sleep(0.01)
         app_port = server.servers[0].sockets[0].getsockname()[1]
         app_url = f"http://127.0.0.1:{app_port}"
-        _say(f"App (HTTP mode): {app_url}/slack/events · database {folder / 'dispute-desk.db'}")
+        _say(f"App (HTTP mode): {app_url}/slack/events · database {database}")
         async with SlackDriver(app_url, secret, workspace, emulator.base_url) as driver:
-            for user, text in DEMO_COMMANDS:
-                await driver.command(text, user=user)
-                await runtime.queue.join()
+            existing = await demo_world.opened_orders(runtime.db) if keep else set()
+            await demo_world.seed(driver, workspace, existing)
+            await runtime.queue.join()
             _say("\n" + render_transcript(workspace))
             if wait:
                 # The page's composer, buttons and modals reach the app through this driver.
                 emulator.attach_driver(driver)
                 _say(f"\nOpen {emulator.base_url}/ to use the workspace. Ctrl-C stops the demo.")
-                await _until_interrupted()
+                signals.waiting = True
+                await signals.stop.wait()
                 emulator.attach_driver(None)
     finally:
         server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(serving, 15)
         await runtime.aclose()
-        await emulator.stop()
-    return 0
-
-
-async def _until_interrupted() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    await stop.wait()

@@ -150,15 +150,35 @@ def chat_get_permalink(ws: Workspace, params: Params, request: Request) -> Param
     return {"channel": ch.id, "permalink": link}
 
 
+def _im(ws: Workspace, ch: Any) -> Params:
+    """A DM with the bot as conversations.info answers it (Slack's `im` object)."""
+    return {
+        "id": ch.id,
+        "created": ch.created,
+        "is_im": True,
+        "is_org_shared": False,
+        "context_team_id": ws.team_id,
+        "user": ws.dm_users[ch.id],
+        "is_user_deleted": False,
+        "priority": 0,
+    }
+
+
+def _conversation(ws: Workspace, ch: Any) -> Params:
+    return _im(ws, ch) if ws.is_dm(ch.id) else ch.to_slack(ws.bot_user_id)
+
+
 def conversations_info(ws: Workspace, params: Params, request: Request) -> Params:
-    """conversations.info"""
+    """conversations.info (channels, and DMs with the bot as `im` objects)"""
     _require(params, "channel")
-    return {"channel": ws.channel(str(params["channel"])).to_slack(ws.bot_user_id)}
+    return {"channel": _conversation(ws, ws.channel(str(params["channel"])))}
 
 
 def conversations_join(ws: Workspace, params: Params, request: Request) -> Params:
     """conversations.join"""
     _require(params, "channel")
+    if ws.is_dm(ws.channel(str(params["channel"])).id):
+        raise SlackError("method_not_supported_for_channel_type")
     ch, already = ws.join(str(params["channel"]), ws.bot_user_id)
     out: Params = {"channel": ch.to_slack(ws.bot_user_id)}
     if already:
@@ -175,14 +195,15 @@ def conversations_list(ws: Workspace, params: Params, request: Request) -> Param
         channels = [
             c
             for c in ws.channels.values()
-            if ("private_channel" if c.is_private else "public_channel") in types
+            if ("im" if ws.is_dm(c.id) else "private_channel" if c.is_private else "public_channel")
+            in types
         ]
     limit = int(params.get("limit") or 100) or 100
     start = int(params.get("cursor") or 0)
     page = channels[start : start + limit]
     nxt = str(start + limit) if start + limit < len(channels) else ""
     return {
-        "channels": [c.to_slack(ws.bot_user_id) for c in page],
+        "channels": [_conversation(ws, c) for c in page],
         "response_metadata": {"next_cursor": nxt},
     }
 

@@ -18,12 +18,14 @@ from sandbox.workspace import Workspace
 
 if TYPE_CHECKING:
     from sandbox.driver import SlackDriver
+    from sandbox.mailbox import Mailbox
 
 
 def create_emulator_app(workspace: Workspace) -> Starlette:
     """The full emulator: Web API, /_sandbox endpoints and the browser page."""
     app = create_app(workspace, extra_routes=web_routes())
     app.state.driver = None
+    app.state.mailbox = None
     app.state.closing = False
     return app
 
@@ -71,6 +73,10 @@ class EmulatorServer:
         """Let the page's clicks, commands and submissions reach the app through `driver`
         (it is used from the emulator's event loop)."""
         self.app.state.driver = driver
+
+    def attach_mailbox(self, mailbox: Mailbox | None) -> None:
+        """The customer's inbox (the demo's SMTP sink), for a page to show."""
+        self.app.state.mailbox = mailbox
 
     def _make_server(self) -> _Server:
         config = uvicorn.Config(

@@ -10,7 +10,11 @@ emulator was handed (`EmulatorServer.attach_driver`), so the app gets exactly wh
 from __future__ import annotations
 
 import asyncio
+import html
 import json
+import re
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +57,10 @@ def ui_state(
     """What `user` sees: the channel list, the latest `limit` messages of one channel (and their
     own ephemeral messages there), the open thread, and their top modal with its errors."""
     with ws.lock:
+        dm = ws.dm_channel(user)
         ch = ws.channel(channel or DEFAULT_CHANNEL)
+        if ws.is_dm(ch.id) and ch.id != dm.id:
+            ch = dm  # someone else's DM: show this person's own
         history = ws.history(ch.id)
         window = history[-limit:] if limit > 0 else history
         oldest = float(window[0].ts) if window and len(window) < len(history) else 0.0
@@ -80,6 +87,7 @@ def ui_state(
         view = None
         if top is not None:
             view = top.to_slack() | {"errors": dict(top.errors)}
+        home = ws.home_views.get(user)
         return {
             "version": ws.version,
             "me": user,
@@ -91,13 +99,17 @@ def ui_state(
             "channels": [
                 {"id": c.id, "name": c.name, "member": user in c.members}
                 for c in ws.channels.values()
+                if not ws.is_dm(c.id)
             ],
+            "dm": dm.id,
             "channel": ch.id,
+            "is_dm": ch.id == dm.id,
             "messages": items,
             "has_more": len(window) < len(history),
             "total": len(history),
             "thread": thread_out,
             "view": view,
+            "home": home.to_slack() if home is not None else None,
         }
 
 
@@ -307,6 +319,28 @@ async def ui_submit(request: Request) -> JSONResponse:
     )
 
 
+async def ui_home(request: Request) -> JSONResponse:
+    """POST /_sandbox/ui/home {user}: the person opened the app's Home tab, so the app gets
+    `app_home_opened` (with the view it published before, as Slack sends it); the view it
+    publishes then arrives through the event stream."""
+    ws: Workspace = request.app.state.workspace
+    try:
+        data = await _body(request)
+        user = _pick_user(ws, request, data)
+        event: dict[str, Any] = {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": ws.dm_channel(user).id,
+            "tab": "home",
+        }
+        if (home := ws.home_views.get(user)) is not None:
+            event["view"] = home.to_slack()
+        response = await _driver(request).event(event)
+    except SlackError as exc:
+        return _fail(exc)
+    return JSONResponse({"ok": response.status_code == 200, "status": response.status_code})
+
+
 async def ui_close(request: Request) -> JSONResponse:
     """POST /_sandbox/ui/close {user, view_id}: the modal's Close button (pops that view)."""
     ws: Workspace = request.app.state.workspace
@@ -316,6 +350,129 @@ async def ui_close(request: Request) -> JSONResponse:
     except (SlackError, KeyError) as exc:
         return _fail(exc)
     return JSONResponse({"ok": True})
+
+
+# -- the customer's side -------------------------------------------------------------
+
+_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_TRAILING = ".,;:!?)]}"
+NO_MAILBOX = "No mailbox: run <code>dispute-desk demo</code>"
+REPLY_NOTE = "Replying from here arrives with customer messaging."
+
+
+def _field(item: Any, name: str) -> Any:
+    if isinstance(item, Mapping):
+        return item.get(name)
+    return getattr(item, name, None)
+
+
+def _when(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value.strip():
+        try:
+            return datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None
+
+
+def _sort_key(when: datetime | None) -> float:
+    if when is None:
+        return float("-inf")
+    if when.tzinfo is None:
+        when = when.astimezone()  # a naive time is local, as the sink stamps it
+    return when.timestamp()
+
+
+def linkify(text: str) -> str:
+    """Plain text as HTML: everything escaped, http(s) links clickable."""
+    out, last = [], 0
+    for m in _URL.finditer(text):
+        url = m.group(0).rstrip(_TRAILING)
+        end = m.start() + len(url)
+        out.append(html.escape(text[last : m.start()]))
+        href = html.escape(url, quote=True)
+        out.append(f'<a href="{href}" target="_blank" rel="noopener noreferrer">{href}</a>')
+        last = end
+    out.append(html.escape(text[last:]))
+    return "".join(out)
+
+
+def mailbox_messages(mailbox: Any) -> list[dict[str, Any]]:
+    """The mailbox's emails, read defensively (objects or dicts; `recipients` or `to`; a
+    datetime or ISO `received_at`), newest first."""
+    raw = getattr(mailbox, "messages", None)
+    if raw is None and isinstance(mailbox, Mapping):
+        raw = mailbox.get("messages")
+    if callable(raw):
+        raw = raw()
+    items = list(raw or [])  # a copy: the SMTP sink may append while we read
+    out = []
+    for item in items:
+        recipients = _field(item, "recipients") or _field(item, "to") or []
+        if isinstance(recipients, str):
+            recipients = [recipients]
+        received = _field(item, "received_at")
+        when = _when(received)
+        out.append(
+            {
+                "sender": str(_field(item, "sender") or ""),
+                "recipients": [str(r) for r in recipients],
+                "subject": str(_field(item, "subject") or ""),
+                "body": str(_field(item, "body") or ""),
+                "received_at": when,
+                "received_text": (
+                    when.isoformat(sep=" ", timespec="seconds") if when else str(received or "")
+                ),
+            }
+        )
+    out.sort(key=lambda m: _sort_key(m["received_at"]), reverse=True)
+    return out
+
+
+def render_customer_inbox(mailbox: Any) -> str:
+    """GET /customer's HTML: what was sent to customers, newest first."""
+    esc = html.escape
+    if mailbox is None:
+        content = f'<p class="inbox-empty" id="no-mailbox">{NO_MAILBOX}</p>'
+    else:
+        emails = mailbox_messages(mailbox)
+        if not emails:
+            content = '<p class="inbox-empty">No emails yet.</p>'
+        else:
+            parts = []
+            for m in emails:
+                parts.append(
+                    '<article class="email">'
+                    f'<h2 class="email-subject">{esc(m["subject"]) or "(no subject)"}</h2>'
+                    '<dl class="email-meta">'
+                    f'<dt>From</dt><dd class="email-from">{esc(m["sender"])}</dd>'
+                    f'<dt>To</dt><dd class="email-to">{esc(", ".join(m["recipients"]))}</dd>'
+                    f'<dt>Received</dt><dd class="email-received">'
+                    f"<time>{esc(m['received_text'])}</time></dd>"
+                    "</dl>"
+                    f'<div class="email-body">{linkify(m["body"])}</div>'
+                    "</article>"
+                )
+            content = "".join(parts)
+    return (
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        "<title>Customer inbox · Dispute Desk sandbox</title>\n"
+        '<link rel="stylesheet" href="/_sandbox/assets/workspace.css">\n</head>\n'
+        '<body class="inbox-page">\n<main id="inbox">\n'
+        '<p><a href="/">← Back to the workspace</a></p>\n'
+        "<h1>Customer inbox</h1>\n"
+        '<p class="muted">What the app sent to customers, newest first.</p>\n'
+        f'<p class="inbox-note" id="reply-note">{esc(REPLY_NOTE)}</p>\n'
+        f"{content}\n</main>\n</body>\n</html>\n"
+    )
+
+
+async def customer_inbox(request: Request) -> HTMLResponse:
+    """GET /customer: the customer's side, from the mailbox the server was handed."""
+    return HTMLResponse(render_customer_inbox(getattr(request.app.state, "mailbox", None)))
 
 
 def web_routes() -> list[Route]:
@@ -330,7 +487,9 @@ def web_routes() -> list[Route]:
         Route("/_sandbox/ui/action", ui_action, methods=["POST"]),
         Route("/_sandbox/ui/submit", ui_submit, methods=["POST"]),
         Route("/_sandbox/ui/close", ui_close, methods=["POST"]),
+        Route("/_sandbox/ui/home", ui_home, methods=["POST"]),
+        Route("/customer", customer_inbox, methods=["GET"]),
     ]
 
 
-__all__ = ["ui_state", "web_routes"]
+__all__ = ["linkify", "mailbox_messages", "render_customer_inbox", "ui_state", "web_routes"]

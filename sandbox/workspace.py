@@ -76,6 +76,8 @@ class Workspace:
         self.ephemerals: list[Ephemeral] = []
         self.views: dict[str, View] = {}
         self.home_views: dict[str, View] = {}
+        # Direct-message channels with the bot: channel id -> the person it is with.
+        self.dm_users: dict[str, str] = {}
         self.triggers: dict[str, Trigger] = {}
         self.response_urls: dict[str, ResponseUrl] = {}
         self.ratelimits: dict[str, RateLimit] = {}
@@ -151,15 +153,50 @@ class Workspace:
             return self.users[user_id]
 
     def channel(self, ref: str) -> Channel:
-        """A channel by id, name or #name, or `channel_not_found`."""
+        """A channel by id, name or #name, or `channel_not_found`. A person's id or their DM id
+        (`D0…`) answers their DM with the bot, opened on first use as Slack does."""
         with self.lock:
             if ref in self.channels:
                 return self.channels[ref]
+            if (dm_user := self._dm_user_for(ref)) is not None:
+                return self.dm_channel(dm_user)
             name = ref.removeprefix("#")
             for ch in self.channels.values():
-                if ch.name == name:
+                if ch.name == name and ch.id not in self.dm_users:
                     return ch
             raise SlackError("channel_not_found")
+
+    @staticmethod
+    def dm_id(user_id: str) -> str:
+        """The id of a person's DM with the bot: U0AGENT -> D0AGENT."""
+        return "D" + user_id[1:] if user_id.startswith("U") else "D0" + user_id
+
+    def _dm_user_for(self, ref: str) -> str | None:
+        for uid, u in self.users.items():
+            if not u.is_bot and ref in (uid, self.dm_id(uid)):
+                return uid
+        return None
+
+    def dm_channel(self, user_id: str) -> Channel:
+        """The person's direct-message channel with the bot, created on first use."""
+        with self.lock:
+            person = self.user(user_id)
+            if person.is_bot:
+                raise SlackError("cannot_dm_bot")
+            cid = self.dm_id(user_id)
+            ch = self.channels.get(cid)
+            if ch is None:
+                # Slack's DMs have no name; this one is for the plain view and transcripts.
+                name = f"dm-{person.name}"
+                ch = Channel(cid, name, {user_id, self.bot_user_id}, is_private=True)
+                self.dm_users[cid] = user_id
+                self.add_channel(ch)
+            return ch
+
+    def is_dm(self, channel_id: str) -> bool:
+        """True for a direct-message channel with the bot."""
+        with self.lock:
+            return channel_id in self.dm_users
 
     def join(self, channel_ref: str, user_id: str) -> tuple[Channel, bool]:
         """Add a member; returns the channel and whether they were already in it."""

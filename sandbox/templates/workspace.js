@@ -12,6 +12,7 @@
     fetching: false,
     dirty: false,
     first: true,
+    home: new URLSearchParams(location.search).has("home"), // the App Home tab is open
   };
   S.user = S.state.me;
   S.channel = S.state.channel;
@@ -30,6 +31,7 @@
     information_source: "ℹ️", bulb: "💡", paperclip: "📎", speech_balloon: "💬",
     red_circle: "🔴", large_green_circle: "🟢", large_yellow_circle: "🟡", arrows_counterclockwise: "🔄",
     scales: "⚖️", card_index_dividers: "🗂️", clipboard: "📋", bust_in_silhouette: "👤", white_circle: "⚪", large_blue_circle: "🔵", receipt: "🧾", email: "📧", credit_card: "💳", truck: "🚚", calendar: "📅",
+    new: "🆕", checkered_flag: "🏁", heavy_minus_sign: "➖", leftwards_arrow_with_hook: "↩️",
   };
   const emoji = (html) => html.replace(/:([a-z0-9_+-]+):/g, (m, n) => EMOJI[n] || m);
   const userName = (id) => {
@@ -329,14 +331,33 @@
       sw.innerHTML = humans.map((u) => `<option value="${esc(u.id)}">${esc(u.real_name)}</option>`).join("");
     }
     sw.value = S.user;
+    if (st.channel) S.channel = st.channel; // e.g. another person's DM answers with one's own
+    $("home-link").className = S.home ? "active" : "";
     $("channels").innerHTML = st.channels.map((c) =>
-      `<a href="?channel=${esc(c.id)}" data-channel="${esc(c.id)}" class="${c.id === S.channel ? "active" : ""}"># ${esc(c.name)}${c.member ? "" : ' <span class="muted">(not a member)</span>'}</a>`).join("");
-    $("channel-header").innerHTML = `# ${esc(channelName(S.channel))} <span class="muted">${st.total} ${st.total === 1 ? "message" : "messages"}</span>`;
+      `<a href="?channel=${esc(c.id)}" data-channel="${esc(c.id)}" class="${!S.home && c.id === S.channel ? "active" : ""}"># ${esc(c.name)}${c.member ? "" : ' <span class="muted">(not a member)</span>'}</a>`).join("");
+    $("dms").innerHTML = st.dm
+      ? `<a href="?channel=${esc(st.dm)}" data-channel="${esc(st.dm)}" class="${!S.home && st.dm === S.channel ? "active" : ""}">Dispute Desk</a>`
+      : "";
+    $("home").hidden = !S.home;
+    $("messages").hidden = $("composer").hidden = S.home;
+    if (S.home) {
+      $("channel-header").innerHTML = 'Dispute Desk · Home <span class="muted">app</span>';
+      $("home").innerHTML = st.home
+        ? blocks(st.home.blocks, { view_id: st.home.id, channel: null })
+        : '<p class="muted empty-state">Waiting for Dispute Desk to publish its Home tab…</p>';
+    } else if (st.is_dm) {
+      $("channel-header").innerHTML = `Dispute Desk <span class="muted">direct message · ${st.total} ${st.total === 1 ? "message" : "messages"}</span>`;
+    } else {
+      $("channel-header").innerHTML = `# ${esc(channelName(S.channel))} <span class="muted">${st.total} ${st.total === 1 ? "message" : "messages"}</span>`;
+    }
     const earlier = st.has_more ? '<button type="button" class="load-earlier bk-btn" id="load-earlier">Load earlier messages</button>' : "";
     const list = st.messages.map((m) => message(m, "channel")).join("");
-    pinned($("messages"), earlier + (list || '<p class="muted" style="padding:1rem">No messages yet.</p>'));
+    const empty = st.is_dm
+      ? "This is your direct message with Dispute Desk. Nothing here yet: the app posts here when it has something for you."
+      : "No messages yet.";
+    pinned($("messages"), earlier + (list || `<p class="muted empty-state">${esc(empty)}</p>`));
     const panel = $("thread-panel");
-    if (st.thread) {
+    if (st.thread && !S.home) {
       panel.hidden = false;
       $("thread-channel").textContent = `#${channelName(S.channel)}`;
       pinned($("thread-messages"), st.thread.messages.map((m) => message(m, "thread")).join(""));
@@ -444,6 +465,17 @@
     }
   }
 
+  // The App Home tab: opening it sends `app_home_opened`; the view the app publishes then
+  // arrives through the event stream.
+  async function openHome() {
+    S.home = true;
+    S.thread = null;
+    history.replaceState(null, "", "?home=1");
+    render();
+    await post("/_sandbox/ui/home", {});
+    refresh();
+  }
+
   const lookup = (id) => (id.startsWith("v") ? viewElements : elements).get(id);
 
   document.addEventListener("click", (e) => {
@@ -453,10 +485,16 @@
       if (entry) act(entry, null, btn);
       return;
     }
-    if (e.target.closest("a, select, input, textarea, label")) return;
-    const ch = e.target.closest("[data-channel]");
+    if (e.target.closest("[data-home]")) {
+      e.preventDefault();
+      openHome();
+      return;
+    }
+    const ch = e.target.closest("#sidebar [data-channel]");
+    if (!ch && e.target.closest("a, select, input, textarea, label")) return;
     if (ch) {
       e.preventDefault();
+      S.home = false;
       S.channel = ch.dataset.channel;
       S.thread = null;
       S.limit = PAGE;
@@ -490,7 +528,8 @@
     S.user = e.target.value;
     document.cookie = `sandbox_user=${encodeURIComponent(S.user)}; path=/; SameSite=Lax`;
     S.modalKey = null;
-    refresh();
+    if (S.home) openHome(); // the new person opens their own Home tab
+    else refresh();
   });
 
   $("composer").addEventListener("submit", async (e) => {
@@ -553,4 +592,5 @@
 
   render();
   listen();
+  if (S.home) openHome();
 })();

@@ -44,7 +44,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: sync_playwright keeps an event loop running on the main thread,
+# and pytest-asyncio tests collected after this folder (one pytest run over several tiers)
+# cannot start theirs while it lives.
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright

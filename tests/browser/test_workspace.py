@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from sandbox.server import EmulatorServer
 from tests.browser.conftest import ARTIFACTS
 
 
@@ -52,3 +54,38 @@ def test_open_review_and_propose_from_the_browser(page: Any) -> None:
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "thread.png"), full_page=True)
+
+
+def test_home_tab_direct_messages_and_customer_inbox(page: Any, emulator: EmulatorServer) -> None:
+    composer = page.get_by_label("Message")
+    composer.fill("/dispute open ORD-1003 damaged arrived broken")
+    composer.press("Enter")
+    page.locator("#messages .msg", has_text="ORD-1003").first.wait_for()
+
+    # Opening Home sends app_home_opened; the view the app publishes arrives by itself.
+    page.get_by_role("link", name="Dispute Desk · Home").click()
+    home = page.locator("#home")
+    home.locator(".bk-header", has_text="Dispute Desk").wait_for()
+    home.get_by_text("ORD-1003").first.wait_for()
+    assert page.locator("#composer").is_hidden()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "home.png"))
+
+    # Another person opens their own Home tab: the app publishes one for them too.
+    page.get_by_label("Current user").select_option("U0AGENT")
+    deadline = time.monotonic() + 10
+    while "U0AGENT" not in emulator.workspace.home_views:
+        assert time.monotonic() < deadline, "no Home tab was published for U0AGENT"
+        time.sleep(0.05)
+    home.get_by_text("ORD-1003").first.wait_for()
+
+    # The DM with the bot: empty until the app writes there.
+    page.locator("#dms").get_by_role("link", name="Dispute Desk").click()
+    page.get_by_text("This is your direct message with Dispute Desk").wait_for()
+    assert "direct message" in page.locator("#channel-header").inner_text()
+    assert page.locator("#home").is_hidden() and page.locator("#composer").is_visible()
+
+    # The customer's side, with no mailbox attached here.
+    page.get_by_role("link", name="Customer inbox").click()
+    page.get_by_text("No mailbox: run").wait_for()
+    assert "customer messaging" in page.locator("#reply-note").inner_text()

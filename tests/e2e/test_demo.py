@@ -1,60 +1,186 @@
-"""`dispute-desk demo` from an unrelated folder: URL first, then a transcript of real threads."""
+"""`dispute-desk demo` from an unrelated folder: URL first, a seeded world, a clean stop."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
+
+from tests.support.localstripe import API_KEY, require_localstripe
+
+STATES = {
+    "D-1 · ORD-1001": "Resolved",
+    "D-2 · ORD-1003": "Proposed",
+    "D-3 · ORD-1005": "In review",
+    "D-4 · ORD-1017": "Evidence ready",
+    "D-5 · ORD-1009": "New",
+}
 
 
-def test_demo_prints_the_page_first_and_opens_disputes_through_slack(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "demo", "--no-wait", "--data", str(tmp_path / "d")],
+def _env() -> dict[str, str]:
+    prefixes = ("SLACK_", "DATABASE_", "STRIPE_", "REFUND_", "ROLES_", "ORDER_", "CUSTOMER_")
+    return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+
+
+def _demo(folder: Path, cwd: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "bot.cli", "demo", "--data", str(folder), *extra]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with_children = (task / "children").read_text().split()
+        found.update(int(child) for child in with_children)
+    return found
+
+
+@dataclass
+class Demo:
+    process: subprocess.Popen[str]
+    output: str
+    folder: Path
+
+    @property
+    def page(self) -> str:
+        return self.output.splitlines()[0].rsplit(" ", 1)[-1].strip()
+
+    @property
+    def stripe(self) -> str:
+        found = re.search(r"localstripe: (http://127\.0\.0\.1:\d+) \(pid (\d+)\)", self.output)
+        assert found, self.output
+        return found.group(1)
+
+    @property
+    def stripe_pid(self) -> int:
+        found = re.search(r"localstripe: \S+ \(pid (\d+)\)", self.output)
+        assert found, self.output
+        return int(found.group(1))
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    require_localstripe()
+    tmp = tmp_path_factory.mktemp("demo")
+    process = subprocess.Popen(
+        _demo(tmp / "d", tmp),
+        cwd=tmp,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # until the demo has opened its disputes
+            lines.append(line)
+            if "Ctrl-C" in line:
+                break
+        assert lines and "Ctrl-C" in lines[-1], "".join(lines)
+        yield Demo(process, "".join(lines), tmp / "d")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(15)
+
+
+def test_the_page_url_comes_first_and_the_transcript_shows_each_state(demo: Demo) -> None:
+    assert demo.output.startswith("Dispute Desk sandbox: http://127.0.0.1:")
+    for head, state in STATES.items():
+        assert re.search(rf"\*{head} · [^*]* · {state}\*", demo.output), (head, state)
+    assert "Refunded *40.00 USD* for D-1" in demo.output
+    assert "Customer mail (SMTP sink): smtp://127.0.0.1:" in demo.output
+    assert {"dispute-desk.db", "orders", "roles.yml"} <= {p.name for p in demo.folder.iterdir()}
+
+
+def test_the_page_serves_the_channel_with_the_seeded_disputes(demo: Demo) -> None:
+    page = httpx.get(demo.page, timeout=10)
+    assert page.status_code == 200
+    for head, state in STATES.items():
+        assert head.split(" · ")[1] in page.text
+        assert state in page.text, state
+
+
+def test_localstripe_holds_the_paid_orders_and_exactly_one_refund(demo: Demo) -> None:
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    refunds = httpx.get(f"{demo.stripe}/v1/refunds", headers=auth, timeout=10).json()["data"]
+    order = json.loads((demo.folder / "orders" / "ORD-1001.json").read_text())
+    assert [(r["amount"], r["payment_intent"]) for r in refunds] == [
+        (4000, order["payment"]["reference"])
+    ]
+
+
+def test_sigint_stops_everything_within_15_seconds(demo: Demo) -> None:
+    children = _children(demo.process.pid)
+    assert demo.stripe_pid in children
+    started = time.monotonic()
+    demo.process.send_signal(signal.SIGINT)
+    assert demo.process.wait(15) == 0
+    assert time.monotonic() - started < 15
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in children if _alive(pid)]
+
+
+def test_a_killed_demo_takes_localstripe_with_it_and_keep_reuses_the_folder(
+    tmp_path: Path,
+) -> None:
+    require_localstripe()
+    folder = tmp_path / "d"
+    first = subprocess.run(
+        _demo(folder, tmp_path, "--no-wait"),
         cwd=tmp_path,
-        env=env,
+        env=_env(),
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert lines[0].startswith("Dispute Desk sandbox: http://127.0.0.1:")
-    transcript = result.stdout
-    for expected in (
-        "D-1 · ORD-1001 · Damaged",
-        "D-2 · ORD-1017",
-        "Evidence · D-1",
-        "Opened *D-1*",
-        "#disputes",
-    ):
-        assert expected in transcript, expected
-    assert (tmp_path / "d" / "dispute-desk.db").exists()
+    assert first.returncode == 0, first.stderr
+    paid = (folder / "orders" / "ORD-1003.json").read_text()
 
-
-def test_demo_page_serves_the_channel_while_running(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))}
+    # --keep: same database and paid orders, nothing opened twice; then SIGKILL mid-run.
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "demo", "--data", str(tmp_path / "d")],
+        _demo(folder, tmp_path, "--keep"),
         cwd=tmp_path,
-        env=env,
+        env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
     try:
         assert process.stdout is not None
-        first = process.stdout.readline()
-        url = first.rsplit(" ", 1)[-1].strip()
-        for line in process.stdout:  # wait for the demo to finish opening disputes
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
             if "Ctrl-C" in line:
                 break
-        page = httpx.get(url, timeout=10)
-        assert page.status_code == 200
-        assert "ORD-1001" in page.text and "Evidence" in page.text
+        output = "".join(lines)
+        assert "Opened *D-" not in output
+        assert (folder / "orders" / "ORD-1003.json").read_text() == paid
+        stripe_pid = int(re.search(r"\(pid (\d+)\)", output).group(1))  # type: ignore[union-attr]
     finally:
-        process.terminate()
-        assert process.wait(15) == 0
+        process.kill()
+        process.wait(15)
+    deadline = time.monotonic() + 5
+    while _alive(stripe_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(stripe_pid)

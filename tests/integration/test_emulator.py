@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -638,3 +639,127 @@ async def test_usergroups_users_list(ws: Workspace, client: AsyncWebClient) -> N
     assert ws.calls_to("usergroups.users.list")[0] == {"usergroup": "S0MANAGERS"}
     with pytest.raises(SlackError, match="user_not_found"):
         ws.add_usergroup("S0GHOSTS", "ghosts", ["U0GHOST"])
+
+
+# -- DMs with the bot, the Home tab, the customer's inbox --------------------------
+
+
+async def test_dm_channel_with_the_bot(ws: Workspace, client: AsyncWebClient) -> None:
+    info = (await client.conversations_info(channel="D0AGENT"))["channel"]
+    assert info["id"] == "D0AGENT" and info["is_im"] is True and info["user"] == "U0AGENT"
+    assert ws.dm_channel("U0AGENT").id == "D0AGENT"  # the same one, created once
+    # Posting to a person's id lands in their DM, as on Slack.
+    posted = await client.chat_postMessage(channel="U0AGENT", text="your dispute moved")
+    assert posted["channel"] == "D0AGENT"
+    history = await client.conversations_history(channel="D0AGENT")
+    assert [m["text"] for m in history["messages"]] == ["your dispute moved"]
+    # DMs stay out of the channel list unless asked for; nobody joins one.
+    listed = await client.conversations_list(types="public_channel,private_channel")
+    assert {c["id"] for c in listed["channels"]} == {"C0DISPUTES", "C0SUPERVISORS"}
+    ims = await client.conversations_list(types="im")
+    assert [c["id"] for c in ims["channels"]] == ["D0AGENT"]
+    joined = await slack_error(client.conversations_join(channel="D0AGENT"))
+    assert joined["error"] == "method_not_supported_for_channel_type"
+    assert (await slack_error(client.conversations_info(channel="D0GHOST")))["error"] == (
+        "channel_not_found"
+    )
+
+
+async def test_page_state_has_the_dm_and_keeps_it_private(
+    ws: Workspace, http: httpx.AsyncClient
+) -> None:
+    ws.post_message(ws.dm_channel("U0MANAGER1").id, text="for Max only")
+    mine = (await http.get("/_sandbox/state?user=U0MANAGER1&channel=D0MANAGER1")).json()
+    assert mine["dm"] == "D0MANAGER1" and mine["is_dm"] is True
+    assert [m["text"] for m in mine["messages"]] == ["for Max only"]
+    assert "D0MANAGER1" not in {c["id"] for c in mine["channels"]}
+    # Someone else asking for Max's DM sees their own (empty) one.
+    theirs = (await http.get("/_sandbox/state?user=U0AGENT&channel=D0MANAGER1")).json()
+    assert theirs["channel"] == "D0AGENT" and theirs["messages"] == []
+    page = (await http.get("/?user=U0MANAGER1")).text
+    assert "Direct messages" in page and "Customer inbox" in page and "Home" in page
+
+
+async def test_ui_home_sends_app_home_opened_and_the_published_view_shows(
+    ws: Workspace,
+    server: EmulatorServer,
+    driver: SlackDriver,
+    receiver: Receiver,
+    http: httpx.AsyncClient,
+    client: AsyncWebClient,
+) -> None:
+    no_app = await http.post("/_sandbox/ui/home", json={"user": "U0MANAGER1"})
+    assert no_app.json()["error"] == "no_app"
+    server.attach_driver(driver)
+    resp = await http.post("/_sandbox/ui/home", json={"user": "U0MANAGER1"})
+    assert resp.json() == {"ok": True, "status": 200}
+    assert receiver.requests[-1]["valid"] is True
+    envelope = json.loads(receiver.requests[-1]["body"])
+    assert envelope["type"] == "event_callback"
+    event = envelope["event"]
+    assert event["type"] == "app_home_opened"
+    assert (event["user"], event["channel"], event["tab"]) == ("U0MANAGER1", "D0MANAGER1", "home")
+    assert "view" not in event
+    before = ws.version
+    await client.views_publish(
+        user_id="U0MANAGER1", view={"type": "home", "blocks": [header("Dispute Desk")]}
+    )
+    assert ws.version > before  # the page's event stream sees it
+    state = (await http.get("/_sandbox/state?user=U0MANAGER1")).json()
+    assert state["home"]["blocks"] == [header("Dispute Desk")]
+    assert (await http.get("/_sandbox/state?user=U0AGENT")).json()["home"] is None
+    # Opening it again carries the view published before, as Slack does.
+    await http.post("/_sandbox/ui/home", json={"user": "U0MANAGER1"})
+    assert json.loads(receiver.requests[-1]["body"])["event"]["view"]["type"] == "home"
+
+
+class FakeMail:
+    def __init__(self, **kw: Any) -> None:
+        self.__dict__.update(kw)
+
+
+class FakeMailbox:
+    def __init__(self, messages: list[Any]) -> None:
+        self.messages = messages
+
+
+async def test_customer_inbox(server: EmulatorServer, http: httpx.AsyncClient) -> None:
+    empty = await http.get("/customer")
+    assert empty.status_code == 200
+    assert "No mailbox: run <code>dispute-desk demo</code>" in empty.text
+    server.attach_mailbox(
+        FakeMailbox(
+            [
+                FakeMail(
+                    sender="desk@shop.example",
+                    recipients=["jo@customer.example"],
+                    subject="Your return <D-1>",
+                    body=(
+                        "Hello <script>alert(1)</script>\n"
+                        "Track it: https://shop.example/r/D-1?a=1&b=2.\n"
+                        'Not a link: javascript:alert(1) "https://x.example/"><img>'
+                    ),
+                    received_at=datetime(2025, 1, 2, 9, 30, tzinfo=UTC),
+                ),
+                {
+                    "sender": "desk@shop.example",
+                    "to": ("kim@customer.example",),
+                    "subject": "Refund sent",
+                    "body": "Newest one.",
+                    "received_at": "2025-01-03T10:00:00+00:00",
+                },
+                {"subject": "odd one", "received_at": None},
+            ]
+        )
+    )
+    page = (await http.get("/customer")).text
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "Your return &lt;D-1&gt;" in page
+    assert '<a href="https://shop.example/r/D-1?a=1&amp;b=2" ' in page  # the "." stays outside
+    assert "<img>" not in page and 'href="javascript' not in page
+    assert '<a href="https://x.example/"' in page
+    assert page.index("Refund sent") < page.index("Your return") < page.index("odd one")
+    assert "kim@customer.example" in page and "jo@customer.example" in page
+    assert "2025-01-02 09:30:00+00:00" in page
+    assert "Replying from here arrives with customer messaging." in page
+    assert "<form" not in page

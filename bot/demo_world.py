@@ -1,0 +1,241 @@
+"""The demo world's pieces: data folder, paid orders, roles, disputes seeded through Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy import text
+
+from connectors.orders.factory import default_fixtures_path
+from sandbox.driver import SlackDriver
+from sandbox.localstripe_runner import auth_headers, create_payment
+from sandbox.records import Message
+from sandbox.workspace import Workspace
+from storage.db import Database
+
+T = TypeVar("T")
+
+CHANNEL = "C0DISPUTES"
+DB_NAME = "dispute-desk.db"
+ORDERS = "orders"
+ROLES_NAME = "roles.yml"
+STRIPE_STORE = "localstripe.pickle"
+# Only what the demo itself writes is ever removed, whatever folder --data names.
+_OWNED = (
+    DB_NAME,
+    f"{DB_NAME}-wal",
+    f"{DB_NAME}-shm",
+    f"{DB_NAME}-journal",
+    ORDERS,
+    ROLES_NAME,
+    STRIPE_STORE,
+    f"{STRIPE_STORE}.tmp",
+)
+
+ROLES = """\
+# Written by `dispute-desk demo` for the sandbox workspace's users.
+roles:
+  supervisor: {users: [U0SUPER], groups: [], approval_limit: null}
+  manager: {users: [U0MANAGER1, U0MANAGER2], groups: [S0MANAGERS], approval_limit: "200.00"}
+  agent: {users: [U0AGENT], groups: [], approval_limit: "0"}
+two_person_rule_above: "100.00"
+"""
+
+PAYMENT_CONCURRENCY = 8
+
+
+def default_data_folder() -> Path:
+    """A stable per-user folder, so `--keep` finds the previous run (XDG cache, not the cwd)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "dispute-desk" / "demo"
+
+
+def prepare_folder(data: str | None, *, keep: bool) -> Path:
+    folder = Path(data).expanduser().resolve() if data else default_data_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    if not keep:
+        for name in _OWNED:
+            path = folder / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+    return folder
+
+
+def write_roles(folder: Path) -> Path:
+    roles = folder / ROLES_NAME
+    roles.write_text(ROLES)
+    return roles
+
+
+async def pay_orders(folder: Path, stripe_url: str) -> Path:
+    """Write the demo orders into `folder/orders`, each paid by a payment intent in localstripe.
+    Orders already there whose payment localstripe knows (a kept run) are left as they are."""
+    target = folder / ORDERS
+    target.mkdir(exist_ok=True)
+    gate = asyncio.Semaphore(PAYMENT_CONCURRENCY)
+    async with httpx.AsyncClient(headers=auth_headers(), timeout=15) as client:
+
+        async def pay(source: Path) -> None:
+            async with gate:
+                kept = target / source.name
+                reference = _reference(kept)
+                if reference and await _known(client, stripe_url, reference):
+                    return
+                data = _read_json(source)
+                minor = int(Decimal(data["total"]) * 100)
+                data["payment"] = {
+                    "provider": "stripe",
+                    "reference": await create_payment(
+                        stripe_url, minor, data["currency"], client=client
+                    ),
+                }
+                _write_json(kept, data)
+
+        await asyncio.gather(*(pay(p) for p in sorted(default_fixtures_path().glob("*.json"))))
+    return target
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return dict(json.loads(path.read_text()))
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2))
+
+
+def _reference(order: Path) -> str | None:
+    """The payment reference of an order kept from a previous run, if any."""
+    try:
+        return str(_read_json(order)["payment"]["reference"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+async def _known(client: httpx.AsyncClient, stripe_url: str, reference: str) -> bool:
+    answer = await client.get(f"{stripe_url}/v1/payment_intents/{reference}")
+    return answer.status_code == 200
+
+
+async def refunds_in(stripe_url: str) -> list[dict[str, object]]:
+    async with httpx.AsyncClient(headers=auth_headers(), timeout=10) as client:
+        answer = await client.get(f"{stripe_url}/v1/refunds", params={"limit": 100})
+        answer.raise_for_status()
+        return list(answer.json()["data"])
+
+
+# -- disputes in their states, through the real Slack path -------------------------------------
+
+
+@dataclass(frozen=True)
+class Seed:
+    order_id: str
+    user: str
+    text: str
+    state: str  # what the demo leaves it at: new, evidence_ready, proposed, resolved, in_review
+
+
+SEEDS = (
+    Seed("ORD-1001", "U0MANAGER1", "damaged the box was crushed", "resolved"),
+    Seed("ORD-1003", "U0MANAGER2", "not as described the fibre differs", "proposed"),
+    Seed("ORD-1005", "U0MANAGER1", "size too small", "in_review"),
+    Seed("ORD-1017", "U0MANAGER2", "the sandals run a size small", "evidence_ready"),
+    Seed("ORD-1009", "U0AGENT", "never delivered, tracking stopped", "new"),
+)
+
+
+async def opened_orders(db: Database) -> set[str]:
+    async with db.reading() as session:
+        rows = await session.execute(text("SELECT order_id FROM disputes"))
+        return {str(order_id) for (order_id,) in rows}
+
+
+async def eventually(check: Callable[[], T | None], within: float = 20.0) -> T:
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise RuntimeError("the demo world did not reach the expected state in time")
+        await asyncio.sleep(0.05)
+
+
+def thread_of(ws: Workspace, order_id: str) -> list[Message]:
+    for parent in ws.history(CHANNEL):
+        if f"· {order_id} ·" in parent.text:
+            return list(ws.thread(CHANNEL, parent.ts))
+    return []
+
+
+def find_reply(ws: Workspace, order_id: str, needle: str) -> Message | None:
+    return next((m for m in thread_of(ws, order_id) if needle in json.dumps(m.blocks)), None)
+
+
+async def propose(
+    slack: SlackDriver, ws: Workspace, order_id: str, user: str, **values: str
+) -> None:
+    card = await eventually(lambda: find_reply(ws, order_id, "review.start"))
+    before = ws.top_view(user)
+    await slack.block_action("review.start", user=user, message_ts=card.ts)
+    opened = await eventually(lambda: (v := ws.top_view(user)) and v is not before and v)
+    fields = {name: {name: value} for name, value in values.items()}
+    reply = await slack.view_submission(fields, user=user, view_id=opened.id)
+    if reply.status_code != 200 or reply.content not in (b"", b"null"):
+        raise RuntimeError(f"the demo proposal for {order_id} was refused: {reply.text}")
+
+
+async def seed(slack: SlackDriver, ws: Workspace, skip: set[str]) -> list[Seed]:
+    """Open the seeds not in `skip` and move each to its state; the ones it opened."""
+    todo = [s for s in SEEDS if s.order_id not in skip]
+    for item in todo:
+        await slack.command(f"open {item.order_id} {item.text}", user=item.user)
+        await eventually(lambda item=item: find_reply(ws, item.order_id, "Evidence"))
+    for item in todo:
+        if item.state == "resolved":
+            await propose(
+                slack,
+                ws,
+                item.order_id,
+                item.user,
+                kind="partial_refund",
+                amount="40.00",
+                note="crushed corner: goodwill refund",
+            )
+            card = await eventually(
+                lambda item=item: find_reply(ws, item.order_id, "proposal.approve")
+            )
+            await slack.block_action("proposal.approve", user="U0SUPER", message_ts=card.ts)
+            await eventually(lambda item=item: find_reply(ws, item.order_id, "Refunded"), 30)
+        elif item.state == "proposed":
+            await propose(
+                slack,
+                ws,
+                item.order_id,
+                item.user,
+                kind="partial_refund",
+                amount="30.00",
+                note="goodwill",
+            )
+            await eventually(lambda item=item: find_reply(ws, item.order_id, "proposal.approve"))
+        elif item.state == "in_review":
+            await propose(slack, ws, item.order_id, item.user, kind="store_credit")
+            card = await eventually(
+                lambda item=item: find_reply(ws, item.order_id, "proposal.changes")
+            )
+            await slack.block_action("proposal.changes", user="U0SUPER", message_ts=card.ts)
+            await eventually(
+                lambda item=item: thread_of(ws, item.order_id)[0].text.endswith("In review")
+            )
+    return todo
