@@ -116,3 +116,14 @@ def thread_not_posted(dispute: Dispute, error: str) -> Message:
         f"(Slack said `{error}`). Nothing is lost: `/dispute show {dispute.ref}` posts it again."
     )
     return Message(text, [section(f":warning: {escape(text)}")])
+
+
+def customer_reply(sender: str, body: str) -> Message:
+    text = f"The customer ({sender}) replied: {clip(body, 200)}"
+    return Message(
+        text,
+        [
+            section(f":incoming_envelope: *The customer replied* ({escape(sender)})"),
+            section("> " + escape(clip(body, 2800)).replace("\n", "\n> ")),
+        ],
+    )

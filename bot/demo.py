@@ -93,6 +93,7 @@ async def run_demo(
             stripe_api_base=stripe.url,
             customer_channel=mailbox.url,
             refund_lease_seconds=5,
+            inbound_secret=secret,
             host="127.0.0.1",
             port=0,
         )
@@ -142,10 +143,12 @@ async def _run_app(
             if wait:
                 # The page's composer, buttons and modals reach the app through this driver.
                 emulator.attach_driver(driver)
+                emulator.attach_inbound(app_url, settings.inbound_secret)
                 _say(f"\nOpen {emulator.base_url}/ to use the workspace. Ctrl-C stops the demo.")
                 signals.waiting = True
                 await signals.stop.wait()
                 emulator.attach_driver(None)
+                emulator.attach_inbound(None)
     finally:
         server.should_exit = True
         with contextlib.suppress(Exception):

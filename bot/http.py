@@ -14,7 +14,12 @@ from bot.workers import AckGate
 from storage.db import Database
 
 
-def create_http_app(app: AsyncApp, db: Database | None, gate: AckGate | None = None) -> Starlette:
+def create_http_app(
+    app: AsyncApp,
+    db: Database | None,
+    gate: AckGate | None = None,
+    extra_routes: list[Route] | None = None,
+) -> Starlette:
     """Slack's endpoint, counted by `gate` while each request waits for its ack."""
     handler = AsyncSlackRequestHandler(app)
     gate = gate or AckGate()
@@ -40,5 +45,6 @@ def create_http_app(app: AsyncApp, db: Database | None, gate: AckGate | None = N
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *(extra_routes or []),
         ]
     )

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 
 import uvicorn
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from bot.channels import ChannelError
 from bot.errors import StartupError
 from bot.http import create_http_app
+from bot.inbound import inbound_endpoint
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
 
@@ -27,7 +29,10 @@ async def start_runtime(settings: Settings) -> Runtime:
 
 
 def http_server(runtime: Runtime, host: str, port: int) -> uvicorn.Server:
-    return asgi_server(create_http_app(runtime.app, runtime.db, runtime.queue.gate), host, port)
+    inbound = inbound_endpoint(runtime.db, runtime.deps, runtime.settings.inbound_secret)
+    routes = [Route("/api/customer-replies", inbound, methods=["POST"])]
+    http_app = create_http_app(runtime.app, runtime.db, runtime.queue.gate, routes)
+    return asgi_server(http_app, host, port)
 
 
 def asgi_server(asgi_app: ASGIApp, host: str, port: int) -> uvicorn.Server:

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     policy_pack: Path = Field(default_factory=default_policy_pack)
     roles_file: Path | None = None
     public_url: str | None = None
+    # Shared secret that signs customer replies posted to /api/customer-replies.
+    inbound_secret: str | None = None
     intake_workers: int = Field(8, ge=1, le=256)
     # A refund claimed longer ago than this, with no outcome, is taken to have lost its worker.
     refund_lease_seconds: int = Field(120, ge=2, le=3600)

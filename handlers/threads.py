@@ -7,7 +7,7 @@ import logging
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from blocks.disputes import evidence_card, parent_message
+from blocks.disputes import customer_reply, evidence_card, parent_message
 from blocks.policy import policy_card
 from blocks.text import Message
 from disputes.models import CaseFile
@@ -58,6 +58,12 @@ class ThreadPublisher:
         if decision is not None:
             await self._update(case, case.dispute.policy_card_ts, policy_card(case, decision))
         return await self._advance(case)
+
+    async def customer_replied(self, number: int, sender: str, body: str) -> None:
+        """Show a customer's reply in the thread, then update the cards."""
+        case = await self.refresh(number)
+        message = customer_reply(sender, body)
+        await self._reply(case, message)
 
     async def _advance(self, case: CaseFile) -> CaseFile:
         before = case.dispute.status

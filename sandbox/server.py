@@ -26,6 +26,7 @@ def create_emulator_app(workspace: Workspace) -> Starlette:
     app = create_app(workspace, extra_routes=web_routes())
     app.state.driver = None
     app.state.mailbox = None
+    app.state.inbound = None
     app.state.closing = False
     return app
 
@@ -77,6 +78,10 @@ class EmulatorServer:
     def attach_mailbox(self, mailbox: Mailbox | None) -> None:
         """The customer's inbox (the demo's SMTP sink), for a page to show."""
         self.app.state.mailbox = mailbox
+
+    def attach_inbound(self, app_url: str | None, secret: str | None = None) -> None:
+        """Where the customer inbox sends replies: the app's signed inbound path."""
+        self.app.state.inbound = (app_url, secret) if app_url and secret else None
 
     def _make_server(self) -> _Server:
         config = uvicorn.Config(

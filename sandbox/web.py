@@ -17,11 +17,20 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
+import httpx
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 
+from connectors.customers.inbound import signed_headers
 from sandbox.page import render_page
 from sandbox.workspace import SlackError, Workspace
 
@@ -357,7 +366,7 @@ async def ui_close(request: Request) -> JSONResponse:
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}"
 NO_MAILBOX = "No mailbox: run <code>dispute-desk demo</code>"
-REPLY_NOTE = "Replying from here arrives with customer messaging."
+REPLY_NOTE = "Start the demo to reply as the customer: replies reach the app signed."
 
 
 def _field(item: Any, name: str) -> Any:
@@ -431,7 +440,54 @@ def mailbox_messages(mailbox: Any) -> list[dict[str, Any]]:
     return out
 
 
-def render_customer_inbox(mailbox: Any) -> str:
+def reply_form(inbound: Any, notice: str) -> str:
+    """Reply as the customer: posted to the app's inbound path, signed like a relay would."""
+    esc = html.escape
+    if not inbound:
+        return f'<p class="inbox-note" id="reply-note">{esc(REPLY_NOTE)}</p>'
+    shown = f'<p class="inbox-note" id="reply-result">{esc(notice)}</p>' if notice else ""
+    return (
+        f'{shown}<form class="reply-form" id="reply-form" method="post" action="/customer/reply">'
+        "<h2>Reply as the customer</h2>"
+        '<label>Dispute <input name="dispute" placeholder="D-1" required></label>'
+        '<label>From <input name="from" type="email" placeholder="customer@example.com" '
+        "required></label>"
+        '<label>Message <textarea name="body" rows="4" required></textarea></label>'
+        '<button type="submit">Send reply</button></form>'
+    )
+
+
+async def customer_reply(request: Request) -> Response:
+    """POST /customer/reply (form): sign the reply and post it to the app, then go back."""
+    inbound = getattr(request.app.state, "inbound", None)
+    if not inbound:
+        return RedirectResponse("/customer?notice=No+app+to+reply+to", status_code=303)
+    form = await request.form()
+    body = json.dumps(
+        {
+            "dispute": form.get("dispute", ""),
+            "from": form.get("from", ""),
+            "body": form.get("body", ""),
+        }
+    ).encode()
+    app_url, secret = inbound
+    async with httpx.AsyncClient(timeout=10) as client:
+        answer = await client.post(
+            f"{app_url}/api/customer-replies", content=body, headers=signed_headers(secret, body)
+        )
+    try:
+        data = answer.json()
+    except ValueError:
+        data = {}
+    notice = (
+        f"Reply filed with {data.get('dispute')}."
+        if answer.is_success
+        else f"The app refused the reply: {data.get('error', answer.status_code)}"
+    )
+    return RedirectResponse(f"/customer?{urlencode({'notice': notice})}", status_code=303)
+
+
+def render_customer_inbox(mailbox: Any, inbound: Any = None, notice: str = "") -> str:
     """GET /customer's HTML: what was sent to customers, newest first."""
     esc = html.escape
     if mailbox is None:
@@ -465,14 +521,20 @@ def render_customer_inbox(mailbox: Any) -> str:
         '<p><a href="/">← Back to the workspace</a></p>\n'
         "<h1>Customer inbox</h1>\n"
         '<p class="muted">What the app sent to customers, newest first.</p>\n'
-        f'<p class="inbox-note" id="reply-note">{esc(REPLY_NOTE)}</p>\n'
+        f"{reply_form(inbound, notice)}\n"
         f"{content}\n</main>\n</body>\n</html>\n"
     )
 
 
 async def customer_inbox(request: Request) -> HTMLResponse:
     """GET /customer: the customer's side, from the mailbox the server was handed."""
-    return HTMLResponse(render_customer_inbox(getattr(request.app.state, "mailbox", None)))
+    state = request.app.state
+    notice = request.query_params.get("notice", "")[:300]
+    return HTMLResponse(
+        render_customer_inbox(
+            getattr(state, "mailbox", None), getattr(state, "inbound", None), notice
+        )
+    )
 
 
 def web_routes() -> list[Route]:
@@ -489,6 +551,7 @@ def web_routes() -> list[Route]:
         Route("/_sandbox/ui/close", ui_close, methods=["POST"]),
         Route("/_sandbox/ui/home", ui_home, methods=["POST"]),
         Route("/customer", customer_inbox, methods=["GET"]),
+        Route("/customer/reply", customer_reply, methods=["POST"]),
     ]
 
 

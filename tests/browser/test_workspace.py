@@ -88,4 +88,4 @@ def test_home_tab_direct_messages_and_customer_inbox(page: Any, emulator: Emulat
     # The customer's side, with no mailbox attached here.
     page.get_by_role("link", name="Customer inbox").click()
     page.get_by_text("No mailbox: run").wait_for()
-    assert "customer messaging" in page.locator("#reply-note").inner_text()
+    assert "reply as the customer" in page.locator("#reply-note").inner_text()

@@ -761,5 +761,5 @@ async def test_customer_inbox(server: EmulatorServer, http: httpx.AsyncClient) -
     assert page.index("Refund sent") < page.index("Your return") < page.index("odd one")
     assert "kim@customer.example" in page and "jo@customer.example" in page
     assert "2025-01-02 09:30:00+00:00" in page
-    assert "Replying from here arrives with customer messaging." in page
+    assert "Start the demo to reply as the customer" in page
     assert "<form" not in page
