@@ -65,6 +65,7 @@ from disputes.records import load_row
 from disputes.refund_worker import RefundOutcome, RefundWorker
 from disputes.refunds import request_refund
 from disputes.transitions import transition
+from sandbox.localstripe_runner import create_payment
 from storage.db import Database
 from storage.migrate import migrate
 from storage.tables import DisputeRow, RefundRequestRow
@@ -156,21 +157,7 @@ async def create_payments(base: str) -> list[str]:
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
 
         async def one() -> str:
-            response = await client.post(
-                "/v1/payment_intents",
-                data={
-                    "amount": str(PAID_MINOR),
-                    "currency": "usd",
-                    "payment_method_types[]": "card",
-                    "payment_method": "pm_card_visa",
-                    "confirm": "true",
-                },
-            )
-            response.raise_for_status()
-            body = response.json()
-            if body.get("status") != "succeeded":
-                raise RuntimeError(f"localstripe payment intent did not succeed: {body}")
-            return str(body["id"])
+            return await create_payment(base, PAID_MINOR, "usd", client=client)
 
         return await bounded(PAYMENT_CONCURRENCY, [one] * APPROVALS)
 

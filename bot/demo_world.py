@@ -6,8 +6,6 @@ import asyncio
 import json
 import os
 import shutil
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +18,7 @@ from connectors.orders.factory import default_fixtures_path
 from sandbox.driver import SlackDriver
 from sandbox.localstripe_runner import auth_headers, create_payment
 from sandbox.records import Message
+from sandbox.waiting import eventually
 from sandbox.workspace import Workspace
 from storage.db import Database
 
@@ -159,17 +158,6 @@ async def opened_orders(db: Database) -> set[str]:
     async with db.reading() as session:
         rows = await session.execute(text("SELECT order_id FROM disputes"))
         return {str(order_id) for (order_id,) in rows}
-
-
-async def eventually(check: Callable[[], T | None], within: float = 20.0) -> T:
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise RuntimeError("the demo world did not reach the expected state in time")
-        await asyncio.sleep(0.05)
 
 
 def thread_of(ws: Workspace, order_id: str) -> list[Message]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -45,18 +44,6 @@ def app(emulator: EmulatorServer, tmp_path_factory: pytest.TempPathFactory) -> I
 async def slack(app: AppProcess, emulator: EmulatorServer) -> AsyncIterator[SlackDriver]:
     async with SlackDriver(app.url, app.secret, emulator.workspace, emulator.base_url) as driver:
         yield driver
-
-
-async def eventually(check: Callable[[], T | None], within: float = 15.0) -> T:
-    """Poll until `check` returns something truthy (the app works after its ack)."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("the expected state was not reached in time")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
