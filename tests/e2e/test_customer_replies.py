@@ -14,8 +14,8 @@ import pytest
 from connectors.customers.inbound import signed_headers
 from sandbox.driver import SlackDriver
 from sandbox.server import EmulatorServer
+from sandbox.waiting import eventually
 from sandbox.workspace import Workspace
-from tests.e2e.conftest import eventually
 from tests.support.app_process import AppProcess, app_process
 
 SECRET = "inbound-test-secret"

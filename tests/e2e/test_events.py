@@ -8,8 +8,8 @@ import sqlite3
 
 from sandbox.blockkit import validate_view
 from sandbox.driver import SlackDriver
+from sandbox.waiting import eventually
 from sandbox.workspace import Workspace
-from tests.e2e.conftest import eventually
 from tests.support.app_process import AppProcess
 
 HOME = {"type": "app_home_opened", "user": "U0SUPER", "channel": "D0SUPER", "tab": "home"}

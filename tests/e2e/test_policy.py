@@ -6,8 +6,8 @@ import json
 
 from sandbox.blockkit import validate_message, validate_view
 from sandbox.driver import SlackDriver
+from sandbox.waiting import eventually
 from sandbox.workspace import Workspace
-from tests.e2e.conftest import eventually
 
 CHANNEL = "C0DISPUTES"
 

@@ -17,7 +17,7 @@ from starlette.routing import Route
 from sandbox.driver import SlackDriver
 from sandbox.order_service import OrderServiceServer
 from sandbox.server import EmulatorServer
-from tests.e2e.conftest import eventually
+from sandbox.waiting import eventually
 from tests.e2e.test_refunds import (
     ROLES,
     find_reply,

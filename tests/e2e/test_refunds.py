@@ -13,8 +13,8 @@ import pytest
 
 from sandbox.driver import SlackDriver
 from sandbox.server import EmulatorServer
+from sandbox.waiting import eventually
 from sandbox.workspace import Workspace
-from tests.e2e.conftest import eventually
 from tests.integration.test_cli import run as run_cli
 from tests.support.app_process import AppProcess, app_process
 from tests.support.localstripe import (

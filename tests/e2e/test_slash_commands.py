@@ -12,8 +12,8 @@ import httpx
 from sandbox.blockkit import validate_message
 from sandbox.driver import SlackDriver
 from sandbox.server import EmulatorServer
+from sandbox.waiting import eventually
 from sandbox.workspace import Message, Workspace
-from tests.e2e.conftest import eventually
 from tests.support.app_process import AppProcess, app_process
 
 CHANNEL = "C0DISPUTES"
