@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from blocks.ids import ActionId, Subject
@@ -205,31 +206,39 @@ def field_errors(errors: dict[str, str]) -> dict[str, Any]:
 # -- proposals ----------------------------------------------------------------------
 
 
-def _proposal_blocks(
-    *,
-    ref: str,
-    proposal_id: int,
-    kind_label: str,
-    amount: str | None,
-    note: str,
-    proposer: str,
-    outside_policy: bool,
-    needs_supervisor: bool,
-    justification: str | None,
-) -> list[Block]:
-    head = f":memo: *Proposal {proposal_id} for {escape(ref)}:* {escape(clip(kind_label, 200))}"
-    if amount:
-        head += f" · *{escape(clip(amount, 100))}*"
-    blocks = [section(f"{head}\nProposed by {user(proposer)}")]
-    if note:
-        blocks.append(section(_quote(note)))
+@dataclass(frozen=True, slots=True)
+class ProposalCard:
+    """What a proposal message shows, before and after it is decided."""
+
+    ref: str
+    number: int
+    proposal_id: int
+    kind_label: str
+    amount: str | None
+    note: str
+    proposer: str
+    outside_policy: bool
+    needs_supervisor: bool
+    justification: str | None
+
+
+def _proposal_blocks(card: ProposalCard) -> list[Block]:
+    head = (
+        f":memo: *Proposal {card.proposal_id} for {escape(card.ref)}:* "
+        f"{escape(clip(card.kind_label, 200))}"
+    )
+    if card.amount:
+        head += f" · *{escape(clip(card.amount, 100))}*"
+    blocks = [section(f"{head}\nProposed by {user(card.proposer)}")]
+    if card.note:
+        blocks.append(section(_quote(card.note)))
     flags = []
-    if outside_policy:
+    if card.outside_policy:
         flags.append(OUTSIDE_POLICY_FLAG)
-    elif needs_supervisor:
+    elif card.needs_supervisor:
         flags.append(SUPERVISOR_FLAG)
-    if justification:
-        flags.append(f"*Justification:* {escape(clip(justification, QUOTE_MAX))}")
+    if card.justification:
+        flags.append(f"*Justification:* {escape(clip(card.justification, QUOTE_MAX))}")
     if flags:
         blocks.append(section("\n".join(flags)))
     return blocks
@@ -240,32 +249,10 @@ def _proposal_text(ref: str, kind_label: str, amount: str | None, proposer: str)
     return clip(f"{ref}: {what} proposed by {user(proposer)}", 3000)
 
 
-def proposal_message(
-    *,
-    ref: str,
-    number: int,
-    proposal_id: int,
-    kind_label: str,
-    amount: str | None,
-    note: str,
-    proposer: str,
-    outside_policy: bool,
-    needs_supervisor: bool,
-    justification: str | None,
-) -> Message:
+def proposal_message(card: ProposalCard) -> Message:
     """A proposal in the dispute's thread, with Approve and Request changes buttons."""
-    blocks = _proposal_blocks(
-        ref=ref,
-        proposal_id=proposal_id,
-        kind_label=kind_label,
-        amount=amount,
-        note=note,
-        proposer=proposer,
-        outside_policy=outside_policy,
-        needs_supervisor=needs_supervisor,
-        justification=justification,
-    )
-    subject = Subject(dispute=number, proposal=proposal_id)
+    blocks = _proposal_blocks(card)
+    subject = Subject(dispute=card.number, proposal=card.proposal_id)
     blocks.append(
         {
             "type": "actions",
@@ -276,13 +263,13 @@ def proposal_message(
                     "Approve",
                     subject,
                     style="primary",
-                    confirm=_approve_confirm(ref, kind_label, amount),
+                    confirm=_approve_confirm(card.ref, card.kind_label, card.amount),
                 ),
                 button(ActionId.REQUEST_CHANGES, "Request changes", subject, style="danger"),
             ],
         }
     )
-    return Message(_proposal_text(ref, kind_label, amount, proposer), blocks)
+    return Message(_proposal_text(card.ref, card.kind_label, card.amount, card.proposer), blocks)
 
 
 def _approve_confirm(ref: str, kind_label: str, amount: str | None) -> Block:
@@ -299,35 +286,14 @@ def _approve_confirm(ref: str, kind_label: str, amount: str | None) -> Block:
 
 
 def proposal_decided(
+    card: ProposalCard,
     *,
-    ref: str,
-    number: int,
-    proposal_id: int,
-    kind_label: str,
-    amount: str | None,
-    note: str,
-    proposer: str,
-    outside_policy: bool,
-    needs_supervisor: bool,
-    justification: str | None,
     decision: Literal["approved", "changes_requested"],
     decided_by: str,
     reason: str | None = None,
 ) -> Message:
-    """The same proposal once decided: no buttons, and who decided.
-
-    Takes every argument `proposal_message` takes, so a caller can pass the same ones."""
-    blocks = _proposal_blocks(
-        ref=ref,
-        proposal_id=proposal_id,
-        kind_label=kind_label,
-        amount=amount,
-        note=note,
-        proposer=proposer,
-        outside_policy=outside_policy,
-        needs_supervisor=needs_supervisor,
-        justification=justification,
-    )
+    """The same proposal once decided: no buttons, and who decided."""
+    blocks = _proposal_blocks(card)
     if decision == "approved":
         outcome = f":white_check_mark: Approved by {user(decided_by)}"
     else:
@@ -336,7 +302,7 @@ def proposal_decided(
             outcome += f": {escape(clip(reason, QUOTE_MAX))}"
     blocks.append(section(outcome))
     done = "approved" if decision == "approved" else "sent back for changes"
-    return Message(clip(f"{ref}: proposal {proposal_id} {done}", 3000), blocks)
+    return Message(clip(f"{card.ref}: proposal {card.proposal_id} {done}", 3000), blocks)
 
 
 def supervisor_ping(ref: str, permalink: str | None, reason: str) -> Message:

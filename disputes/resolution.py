@@ -20,7 +20,7 @@ from disputes.policy import PolicyService
 from disputes.proposals import MONEY_KINDS, CheckedProposal, ProposalInput, check_proposal
 from disputes.records import load_case, load_row
 from disputes.refunds import already_refunded_minor, request_refund
-from disputes.roles import Roles
+from disputes.roles import Role, Roles
 from disputes.transitions import transition
 from disputes.writeback import write_back
 from policies.engine import Decision
@@ -225,8 +225,13 @@ class ResolutionService:
             )
         return to_proposal(proposal, number)
 
-    async def retry(self, number: int, actor: Actor) -> None:
+    async def retry(self, number: int, actor: Actor, groups: Iterable[str] = ()) -> None:
         """After a definite failure: a new request (new idempotency key) for the same amount."""
+        role = self.roles.role_of(actor.id, groups)
+        if role is None or role == Role.AGENT:
+            refusal = "Only a manager or supervisor can retry a refund."
+            await self._audit_refusal(number, None, actor, refusal)
+            raise NotAllowed(refusal)
 
         async def work(session: AsyncSession) -> None:
             row = await load_row(session, number)
@@ -266,7 +271,7 @@ class ResolutionService:
         await self.db.run(work)
 
     async def _audit_refusal(
-        self, number: int, proposal_id: int, actor: Actor, reason: str
+        self, number: int, proposal_id: int | None, actor: Actor, reason: str
     ) -> None:
         async def work(session: AsyncSession) -> None:
             row = await load_row(session, number)

@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from blocks.ids import ActionId, Subject
 from blocks.labels import recommendation_text, resolution_label
 from blocks.resolution import (
+    ProposalCard,
     field_errors,
     proposal_decided,
     proposal_message,
@@ -102,9 +103,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
         async def job() -> None:
             groups = await deps.groups_of(client, user_id)
-            if deps.resolution.roles.role_of(user_id, groups) is None:
-                raise DisputeError("Only a manager or supervisor can retry a refund.")
-            await deps.resolution.retry(subject.dispute, Actor.slack_user(user_id))
+            await deps.resolution.retry(subject.dispute, Actor.slack_user(user_id), groups)
             await deps.threads.refresh_parent(await deps.disputes.case(subject.dispute))
 
         deps.later(context, lambda: answering_errors(respond, job()))
@@ -155,25 +154,25 @@ def _amount(proposal: Proposal) -> str | None:
     return str(Money(proposal.amount_minor, proposal.currency))
 
 
-def _fields(proposal: Proposal) -> dict[str, Any]:
-    return {
-        "ref": f"D-{proposal.dispute_number}",
-        "number": proposal.dispute_number,
-        "proposal_id": proposal.id,
-        "kind_label": resolution_label(proposal.kind),
-        "amount": _amount(proposal),
-        "note": proposal.note,
-        "proposer": proposal.proposed_by,
-        "outside_policy": proposal.outside_policy,
-        "needs_supervisor": proposal.needs_supervisor,
-        "justification": proposal.justification,
-    }
+def card_of(proposal: Proposal) -> ProposalCard:
+    return ProposalCard(
+        ref=f"D-{proposal.dispute_number}",
+        number=proposal.dispute_number,
+        proposal_id=proposal.id,
+        kind_label=resolution_label(proposal.kind),
+        amount=_amount(proposal),
+        note=proposal.note,
+        proposer=proposal.proposed_by,
+        outside_policy=proposal.outside_policy,
+        needs_supervisor=proposal.needs_supervisor,
+        justification=proposal.justification,
+    )
 
 
 async def post_proposal(deps: Deps, client: Any, proposal: Proposal) -> None:
     case = await deps.disputes.case(proposal.dispute_number)
     dispute = case.dispute
-    message = proposal_message(**_fields(proposal))
+    message = proposal_message(card_of(proposal))
     posted = await client.chat_postMessage(
         channel=dispute.channel_id,
         thread_ts=dispute.thread_ts,
@@ -196,7 +195,7 @@ async def mark_decided(
     case = await deps.disputes.case(proposal.dispute_number)
     if proposal.message_ts and case.dispute.channel_id:
         message = proposal_decided(
-            **_fields(proposal),
+            card_of(proposal),
             decision=decision,  # type: ignore[arg-type]
             decided_by=user_id,
         )

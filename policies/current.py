@@ -16,13 +16,14 @@ class CurrentPack:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.pack: LoadedPack = load_pack(path)  # a broken pack stops start-up here
+        self._mtime = 0.0
         self._mtime = self._stat()
 
     def _stat(self) -> float:
         try:
             return self.path.stat().st_mtime
-        except OSError:
-            return self._mtime if hasattr(self, "_mtime") else 0.0
+        except OSError:  # a file being replaced: keep what is in force
+            return self._mtime
 
     def refresh(self) -> LoadedPack:
         """The pack to use now: the edited file if it loads cleanly, else the one in force."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -12,7 +13,7 @@ from sqlalchemy import select, update
 from connectors.orders.evidence import default_evidence_sources
 from connectors.refunds.fake import FakeGateway
 from disputes.audit import Actor
-from disputes.errors import DisputeError
+from disputes.errors import DisputeError, NotAllowed
 from disputes.intake import IntakeService, OpenRequest
 from disputes.lifecycle import Event, Status
 from disputes.records import load_row
@@ -254,7 +255,7 @@ async def _due_now(db: Database) -> None:
 
 
 async def test_retry_after_a_definite_failure_uses_a_new_key_and_refunds_once(
-    db: Database,
+    db: Database, tmp_path: Path
 ) -> None:
     from bot.settings import default_policy_pack
     from disputes.policy import PolicyService
@@ -269,12 +270,21 @@ async def test_retry_after_a_definite_failure_uses_a_new_key_and_refunds_once(
     await run.run_once()
     assert await status(db, number) == Status.EXECUTION_FAILED
 
+    roles = tmp_path / "roles.yml"
+    roles.write_text(
+        "roles:\n  supervisor: {users: [], groups: [], approval_limit: null}\n"
+        "  manager: {users: [U0MANAGER1], groups: [], approval_limit: '200.00'}\n"
+        "  agent: {users: [U0AGENT], groups: [], approval_limit: '0'}\n"
+        "two_person_rule_above: null\n"
+    )
     service = ResolutionService(
         db,
         PolicyService(db, CurrentPack(default_policy_pack())),
-        Roles.nobody(),
+        Roles.load(roles),
         gateway_name="fake",
     )
+    with pytest.raises(NotAllowed):
+        await service.retry(number, Actor.slack_user("U0AGENT"))  # refused, and audited
     await service.retry(number, MANAGER)
     assert await status(db, number) == Status.EXECUTING
     with pytest.raises(DisputeError, match="cannot retry"):

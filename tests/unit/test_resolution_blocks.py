@@ -11,6 +11,7 @@ from blocks.ids import ActionId, BadSubject, Subject
 from blocks.resolution import (
     OUTSIDE_POLICY,
     REVIEW_OPTIONS,
+    ProposalCard,
     evidence_modal,
     field_errors,
     proposal_decided,
@@ -221,8 +222,12 @@ PROPOSAL = {
 }
 
 
+def card(changes: dict | None = None) -> ProposalCard:
+    return ProposalCard(**PROPOSAL | (changes or {}))
+
+
 def test_proposal_message_buttons_and_confirm() -> None:
-    message = valid(proposal_message(**PROPOSAL))
+    message = valid(proposal_message(card()))
     body = json.dumps(message.blocks)
     assert "<@U0MANAGER1>" in body and "25.00 USD" in body and "Partial refund" in body
     assert ":warning:" not in body
@@ -239,7 +244,7 @@ def test_proposal_message_buttons_and_confirm() -> None:
 
 
 def test_proposal_without_money_says_so() -> None:
-    message = valid(proposal_message(**PROPOSAL | {"amount": None, "kind_label": "Replacement"}))
+    message = valid(proposal_message(card({"amount": None, "kind_label": "Replacement"})))
     confirm = elements(message.blocks)[0]["confirm"]
     assert confirm["title"]["text"] == "Approve?"
     assert "no money is sent" in confirm["text"]["text"]
@@ -247,12 +252,12 @@ def test_proposal_without_money_says_so() -> None:
 
 def test_proposal_flags() -> None:
     outside = valid(
-        proposal_message(**PROPOSAL | {"outside_policy": True, "justification": "Loyal customer"})
+        proposal_message(card({"outside_policy": True, "justification": "Loyal customer"}))
     )
     text = json.dumps(outside.blocks, ensure_ascii=False)
     assert ":warning: outside policy — a supervisor must approve" in text
     assert "Loyal customer" in text
-    over = valid(proposal_message(**PROPOSAL | {"needs_supervisor": True}))
+    over = valid(proposal_message(card({"needs_supervisor": True})))
     assert "over the manager's limit" in json.dumps(over.blocks)
 
 
@@ -265,7 +270,7 @@ def test_proposal_with_long_texts_still_validates() -> None:
         "outside_policy": True,
         "ref": "D-" + "9" * 40,
     }
-    message = valid(proposal_message(**long))
+    message = valid(proposal_message(card(long)))
     approve = elements(message.blocks)[0]
     assert len(approve["confirm"]["text"]["text"]) <= 300
     note = message.blocks[1]["text"]["text"]
@@ -274,18 +279,18 @@ def test_proposal_with_long_texts_still_validates() -> None:
 
 
 def test_multiline_note_is_quoted_line_by_line() -> None:
-    message = valid(proposal_message(**PROPOSAL | {"note": "first\nsecond"}))
+    message = valid(proposal_message(card({"note": "first\nsecond"})))
     assert message.blocks[1]["text"]["text"] == "> first\n> second"
 
 
 def test_proposal_decided() -> None:
-    approved = valid(proposal_decided(**PROPOSAL, decision="approved", decided_by="U0SUPER"))
+    approved = valid(proposal_decided(card(), decision="approved", decided_by="U0SUPER"))
     assert elements(approved.blocks) == []
     assert approved.blocks[-1]["text"]["text"].endswith("Approved by <@U0SUPER>")
     assert "Partial refund" in json.dumps(approved.blocks)
     changes = valid(
         proposal_decided(
-            **PROPOSAL | {"note": LONG},
+            card({"note": LONG}),
             decision="changes_requested",
             decided_by="U0SUPER",
             reason=LONG,
