@@ -393,15 +393,23 @@
 
   // -- data ---------------------------------------------------------------------------------
 
+  function stateQuery() {
+    const q = new URLSearchParams({ user: S.user, channel: S.channel, limit: S.limit });
+    if (S.thread) q.set("thread", S.thread);
+    return q.toString();
+  }
+
   async function refresh() {
     if (S.fetching) { S.dirty = true; return; }
     S.fetching = true;
     try {
       do {
         S.dirty = false;
-        const q = new URLSearchParams({ user: S.user, channel: S.channel, limit: S.limit });
-        if (S.thread) q.set("thread", S.thread);
+        const q = stateQuery();
         const r = await fetch(`/_sandbox/state?${q}`);
+        // A click while the answer was on its way (another channel, a thread) asked for
+        // something else: drawing this answer would undo it, so ask again instead.
+        if (stateQuery() !== q) { S.dirty = true; continue; }
         if (r.ok) { S.state = await r.json(); render(); }
       } while (S.dirty);
     } finally {

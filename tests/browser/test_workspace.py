@@ -89,3 +89,37 @@ def test_home_tab_direct_messages_and_customer_inbox(page: Any, emulator: Emulat
     page.get_by_role("link", name="Customer inbox").click()
     page.get_by_text("No mailbox: run").wait_for()
     assert "reply as the customer" in page.locator("#reply-note").inner_text()
+
+
+def test_a_thread_opened_while_the_page_is_refreshing_stays_open(page: Any) -> None:
+    composer = page.get_by_label("Message")
+    composer.fill("/dispute open ORD-1005 damaged the lid was cracked")
+    composer.press("Enter")
+    parent = page.locator("#messages .msg.has-replies", has_text="ORD-1005")
+    replies = parent.get_by_role("button", name="replies")
+    replies.wait_for()
+
+    # Hold the page's next channel refresh in flight, open the thread, then let it answer:
+    # the late answer, asked for before the click, must not close the thread again.
+    held: list[Any] = []
+
+    def hold_channel_refresh(route: Any) -> None:
+        if held or "thread=" in route.request.url:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/_sandbox/state?*", hold_channel_refresh)
+    composer.fill("looking at this one now")
+    composer.press("Enter")
+    deadline = time.monotonic() + 10
+    while not held:
+        assert time.monotonic() < deadline, "the page never refreshed the channel"
+        page.wait_for_timeout(20)
+    replies.click()
+    held[0].continue_()
+
+    page.locator("#thread-messages").get_by_text("Evidence · ").first.wait_for()
+    page.wait_for_timeout(300)  # any later refresh has come and gone
+    assert page.locator("#thread-panel").is_visible()
+    assert page.locator("#thread-messages").get_by_text("Evidence · ").first.is_visible()
