@@ -11,15 +11,24 @@ from disputes.models import Dispute
 MAX_LISTED = 45  # two blocks each, under the Home tab's 100
 
 
-def home_view(disputes: list[Dispute]) -> dict[str, Any]:
+MAX_NAMED = 10  # failed refunds named in the attention line
+
+
+def home_view(
+    disputes: list[Dispute], failed: tuple[int, list[Dispute]] = (0, [])
+) -> dict[str, Any]:
+    """The open disputes, newest first, after a line naming refunds that failed (`failed`:
+    how many, and the longest-waiting of them)."""
     blocks: list[dict[str, Any]] = [
         header("Dispute Desk"),
         section(
             "Open a dispute with `/dispute open ORDER-ID [reason] [claim]`; "
             "`/dispute help` lists every command."
         ),
-        divider(),
     ]
+    if failed[0]:
+        blocks.append(failed_refunds(*failed))
+    blocks.append(divider())
     if not disputes:
         blocks.append(section("_No open disputes._"))
     for dispute in disputes[:MAX_LISTED]:
@@ -33,3 +42,14 @@ def home_view(disputes: list[Dispute]) -> dict[str, Any]:
             )
         )
     return {"type": "home", "blocks": blocks}
+
+
+def failed_refunds(total: int, waiting: list[Dispute]) -> dict[str, Any]:
+    """Refunds the provider refused or never confirmed: each waits for someone to Retry."""
+    named = ", ".join(f"D-{d.number}" for d in waiting[:MAX_NAMED])
+    more = f" and {total - MAX_NAMED} more" if total > MAX_NAMED else ""
+    noun = "refund" if total == 1 else "refunds"
+    return section(
+        f":x: *{total} {noun} failed* and wait for a *Retry* in the dispute's thread: "
+        f"{named}{more}. `/dispute show D-<n>` links to the thread."
+    )

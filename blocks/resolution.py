@@ -17,6 +17,7 @@ REVIEW_OPTIONS = PROPOSABLE
 OUTSIDE_POLICY = "(outside policy — needs a supervisor)"
 TEXT_MAX = 2500  # free text typed in a modal; leaves room in a 3000-character section
 QUOTE_MAX = 2800
+MAX_EVIDENCE_FILES = 10  # the most a file_input takes
 OUTSIDE_POLICY_FLAG = ":warning: outside policy — a supervisor must approve"
 SUPERVISOR_FLAG = ":warning: over the manager's limit — a supervisor must approve"
 
@@ -357,7 +358,7 @@ def refund_outcome(
 
 
 def evidence_modal(number: int) -> Block:
-    """The "Add evidence" modal: what kind, a note, and an optional link."""
+    """The "Add evidence" modal: what kind, a note, and an optional link and files."""
     options = [{"text": plain(kind.label, 75), "value": kind.value} for kind in EvidenceKind]
     blocks = [
         input_block("kind", "Kind", {"type": "static_select", "options": options}, optional=False),
@@ -368,7 +369,13 @@ def evidence_modal(number: int) -> Block:
             "link",
             "Link",
             text_input(placeholder=plain("https://…", 150)),
-            hint="A photo, a tracking page or a helpdesk ticket",
+            hint="A tracking page, a helpdesk ticket or a shared document",
+        ),
+        input_block(
+            "file",
+            "Files",
+            {"type": "file_input", "max_files": MAX_EVIDENCE_FILES},
+            hint="Photos of the item, a receipt, the warehouse report",
         ),
     ]
     return {

@@ -31,6 +31,16 @@ class OrderSystemUnavailable(DisputeError):
         self.detail = detail
 
 
+class DisputeClosed(DisputeError):
+    def __init__(self, number: int, status: str) -> None:
+        super().__init__(
+            f"D-{number} is {status.replace('_', ' ')}: its case file is closed and takes no "
+            "more evidence. Open a new dispute if the case needs another look."
+        )
+        self.number = number
+        self.status = status
+
+
 class InvalidTransition(DisputeError):
     def __init__(self, current: str, event: str) -> None:
         super().__init__(

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.evidence import EvidenceDraft
 from disputes import audit
 from disputes.audit import Actor
-from disputes.errors import InvalidTransition
+from disputes.errors import DisputeClosed
 from disputes.evidence_store import store_evidence
 from disputes.lifecycle import Event, Status
 from disputes.models import CaseFile, Dispute
@@ -40,6 +41,16 @@ class DisputeService:
                 .limit(limit)
             )
             return [to_dispute(row) for row in rows]
+
+    async def in_status(self, status: Status, limit: int = 20) -> tuple[int, list[Dispute]]:
+        """How many disputes are in `status`, and the longest-waiting of them."""
+        async with self.db.reading() as session:
+            where = DisputeRow.status == status.value
+            total = await session.scalar(select(func.count()).select_from(DisputeRow).where(where))
+            rows = await session.scalars(
+                select(DisputeRow).where(where).order_by(DisputeRow.updated_at).limit(limit)
+            )
+            return int(total or 0), [to_dispute(row) for row in rows]
 
     async def by_thread(self, channel_id: str, thread_ts: str) -> int | None:
         """The number of the dispute whose thread this is, if any."""
@@ -76,12 +87,20 @@ class DisputeService:
 
     async def add_evidence(self, number: int, draft: EvidenceDraft, actor: Actor) -> bool:
         """File new evidence for an open dispute; False when it was already in the case file."""
+        return await self.add_evidence_items(number, [draft], actor) == 1
 
-        async def work(session: AsyncSession) -> bool:
+    async def add_evidence_items(
+        self, number: int, drafts: Sequence[EvidenceDraft], actor: Actor
+    ) -> int:
+        """File several pieces of evidence in one transaction (all or none); returns how many
+        were new to the case file."""
+
+        async def work(session: AsyncSession) -> int:
             row = await load_row(session, number)
             if not Status(row.status).is_open:
-                raise InvalidTransition(row.status, "evidence_added")
-            return await store_evidence(session, row, draft, actor, datetime.now(UTC))
+                raise DisputeClosed(number, row.status)
+            now = datetime.now(UTC)
+            return sum([await store_evidence(session, row, d, actor, now) for d in drafts])
 
         return await self.db.run(work)
 

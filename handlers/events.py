@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from connectors.evidence import EvidenceDraft, EvidenceKind
 from disputes.audit import Actor
 from handlers.deps import Deps
-
-MAX_FILES = 10
-
-
-def file_draft(file: dict[str, Any], user_id: str) -> EvidenceDraft:
-    """A shared file as evidence: images as photos, anything else as an attachment."""
-    mimetype = str(file.get("mimetype") or "")
-    kind = (
-        EvidenceKind.PROOF_OF_DAMAGE if mimetype.startswith("image/") else EvidenceKind.ATTACHMENT
-    )
-    name = str(file.get("name") or file.get("title") or file.get("id") or "file")
-    link = file.get("permalink") or file.get("url_private")
-    payload = {
-        "file_id": file.get("id"),
-        "name": name,
-        "mimetype": mimetype,
-        "size": file.get("size"),
-        "shared_by": user_id,
-    }
-    if kind is EvidenceKind.PROOF_OF_DAMAGE and link:
-        payload["photos"] = [link]
-    return EvidenceDraft(
-        kind, f"slack:{user_id}", f"{name} shared by <@{user_id}>", payload, url=link
-    )
+from handlers.errors import answering_errors
+from handlers.files import MAX_FILES, file_draft
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -50,11 +28,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
             number = await deps.disputes.by_thread(channel, thread_ts)
             if number is None:
                 return
-            added = False
-            for file in files[:MAX_FILES]:
-                draft = file_draft(file, user_id)
-                added |= await deps.disputes.add_evidence(number, draft, Actor.slack_user(user_id))
-            if added:
+            drafts = [file_draft(file, user_id) for file in files[:MAX_FILES]]
+            if await deps.disputes.add_evidence_items(number, drafts, Actor.slack_user(user_id)):
                 await deps.threads.refresh(number)
 
-        deps.later(context, job)
+        tell = partial(deps.threads.tell, user_id, thread_ts=thread_ts)
+        deps.later(context, lambda: answering_errors(tell, job()))

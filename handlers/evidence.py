@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -12,6 +13,18 @@ from connectors.evidence import EvidenceDraft, EvidenceKind
 from disputes.audit import Actor
 from handlers.deps import Deps
 from handlers.errors import answering_errors
+from handlers.files import MAX_FILES, file_draft
+
+
+def evidence_drafts(
+    kind: EvidenceKind, note: str, link: str | None, files: list[dict[str, Any]], user_id: str
+) -> list[EvidenceDraft]:
+    """What the "Add evidence" modal files: one item per attached file, each carrying the
+    note and link, or the note and link alone when no file was attached."""
+    source = f"slack:{user_id}"
+    if not files:
+        return [EvidenceDraft(kind, source, note, {"note": note, "link": link}, url=link)]
+    return [file_draft(file, user_id, kind=kind, note=note, link=link) for file in files]
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -37,6 +50,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         kind = (field("kind").get("selected_option") or {}).get("value")
         note = (field("note").get("value") or "").strip()
         link = (field("link").get("value") or "").strip() or None
+        files = field("file").get("files") or []
         errors = {}
         if kind not in EvidenceKind.__members__:
             errors["kind"] = "Choose what kind of evidence this is."
@@ -44,23 +58,20 @@ def register(app: AsyncApp, deps: Deps) -> None:
             errors["note"] = "Describe the evidence in a sentence."
         if link and not link.startswith(("https://", "http://")):
             errors["link"] = "A link starts with https://"
+        if len(files) > MAX_FILES:
+            errors["file"] = f"Attach at most {MAX_FILES} files at a time."
         if errors:
             await ack(**field_errors(errors))
             return
         await ack()
         subject = Subject.decode(view.get("private_metadata"))
         user_id = body["user"]["id"]
-        draft = EvidenceDraft(
-            EvidenceKind(kind), f"slack:{user_id}", note, {"note": note, "link": link}, url=link
-        )
+        drafts = evidence_drafts(EvidenceKind(kind), note, link, files, user_id)
 
         async def job() -> None:
-            await deps.disputes.add_evidence(subject.dispute, draft, Actor.slack_user(user_id))
+            actor = Actor.slack_user(user_id)
+            await deps.disputes.add_evidence_items(subject.dispute, drafts, actor)
             await deps.threads.refresh(subject.dispute)
 
-        async def quietly(text: str, **_: Any) -> None:
-            await deps.threads.client.chat_postEphemeral(
-                channel=deps.threads.channel_id, user=user_id, text=text
-            )
-
-        deps.later(context, lambda: answering_errors(quietly, job()))
+        tell = partial(deps.threads.tell, user_id)
+        deps.later(context, lambda: answering_errors(tell, job()))

@@ -6,7 +6,8 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from blocks.home import home_view
+from blocks.home import MAX_NAMED, home_view
+from disputes.lifecycle import Status
 from handlers.deps import Deps
 
 HOME_LIMIT = 40
@@ -20,6 +21,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
         async def publish() -> None:
             disputes = await deps.disputes.open_disputes(HOME_LIMIT)
-            await client.views_publish(user_id=event["user"], view=home_view(disputes))
+            failed = await deps.disputes.in_status(Status.EXECUTION_FAILED, MAX_NAMED)
+            await client.views_publish(user_id=event["user"], view=home_view(disputes, failed))
 
         deps.later(context, publish)

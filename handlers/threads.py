@@ -65,6 +65,15 @@ class ThreadPublisher:
         message = customer_reply(sender, body)
         await self._reply(case, message)
 
+    async def tell(
+        self, user_id: str, text: str, thread_ts: str | None = None, **_: object
+    ) -> None:
+        """An ephemeral answer to one person in the disputes channel (a `respond` stand-in for
+        events and modals, which carry no response_url)."""
+        await self.client.chat_postEphemeral(
+            channel=self.channel_id, user=user_id, text=text, thread_ts=thread_ts
+        )
+
     async def _advance(self, case: CaseFile) -> CaseFile:
         before = case.dispute.status
         case = await self.disputes.mark_evidence_ready(case.dispute.number)

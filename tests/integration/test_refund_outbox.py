@@ -126,6 +126,8 @@ async def test_a_definite_failure_releases_the_ledger_and_fails_the_dispute(db: 
     assert (request.status, request.failure_reason) == ("failed", "card closed")
     assert await status(db, number) == Status.EXECUTION_FAILED
     assert seen[0].status == "failed" and seen[0].detail == "card closed"
+    total, waiting = await DisputeService(db).in_status(Status.EXECUTION_FAILED)
+    assert (total, [d.number for d in waiting]) == (1, [number])  # counted for the Home tab
     async with db.reading() as session:
         ledger = await session.get(RefundLedgerRow, REFERENCE)
     assert ledger is not None and ledger.committed_minor == 29_00  # only the original refund

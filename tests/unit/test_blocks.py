@@ -154,6 +154,19 @@ def test_home_view_is_valid_empty_and_full() -> None:
     assert len(view["blocks"]) <= 100
 
 
+def test_home_view_names_failed_refunds_before_the_list() -> None:
+    waiting = [dispute(number=n) for n in range(4, 16)]
+    view = home_view([dispute(number=3)], failed=(12, waiting))
+    assert validate_view(view) == []
+    attention = view["blocks"][2]["text"]["text"]
+    assert attention.startswith(":x: *12 refunds failed*")
+    assert "D-4, D-5" in attention and "D-13 and 2 more" in attention
+    assert "D-14" not in attention
+    one = home_view([], failed=(1, waiting[:1]))["blocks"][2]["text"]["text"]
+    assert "*1 refund failed*" in one and "D-4." in one
+    assert "failed" not in json.dumps(home_view([dispute(number=3)]))
+
+
 @pytest.fixture(scope="module")
 def default_pack():  # type: ignore[no-untyped-def]
     from bot.settings import default_policy_pack

@@ -51,6 +51,7 @@ def test_scopes_are_the_least_the_app_uses(manifest: dict) -> None:
         "groups:read",
         "channels:history",
         "groups:history",
+        "files:read",
         "usergroups:read",
     }
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == [

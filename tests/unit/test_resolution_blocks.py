@@ -354,13 +354,14 @@ def test_evidence_modal() -> None:
     assert validate_view(view) == []
     assert view["callback_id"] == "evidence.modal"
     assert Subject.decode(view["private_metadata"]) == Subject(dispute=12)
-    kind, note, link = view["blocks"]
+    kind, note, link, files = view["blocks"]
     assert [o["value"] for o in kind["element"]["options"]] == [k.value for k in EvidenceKind]
     assert [o["text"]["text"] for o in kind["element"]["options"]] == [
         k.label for k in EvidenceKind
     ]
-    assert (kind["optional"], note["optional"], link["optional"]) == (False, False, True)
+    assert [b["optional"] for b in view["blocks"]] == [False, False, True, True]
     assert note["element"]["multiline"] is True
     assert link["element"]["type"] == "plain_text_input"
+    assert files["element"] == {"type": "file_input", "max_files": 10, "action_id": "file"}
     for b in view["blocks"]:
         assert b["element"]["action_id"] == b["block_id"]
