@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sandbox.blockkit import validate_message, validate_view
+from sandbox.files import file_routes
 from sandbox.workspace import APP_ID, TEAM_DOMAIN, SlackError, Workspace
 
 Params = dict[str, Any]
@@ -259,6 +260,16 @@ def usergroups_users_list(ws: Workspace, params: Params, request: Request) -> Pa
     return {"users": list(ws.usergroup(str(params["usergroup"])).users)}
 
 
+def files_info(ws: Workspace, params: Params, request: Request) -> Params:
+    """files.info"""
+    _require(params, "file")
+    return {
+        "file": ws.file(str(params["file"])).to_slack(ws.base_url),
+        "comments": [],
+        "response_metadata": {"next_cursor": ""},
+    }
+
+
 def _view_arg(params: Params, *, surface: str | None = None) -> dict[str, Any]:
     _require(params, "view")
     view = params["view"]
@@ -317,6 +328,7 @@ METHODS: dict[str, Handler] = {
     "conversations.list": conversations_list,
     "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,
+    "files.info": files_info,
     "users.info": users_info,
     "usergroups.users.list": usergroups_users_list,
     "views.open": views_open,
@@ -418,6 +430,7 @@ def api_routes() -> list[Route]:
         Route("/api/{method}", web_api, methods=["GET", "POST"]),
         Route("/_sandbox/state", state, methods=["GET"]),
         Route("/_sandbox/response/{token}", respond, methods=["POST"]),
+        *file_routes(),
     ]
 
 

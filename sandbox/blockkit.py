@@ -24,6 +24,7 @@ LIMITS = {
     "private_metadata": 3000,
     "view_text": 24,
 }
+MAX_FILES = 10
 SELECTS_WITH_OPTIONS = {
     "static_select",
     "multi_static_select",
@@ -94,7 +95,34 @@ def _check_element(el: Any, pointer: str) -> list[str]:
     return errors
 
 
-def _check_block(block: dict[str, Any], pointer: str) -> list[str]:
+def _check_input_only(el: Any, pointer: str) -> list[str]:
+    # Elements that only an input block may hold (Slack refuses them as accessories or actions).
+    if isinstance(el, dict) and el.get("type") == "file_input":
+        return [_err("file_input is only allowed in an input block", f"{pointer}/type")]
+    return []
+
+
+def _check_file_input(el: dict[str, Any], pointer: str, surface: Surface) -> list[str]:
+    if surface != "modal":
+        return [_err("file_input is only allowed in modals", f"{pointer}/type")]
+    max_files = el.get("max_files")
+    valid = type(max_files) is int and 1 <= max_files <= MAX_FILES  # a bool is no count
+    if max_files is not None and not valid:
+        return [_err(f"must be between 1 and {MAX_FILES}", f"{pointer}/max_files")]
+    return []
+
+
+def _check_input(block: dict[str, Any], pointer: str, surface: Surface) -> list[str]:
+    el, el_pointer = block.get("element"), f"{pointer}/element"
+    if el is None:
+        return []
+    errors = _check_element(el, el_pointer)
+    if not errors and el.get("type") == "file_input":
+        errors += _check_file_input(el, el_pointer, surface)
+    return errors
+
+
+def _check_block(block: dict[str, Any], pointer: str, surface: Surface) -> list[str]:
     errors = _too_long(block.get("block_id"), LIMITS["id"], f"{pointer}/block_id")
     kind = block.get("type")
     if kind == "section":
@@ -102,6 +130,7 @@ def _check_block(block: dict[str, Any], pointer: str) -> list[str]:
         errors += _too_long(text, LIMITS["section_text"], f"{pointer}/text/text")
         if block.get("accessory") is not None:
             errors += _check_element(block["accessory"], f"{pointer}/accessory")
+            errors += _check_input_only(block["accessory"], f"{pointer}/accessory")
     elif kind == "header":
         header = _text_of(block.get("text"))
         errors += _too_long(header, LIMITS["header_text"], f"{pointer}/text/text")
@@ -109,13 +138,14 @@ def _check_block(block: dict[str, Any], pointer: str) -> list[str]:
         elements = block.get("elements") or []
         for i, el in enumerate(elements):
             errors += _check_element(el, f"{pointer}/elements/{i}")
+            errors += _check_input_only(el, f"{pointer}/elements/{i}")
         ids = Counter(el.get("action_id") for el in elements if isinstance(el, dict))
         for i, el in enumerate(elements):
             aid = el.get("action_id") if isinstance(el, dict) else None
             if aid and ids[aid] > 1:
                 errors.append(_err(f"action_id {aid!r} already exists", f"{pointer}/elements/{i}"))
-    elif kind == "input" and block.get("element") is not None:
-        errors += _check_element(block["element"], f"{pointer}/element")
+    elif kind == "input":
+        errors += _check_input(block, pointer, surface)
     return errors
 
 
@@ -146,7 +176,7 @@ def validate_blocks(blocks: Any, *, surface: Surface = "message") -> list[str]:
         if not isinstance(block, dict):
             errors.append(_err("must be an object", pointer))
             continue
-        own = _check_block(block, pointer)
+        own = _check_block(block, pointer, surface)
         # The SDK catches the rest, but repeats what we already reported more precisely.
         errors += own or _sdk_errors(block, pointer)
     block_ids = Counter(b.get("block_id") for b in blocks if isinstance(b, dict))

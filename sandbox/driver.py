@@ -5,16 +5,27 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from sandbox.workspace import APP_ID, TEAM_DOMAIN, SlackError, View, Workspace
+from sandbox.workspace import APP_ID, TEAM_DOMAIN, File, Message, SlackError, View, Workspace
 
 # Slack's legacy verification token; Bolt ignores it but Slack still sends it.
 VERIFICATION_TOKEN = "sandbox-verification-token"
+
+
+@dataclass
+class SharedFile:
+    """What `share_file` did: the file, the message carrying it, and the app's answer to the
+    `message` event (None when the bot is not in the channel, so Slack tells it nothing)."""
+
+    file: File
+    message: Message
+    response: httpx.Response | None
 
 
 class SlackDriver:
@@ -183,12 +194,12 @@ class SlackDriver:
         view_id: str | None = None,
     ) -> httpx.Response:
         """Submit a modal (default: the user's top one). `values` maps block_id -> action_id ->
-        a plain value (str, list or date) or a ready Slack state dict; then the response's
-        response_action is applied to the workspace as Slack would."""
+        a plain value (str, list, date, or file ids for a file_input) or a ready Slack state
+        dict; then the response's response_action is applied to the workspace as Slack would."""
         view = self.workspace.find_view(view_id) if view_id else self.workspace.top_view(user)
         if view is None:
             raise SlackError("not_found")
-        view.state = {"values": _state_values(view.view.get("blocks", []), values or {})}
+        view.state = {"values": self._state_values(view.view.get("blocks", []), values or {})}
         payload = self._base_payload("view_submission", user, view_id=view.id)
         payload.update(view=view.to_slack(), response_urls=[])
         response = await self.send_payload(payload)
@@ -232,7 +243,67 @@ class SlackDriver:
         body = json.dumps(envelope).encode()
         return await self.send(body, "application/json", headers=headers)
 
+    async def share_file(
+        self,
+        channel: str,
+        user: str,
+        name: str,
+        content: bytes,
+        mimetype: str = "",
+        *,
+        thread_ts: str | None = None,
+        text: str = "",
+    ) -> SharedFile:
+        """A person drops a file into a channel or thread: the `file_share` message is posted
+        and, when the bot is in the channel, the app gets its `message` event."""
+        ws = self.workspace
+        msg = ws.share_file(channel, user, name, content, mimetype, thread_ts=thread_ts, text=text)
+        response = None
+        if ws.bot_user_id in ws.channel(msg.channel).members:
+            response = await self.event(self.message_event(msg))
+        return SharedFile(ws.file(msg.files[0]), msg, response)
+
+    def message_event(self, msg: Message) -> dict[str, Any]:
+        """The Events API `message` event for a stored message, as Slack sends it."""
+        ws = self.workspace
+        event = msg.to_slack(ws)
+        event.update(channel=msg.channel, channel_type=self._channel_type(msg.channel))
+        event["event_ts"] = msg.ts
+        if msg.is_reply and (parent := ws.message(msg.channel, str(msg.thread_ts))):
+            event["parent_user_id"] = parent.user
+        return event
+
     # -- helpers -----------------------------------------------------------------
+
+    def _channel_type(self, channel_id: str) -> str:
+        if self.workspace.is_dm(channel_id):
+            return "im"
+        return "group" if self.workspace.channel(channel_id).is_private else "channel"
+
+    def _state_values(
+        self, blocks: list[dict[str, Any]], values: dict[str, dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        state: dict[str, dict[str, Any]] = {}
+        for bid, el in _elements(blocks):
+            if el.get("type") in ("button", "overflow"):
+                continue
+            raw = values.get(bid, {}).get(el["action_id"])
+            state.setdefault(bid, {})[el["action_id"]] = self._state_entry(el, raw)
+        return state
+
+    def _state_entry(self, el: dict[str, Any], raw: Any) -> dict[str, Any]:
+        """One element's entry in view.state.values; `raw` may already be Slack's dict."""
+        if isinstance(raw, dict):
+            return raw
+        if el["type"] == "file_input":
+            return {"type": "file_input", "files": self._file_objects(raw)}
+        return {"type": el["type"], **_empty(el["type"]), **_selection(el, raw)}
+
+    def _file_objects(self, ids: str | list[str] | None) -> list[dict[str, Any]]:
+        """Full file objects for file ids (one or a list); `file_not_found` for an unknown id."""
+        ws = self.workspace
+        wanted = [ids] if isinstance(ids, str) else list(ids or [])
+        return [ws.file(str(fid)).to_slack(ws.base_url) for fid in wanted]
 
     def _base_payload(self, kind: str, user: str, *, view_id: str | None = None) -> dict:
         return {
@@ -354,23 +425,6 @@ def _selection(el: dict[str, Any], selected: Any) -> dict[str, Any]:
     if kind in ("plain_text_input", "number_input", "email_text_input", "url_text_input"):
         return {"value": str(selected)}
     return {"value": selected}
-
-
-def _state_values(
-    blocks: list[dict[str, Any]], values: dict[str, dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    state: dict[str, dict[str, Any]] = {}
-    for bid, el in _elements(blocks):
-        if el.get("type") in ("button", "overflow"):
-            continue
-        given = values.get(bid, {})
-        raw = given.get(el["action_id"])
-        if isinstance(raw, dict):
-            entry = raw
-        else:
-            entry = {"type": el["type"], **_empty(el["type"]), **_selection(el, raw)}
-        state.setdefault(bid, {})[el["action_id"]] = entry
-    return state
 
 
 def _empty(kind: str) -> dict[str, Any]:

@@ -1,10 +1,13 @@
-"""The records a sandbox workspace keeps: users, channels, messages, views, tokens."""
+"""The records a sandbox workspace keeps: users, channels, messages, files, views, tokens."""
 
 from __future__ import annotations
 
 import copy
+import mimetypes
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     from sandbox.workspace import Workspace
@@ -20,6 +23,8 @@ TRIGGER_TTL_S = 3.0
 RESPONSE_URL_TTL_S = 30 * 60.0
 RESPONSE_URL_MAX_USES = 5
 VIEW_STACK_LIMIT = 3
+# Slack's limit for a file attached through a file_input; the emulator keeps files in memory.
+MAX_FILE_BYTES = 10 * 1024 * 1024
 
 
 class SlackError(Exception):
@@ -126,6 +131,7 @@ class Message:
     replies: list[str] = field(default_factory=list)
     edited: dict[str, str] | None = None
     metadata: dict[str, Any] | None = None
+    files: list[str] = field(default_factory=list)
 
     @property
     def is_reply(self) -> bool:
@@ -148,6 +154,9 @@ class Message:
             out["app_id"] = APP_ID
         if self.thread_ts:
             out["thread_ts"] = self.thread_ts
+        if self.files and workspace is not None:
+            out["files"] = [workspace.file(fid).to_slack(workspace.base_url) for fid in self.files]
+            out.update(subtype="file_share", upload=True, display_as_bot=False)
         if self.reply_broadcast:
             out["subtype"] = "thread_broadcast"
             out["root"] = {"ts": self.thread_ts}
@@ -165,6 +174,108 @@ class Message:
                 latest_reply=self.replies[-1],
             )
         return out
+
+
+# Slack's `filetype` for common extensions (the extension itself otherwise) and its label.
+_FILETYPES = {
+    "jpeg": "jpg",
+    "txt": "text",
+    "htm": "html",
+    "md": "markdown",
+    "yml": "yaml",
+    "bin": "binary",
+}
+_PRETTY_TYPES = {
+    "jpg": "JPEG",
+    "text": "Plain Text",
+    "markdown": "Markdown (raw)",
+    "binary": "Binary",
+    "zip": "Zip",
+    "mp4": "MPEG 4 Video",
+    "docx": "Word Document",
+    "xlsx": "Excel Spreadsheet",
+}
+
+
+def safe_file_name(name: str) -> str:
+    """The last path part of an uploaded name (browsers may send a path), never empty."""
+    return PurePath(name.replace("\\", "/")).name.strip() or "file"
+
+
+def guess_mimetype(name: str, mimetype: str = "") -> str:
+    """The given mimetype, or one guessed from the name as Slack does for a bare upload."""
+    if mimetype and mimetype != "application/octet-stream":
+        return mimetype
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def filetype_of(name: str, mimetype: str) -> str:
+    """Slack's short `filetype` (png, jpg, pdf, text, …), from the extension or the mimetype."""
+    ext = PurePath(name).suffix.lstrip(".").lower()
+    if not ext:
+        ext = (mimetypes.guess_extension(mimetype) or "").lstrip(".")
+    return _FILETYPES.get(ext, ext) or "binary"
+
+
+@dataclass
+class File:
+    """An uploaded file and its bytes."""
+
+    id: str
+    name: str
+    title: str
+    mimetype: str
+    filetype: str
+    user: str
+    created: int
+    content: bytes = field(repr=False)
+    # Slack makes a file public once it is shared in a public channel.
+    is_public: bool = False
+
+    @property
+    def size(self) -> int:
+        """The length in bytes."""
+        return len(self.content)
+
+    @property
+    def pretty_type(self) -> str:
+        """The label Slack shows for the type: PNG, PDF, Plain Text, …"""
+        return _PRETTY_TYPES.get(self.filetype, self.filetype.upper())
+
+    def urls(self, base_url: str) -> dict[str, str]:
+        """Where the emulator at `base_url` serves it: private (token) URLs and the permalink."""
+        name = quote(self.name)
+        private = f"{base_url}/files-pri/{TEAM_ID}-{self.id}"
+        return {
+            "url_private": f"{private}/{name}",
+            "url_private_download": f"{private}/download/{name}",
+            "permalink": f"{base_url}/files/{self.user}/{self.id}/{name}",
+        }
+
+    def to_slack(self, base_url: str) -> dict[str, Any]:
+        """The `file` object of files.info, messages and file_input state."""
+        return {
+            "id": self.id,
+            "created": self.created,
+            "timestamp": self.created,
+            "name": self.name,
+            "title": self.title,
+            "mimetype": self.mimetype,
+            "filetype": self.filetype,
+            "pretty_type": self.pretty_type,
+            "user": self.user,
+            "user_team": TEAM_ID,
+            "editable": False,
+            "size": self.size,
+            "mode": "hosted",
+            "is_external": False,
+            "external_type": "",
+            "is_public": self.is_public,
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
+            **self.urls(base_url),
+        }
 
 
 @dataclass

@@ -97,6 +97,11 @@ class EmulatorServer:
     def _read_port(self, server: _Server) -> int:
         return int(server.servers[0].sockets[0].getsockname()[1])
 
+    def _bound(self, port: int) -> None:
+        self.port = port
+        # File objects carry absolute URLs, as Slack's do, so the workspace learns its address.
+        self.workspace.base_url = self.base_url
+
     async def start(self) -> EmulatorServer:
         """Serve in the running loop; returns once the port is bound."""
         self.app.state.closing = False
@@ -107,7 +112,7 @@ class EmulatorServer:
                 self._task.result()  # surfaces a bind error
                 raise RuntimeError("the emulator stopped during start-up")
             await asyncio.sleep(0.01)
-        self.port = self._read_port(self._server)
+        self._bound(self._read_port(self._server))
         return self
 
     def stop(self) -> Awaitable[None]:
@@ -142,7 +147,7 @@ class EmulatorServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the emulator did not start")
             time.sleep(0.01)
-        self.port = self._read_port(server)
+        self._bound(self._read_port(server))
         return self
 
     def stop_thread(self, timeout: float = 10.0) -> None:

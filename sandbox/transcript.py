@@ -15,6 +15,7 @@ def _line(msg: dict[str, Any], names: dict[str, str], indent: str) -> str:
     if msg.get("blocks"):
         body = compact_blocks(msg["blocks"]) or body
     body = " ".join(plain_mrkdwn(body, names).split())
+    body = " ".join([body, *(f"[file: {f['name']}]" for f in msg.get("files") or [])]).strip()
     if len(body) > LINE_CHARS:
         body = body[: LINE_CHARS - 1] + "…"
     author = names.get(msg["user"], msg["user"])

@@ -5,6 +5,7 @@ workspace as that person sees it (one channel's latest messages, an open thread,
 messages, their top modal with its field errors); `GET /_sandbox/events` streams a `changed` event
 whenever the workspace's version moves. Clicks and submissions go through the `SlackDriver` the
 emulator was handed (`EmulatorServer.attach_driver`), so the app gets exactly what Slack sends.
+Files go up as multipart to `/_sandbox/ui/upload`, shared in a thread or kept for a modal.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 import httpx
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import (
     HTMLResponse,
@@ -32,6 +35,7 @@ from starlette.routing import Route
 
 from connectors.customers.inbound import signed_headers
 from sandbox.page import render_page
+from sandbox.records import MAX_FILE_BYTES
 from sandbox.workspace import SlackError, Workspace
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -42,6 +46,9 @@ PAGE_SIZE = 200
 STREAM_LIFETIME_S = 15.0
 STREAM_POLL_S = 0.1
 USER_COOKIE = "sandbox_user"
+# An upload's body: one file of at most MAX_FILE_BYTES, a few short fields and the boundaries.
+MAX_UPLOAD_BODY = MAX_FILE_BYTES + 64 * 1024
+TOO_LARGE = f"Files are limited to {MAX_FILE_BYTES // 2**20} MB."
 
 
 def _is_human(ws: Workspace, user: str) -> bool:
@@ -328,6 +335,85 @@ async def ui_submit(request: Request) -> JSONResponse:
     )
 
 
+class UploadedFile(NamedTuple):
+    """A file as the browser sent it."""
+
+    name: str
+    mimetype: str
+    content: bytes
+
+
+def _too_large() -> JSONResponse:
+    return JSONResponse(
+        {"ok": False, "error": "file_too_large", "detail": TOO_LARGE}, status_code=413
+    )
+
+
+def _declared_size(request: Request) -> int:
+    try:
+        return int(request.headers.get("content-length") or 0)
+    except ValueError:
+        return 0
+
+
+async def _read_upload(request: Request) -> tuple[UploadedFile, dict[str, str]]:
+    """The one file of a multipart body (read up to one byte past the limit) and its fields."""
+    async with request.form(max_files=1, max_fields=10) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise SlackError("no_file", detail="choose a file to upload")
+        # One byte over the limit is enough for the workspace to refuse it.
+        content = await upload.read(MAX_FILE_BYTES + 1)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        return UploadedFile(upload.filename or "file", upload.content_type or "", content), fields
+
+
+async def ui_upload(request: Request) -> JSONResponse:
+    """POST /_sandbox/ui/upload (multipart: file, user, and channel, thread_ts, text to share it):
+    with a channel the person drops the file there (a `file_share` message, and its event to
+    the app); without one the file is only kept, as a modal's file_input keeps it, and its id
+    goes into the submission. Answers {ok, file} (+ channel, ts, status when shared)."""
+    ws: Workspace = request.app.state.workspace
+    if _declared_size(request) > MAX_UPLOAD_BODY:
+        return _too_large()
+    try:
+        upload, fields = await _read_upload(request)
+        user = _pick_user(ws, request, fields)
+        if fields.get("channel"):
+            return await _share_upload(request, upload, fields, user)
+        f = ws.add_file(upload.name, upload.content, user=user, mimetype=upload.mimetype)
+        return JSONResponse({"ok": True, "file": f.to_slack(ws.base_url)})
+    except SlackError as exc:
+        return _too_large() if exc.error == "file_too_large" else _fail(exc)
+    except HTTPException as exc:  # a malformed multipart body
+        return JSONResponse(
+            {"ok": False, "error": "invalid_form", "detail": exc.detail}, status_code=400
+        )
+
+
+async def _share_upload(
+    request: Request, upload: UploadedFile, fields: dict[str, str], user: str
+) -> JSONResponse:
+    shared = await _driver(request).share_file(
+        fields["channel"],
+        user,
+        upload.name,
+        upload.content,
+        upload.mimetype,
+        thread_ts=fields.get("thread_ts") or None,
+        text=fields.get("text", "").strip(),
+    )
+    return JSONResponse(
+        {
+            "ok": True,
+            "file": shared.file.to_slack(request.app.state.workspace.base_url),
+            "channel": shared.message.channel,
+            "ts": shared.message.ts,
+            "status": shared.response.status_code if shared.response is not None else None,
+        }
+    )
+
+
 async def ui_home(request: Request) -> JSONResponse:
     """POST /_sandbox/ui/home {user}: the person opened the app's Home tab, so the app gets
     `app_home_opened` (with the view it published before, as Slack sends it); the view it
@@ -550,6 +636,7 @@ def web_routes() -> list[Route]:
         Route("/_sandbox/ui/submit", ui_submit, methods=["POST"]),
         Route("/_sandbox/ui/close", ui_close, methods=["POST"]),
         Route("/_sandbox/ui/home", ui_home, methods=["POST"]),
+        Route("/_sandbox/ui/upload", ui_upload, methods=["POST"]),
         Route("/customer", customer_inbox, methods=["GET"]),
         Route("/customer/reply", customer_reply, methods=["POST"]),
     ]

@@ -1,4 +1,5 @@
-"""In-memory state of the sandbox Slack workspace: channels, users, messages, views, tokens."""
+"""In-memory state of the sandbox Slack workspace: channels, users, messages, files, views,
+tokens."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sandbox.records import (
     BOT_ID,
     BOT_TOKEN,
     BOT_USER_ID,
+    MAX_FILE_BYTES,
     RESPONSE_URL_MAX_USES,
     RESPONSE_URL_TTL_S,
     TEAM_DOMAIN,
@@ -24,6 +26,7 @@ from sandbox.records import (
     VIEW_STACK_LIMIT,
     Channel,
     Ephemeral,
+    File,
     Message,
     RateLimit,
     ResponseUrl,
@@ -31,6 +34,9 @@ from sandbox.records import (
     Trigger,
     User,
     View,
+    filetype_of,
+    guess_mimetype,
+    safe_file_name,
 )
 
 Clock = Callable[[], float]
@@ -41,6 +47,7 @@ __all__ = [
     "Channel",
     "Clock",
     "Ephemeral",
+    "File",
     "Message",
     "SlackError",
     "User",
@@ -68,11 +75,14 @@ class Workspace:
         self.bot_user_id = BOT_USER_ID
         self.bot_id = BOT_ID
         self.team_id = TEAM_ID
+        # Where the emulator serves this workspace (file URLs start here); the server sets it.
+        self.base_url = ""
         self.lock = threading.RLock()
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
         self.usergroups: dict[str, Usergroup] = {}
         self.messages: dict[str, list[Message]] = {}
+        self.files: dict[str, File] = {}
         self.ephemerals: list[Ephemeral] = []
         self.views: dict[str, View] = {}
         self.home_views: dict[str, View] = {}
@@ -234,17 +244,15 @@ class Workspace:
         thread_ts: str | None = None,
         reply_broadcast: bool = False,
         metadata: dict[str, Any] | None = None,
+        files: list[str] | None = None,
     ) -> Message:
-        """Store a message; posts as the bot unless `user` names a human."""
+        """Store a message (with already uploaded `files`, if any); posts as the bot unless
+        `user` names a human."""
         with self.lock:
             ch = self.channel(channel_ref)
             author = user or self.bot_user_id
-            parent = None
-            if thread_ts is not None:
-                parent = self.message(ch.id, thread_ts)
-                # Slack only threads under top-level messages.
-                if parent is None or parent.is_reply:
-                    raise SlackError("thread_not_found")
+            parent = self._thread_parent(ch.id, thread_ts)
+            shared = [self.file(fid) for fid in files or []]
             msg = Message(
                 channel=ch.id,
                 ts=self.next_ts(),
@@ -255,13 +263,25 @@ class Workspace:
                 thread_ts=thread_ts,
                 reply_broadcast=reply_broadcast and parent is not None,
                 metadata=metadata,
+                files=[f.id for f in shared],
             )
+            for f in shared:
+                f.is_public = f.is_public or not (ch.is_private or self.is_dm(ch.id))
             if parent is not None:
                 parent.thread_ts = parent.ts
                 parent.replies.append(msg.ts)
             self.messages[ch.id].append(msg)
             self.changed()
             return msg
+
+    def _thread_parent(self, channel_id: str, thread_ts: str | None) -> Message | None:
+        if thread_ts is None:
+            return None
+        parent = self.message(channel_id, thread_ts)
+        # Slack only threads under top-level messages.
+        if parent is None or parent.is_reply:
+            raise SlackError("thread_not_found")
+        return parent
 
     def update_message(
         self,
@@ -362,6 +382,57 @@ class Workspace:
                 for e in self.ephemerals
                 if e.user == user and (channel is None or e.channel == channel)
             ]
+
+    # -- files ---------------------------------------------------------------------
+
+    def add_file(self, name: str, content: bytes, *, user: str, mimetype: str = "") -> File:
+        """Keep an upload by `user` (10 MB at most, `file_too_large`); shared nowhere yet."""
+        with self.lock:
+            self.user(user)
+            if len(content) > MAX_FILE_BYTES:
+                raise SlackError(
+                    "file_too_large", detail=f"files are limited to {MAX_FILE_BYTES // 2**20} MB"
+                )
+            name = safe_file_name(name)
+            mimetype = guess_mimetype(name, mimetype)
+            f = File(
+                id=f"F{next(self._ids):010X}",
+                name=name,
+                title=name,
+                mimetype=mimetype,
+                filetype=filetype_of(name, mimetype),
+                user=user,
+                created=int(self.clock()),
+                content=bytes(content),
+            )
+            self.files[f.id] = f
+            return f
+
+    def file(self, file_id: str) -> File:
+        """A file by id, or `file_not_found`."""
+        with self.lock:
+            if file_id not in self.files:
+                raise SlackError("file_not_found")
+            return self.files[file_id]
+
+    def share_file(
+        self,
+        channel_ref: str,
+        user: str,
+        name: str,
+        content: bytes,
+        mimetype: str = "",
+        *,
+        thread_ts: str | None = None,
+        text: str = "",
+    ) -> Message:
+        """Upload a file and post it as `user` in a channel or thread (a `file_share` message);
+        nothing is kept when the channel or thread does not exist."""
+        with self.lock:
+            ch = self.channel(channel_ref)
+            self._thread_parent(ch.id, thread_ts)
+            f = self.add_file(name, content, user=user, mimetype=mimetype)
+            return self.post_message(ch.id, text=text, user=user, thread_ts=thread_ts, files=[f.id])
 
     # -- trigger_ids and response_urls -------------------------------------------
 

@@ -1,8 +1,9 @@
 // The sandbox workspace page: renders /_sandbox/state as Slack would and sends what a person
-// does (commands, clicks, modal submissions) through the sandbox's SlackDriver. Plain JS.
+// does (commands, clicks, modal submissions, files) through the sandbox's SlackDriver. Plain JS.
 (() => {
   "use strict";
   const PAGE = 200;
+  const MAX_FILE_BYTES = 10 * 1024 * 1024; // the emulator refuses bigger files too
   const $ = (id) => document.getElementById(id);
   const S = {
     state: JSON.parse($("initial-state").textContent),
@@ -65,6 +66,38 @@
     try { data = await r.json(); } catch (e) { /* empty */ }
     if (!r.ok || data.ok === false) toast(`Failed: ${data.error || data.detail || r.status}`);
     return data;
+  }
+
+  // -- files ------------------------------------------------------------------------------
+
+  const fileSize = (n) =>
+    n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1048576).toFixed(1)} MB`;
+  const tooBig = (file) =>
+    file.size > MAX_FILE_BYTES ? `${file.name} is ${fileSize(file.size)}: files are limited to 10 MB.` : "";
+
+  function fileChip(f) {
+    const link = esc(safeUrl(f.permalink));
+    const image = String(f.mimetype || "").startsWith("image/");
+    const thumb = image ? `<img class="file-thumb" src="${link}" alt="">` : "";
+    return `<a class="file-chip" href="${link}" target="_blank" rel="noopener">${thumb}` +
+      `<span class="file-name">${esc(f.name)}</span> <span class="muted">${esc(f.pretty_type)} · ${fileSize(f.size)}</span></a>`;
+  }
+
+  const fileChips = (files) => (files && files.length ? `<div class="files">${files.map(fileChip).join("")}</div>` : "");
+
+  // Sends one file to the emulator as S.user; with `fields.channel` it is shared there (and the
+  // app hears of it), without one it is only kept, for a modal's file_input. Answers the file.
+  async function upload(file, fields = {}) {
+    if (tooBig(file)) throw new Error(tooBig(file));
+    const form = new FormData();
+    form.append("file", file);
+    form.append("user", S.user);
+    for (const [key, value] of Object.entries(fields)) if (value) form.append(key, value);
+    const r = await fetch("/_sandbox/ui/upload", { method: "POST", body: form });
+    let data = {};
+    try { data = await r.json(); } catch (e) { /* empty */ }
+    if (!r.ok || data.ok === false) throw new Error(data.detail || data.error || `HTTP ${r.status}`);
+    return data.file;
   }
 
   // -- mrkdwn -------------------------------------------------------------------------------
@@ -267,6 +300,9 @@
         control = `<input type="date" id="${esc(name)}" name="${esc(name)}" value="${esc(value)}">`;
         break;
       }
+      case "file_input":
+        control = fileInput(el, name, st);
+        break;
       default:
         control = `<span class="muted">[${esc(el.type)}]</span>`;
     }
@@ -275,6 +311,17 @@
     const error = err ? `<div class="field-error" role="alert">${esc(err)}</div>` : "";
     return `<div class="bk-input${err ? " invalid" : ""}" data-block-id="${esc(bid)}" data-action-id="${esc(aid)}" data-type="${esc(el.type)}"${b.optional ? "" : " data-required"}>` +
       `<label for="${esc(name)}">${textObj(b.label)}${optional}</label>${control}${hint}${error}</div>`;
+  }
+
+  // Files sent with an earlier try (answered with errors) stay attached unless others are chosen.
+  function fileInput(el, name, st) {
+    const max = el.max_files || 10;
+    const accept = (el.filetypes || []).map((t) => `.${t}`).join(",");
+    const kept = st && st.files && st.files.length
+      ? `<div class="files" data-kept="${esc(st.files.map((f) => f.id).join(","))}">${st.files.map(fileChip).join("")}</div>`
+      : "";
+    return `<input type="file" id="${esc(name)}" name="${esc(name)}" data-max-files="${max}"` +
+      `${max > 1 ? " multiple" : ""}${accept ? ` accept="${esc(accept)}"` : ""}>${kept}`;
   }
 
   function readInput(box) {
@@ -287,6 +334,11 @@
       }
       case "checkboxes":
         return [...box.querySelectorAll("input:checked")].map((c) => c.value);
+      case "file_input": {
+        const chosen = [...q("input[type=file]").files];
+        const kept = q("[data-kept]");
+        return chosen.length || !kept ? chosen : kept.dataset.kept.split(",");
+      }
       default: {
         const f = q("input, textarea, select");
         return f && f.value !== "" ? f.value : null;
@@ -313,7 +365,7 @@
     return `<div class="${classes}" data-ts="${esc(m.ts)}"${threadAttr}>` +
       `<div class="avatar${bot ? " bot" : ""}">${esc(initials(name))}</div><div class="msg-body">` +
       `<div class="msg-meta"><b>${esc(name)}</b>${bot ? ' <span class="app-tag">APP</span>' : ""} ${time(m.ts)}${edited}</div>` +
-      `${eph}${broadcast}${body}${replies}</div></div>`;
+      `${eph}${broadcast}${body}${fileChips(m.files)}${replies}</div></div>`;
   }
 
   function pinned(box, html) {
@@ -556,6 +608,65 @@
     }
   });
 
+  // A check the page makes itself, shown like the app's field errors.
+  function fieldError(box, text) {
+    const div = document.createElement("div");
+    div.className = "field-error local";
+    div.setAttribute("role", "alert");
+    div.textContent = text;
+    box.append(div);
+  }
+
+  // A modal's chosen files go up first (kept, not shared); the submission carries their ids.
+  async function uploadModalFiles(form, values) {
+    for (const box of form.querySelectorAll('.bk-input[data-type="file_input"]')) {
+      const { blockId, actionId } = box.dataset;
+      const chosen = values[blockId][actionId];
+      const max = Number(box.querySelector("input[type=file]").dataset.maxFiles);
+      if (chosen.length > max) {
+        fieldError(box, `Choose at most ${max} ${max === 1 ? "file" : "files"}.`);
+        return false;
+      }
+      try {
+        const ids = [];
+        for (const f of chosen) ids.push(typeof f === "string" ? f : (await upload(f)).id);
+        values[blockId][actionId] = ids;
+      } catch (err) {
+        fieldError(box, err.message);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // The thread's "Attach a file": the person drops it into the thread, as on Slack.
+  function attachError(text) {
+    $("attach-error").textContent = text;
+    $("attach-error").hidden = !text;
+  }
+  $("attach-file").addEventListener("change", (e) => {
+    const file = e.target.files[0];
+    attachError(file ? tooBig(file) : "");
+  });
+  $("attach").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const form = e.target;
+    const file = $("attach-file").files[0];
+    if (!file || !S.thread) return;
+    const btn = form.querySelector("button[type=submit]");
+    btn.disabled = true;
+    attachError("");
+    try {
+      await upload(file, { channel: S.channel, thread_ts: S.thread, text: $("attach-text").value.trim() });
+      form.reset();
+    } catch (err) {
+      attachError(err.message);
+    } finally {
+      btn.disabled = false;
+      refresh();
+    }
+  });
+
   // The modal: submit, close (×, Cancel, Escape).
   const modal = $("modal");
   async function closeModal() {
@@ -578,17 +689,21 @@
     for (const box of form.querySelectorAll(".bk-input")) {
       const value = readInput(box);
       const empty = value === null || (Array.isArray(value) && value.length === 0);
-      const err = box.querySelector(".field-error.required");
+      const err = box.querySelector(".field-error.local");
       if (err) err.remove();
       if (empty && box.hasAttribute("data-required")) {
         missing = true;
-        box.insertAdjacentHTML("beforeend", '<div class="field-error required" role="alert">Please complete this required field.</div>');
+        fieldError(box, "Please complete this required field.");
       }
       (values[box.dataset.blockId] ||= {})[box.dataset.actionId] = value;
     }
     if (missing) return;
     const btn = $("modal-submit");
     if (btn) btn.disabled = true;
+    if (!(await uploadModalFiles(form, values))) {
+      if (btn) btn.disabled = false;
+      return;
+    }
     try {
       await post("/_sandbox/ui/submit", { view_id: form.dataset.viewId, values });
     } finally {

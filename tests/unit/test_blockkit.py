@@ -220,3 +220,42 @@ def test_too_many_options_in_modal_select() -> None:
     element["options"] = [option(str(i)) for i in range(101)]
     view = modal(input_block("pick", element), submit=pt("Go"))
     assert only(validate_view(view)).endswith("/blocks/0/element/options]")
+
+
+# -- file_input --------------------------------------------------------------------
+
+
+def file_input(**kw: Any) -> dict[str, Any]:
+    return {"type": "file_input", "action_id": "file", **kw}
+
+
+def test_file_input_in_a_modal_input_block_is_valid() -> None:
+    view = modal(
+        input_block("file", file_input(max_files=10, filetypes=["png", "pdf"])),
+        input_block("one", file_input(max_files=1)),
+        input_block("default", file_input()),
+        submit=pt("Add"),
+    )
+    assert validate_view(view) == []
+
+
+@pytest.mark.parametrize("surface", ["message", "home"])
+def test_file_input_only_in_modals(surface: str) -> None:
+    error = only(validate_blocks([input_block("file", file_input())], surface=surface))
+    assert "only allowed in modals" in error
+    assert error.endswith("[json-pointer:/blocks/0/element/type]")
+
+
+def test_file_input_as_an_actions_element_or_accessory_is_refused() -> None:
+    as_action = only(validate_blocks([actions(file_input())], surface="modal"))
+    assert as_action.endswith("[json-pointer:/blocks/0/elements/0/type]")
+    as_accessory = only(validate_blocks([section(accessory=file_input())], surface="modal"))
+    assert as_accessory.endswith("[json-pointer:/blocks/0/accessory/type]")
+
+
+@pytest.mark.parametrize("max_files", [0, 11, -1, "3", True, 2.5])
+def test_file_input_max_files_from_1_to_10(max_files: Any) -> None:
+    view = modal(input_block("file", file_input(max_files=max_files)), submit=pt("Add"))
+    error = only(validate_view(view))
+    assert "must be between 1 and 10" in error
+    assert error.endswith("[json-pointer:/blocks/0/element/max_files]")
