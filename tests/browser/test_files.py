@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +13,6 @@ PNG = bytes.fromhex(
     "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5d0a0b5"
     "0000000049454e44ae426082"
 )
-FILES_MODAL = {
-    "type": "modal",
-    "callback_id": "sandbox.files",
-    "title": {"type": "plain_text", "text": "Add evidence"},
-    "submit": {"type": "plain_text", "text": "Add"},
-    "blocks": [
-        {
-            "type": "input",
-            "block_id": "file",
-            "label": {"type": "plain_text", "text": "Photos"},
-            "element": {"type": "file_input", "action_id": "file", "filetypes": ["png"]},
-        }
-    ],
-}
 
 
 def test_attach_a_file_in_a_thread_and_choose_files_in_a_modal(
@@ -56,18 +41,24 @@ def test_attach_a_file_in_a_thread_and_choose_files_in_a_modal(
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "thread-file.png"))
 
-    # A modal's file_input: the chosen files go up first, the submission carries them.
-    ws = emulator.workspace
-    view = ws.open_view(ws.mint_trigger("U0MANAGER1"), FILES_MODAL)
-    field = page.locator("#modal").get_by_label("Photos")
-    assert field.get_attribute("accept") == ".png" and field.get_attribute("multiple") is not None
-    field.set_input_files(str(photo))
+    # The app files it: the evidence card names it.
+    card = thread.locator(".msg", has_text="Evidence · ").first
+    card.get_by_text("crushed-box.png").first.wait_for()
+
+    # "Add evidence": kind, note and a file chosen in the modal; the chosen file goes up
+    # first, the submission carries it, and the card names it too.
+    receipt = tmp_path / "receipt.png"
+    receipt.write_bytes(PNG)
+    thread.get_by_role("button", name="Add evidence").first.click()
+    modal = page.locator("#modal")
+    modal.get_by_text("What it shows").wait_for()
+    modal.locator('[data-block-id="kind"] select').select_option("CONDITION_REPORT")
+    modal.get_by_label("What it shows").fill("Warehouse re-inspection")
+    files = modal.get_by_label("Files")
+    assert files.get_attribute("multiple") is not None  # up to ten at once
+    files.set_input_files(str(receipt))
     page.locator("#modal-submit").click()
-    deadline = time.monotonic() + 10
-    while not (submitted := view.state["values"].get("file")):
-        assert time.monotonic() < deadline, "the modal was never submitted"
-        time.sleep(0.05)
-    files = submitted["file"]["files"]
-    assert [(f["name"], f["user"], f["size"]) for f in files] == [
-        ("crushed-box.png", "U0MANAGER1", len(PNG))
-    ]
+    modal.wait_for(state="hidden")
+    card.get_by_text("receipt.png").first.wait_for()
+    uploaded = [f for f in emulator.workspace.files.values() if f.name == "receipt.png"]
+    assert [(f.user, len(f.content)) for f in uploaded] == [("U0MANAGER1", len(PNG))]

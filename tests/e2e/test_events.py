@@ -9,9 +9,11 @@ import sqlite3
 from sandbox.blockkit import validate_view
 from sandbox.driver import SlackDriver
 from sandbox.waiting import eventually
-from sandbox.workspace import Workspace
+from sandbox.workspace import Message, View, Workspace
 from tests.support.app_process import AppProcess
 
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 HOME = {"type": "app_home_opened", "user": "U0SUPER", "channel": "D0SUPER", "tab": "home"}
 
 
@@ -39,55 +41,130 @@ async def test_event_retries_are_processed_once(slack: SlackDriver, workspace: W
     assert len(workspace.calls_to("views.publish")) == before + 2
 
 
+async def open_thread(slack: SlackDriver, workspace: Workspace, order_id: str) -> Message:
+    """Open a dispute for `order_id`; its parent message once both cards are in the thread."""
+    await slack.command(f"open {order_id} damaged it arrived broken", user="U0MANAGER1")
+    parent = await eventually(
+        lambda: next((m for m in workspace.history("C0DISPUTES") if order_id in m.text), None)
+    )
+    await eventually(lambda: len(workspace.thread("C0DISPUTES", parent.ts)) >= 3)
+    return parent
+
+
+def filed(app: AppProcess, user: str = "U0MANAGER1") -> list[tuple[str, str, str]]:
+    with sqlite3.connect(app.database) as db:
+        return db.execute(
+            "SELECT kind, summary, url FROM evidence_items WHERE source = ? ORDER BY id",
+            (f"slack:{user}",),
+        ).fetchall()
+
+
 async def test_files_dropped_into_a_thread_become_evidence(
     slack: SlackDriver, workspace: Workspace, app: AppProcess
 ) -> None:
-    await slack.command("open ORD-1013 wrong item engraving", user="U0MANAGER1")
-    parent = await eventually(
-        lambda: next((m for m in workspace.history("C0DISPUTES") if "ORD-1013" in m.text), None)
+    parent = await open_thread(slack, workspace, "ORD-1013")
+    before = len(filed(app))
+    shared = await slack.share_file(
+        "C0DISPUTES", "U0MANAGER1", "engraving.jpg", JPEG, thread_ts=parent.ts, text="photos"
     )
-    await eventually(lambda: len(workspace.thread("C0DISPUTES", parent.ts)) >= 3)
-    photo = {
-        "id": "F0PHOTO",
-        "name": "engraving.jpg",
-        "mimetype": "image/jpeg",
-        "size": 2048,
-        "permalink": "https://sandbox.slack.example/files/F0PHOTO",
-    }
-    receipt = {
-        "id": "F0PDF",
-        "name": "receipt.pdf",
-        "mimetype": "application/pdf",
-        "permalink": "https://sandbox.slack.example/files/F0PDF",
-    }
-    message = {
-        "type": "message",
-        "subtype": "file_share",
-        "channel": "C0DISPUTES",
-        "user": "U0MANAGER1",
-        "text": "photos",
-        "ts": "1795690000.000100",
-        "thread_ts": parent.ts,
-        "files": [photo, receipt],
-    }
-    assert (await slack.event(message)).status_code == 200
-
-    def filed() -> list[tuple[str, str]]:
-        with sqlite3.connect(app.database) as db:
-            return db.execute(
-                "SELECT kind, url FROM evidence_items WHERE source = 'slack:U0MANAGER1'"
-            ).fetchall()
-
-    rows = await eventually(lambda: len(filed()) == 2 and filed())
-    assert sorted(rows) == [
-        ("ATTACHMENT", receipt["permalink"]),
-        ("PROOF_OF_DAMAGE", photo["permalink"]),
+    assert shared.response is not None and shared.response.status_code == 200
+    await slack.share_file(
+        "C0DISPUTES", "U0MANAGER1", "receipt.pdf", b"%PDF-1.4", thread_ts=parent.ts
+    )
+    # Each message is its own job: they may be filed in either order.
+    rows = await eventually(lambda: len(filed(app)) == before + 2 and sorted(filed(app)[before:]))
+    photo_link = shared.file.to_slack(workspace.base_url)["permalink"]
+    assert [(kind, url == photo_link) for kind, _, url in rows] == [
+        ("ATTACHMENT", False),
+        ("PROOF_OF_DAMAGE", True),
     ]
+    assert rows[0][2].startswith(workspace.base_url)
     card = workspace.thread("C0DISPUTES", parent.ts)[1]
-    await eventually(lambda: card.edited is not None)
+    await eventually(lambda: "receipt.pdf" in json.dumps(card.blocks))
     assert "engraving.jpg" in json.dumps(card.blocks)
-    # A message without files, or outside a dispute thread, changes nothing.
-    await slack.event({**message, "files": [], "ts": "1795690000.000200"})
-    await slack.event({**message, "thread_ts": "1.000001", "ts": "1795690000.000300"})
+
+    # The same event again (Slack's retry) files nothing more; nor does a message without
+    # files, or a file in a thread that is not a dispute's.
+    await slack.event(slack.message_event(shared.message), retry_num=1)
+    top = workspace.post_message("C0DISPUTES", text="not a dispute", user="U0AGENT")
+    await slack.share_file("C0DISPUTES", "U0AGENT", "x.png", PNG, thread_ts=top.ts)
+    await slack.event(
+        {
+            "type": "message",
+            "channel": "C0DISPUTES",
+            "user": "U0MANAGER1",
+            "text": "hi",
+            "ts": "1795690000.000200",
+            "thread_ts": parent.ts,
+        }
+    )
     await asyncio.sleep(0.5)
-    assert len(filed()) == 2
+    assert len(filed(app)) == before + 2 and filed(app, "U0AGENT") == []
+
+
+async def test_add_evidence_modal_files_note_link_and_files(
+    slack: SlackDriver, workspace: Workspace, app: AppProcess
+) -> None:
+    parent = await open_thread(slack, workspace, "ORD-1014")
+    before = len(filed(app))
+
+    async def open_modal() -> View:
+        await slack.block_action("evidence.add", message_ts=None)
+        return await eventually(lambda: workspace.top_view("U0MANAGER1"))
+
+    view = await open_modal()
+    assert [b["block_id"] for b in view.view["blocks"]] == ["kind", "note", "link", "file"]
+    assert validate_view(view.view) == []
+
+    # Bad input: the errors come back next to the fields, nothing is filed.
+    response = await slack.view_submission({"note": {"note": "  "}, "link": {"link": "ftp://x"}})
+    errors = response.json()["errors"]
+    assert set(errors) == {"kind", "note", "link"}
+    assert len(filed(app)) == before
+
+    # A note and a link alone; then a note with two files.
+    await slack.view_submission(
+        {
+            "kind": {"kind": "RETURN_TRACKING_INFORMATION"},
+            "note": {"note": "Carrier confirms the return scan"},
+            "link": {"link": "https://carrier.example/track/1Z999"},
+        }
+    )
+    view = await open_modal()
+    photo = workspace.add_file("lid.png", PNG, user="U0MANAGER1")
+    report = workspace.add_file("warehouse.pdf", b"%PDF-1.4", user="U0MANAGER1")
+    await slack.view_submission(
+        {
+            "kind": {"kind": "CONDITION_REPORT"},
+            "note": {"note": "Warehouse re-inspection"},
+            "file": {"file": [photo.id, report.id]},
+        },
+        view_id=view.id,
+    )
+    rows = await eventually(lambda: len(filed(app)) == before + 3 and sorted(filed(app)[before:]))
+    assert [(kind, summary) for kind, summary, _ in rows] == [
+        ("CONDITION_REPORT", "Warehouse re-inspection (lid.png)"),
+        ("CONDITION_REPORT", "Warehouse re-inspection (warehouse.pdf)"),
+        ("RETURN_TRACKING_INFORMATION", "Carrier confirms the return scan"),
+    ]
+    assert rows[2][2] == "https://carrier.example/track/1Z999"
+    card = workspace.thread("C0DISPUTES", parent.ts)[1]
+    await eventually(lambda: "warehouse.pdf" in json.dumps(card.blocks))
+
+
+async def test_a_closed_dispute_takes_no_more_files_and_says_so(
+    slack: SlackDriver, workspace: Workspace, app: AppProcess
+) -> None:
+    parent = await open_thread(slack, workspace, "ORD-1015")
+    with sqlite3.connect(app.database) as db:
+        db.execute("UPDATE disputes SET status = 'withdrawn' WHERE thread_ts = ?", (parent.ts,))
+    before = len(filed(app))
+    await slack.share_file("C0DISPUTES", "U0MANAGER1", "late.png", PNG, thread_ts=parent.ts)
+    notice = await eventually(
+        lambda: next(
+            (e for e in workspace.ephemerals_for("U0MANAGER1") if "takes no more" in e.text), None
+        )
+    )
+    assert "is withdrawn: its case file is closed" in notice.text
+    assert notice.thread_ts == parent.ts
+    assert len(filed(app)) == before
