@@ -35,8 +35,10 @@ def request_key(req: AsyncBoltRequest) -> RequestKey:
     signature = _header(req, "x-slack-signature")
     if signature:
         return RequestKey(f"sig:{signature}", _kind(body))
-    # Socket Mode carries no signature: the envelope's raw body identifies the request.
-    digest = hashlib.sha256(req.raw_body.encode()).hexdigest()
+    # Socket Mode carries no signature and no raw body: the envelope's payload identifies the
+    # request (a command's or an interaction's own trigger_id makes each one distinct).
+    raw = req.raw_body or json.dumps(req.body, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(raw.encode()).hexdigest()
     return RequestKey(f"body:{digest}", _kind(body))
 
 

@@ -1,4 +1,5 @@
-"""HTTP mode: Slack's requests at POST /slack/events, and GET /healthz."""
+"""The app's HTTP endpoints: Slack's requests at POST /slack/events (HTTP mode only), and
+GET /healthz."""
 
 from __future__ import annotations
 
@@ -19,12 +20,15 @@ def create_http_app(
     db: Database | None,
     gate: AckGate | None = None,
     extra_routes: list[Route] | None = None,
+    *,
+    slack_events: bool = True,
 ) -> Starlette:
-    """Slack's endpoint, counted by `gate` while each request waits for its ack."""
+    """Slack's endpoint, counted by `gate` while each request waits for its ack; without it
+    (`slack_events=False`, Socket Mode, where nothing is signed) only the other routes."""
     handler = AsyncSlackRequestHandler(app)
     gate = gate or AckGate()
 
-    async def slack_events(request: Request) -> Response:
+    async def events(request: Request) -> Response:
         gate.enter()
         try:
             return await handler.handle(request)
@@ -41,10 +45,7 @@ def create_http_app(
             return JSONResponse({"ok": False, "database": str(exc)[:200]}, status_code=503)
         return JSONResponse({"ok": True, "database": "ok"})
 
-    return Starlette(
-        routes=[
-            Route("/slack/events", slack_events, methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            *(extra_routes or []),
-        ]
-    )
+    routes = [Route("/healthz", healthz, methods=["GET"]), *(extra_routes or [])]
+    if slack_events:
+        routes.append(Route("/slack/events", events, methods=["POST"]))
+    return Starlette(routes=routes)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import signal
+from collections.abc import Generator
 
+import aiohttp
 import uvicorn
+from slack_sdk.errors import SlackApiError
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
@@ -14,6 +20,8 @@ from bot.http import create_http_app
 from bot.inbound import inbound_endpoint
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
+from bot.socket_mode import GatedSocketModeHandler
+from handlers.errors import slack_error
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +36,33 @@ async def start_runtime(settings: Settings) -> Runtime:
         raise StartupError(str(exc)) from None
 
 
-def http_server(runtime: Runtime, host: str, port: int) -> uvicorn.Server:
+def http_server(runtime: Runtime, host: str, port: int, *, slack_events: bool = True) -> Server:
+    """Health checks, customer replies and (in HTTP mode) Slack's requests."""
     inbound = inbound_endpoint(runtime.db, runtime.deps, runtime.settings.inbound_secret)
     routes = [Route("/api/customer-replies", inbound, methods=["POST"])]
-    http_app = create_http_app(runtime.app, runtime.db, runtime.queue.gate, routes)
+    http_app = create_http_app(
+        runtime.app, runtime.db, runtime.queue.gate, routes, slack_events=slack_events
+    )
     return asgi_server(http_app, host, port)
 
 
-def asgi_server(asgi_app: ASGIApp, host: str, port: int) -> uvicorn.Server:
+class Server(uvicorn.Server):
+    """uvicorn without its own signal handling: whoever runs the server decides when it stops
+    (`serve` on SIGINT/SIGTERM, the demo on Ctrl-C), and clean-up after it always runs."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def stop_on_signals(server: uvicorn.Server) -> None:
+    """SIGINT or SIGTERM: finish the requests in flight and stop (a second Ctrl-C: at once)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.handle_exit, sig, None)
+
+
+def asgi_server(asgi_app: ASGIApp, host: str, port: int) -> Server:
     config = uvicorn.Config(
         asgi_app,
         host=host,
@@ -45,23 +72,58 @@ def asgi_server(asgi_app: ASGIApp, host: str, port: int) -> uvicorn.Server:
         lifespan="off",
         timeout_graceful_shutdown=10,
     )
-    return uvicorn.Server(config)
+    return Server(config)
 
 
 async def serve(settings: Settings) -> None:
     runtime = await start_runtime(settings)
     try:
         if settings.slack_app_token:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            log.info("Socket Mode: connecting to Slack")
-            await AsyncSocketModeHandler(runtime.app, settings.slack_app_token).start_async()
+            await serve_socket_mode(runtime, settings.slack_app_token)
         else:
             log.info(
                 "HTTP mode: Slack requests at http://%s:%d/slack/events",
                 settings.host,
                 settings.port,
             )
-            await http_server(runtime, settings.host, settings.port).serve()
+            server = http_server(runtime, settings.host, settings.port)
+            stop_on_signals(server)
+            await server.serve()
     finally:
         await runtime.aclose()
+
+
+async def serve_socket_mode(runtime: Runtime, app_token: str) -> None:
+    """Slack's requests over Socket Mode; health checks and customer replies still over HTTP,
+    whose server also ends the process on SIGTERM or Ctrl-C."""
+    settings = runtime.settings
+    handler = GatedSocketModeHandler(runtime.app, app_token, gate=runtime.queue.gate)
+    server = http_server(runtime, settings.host, settings.port, slack_events=False)
+    stop_on_signals(server)
+    # Ask for the first connection ourselves: a refused token stops start-up with one line
+    # instead of the client's endless retries.
+    handler.client.wss_uri = await socket_mode_url(runtime, app_token)
+    await handler.connect_async()
+    log.info(
+        "Socket Mode: connected to Slack; health checks at http://%s:%d/healthz",
+        settings.host,
+        settings.port,
+    )
+    try:
+        await server.serve()
+    finally:
+        await handler.close_async()
+
+
+async def socket_mode_url(runtime: Runtime, app_token: str) -> str:
+    """apps.connections.open, its failures as start-up errors."""
+    try:
+        response = await runtime.app.client.apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        raise StartupError(
+            f"Slack refused SLACK_APP_TOKEN ({slack_error(exc)}): use the app-level token "
+            "(xapp-…) with the connections:write scope, from the app's Basic Information page"
+        ) from None
+    except (OSError, aiohttp.ClientError) as exc:
+        raise StartupError(f"Socket Mode: Slack could not be reached ({exc})") from None
+    return str(response["url"])

@@ -94,6 +94,11 @@ def auth_test(ws: Workspace, params: Params, request: Request) -> Params:
     }
 
 
+def apps_connections_open(ws: Workspace, params: Params, request: Request) -> Params:
+    """apps.connections.open (app-level token): where to open a Socket Mode connection."""
+    return {"url": ws.open_socket_connection()}
+
+
 def chat_post_message(ws: Workspace, params: Params, request: Request) -> Params:
     """chat.postMessage"""
     ch = _member_channel(ws, params)
@@ -318,6 +323,7 @@ def views_publish(ws: Workspace, params: Params, request: Request) -> Params:
 
 
 METHODS: dict[str, Handler] = {
+    "apps.connections.open": apps_connections_open,
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
     "chat.update": chat_update,
@@ -338,6 +344,9 @@ METHODS: dict[str, Handler] = {
 }
 
 
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+
+
 def _error(error: str, status: int = 200, **extra: Any) -> JSONResponse:
     return JSONResponse({"ok": False, "error": error, **extra}, status_code=status)
 
@@ -354,7 +363,13 @@ async def web_api(request: Request) -> JSONResponse:
         token = _token(request, params)
         if not token:
             return _error("not_authed")
-        if token != ws.bot_token:
+        # Socket Mode's method takes only the app-level token; every other one, the bot's.
+        expected, other = (ws.bot_token, ws.app_token)
+        if method in APP_TOKEN_METHODS:
+            expected, other = other, expected
+        if token == other:
+            return _error("not_allowed_token_type")
+        if token != expected:
             return _error("invalid_auth")
         retry_after = ws.take_ratelimit(method)
         if retry_after is not None:

@@ -18,6 +18,7 @@ BOT_USER_ID = "U0BOT"
 BOT_ID = "B0BOT"
 APP_ID = "A0SANDBOX"
 BOT_TOKEN = "xoxb-sandbox"
+APP_TOKEN = "xapp-1-A0SANDBOX-1-sandbox"  # app-level: Socket Mode only
 
 TRIGGER_TTL_S = 3.0
 RESPONSE_URL_TTL_S = 30 * 60.0

@@ -14,6 +14,7 @@ from typing import Any
 
 from sandbox.records import (
     APP_ID,
+    APP_TOKEN,
     BOT_ID,
     BOT_TOKEN,
     BOT_USER_ID,
@@ -72,6 +73,10 @@ class Workspace:
     def __init__(self, *, clock: Clock = time.time, bot_token: str = BOT_TOKEN) -> None:
         self.clock = clock
         self.bot_token = bot_token
+        self.app_token = APP_TOKEN
+        # Set while a Socket Mode server serves this workspace (sandbox/socket_mode.py).
+        self.socket_mode_url: str | None = None
+        self._socket_tickets: set[str] = set()
         self.bot_user_id = BOT_USER_ID
         self.bot_id = BOT_ID
         self.team_id = TEAM_ID
@@ -433,6 +438,25 @@ class Workspace:
             self._thread_parent(ch.id, thread_ts)
             f = self.add_file(name, content, user=user, mimetype=mimetype)
             return self.post_message(ch.id, text=text, user=user, thread_ts=thread_ts, files=[f.id])
+
+    # -- Socket Mode -----------------------------------------------------------------
+
+    def open_socket_connection(self) -> str:
+        """apps.connections.open: a WebSocket URL with a one-time ticket."""
+        with self.lock:
+            if self.socket_mode_url is None:
+                raise SlackError("socket_mode_not_enabled")
+            ticket = secrets.token_hex(16)
+            self._socket_tickets.add(ticket)
+            return f"{self.socket_mode_url}?ticket={ticket}&app_id={APP_ID}"
+
+    def take_socket_ticket(self, ticket: str) -> bool:
+        """True once for each ticket handed out."""
+        with self.lock:
+            if ticket in self._socket_tickets:
+                self._socket_tickets.remove(ticket)
+                return True
+            return False
 
     # -- trigger_ids and response_urls -------------------------------------------
 

@@ -30,10 +30,20 @@ def test_commands_and_interactions_are_keyed_by_signature() -> None:
     assert action.kind == "block_actions"
 
 
-def test_socket_mode_requests_without_signature_are_keyed_by_body() -> None:
-    one = request_key(bolt_request("command=%2Fdispute&text=help"))
-    two = request_key(bolt_request("command=%2Fdispute&text=help&trigger_id=2"))
-    assert one.key.startswith("body:") and one != two
+def test_socket_mode_requests_are_keyed_by_their_payload() -> None:
+    # Bolt builds Socket Mode requests from the envelope's payload: no raw body, no signature.
+    def socket_request(payload: dict[str, object]) -> AsyncBoltRequest:
+        return AsyncBoltRequest(body=payload, mode="socket_mode")
+
+    command = {"command": "/dispute", "text": "help", "trigger_id": "1"}
+    one = request_key(socket_request(command))
+    resent = request_key(socket_request(dict(reversed(command.items()))))
+    two = request_key(socket_request({**command, "trigger_id": "2"}))
+    action = request_key(socket_request({"type": "block_actions", "trigger_id": "3"}))
+    assert one.key.startswith("body:") and one.kind == "command"
+    assert one == resent  # Slack's retry of the same envelope
+    assert len({one.key, two.key, action.key}) == 3
+    assert action.kind == "block_actions"
 
 
 def test_recent_keys_forget_after_ttl_and_stay_bounded() -> None:
