@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections import Counter
+from collections.abc import AsyncIterator
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,7 +22,31 @@ from handlers.errors import slack_error
 log = logging.getLogger(__name__)
 
 
+class KeyedLocks:
+    """One asyncio lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: Counter[int] = Counter()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: int) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._users[key] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]
+
+
 class ThreadPublisher:
+    """Each change to a dispute's thread reads the dispute afresh under that dispute's lock, so
+    two jobs finishing together (two files dropped at once, a review and new evidence) never
+    leave a card or the parent message showing the older state."""
+
     def __init__(
         self,
         client: AsyncWebClient,
@@ -30,34 +58,30 @@ class ThreadPublisher:
         self.channel_id = channel_id
         self.disputes = disputes
         self.policy = policy
+        self.locks = KeyedLocks()
 
     async def publish(self, case: CaseFile) -> CaseFile:
         """Post whatever of the thread is missing, then let the status move on."""
         number = case.dispute.number
-        if case.dispute.thread_ts is None:
-            parent = parent_message(case.dispute)
-            posted = await self.client.chat_postMessage(
-                channel=self.channel_id, text=parent.text, blocks=parent.blocks, unfurl_links=False
-            )
-            case = await self.disputes.link_thread(number, posted["channel"], posted["ts"])
-        if case.dispute.evidence_card_ts is None:
-            ts = await self._reply(case, evidence_card(case))
-            await self.disputes.record_card(number, "evidence", ts)
-        decision = await self.policy.latest(number)
-        if decision is not None and case.dispute.policy_card_ts is None:
-            ts = await self._reply(case, policy_card(case, decision))
-            await self.disputes.record_card(number, "policy", ts)
-        return await self._advance(case)
+        async with self.locks.hold(number):
+            return await self._publish(await self.disputes.case(number))
 
     async def refresh(self, number: int) -> CaseFile:
         """After new evidence or a new pack: re-decide and update the cards in place."""
-        case, decision = await self.policy.refresh(number)
-        if case.dispute.thread_ts is None:
-            return await self.publish(case)
-        await self._update(case, case.dispute.evidence_card_ts, evidence_card(case))
-        if decision is not None:
-            await self._update(case, case.dispute.policy_card_ts, policy_card(case, decision))
-        return await self._advance(case)
+        async with self.locks.hold(number):
+            case, decision = await self.policy.refresh(number)
+            if case.dispute.thread_ts is None:
+                return await self._publish(case)
+            await self._update(case, case.dispute.evidence_card_ts, evidence_card(case))
+            if decision is not None:
+                await self._update(case, case.dispute.policy_card_ts, policy_card(case, decision))
+            return await self._advance(case)
+
+    async def refresh_parent(self, case: CaseFile) -> None:
+        """Show the dispute's current status on the parent message."""
+        number = case.dispute.number
+        async with self.locks.hold(number):
+            await self._refresh_parent(await self.disputes.case(number))
 
     async def customer_replied(self, number: int, sender: str, body: str) -> None:
         """Show a customer's reply in the thread, then update the cards."""
@@ -74,11 +98,28 @@ class ThreadPublisher:
             channel=self.channel_id, user=user_id, text=text, thread_ts=thread_ts
         )
 
+    async def _publish(self, case: CaseFile) -> CaseFile:
+        number = case.dispute.number
+        if case.dispute.thread_ts is None:
+            parent = parent_message(case.dispute)
+            posted = await self.client.chat_postMessage(
+                channel=self.channel_id, text=parent.text, blocks=parent.blocks, unfurl_links=False
+            )
+            case = await self.disputes.link_thread(number, posted["channel"], posted["ts"])
+        if case.dispute.evidence_card_ts is None:
+            ts = await self._reply(case, evidence_card(case))
+            await self.disputes.record_card(number, "evidence", ts)
+        decision = await self.policy.latest(number)
+        if decision is not None and case.dispute.policy_card_ts is None:
+            ts = await self._reply(case, policy_card(case, decision))
+            await self.disputes.record_card(number, "policy", ts)
+        return await self._advance(case)
+
     async def _advance(self, case: CaseFile) -> CaseFile:
         before = case.dispute.status
         case = await self.disputes.mark_evidence_ready(case.dispute.number)
         if case.dispute.status != before:
-            await self.refresh_parent(case)
+            await self._refresh_parent(case)
         return case
 
     async def _reply(self, case: CaseFile, message: Message) -> str:
@@ -99,7 +140,7 @@ class ThreadPublisher:
             channel=case.dispute.channel_id, ts=ts, text=message.text, blocks=message.blocks
         )
 
-    async def refresh_parent(self, case: CaseFile) -> None:
+    async def _refresh_parent(self, case: CaseFile) -> None:
         dispute = case.dispute
         if dispute.thread_ts is None or dispute.channel_id is None:
             return

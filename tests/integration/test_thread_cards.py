@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -64,3 +65,36 @@ async def test_new_evidence_updates_both_cards_and_the_parent(db: Database, tmp_
         assert case.dispute.status == Status.EVIDENCE_READY
         assert "Evidence ready" in parent.text and parent.edited is not None
         assert len(workspace.calls_to("chat.postMessage")) == 3
+
+
+async def test_changes_at_the_same_moment_post_once_and_leave_the_thread_current(
+    db: Database,
+) -> None:
+    workspace = Workspace.default()
+    async with EmulatorServer(workspace) as emulator:
+        client = AsyncWebClient(token=workspace.bot_token, base_url=emulator.api_url)
+        await client.conversations_join(channel="C0DISPUTES")
+        current = CurrentPack(default_policy_pack())
+        disputes, policy = DisputeService(db), PolicyService(db, current)
+        threads = ThreadPublisher(client, "C0DISPUTES", disputes, policy)
+        intake = IntakeService(
+            db, StaticOrders(order()), default_evidence_sources(), policy=current
+        )
+        result = await intake.open(OpenRequest("ORD-T1", None, "crushed", Actor.system("t")))
+
+        # `open` and `show` both publishing a new dispute's thread: one parent, one set of cards.
+        await asyncio.gather(threads.publish(result.case), threads.publish(result.case))
+        (parent,) = workspace.history("C0DISPUTES")
+        assert len(workspace.thread("C0DISPUTES", parent.ts)) == 3
+
+        # Two files dropped at once, each job refreshing the cards: the card ends with both.
+        async def drop(name: str) -> None:
+            draft = EvidenceDraft(EvidenceKind.ATTACHMENT, "slack:U0MANAGER1", name, {"n": name})
+            await disputes.add_evidence(1, draft, Actor.slack_user("U0MANAGER1"))
+            await threads.refresh(1)
+
+        await asyncio.gather(*(drop(f"file-{n}.pdf") for n in range(4)))
+        card = workspace.thread("C0DISPUTES", parent.ts)[1]
+        shown = json.dumps(card.blocks)
+        assert all(f"file-{n}.pdf" in shown for n in range(4))
+        assert not threads.locks._locks  # nothing left behind
