@@ -7,12 +7,7 @@ from typing import Any
 
 from sandbox.server import EmulatorServer
 from tests.browser.conftest import ARTIFACTS
-
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5d0a0b5"
-    "0000000049454e44ae426082"
-)
+from tests.support.emulator import PNG
 
 
 def test_attach_a_file_in_a_thread_and_choose_files_in_a_modal(

@@ -11,9 +11,8 @@ from sandbox.driver import SlackDriver
 from sandbox.waiting import eventually
 from sandbox.workspace import Message, View, Workspace
 from tests.support.app_process import AppProcess
+from tests.support.emulator import JPEG, PNG
 
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 HOME = {"type": "app_home_opened", "user": "U0SUPER", "channel": "D0SUPER", "tab": "home"}
 
 

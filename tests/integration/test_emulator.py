@@ -4,72 +4,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
 import pytest
 from slack_sdk.errors import SlackApiError
-from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from sandbox.driver import SlackDriver
 from sandbox.server import EmulatorServer
 from sandbox.transcript import render_transcript
 from sandbox.workspace import SlackError, Workspace
-
-TOKEN = "xoxb-sandbox"
-SECRET = "test-signing-secret"
-
-
-class FakeClock:
-    """Real time at the start, then only moves when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def ws(clock: FakeClock) -> Workspace:
-    return Workspace.default(clock=clock)
-
-
-@pytest.fixture
-async def server(ws: Workspace) -> AsyncIterator[EmulatorServer]:
-    async with EmulatorServer(ws) as srv:
-        yield srv
-
-
-@pytest.fixture
-def client(server: EmulatorServer) -> AsyncWebClient:
-    return AsyncWebClient(token=TOKEN, base_url=server.api_url)
-
-
-@pytest.fixture
-async def http(server: EmulatorServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url) as c:
-        yield c
-
-
-async def slack_error(call: Any) -> dict[str, Any]:
-    """Await a Web API call that must fail; return Slack's response body."""
-    with pytest.raises(SlackApiError) as exc:
-        await call
-    return exc.value.response.data
+from tests.support.emulator import TOKEN, FakeClock, Receiver, slack_error
 
 
 def header(text: str) -> dict[str, Any]:
@@ -445,48 +392,6 @@ def test_start_in_thread_for_sync_callers(ws: Workspace) -> None:
 
 
 # -- driver --------------------------------------------------------------------------
-
-
-class Receiver:
-    """A tiny Starlette app standing in for Bolt: verifies and records every request."""
-
-    def __init__(self, reply: dict[str, Any] | None = None) -> None:
-        self.verifier = SignatureVerifier(SECRET)
-        self.requests: list[dict[str, Any]] = []
-        self.reply = reply
-        self.app = Starlette(routes=[Route("/slack/events", self.handle, methods=["POST"])])
-
-    async def handle(self, request: Request) -> Response:
-        body = await request.body()
-        valid = self.verifier.is_valid(
-            body=body,
-            timestamp=request.headers.get("X-Slack-Request-Timestamp", ""),
-            signature=request.headers.get("X-Slack-Signature", ""),
-        )
-        self.requests.append({"body": body, "headers": request.headers, "valid": valid})
-        if not valid:
-            return Response(status_code=401)
-        return JSONResponse(self.reply) if self.reply else Response(status_code=200)
-
-    def form(self, i: int = -1) -> dict[str, str]:
-        return {k: v[0] for k, v in parse_qs(self.requests[i]["body"].decode()).items()}
-
-    def payload(self, i: int = -1) -> dict[str, Any]:
-        return json.loads(self.form(i)["payload"])
-
-
-@pytest.fixture
-def receiver() -> Receiver:
-    return Receiver()
-
-
-@pytest.fixture
-async def driver(
-    ws: Workspace, receiver: Receiver, server: EmulatorServer
-) -> AsyncIterator[SlackDriver]:
-    transport = httpx.ASGITransport(app=receiver.app)
-    async with httpx.AsyncClient(transport=transport) as c:
-        yield SlackDriver("http://app.test", SECRET, ws, server.base_url, client=c)
 
 
 async def test_driver_command_is_signed_and_complete(

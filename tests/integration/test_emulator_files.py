@@ -4,7 +4,6 @@ endpoint, and what the driver tells the app (file_share events, file_input submi
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,49 +14,7 @@ from sandbox.driver import SlackDriver
 from sandbox.records import MAX_FILE_BYTES
 from sandbox.server import EmulatorServer
 from sandbox.workspace import SlackError, Workspace
-from tests.integration.test_emulator import SECRET, TOKEN, Receiver, slack_error
-
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5d0a0b5"
-    "0000000049454e44ae426082"
-)
-
-
-@pytest.fixture
-def ws() -> Workspace:
-    return Workspace.default()
-
-
-@pytest.fixture
-async def server(ws: Workspace) -> AsyncIterator[EmulatorServer]:
-    async with EmulatorServer(ws) as srv:
-        yield srv
-
-
-@pytest.fixture
-def client(server: EmulatorServer) -> AsyncWebClient:
-    return AsyncWebClient(token=TOKEN, base_url=server.api_url)
-
-
-@pytest.fixture
-async def http(server: EmulatorServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=server.base_url) as c:
-        yield c
-
-
-@pytest.fixture
-def receiver() -> Receiver:
-    return Receiver()
-
-
-@pytest.fixture
-async def driver(
-    ws: Workspace, receiver: Receiver, server: EmulatorServer
-) -> AsyncIterator[SlackDriver]:
-    transport = httpx.ASGITransport(app=receiver.app)
-    async with httpx.AsyncClient(transport=transport) as c:
-        yield SlackDriver("http://app.test", SECRET, ws, server.base_url, client=c)
+from tests.support.emulator import PNG, TOKEN, Receiver, slack_error
 
 
 def bearer(token: str = TOKEN) -> dict[str, str]:
