@@ -30,10 +30,10 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
 
 
 class FakeClock:
-    """Real time at the start, then only moves when a test says so."""
+    """Starts at `now` (default: real time), then only moves when a test says so."""
 
-    def __init__(self) -> None:
-        self.now = time.time()
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
 
     def __call__(self) -> float:
         return self.now
