@@ -25,6 +25,9 @@ from handlers.errors import slack_error
 
 log = logging.getLogger(__name__)
 
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+CONNECT_TIMEOUT = 30.0  # seconds for the first Socket Mode connection
+
 
 async def start_runtime(settings: Settings) -> Runtime:
     """Build the runtime, turning start-up problems into one-line errors."""
@@ -55,11 +58,17 @@ class Server(uvicorn.Server):
         yield
 
 
-def stop_on_signals(server: uvicorn.Server) -> None:
-    """SIGINT or SIGTERM: finish the requests in flight and stop (a second Ctrl-C: at once)."""
+async def serve_until_signal(server: uvicorn.Server) -> None:
+    """Serve until SIGINT or SIGTERM, then finish the requests in flight. A signal during the
+    clean-up after it takes its default course (a second Ctrl-C ends the process at once)."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in SIGNALS:
         loop.add_signal_handler(sig, server.handle_exit, sig, None)
+    try:
+        await server.serve()
+    finally:
+        for sig in SIGNALS:
+            loop.remove_signal_handler(sig)
 
 
 def asgi_server(asgi_app: ASGIApp, host: str, port: int) -> Server:
@@ -86,9 +95,7 @@ async def serve(settings: Settings) -> None:
                 settings.host,
                 settings.port,
             )
-            server = http_server(runtime, settings.host, settings.port)
-            stop_on_signals(server)
-            await server.serve()
+            await serve_until_signal(http_server(runtime, settings.host, settings.port))
     finally:
         await runtime.aclose()
 
@@ -97,20 +104,27 @@ async def serve_socket_mode(runtime: Runtime, app_token: str) -> None:
     """Slack's requests over Socket Mode; health checks and customer replies still over HTTP,
     whose server also ends the process on SIGTERM or Ctrl-C."""
     settings = runtime.settings
-    handler = GatedSocketModeHandler(runtime.app, app_token, gate=runtime.queue.gate)
-    server = http_server(runtime, settings.host, settings.port, slack_events=False)
-    stop_on_signals(server)
     # Ask for the first connection ourselves: a refused token stops start-up with one line
     # instead of the client's endless retries.
-    handler.client.wss_uri = await socket_mode_url(runtime, app_token)
-    await handler.connect_async()
-    log.info(
-        "Socket Mode: connected to Slack; health checks at http://%s:%d/healthz",
-        settings.host,
-        settings.port,
-    )
+    url = await socket_mode_url(runtime, app_token)
+    handler = GatedSocketModeHandler(runtime.app, app_token, gate=runtime.queue.gate)
     try:
-        await server.serve()
+        handler.client.wss_uri = url
+        try:
+            await asyncio.wait_for(handler.connect_async(), CONNECT_TIMEOUT)
+        except TimeoutError:
+            raise StartupError(
+                f"Socket Mode: no WebSocket connection to Slack within {CONNECT_TIMEOUT:.0f} s; "
+                "check that this host may open wss:// connections to Slack"
+            ) from None
+        log.info(
+            "Socket Mode: connected to Slack; health checks at http://%s:%d/healthz",
+            settings.host,
+            settings.port,
+        )
+        await serve_until_signal(
+            http_server(runtime, settings.host, settings.port, slack_events=False)
+        )
     finally:
         await handler.close_async()
 

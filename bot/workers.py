@@ -71,12 +71,17 @@ class WorkQueue:
         await self._idle.wait()
 
     async def stop(self, *, drain_timeout: float = 10.0) -> None:
+        """Let the submitted jobs finish, for at most `drain_timeout` seconds; then cancel what
+        still runs and drop what is still queued, with a warning."""
         try:
             await asyncio.wait_for(self.join(), drain_timeout)
         except TimeoutError:
             log.warning("stopping with %d jobs unfinished", self._pending)
-        for _ in self._tasks:
-            self._queue.put_nowait(None)
+            for task in self._tasks:
+                task.cancel()
+        else:
+            for _ in self._tasks:
+                self._queue.put_nowait(None)
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 

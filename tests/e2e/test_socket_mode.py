@@ -113,3 +113,4 @@ async def test_a_refused_app_token_stops_start_up_with_one_line(
         await asyncio.to_thread(context.__enter__)
     assert "Slack refused SLACK_APP_TOKEN (invalid_auth)" in str(failed.value)
     assert "Traceback" not in str(failed.value)
+    assert "Unclosed" not in str(failed.value)  # nothing of the Socket Mode client left open

@@ -89,3 +89,26 @@ async def test_work_is_never_starved_by_a_steady_stream_of_requests() -> None:
     await asyncio.wait_for(done.wait(), 2)
     gate.leave()
     await queue.stop()
+
+
+async def test_stop_waits_for_jobs_then_cancels_what_overruns_the_drain() -> None:
+    queue = WorkQueue(2)
+    queue.start()
+    finished: list[str] = []
+    forever = asyncio.Event()
+
+    async def quick() -> None:
+        await asyncio.sleep(0.01)
+        finished.append("quick")
+
+    async def stuck() -> None:
+        await forever.wait()
+        finished.append("stuck")
+
+    queue.submit(quick)
+    queue.submit(stuck)
+    queue.submit(stuck)
+    queue.submit(quick)  # still queued behind the stuck ones when the drain ends
+    await queue.stop(drain_timeout=0.2)
+    assert finished == ["quick"]
+    assert queue._tasks == []
