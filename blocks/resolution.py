@@ -17,7 +17,7 @@ REVIEW_OPTIONS = PROPOSABLE
 OUTSIDE_POLICY = "(outside policy — needs a supervisor)"
 TEXT_MAX = 2500  # free text typed in a modal; leaves room in a 3000-character section
 QUOTE_MAX = 2800
-MAX_EVIDENCE_FILES = 10  # the most a file_input takes
+MAX_EVIDENCE_FILES = 10  # the most a file_input takes, and a message carries
 OUTSIDE_POLICY_FLAG = ":warning: outside policy — a supervisor must approve"
 SUPERVISOR_FLAG = ":warning: over the manager's limit — a supervisor must approve"
 

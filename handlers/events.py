@@ -7,10 +7,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from blocks.resolution import MAX_EVIDENCE_FILES
 from disputes.audit import Actor
 from handlers.deps import Deps
 from handlers.errors import answering_errors
-from handlers.files import MAX_FILES, file_draft
+from handlers.files import file_draft
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -28,7 +29,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             number = await deps.disputes.by_thread(channel, thread_ts)
             if number is None:
                 return
-            drafts = [file_draft(file, user_id) for file in files[:MAX_FILES]]
+            drafts = [file_draft(file, user_id) for file in files[:MAX_EVIDENCE_FILES]]
             if await deps.disputes.add_evidence_items(number, drafts, Actor.slack_user(user_id)):
                 await deps.threads.refresh(number)
 

@@ -8,12 +8,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from blocks.ids import ActionId, Subject
-from blocks.resolution import evidence_modal, field_errors
+from blocks.resolution import MAX_EVIDENCE_FILES, evidence_modal, field_errors
 from connectors.evidence import EvidenceDraft, EvidenceKind
 from disputes.audit import Actor
 from handlers.deps import Deps
 from handlers.errors import answering_errors
-from handlers.files import MAX_FILES, file_draft
+from handlers.files import file_draft
 
 
 def evidence_drafts(
@@ -58,8 +58,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             errors["note"] = "Describe the evidence in a sentence."
         if link and not link.startswith(("https://", "http://")):
             errors["link"] = "A link starts with https://"
-        if len(files) > MAX_FILES:
-            errors["file"] = f"Attach at most {MAX_FILES} files at a time."
+        if len(files) > MAX_EVIDENCE_FILES:
+            errors["file"] = f"Attach at most {MAX_EVIDENCE_FILES} files at a time."
         if errors:
             await ack(**field_errors(errors))
             return

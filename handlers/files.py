@@ -6,8 +6,6 @@ from typing import Any
 
 from connectors.evidence import EvidenceDraft, EvidenceKind
 
-MAX_FILES = 10  # Slack's own limit for one message or one file_input
-
 
 def file_kind(file: dict[str, Any]) -> EvidenceKind:
     """Images are photos of the item; anything else is an attachment."""

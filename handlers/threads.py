@@ -44,8 +44,9 @@ class KeyedLocks:
 
 class ThreadPublisher:
     """Each change to a dispute's thread reads the dispute afresh under that dispute's lock, so
-    two jobs finishing together (two files dropped at once, a review and new evidence) never
-    leave a card or the parent message showing the older state."""
+    two jobs of this process finishing together (two files dropped at once, a review and new
+    evidence) never leave a card or the parent message showing the older state. (Replicas
+    each hold their own locks: across them the next change to the dispute repairs the thread.)"""
 
     def __init__(
         self,

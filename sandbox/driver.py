@@ -26,6 +26,7 @@ class SharedFile:
     file: File
     message: Message
     response: httpx.Response | None
+    event_id: str | None = None  # what a retry of that event would carry
 
 
 class SlackDriver:
@@ -258,10 +259,11 @@ class SlackDriver:
         and, when the bot is in the channel, the app gets its `message` event."""
         ws = self.workspace
         msg = ws.share_file(channel, user, name, content, mimetype, thread_ts=thread_ts, text=text)
-        response = None
+        response = event_id = None
         if ws.bot_user_id in ws.channel(msg.channel).members:
-            response = await self.event(self.message_event(msg))
-        return SharedFile(ws.file(msg.files[0]), msg, response)
+            event_id = f"Ev{secrets.token_hex(5).upper()}"
+            response = await self.event(self.message_event(msg), event_id=event_id)
+        return SharedFile(ws.file(msg.files[0]), msg, response, event_id)
 
     def message_event(self, msg: Message) -> dict[str, Any]:
         """The Events API `message` event for a stored message, as Slack sends it."""

@@ -79,9 +79,9 @@ class SocketModeServer:
 
     async def disconnect_all(self, reason: str = "refresh_requested") -> None:
         """Ask every connection to go away, as Slack does every few hours."""
+        self._connected.clear()  # before the app can come back, so `connected()` sees it
         for ws in list(self._sockets):
             await ws.send_json({"type": "disconnect", "reason": reason})
-        self._connected.clear()
 
     async def request(
         self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0, retry_reason: str = ""

@@ -459,10 +459,11 @@
         S.dirty = false;
         const q = stateQuery();
         const r = await fetch(`/_sandbox/state?${q}`);
+        const answer = r.ok ? await r.json() : null;
         // A click while the answer was on its way (another channel, a thread) asked for
         // something else: drawing this answer would undo it, so ask again instead.
         if (stateQuery() !== q) { S.dirty = true; continue; }
-        if (r.ok) { S.state = await r.json(); render(); }
+        if (answer) { S.state = answer; render(); }
       } while (S.dirty);
     } finally {
       S.fetching = false;

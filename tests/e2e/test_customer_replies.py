@@ -115,6 +115,26 @@ def test_bad_replies_are_refused_with_a_reason(
     assert says in answer.json()["error"]
 
 
+async def test_a_reply_to_a_closed_dispute_is_refused_for_the_helpdesk_to_keep(
+    replies_app: AppProcess, workspace: Workspace, emulator: EmulatorServer
+) -> None:
+    await opened(replies_app, workspace, emulator)
+    with sqlite3.connect(replies_app.database) as db:
+        (status,) = db.execute("SELECT status FROM disputes WHERE number = 1").fetchone()
+        db.execute("UPDATE disputes SET status = 'resolved' WHERE number = 1")
+    try:
+        answer = post(replies_app, {"dispute": "D-1", "from": CUSTOMER, "body": "one more thing"})
+        assert answer.status_code == 409
+        assert answer.json()["error"].startswith("D-1 is resolved and takes no more replies")
+        assert "Keep it in your helpdesk" in answer.json()["error"]
+        with sqlite3.connect(replies_app.database) as db:
+            filed = db.execute("SELECT id FROM evidence_items WHERE summary LIKE '%one more%'")
+            assert filed.fetchall() == []
+    finally:
+        with sqlite3.connect(replies_app.database) as db:
+            db.execute("UPDATE disputes SET status = ? WHERE number = 1", (status,))
+
+
 async def test_the_sandbox_customer_inbox_replies_through_the_app(
     replies_app: AppProcess, emulator: EmulatorServer, workspace: Workspace
 ) -> None:

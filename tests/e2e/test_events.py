@@ -86,7 +86,10 @@ async def test_files_dropped_into_a_thread_become_evidence(
 
     # The same event again (Slack's retry) files nothing more; nor does a message without
     # files, or a file in a thread that is not a dispute's.
-    await slack.event(slack.message_event(shared.message), retry_num=1)
+    retry = await slack.event(
+        slack.message_event(shared.message), event_id=shared.event_id, retry_num=1
+    )
+    assert retry.status_code == 200
     top = workspace.post_message("C0DISPUTES", text="not a dispute", user="U0AGENT")
     await slack.share_file("C0DISPUTES", "U0AGENT", "x.png", PNG, thread_ts=top.ts)
     await slack.event(

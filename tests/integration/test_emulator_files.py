@@ -315,3 +315,34 @@ async def test_shared_files_show_on_the_plain_page(ws: Workspace, http: httpx.As
     assert f'<a href="{permalink}">📎 &lt;b&gt;.png</a>' in html
     state = (await http.get("/_sandbox/state?user=U0MANAGER1")).json()
     assert state["messages"][-1]["files"][0]["permalink"] == permalink
+
+
+async def test_other_sites_cannot_post_to_the_page_and_uploads_must_say_their_length(
+    http: httpx.AsyncClient, server: EmulatorServer, ws: Workspace
+) -> None:
+    command = {"channel": "C0DISPUTES", "text": "/dispute help"}
+    for headers in (
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site", "Origin": server.base_url},
+    ):
+        refused = await http.post("/_sandbox/ui/command", json=command, headers=headers)
+        assert (refused.status_code, refused.json()["error"]) == (403, "cross_site_request")
+        form = await http.post("/customer/reply", data={"dispute": "D-1"}, headers=headers)
+        assert form.status_code == 403
+    # The page itself (same origin) gets through to the endpoint, which answers on its own.
+    same = {"Origin": server.base_url, "Sec-Fetch-Site": "same-origin"}
+    answered = await http.post("/_sandbox/ui/command", json=command, headers=same)
+    assert answered.status_code != 403
+
+    async def chunks():  # a body without Content-Length (chunked)
+        yield b"--x\r\n"
+
+    chunked = await http.post(
+        "/_sandbox/ui/upload",
+        content=chunks(),
+        headers={"Content-Type": "multipart/form-data; boundary=x", **same},
+    )
+    assert (chunked.status_code, chunked.json()["error"]) == (411, "length_required")
+    assert ws.files == {}
