@@ -19,7 +19,7 @@ Params = dict[str, Any]
 Handler = Callable[[Workspace, Params, Request], Params]
 
 # Form bodies carry structured arguments as JSON strings; JSON bodies carry them as objects.
-JSON_ARGS = {"blocks", "attachments", "view", "metadata"}
+JSON_ARGS = {"blocks", "attachments", "view", "metadata", "files"}
 
 
 def _flag(value: Any) -> bool:
@@ -275,6 +275,53 @@ def files_info(ws: Workspace, params: Params, request: Request) -> Params:
     }
 
 
+def _invalid(message: str) -> SlackError:
+    return SlackError("invalid_arguments", response_metadata={"messages": [f"[ERROR] {message}"]})
+
+
+def _length(value: Any) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or int(text) <= 0:
+        raise _invalid("length must be a positive integer [json-pointer:/length]")
+    return int(text)
+
+
+def files_get_upload_url_external(ws: Workspace, params: Params, request: Request) -> Params:
+    """files.getUploadURLExternal: reserve a file id and a one-time URL for its bytes."""
+    _require(params, "filename", "length")
+    pending = ws.reserve_upload(str(params["filename"]), _length(params["length"]))
+    return {"upload_url": ws.upload_url(pending), "file_id": pending.file_id}
+
+
+def _upload_items(value: Any) -> list[tuple[str, str | None]]:
+    if not isinstance(value, list) or not value:
+        raise _invalid("files must be a non-empty array [json-pointer:/files]")
+    items = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise _invalid(f"files[{i}] needs an id [json-pointer:/files/{i}/id]")
+        title = item.get("title")
+        items.append((item["id"], str(title) if title else None))
+    return items
+
+
+def files_complete_upload_external(ws: Workspace, params: Params, request: Request) -> Params:
+    """files.completeUploadExternal: the uploaded files become the bot's, shared with one
+    message per channel (`channel_id` or `channels`, maybe in a thread); answers only id and
+    title, as Slack does."""
+    _require(params, "files")
+    items = _upload_items(params["files"])
+    refs = str(params.get("channel_id") or params.get("channels") or "")
+    channels = [c.strip() for c in refs.split(",") if c.strip()]
+    thread_ts = str(params.get("thread_ts") or "") or None
+    if thread_ts and len(channels) != 1:
+        raise _invalid("thread_ts needs exactly one channel [json-pointer:/thread_ts]")
+    text = str(params.get("initial_comment") or "")
+    _message_errors(text, [])
+    made = ws.complete_uploads(items, channels, thread_ts=thread_ts, text=text)
+    return {"files": [{"id": f.id, "title": f.title} for f in made]}
+
+
 def _view_arg(params: Params, *, surface: str | None = None) -> dict[str, Any]:
     _require(params, "view")
     view = params["view"]
@@ -334,6 +381,8 @@ METHODS: dict[str, Handler] = {
     "conversations.list": conversations_list,
     "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,
+    "files.completeUploadExternal": files_complete_upload_external,
+    "files.getUploadURLExternal": files_get_upload_url_external,
     "files.info": files_info,
     "users.info": users_info,
     "usergroups.users.list": usergroups_users_list,

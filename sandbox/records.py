@@ -232,6 +232,8 @@ class File:
     content: bytes = field(repr=False)
     # Slack makes a file public once it is shared in a public channel.
     is_public: bool = False
+    # The conversations of the messages carrying it: their members may open its permalink.
+    shared_in: set[str] = field(default_factory=set)
 
     @property
     def size(self) -> int:
@@ -277,6 +279,18 @@ class File:
             "username": "",
             **self.urls(base_url),
         }
+
+
+@dataclass
+class PendingUpload:
+    """A file reserved by files.getUploadURLExternal: its one-time upload token, and the bytes
+    once they are posted there; files.completeUploadExternal turns it into a File."""
+
+    file_id: str
+    token: str
+    filename: str
+    length: int
+    content: bytes | None = field(default=None, repr=False)
 
 
 @dataclass

@@ -49,7 +49,9 @@ def _is_human(ws: Workspace, user: str) -> bool:
     return u is not None and not u.is_bot
 
 
-def _pick_user(ws: Workspace, request: Request, params: dict[str, Any] | None = None) -> str:
+def page_user(ws: Workspace, request: Request, params: dict[str, Any] | None = None) -> str:
+    """Who the page is acting as: `user` in the params or query, the page's cookie, or the
+    default person."""
     wanted = (params or {}).get("user") or request.query_params.get("user")
     wanted = wanted or request.cookies.get(USER_COOKIE) or DEFAULT_USER
     return wanted if _is_human(ws, wanted) else DEFAULT_USER
@@ -138,7 +140,7 @@ def _json_for_script(data: Any) -> str:
 async def page(request: Request) -> HTMLResponse:
     """GET /: the workspace page, with the first state inlined so it shows at once."""
     ws: Workspace = request.app.state.workspace
-    user = _pick_user(ws, request)
+    user = page_user(ws, request)
     try:
         state = ui_state(ws, user, request.query_params.get("channel"))
     except SlackError:
@@ -179,7 +181,7 @@ async def state(request: Request) -> JSONResponse:
         limit = int(q.get("limit") or PAGE_SIZE)
         return JSONResponse(
             ui_state(
-                ws, _pick_user(ws, request), q.get("channel"), limit=limit, thread=q.get("thread")
+                ws, page_user(ws, request), q.get("channel"), limit=limit, thread=q.get("thread")
             )
         )
     except SlackError as exc:
@@ -252,7 +254,7 @@ async def ui_command(request: Request) -> JSONResponse:
     ws: Workspace = request.app.state.workspace
     try:
         data = await _body(request)
-        user = _pick_user(ws, request, data)
+        user = page_user(ws, request, data)
         channel = ws.channel(str(data.get("channel") or DEFAULT_CHANNEL))
         text = str(data.get("text") or "").strip()
         command, _, rest = text.partition(" ")
@@ -289,7 +291,7 @@ async def ui_action(request: Request) -> JSONResponse:
     ws: Workspace = request.app.state.workspace
     try:
         data = await _body(request)
-        user = _pick_user(ws, request, data)
+        user = page_user(ws, request, data)
         response = await _driver(request).block_action(
             str(data["action_id"]),
             user=user,
@@ -311,7 +313,7 @@ async def ui_submit(request: Request) -> JSONResponse:
     ws: Workspace = request.app.state.workspace
     try:
         data = await _body(request)
-        user = _pick_user(ws, request, data)
+        user = page_user(ws, request, data)
         response = await _driver(request).view_submission(
             data.get("values") or {}, user=user, view_id=data.get("view_id") or None
         )
@@ -371,7 +373,7 @@ async def ui_upload(request: Request) -> JSONResponse:
         return _too_large()
     try:
         upload, fields = await _read_upload(request)
-        user = _pick_user(ws, request, fields)
+        user = page_user(ws, request, fields)
         if fields.get("channel"):
             return await _share_upload(request, upload, fields, user)
         f = ws.add_file(upload.name, upload.content, user=user, mimetype=upload.mimetype)
@@ -414,7 +416,7 @@ async def ui_home(request: Request) -> JSONResponse:
     ws: Workspace = request.app.state.workspace
     try:
         data = await _body(request)
-        user = _pick_user(ws, request, data)
+        user = page_user(ws, request, data)
         event: dict[str, Any] = {
             "type": "app_home_opened",
             "user": user,

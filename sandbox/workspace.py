@@ -1,5 +1,5 @@
-"""In-memory state of the sandbox Slack workspace: channels, users, messages, files, views,
-tokens."""
+"""In-memory state of the sandbox Slack workspace: channels, users, messages, files (and uploads
+under way), views, tokens."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from sandbox.records import (
     Ephemeral,
     File,
     Message,
+    PendingUpload,
     RateLimit,
     ResponseUrl,
     SlackError,
@@ -88,6 +89,8 @@ class Workspace:
         self.usergroups: dict[str, Usergroup] = {}
         self.messages: dict[str, list[Message]] = {}
         self.files: dict[str, File] = {}
+        # files.getUploadURLExternal reservations not yet completed, by file id.
+        self.uploads: dict[str, PendingUpload] = {}
         self.ephemerals: list[Ephemeral] = []
         self.views: dict[str, View] = {}
         self.home_views: dict[str, View] = {}
@@ -272,6 +275,7 @@ class Workspace:
             )
             for f in shared:
                 f.is_public = f.is_public or not (ch.is_private or self.is_dm(ch.id))
+                f.shared_in.add(ch.id)
             if parent is not None:
                 parent.thread_ts = parent.ts
                 parent.replies.append(msg.ts)
@@ -401,7 +405,7 @@ class Workspace:
             name = safe_file_name(name)
             mimetype = guess_mimetype(name, mimetype)
             f = File(
-                id=f"F{next(self._ids):010X}",
+                id=self._new_file_id(),
                 name=name,
                 title=name,
                 mimetype=mimetype,
@@ -412,6 +416,9 @@ class Workspace:
             )
             self.files[f.id] = f
             return f
+
+    def _new_file_id(self) -> str:
+        return f"F{next(self._ids):010X}"
 
     def file(self, file_id: str) -> File:
         """A file by id, or `file_not_found`."""
@@ -438,6 +445,103 @@ class Workspace:
             self._thread_parent(ch.id, thread_ts)
             f = self.add_file(name, content, user=user, mimetype=mimetype)
             return self.post_message(ch.id, text=text, user=user, thread_ts=thread_ts, files=[f.id])
+
+    def may_see_file(self, file_id: str, user: str) -> bool:
+        """Whether `user` may open the file: its uploader, anyone once it is in a public
+        channel, or a member of a conversation it was shared in."""
+        with self.lock:
+            f = self.files.get(file_id)
+            if f is None:
+                return False
+            return (
+                f.user == user
+                or f.is_public
+                or any(user in self.channels[c].members for c in f.shared_in)
+            )
+
+    # -- uploads (files.getUploadURLExternal, the upload URL, files.completeUploadExternal) --
+
+    def reserve_upload(self, filename: str, length: int) -> PendingUpload:
+        """A file id and a one-time upload token for `length` bytes (`file_too_large` over the
+        limit); nothing exists until the bytes arrive and the upload is completed."""
+        with self.lock:
+            if length > MAX_FILE_BYTES:
+                raise SlackError(
+                    "file_too_large", detail=f"files are limited to {MAX_FILE_BYTES // 2**20} MB"
+                )
+            pending = PendingUpload(
+                self._new_file_id(), secrets.token_urlsafe(18), filename, length
+            )
+            self.uploads[pending.file_id] = pending
+            return pending
+
+    def upload_url(self, pending: PendingUpload) -> str:
+        """Where the bytes of a reserved upload go (no token needed, like Slack's)."""
+        return f"{self.base_url}/_upload/v1/{pending.token}"
+
+    def open_upload(self, token: str) -> PendingUpload | None:
+        """The reservation still waiting for its bytes at this token, if any."""
+        with self.lock:
+            for pending in self.uploads.values():
+                if pending.token == token and pending.content is None:
+                    return pending
+            return None
+
+    def receive_upload(self, token: str, content: bytes) -> PendingUpload | None:
+        """Keep the bytes posted to an upload URL; None when the token is unknown or spent."""
+        with self.lock:
+            pending = self.open_upload(token)
+            if pending is not None:
+                pending.content = bytes(content)
+            return pending
+
+    def complete_uploads(
+        self,
+        files: list[tuple[str, str | None]],
+        channels: list[str],
+        *,
+        thread_ts: str | None = None,
+        text: str = "",
+    ) -> list[File]:
+        """Turn uploaded reservations (id, title) into the bot's files and, for each channel,
+        post one message carrying them all; nothing changes when any check fails."""
+        with self.lock:
+            wanted = dict(files)
+            ready = [self._uploaded(fid) for fid in wanted]
+            targets = [self.channel(ref) for ref in channels]
+            for ch in targets:
+                if self.bot_user_id not in ch.members:
+                    raise SlackError("not_in_channel")
+                self._thread_parent(ch.id, thread_ts)
+            made = [self._file_from(p, wanted[p.file_id]) for p in ready]
+            for ch in targets:
+                self.post_message(ch.id, text=text, thread_ts=thread_ts, files=[f.id for f in made])
+            return made
+
+    def _uploaded(self, file_id: str) -> PendingUpload:
+        pending = self.uploads.get(file_id)
+        if pending is None:
+            raise SlackError("file_not_found")
+        if pending.content is None:
+            raise SlackError("file_upload_not_complete")
+        return pending
+
+    def _file_from(self, pending: PendingUpload, title: str | None) -> File:
+        del self.uploads[pending.file_id]
+        name = safe_file_name(pending.filename)
+        mimetype = guess_mimetype(name)
+        f = File(
+            id=pending.file_id,
+            name=name,
+            title=title or name,
+            mimetype=mimetype,
+            filetype=filetype_of(name, mimetype),
+            user=self.bot_user_id,
+            created=int(self.clock()),
+            content=pending.content or b"",
+        )
+        self.files[f.id] = f
+        return f
 
     # -- Socket Mode -----------------------------------------------------------------
 

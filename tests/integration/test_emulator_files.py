@@ -104,16 +104,18 @@ async def test_permalink_opens_in_a_browser_without_a_token(
 ) -> None:
     image = ws.add_file("crushed box.png", PNG, user="U0AGENT", mimetype="image/png")
     page = ws.add_file("note.html", b"<script>alert(1)</script>", user="U0AGENT")
-    shown = await http.get(image.to_slack(ws.base_url)["permalink"])
+    # Not shared anywhere yet: only its uploader (the page's current person) sees it.
+    uploader = {"user": "U0AGENT"}
+    shown = await http.get(image.to_slack(ws.base_url)["permalink"], params=uploader)
     assert shown.status_code == 200
     assert shown.content == PNG
     assert shown.headers["content-type"] == "image/png"
     assert "crushed%20box.png" in shown.headers["content-disposition"]
     # An uploaded page never runs scripts on the emulator's origin.
-    html = await http.get(page.to_slack(ws.base_url)["permalink"])
+    html = await http.get(page.to_slack(ws.base_url)["permalink"], params=uploader)
     assert html.headers["content-security-policy"] == "sandbox"
     assert html.headers["x-content-type-options"] == "nosniff"
-    wrong_user = await http.get(f"/files/U0MANAGER1/{image.id}/crushed%20box.png")
+    wrong_user = await http.get(f"/files/U0MANAGER1/{image.id}/crushed%20box.png", params=uploader)
     assert wrong_user.status_code == 404
 
 
