@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import httpx
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from blocks.ids import ActionId, Subject
 from blocks.resolution import MAX_EVIDENCE_FILES, evidence_modal, field_errors
+from blocks.text import clip, escape
 from connectors.evidence import EvidenceDraft, EvidenceKind
 from disputes.audit import Actor
+from disputes.errors import DisputeClosed
 from handlers.deps import Deps
-from handlers.errors import answering_errors
-from handlers.files import file_draft
+from handlers.errors import answering_errors, slack_error
+from handlers.files import FileShareError, file_draft, share_files
 
 
 def evidence_drafts(
@@ -66,12 +71,53 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         subject = Subject.decode(view.get("private_metadata"))
         user_id = body["user"]["id"]
-        drafts = evidence_drafts(EvidenceKind(kind), note, link, files, user_id)
-
-        async def job() -> None:
-            actor = Actor.slack_user(user_id)
-            await deps.disputes.add_evidence_items(subject.dispute, drafts, actor)
-            await deps.threads.refresh(subject.dispute)
-
+        answer = EvidenceAnswer(EvidenceKind(kind), note, link, files, user_id)
         tell = partial(deps.threads.tell, user_id)
-        deps.later(context, lambda: answering_errors(tell, job()))
+        deps.later(
+            context, lambda: answering_errors(tell, file_answer(deps, subject.dispute, answer))
+        )
+
+
+@dataclass(frozen=True)
+class EvidenceAnswer:
+    """What a person entered in the "Add evidence" modal."""
+
+    kind: EvidenceKind
+    note: str
+    link: str | None
+    files: list[dict[str, Any]]
+    user_id: str
+
+
+async def file_answer(deps: Deps, number: int, answer: EvidenceAnswer) -> None:
+    """File the modal's evidence. Its files are first copied into the dispute's thread, for
+    the team to open; if that fails they are filed as they are (visible to their uploader)
+    and the person is told."""
+    case = await deps.disputes.case(number)
+    dispute = case.dispute
+    if not dispute.status.is_open:
+        raise DisputeClosed(number, dispute.status.value)
+    files, problem = answer.files, None
+    if files and dispute.channel_id and dispute.thread_ts:
+        comment = f"Evidence from <@{answer.user_id}>: {escape(clip(answer.note, 300))}"
+        try:
+            files = await share_files(
+                deps.threads.client,
+                files,
+                channel=dispute.channel_id,
+                thread_ts=dispute.thread_ts,
+                comment=comment,
+            )
+        except (SlackApiError, httpx.HTTPError, FileShareError) as exc:
+            problem = slack_error(exc) if isinstance(exc, SlackApiError) else str(exc)
+    drafts = evidence_drafts(answer.kind, answer.note, answer.link, files, answer.user_id)
+    await deps.disputes.add_evidence_items(number, drafts, Actor.slack_user(answer.user_id))
+    await deps.threads.refresh(number)
+    if problem:
+        await deps.threads.tell(
+            answer.user_id,
+            f"Your evidence for D-{number} is filed, but its files could not be posted in the "
+            f"thread ({problem}), so only you can open them. Drop them into the thread to share "
+            "them with the team.",
+            dispute.thread_ts,
+        )

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+from slack_sdk.web.async_client import AsyncWebClient
+
 from connectors.evidence import EvidenceDraft, EvidenceKind
+
+DOWNLOAD_TIMEOUT = 30.0  # seconds to read one file (10 MB at most) from Slack
 
 
 def file_kind(file: dict[str, Any]) -> EvidenceKind:
@@ -43,3 +48,45 @@ def file_draft(
         payload["photos"] = [permalink]
     summary = f"{note} ({name})" if note else f"{name} shared by <@{user_id}>"
     return EvidenceDraft(kind, f"slack:{user_id}", summary, payload, url=permalink)
+
+
+class FileShareError(Exception):
+    """A file could not be copied into the thread."""
+
+
+async def share_files(
+    client: AsyncWebClient,
+    files: list[dict[str, Any]],
+    *,
+    channel: str,
+    thread_ts: str,
+    comment: str,
+) -> list[dict[str, Any]]:
+    """Copies of files attached in a modal, posted in the dispute's thread, so the whole team
+    can open them (Slack keeps a modal's uploads private to the person who chose them). The
+    app reads each file with its token (files:read) and uploads it again (files:write);
+    returns the copies' file objects, in order."""
+    uploads = []
+    async with httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True) as http:
+        for file in files:
+            uploads.append(await download(http, client.token or "", file))
+    done = await client.files_upload_v2(
+        file_uploads=uploads, channel=channel, thread_ts=thread_ts, initial_comment=comment
+    )
+    return [(await client.files_info(file=entry["id"]))["file"] for entry in done["files"]]
+
+
+async def download(http: httpx.AsyncClient, token: str, file: dict[str, Any]) -> dict[str, Any]:
+    """One file's bytes, read with the bot token, as files_upload_v2 takes them."""
+    name = str(file.get("name") or file.get("id") or "file")
+    url = file.get("url_private_download") or file.get("url_private")
+    if not url:
+        raise FileShareError(f"{name}: Slack gave no address to read it from")
+    response = await http.get(str(url), headers={"Authorization": f"Bearer {token}"})
+    response.raise_for_status()
+    # Without access Slack answers with its sign-in page rather than an error.
+    if response.headers.get("content-type", "").startswith("text/html") and not str(
+        file.get("mimetype") or ""
+    ).startswith("text/html"):
+        raise FileShareError(f"{name}: Slack did not let the app read it (files:read)")
+    return {"content": response.content, "filename": name, "title": str(file.get("title") or name)}

@@ -55,5 +55,10 @@ def test_attach_a_file_in_a_thread_and_choose_files_in_a_modal(
     page.locator("#modal-submit").click()
     modal.wait_for(state="hidden")
     card.get_by_text("receipt.png").first.wait_for()
+    # Chosen in the modal by Max (private to him), copied into the thread by the app.
     uploaded = [f for f in emulator.workspace.files.values() if f.name == "receipt.png"]
-    assert [(f.user, len(f.content)) for f in uploaded] == [("U0MANAGER1", len(PNG))]
+    assert [(f.user, len(f.content)) for f in uploaded] == [
+        ("U0MANAGER1", len(PNG)),
+        (emulator.workspace.bot_user_id, len(PNG)),
+    ]
+    thread.locator(".file-chip", has_text="receipt.png").wait_for()

@@ -1,10 +1,13 @@
-"""Events: App Home is published, and Slack's retries of an event are processed once."""
+"""Events and evidence from Slack: App Home, retried events, files dropped in a thread or attached
+in the "Add evidence" modal."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sqlite3
+
+import httpx
 
 from sandbox.blockkit import validate_view
 from sandbox.driver import SlackDriver
@@ -154,6 +157,57 @@ async def test_add_evidence_modal_files_note_link_and_files(
     assert rows[2][2] == "https://carrier.example/track/1Z999"
     card = workspace.thread("C0DISPUTES", parent.ts)[1]
     await eventually(lambda: "warehouse.pdf" in json.dumps(card.blocks))
+
+    # The modal's uploads are private to Max; the app posted copies in the thread, in one
+    # message with the note, and filed those: another manager can open them.
+    (copies,) = [m for m in workspace.thread("C0DISPUTES", parent.ts) if m.files]
+    assert copies.user == workspace.bot_user_id
+    assert copies.text == "Evidence from <@U0MANAGER1>: Warehouse re-inspection"
+    shared = [workspace.file(fid) for fid in copies.files]
+    assert [(f.name, f.content) for f in shared] == [
+        ("lid.png", PNG),
+        ("warehouse.pdf", b"%PDF-1.4"),
+    ]
+    links = {f.to_slack(workspace.base_url)["permalink"] for f in shared}
+    assert {url for _, _, url in rows[:2]} == links
+    async with httpx.AsyncClient() as http:
+        for url in links:
+            assert (await http.get(url, params={"user": "U0MANAGER2"})).status_code == 200
+        original = photo.to_slack(workspace.base_url)["permalink"]
+        assert (await http.get(original, params={"user": "U0MANAGER2"})).status_code == 404
+
+
+async def test_modal_files_that_cannot_be_copied_are_filed_as_they_are_and_the_person_told(
+    slack: SlackDriver, workspace: Workspace, app: AppProcess
+) -> None:
+    parent = await open_thread(slack, workspace, "ORD-1016")
+    before = len(filed(app))
+    await slack.block_action("evidence.add")
+    gone = {
+        "id": "F0GONE",
+        "name": "gone.png",
+        "mimetype": "image/png",
+        "url_private_download": f"{workspace.base_url}/files-pri/T0SANDBOX-F0GONE/gone.png",
+        "permalink": f"{workspace.base_url}/files/U0MANAGER1/F0GONE/gone.png",
+    }
+    await slack.view_submission(
+        {
+            "kind": {"kind": "PROOF_OF_DAMAGE"},
+            "note": {"note": "Customer's photo"},
+            "file": {"file": {"type": "file_input", "files": [gone]}},
+        }
+    )
+    rows = await eventually(lambda: len(filed(app)) == before + 1 and filed(app)[before:])
+    assert rows == [("PROOF_OF_DAMAGE", "Customer's photo (gone.png)", gone["permalink"])]
+    notice = await eventually(
+        lambda: next(
+            (e for e in workspace.ephemerals_for("U0MANAGER1") if "could not be posted" in e.text),
+            None,
+        )
+    )
+    assert notice.text.startswith("Your evidence for D-") and "404" in notice.text
+    assert notice.thread_ts == parent.ts
+    assert not [m for m in workspace.thread("C0DISPUTES", parent.ts) if m.files]
 
 
 async def test_a_closed_dispute_takes_no_more_files_and_says_so(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import httpx
+import pytest
+
 from connectors.evidence import EvidenceKind
 from handlers.evidence import evidence_drafts
-from handlers.files import file_draft
+from handlers.files import FileShareError, download, file_draft
 
 PHOTO = {
     "id": "F0PHOTO",
@@ -60,3 +63,24 @@ def test_without_files_the_modal_files_the_note_and_link_alone() -> None:
     assert draft.kind is EvidenceKind.RETURN_TRACKING_INFORMATION
     assert (draft.summary, draft.url) == ("Carrier says lost", None)
     assert draft.payload == {"note": "Carrier says lost", "link": None}
+
+
+async def test_reading_a_file_refuses_slacks_sign_in_page_and_a_file_without_address() -> None:
+    def slack(request: httpx.Request) -> httpx.Response:
+        if request.headers.get("Authorization") != "Bearer xoxb-t":
+            return httpx.Response(401)
+        if request.url.path.endswith("lid.jpg"):
+            return httpx.Response(200, content=b"\xff\xd8", headers={"Content-Type": "image/jpeg"})
+        return httpx.Response(
+            200, text="<html>Sign in</html>", headers={"Content-Type": "text/html"}
+        )
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(slack)) as http:
+        photo = {**PHOTO, "url_private_download": "https://files.example/dl/lid.jpg"}
+        read = await download(http, "xoxb-t", photo)
+        assert read == {"content": b"\xff\xd8", "filename": "lid.jpg", "title": "lid.jpg"}
+        pdf = {**PDF, "name": "r.pdf", "url_private_download": "https://files.example/dl/r.pdf"}
+        with pytest.raises(FileShareError, match="did not let the app read it"):
+            await download(http, "xoxb-t", pdf)
+        with pytest.raises(FileShareError, match="no address"):
+            await download(http, "xoxb-t", {"id": "F1", "name": "x.png"})

@@ -52,6 +52,7 @@ def test_scopes_are_the_least_the_app_uses(manifest: dict) -> None:
         "channels:history",
         "groups:history",
         "files:read",
+        "files:write",
         "usergroups:read",
     }
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == [
