@@ -11,7 +11,7 @@ from blocks.resolution import MAX_EVIDENCE_FILES
 from disputes.audit import Actor
 from handlers.deps import Deps
 from handlers.errors import answering_errors
-from handlers.files import file_draft
+from handlers.files import complete_files, file_draft
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -29,8 +29,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
             number = await deps.disputes.by_thread(channel, thread_ts)
             if number is None:
                 return
-            drafts = [file_draft(file, user_id) for file in files[:MAX_EVIDENCE_FILES]]
-            if await deps.disputes.add_evidence_items(number, drafts, Actor.slack_user(user_id)):
+            shared = await complete_files(deps.threads.client, files[:MAX_EVIDENCE_FILES])
+            drafts = [file_draft(file, user_id) for file in shared]
+            if drafts and await deps.disputes.add_evidence_items(
+                number, drafts, Actor.slack_user(user_id)
+            ):
                 await deps.threads.refresh(number)
 
         tell = partial(deps.threads.tell, user_id, thread_ts=thread_ts)

@@ -50,6 +50,24 @@ def file_draft(
     return EvidenceDraft(kind, f"slack:{user_id}", summary, payload, url=permalink)
 
 
+HIDDEN_MODES = {"hidden_by_limit", "tombstone"}
+
+
+async def complete_files(
+    client: AsyncWebClient, files: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The files of a message event as full file objects: Slack sends only a stub for some
+    (`file_access: check_file_info`, e.g. in Slack Connect channels) and the app must ask
+    files.info; files hidden by the plan's limit or deleted are left out."""
+    complete = []
+    for file in files:
+        if file.get("file_access") == "check_file_info" or not file.get("name"):
+            file = (await client.files_info(file=str(file.get("id"))))["file"]
+        if file.get("mode") not in HIDDEN_MODES:
+            complete.append(file)
+    return complete
+
+
 class FileShareError(Exception):
     """A file could not be copied into the thread."""
 

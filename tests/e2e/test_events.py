@@ -109,6 +109,33 @@ async def test_files_dropped_into_a_thread_become_evidence(
     assert len(filed(app)) == before + 2 and filed(app, "U0AGENT") == []
 
 
+async def test_file_stubs_are_completed_with_files_info_and_hidden_files_skipped(
+    slack: SlackDriver, workspace: Workspace, app: AppProcess
+) -> None:
+    parent = await open_thread(slack, workspace, "ORD-1017")
+    before = len(filed(app))
+    label = workspace.add_file("return-label.pdf", b"%PDF-1.4", user="U0MANAGER1")
+    calls = len(workspace.calls_to("files.info"))
+    # In Slack Connect channels the event carries only a stub; hidden files carry no content.
+    stub = {"id": label.id, "file_access": "check_file_info", "created": 0, "timestamp": 0}
+    hidden = {"id": "F0HIDDEN", "mode": "hidden_by_limit", "name": "old.png"}
+    message = {
+        "type": "message",
+        "subtype": "file_share",
+        "channel": "C0DISPUTES",
+        "user": "U0MANAGER1",
+        "text": "",
+        "ts": "1795690000.000400",
+        "thread_ts": parent.ts,
+        "files": [stub, hidden],
+    }
+    assert (await slack.event(message)).status_code == 200
+    rows = await eventually(lambda: len(filed(app)) == before + 1 and filed(app)[before:])
+    link = label.to_slack(workspace.base_url)["permalink"]
+    assert rows == [("ATTACHMENT", "return-label.pdf shared by <@U0MANAGER1>", link)]
+    assert [c["file"] for c in workspace.calls_to("files.info")[calls:]] == [label.id]
+
+
 async def test_add_evidence_modal_files_note_link_and_files(
     slack: SlackDriver, workspace: Workspace, app: AppProcess
 ) -> None:
