@@ -12,13 +12,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.files_store import FileStore
 from sandbox.records import (
     APP_ID,
     APP_TOKEN,
     BOT_ID,
     BOT_TOKEN,
     BOT_USER_ID,
-    MAX_FILE_BYTES,
     RESPONSE_URL_MAX_USES,
     RESPONSE_URL_TTL_S,
     TEAM_DOMAIN,
@@ -36,9 +36,6 @@ from sandbox.records import (
     Trigger,
     User,
     View,
-    filetype_of,
-    guess_mimetype,
-    safe_file_name,
 )
 
 Clock = Callable[[], float]
@@ -68,7 +65,7 @@ class Usergroup:
     users: list[str]
 
 
-class Workspace:
+class Workspace(FileStore):
     """One Slack workspace in memory; every method holds the lock, the HTTP layer is elsewhere."""
 
     def __init__(self, *, clock: Clock = time.time, bot_token: str = BOT_TOKEN) -> None:
@@ -391,157 +388,6 @@ class Workspace:
                 for e in self.ephemerals
                 if e.user == user and (channel is None or e.channel == channel)
             ]
-
-    # -- files ---------------------------------------------------------------------
-
-    def add_file(self, name: str, content: bytes, *, user: str, mimetype: str = "") -> File:
-        """Keep an upload by `user` (10 MB at most, `file_too_large`); shared nowhere yet."""
-        with self.lock:
-            self.user(user)
-            if len(content) > MAX_FILE_BYTES:
-                raise SlackError(
-                    "file_too_large", detail=f"files are limited to {MAX_FILE_BYTES // 2**20} MB"
-                )
-            name = safe_file_name(name)
-            mimetype = guess_mimetype(name, mimetype)
-            f = File(
-                id=self._new_file_id(),
-                name=name,
-                title=name,
-                mimetype=mimetype,
-                filetype=filetype_of(name, mimetype),
-                user=user,
-                created=int(self.clock()),
-                content=bytes(content),
-            )
-            self.files[f.id] = f
-            return f
-
-    def _new_file_id(self) -> str:
-        return f"F{next(self._ids):010X}"
-
-    def file(self, file_id: str) -> File:
-        """A file by id, or `file_not_found`."""
-        with self.lock:
-            if file_id not in self.files:
-                raise SlackError("file_not_found")
-            return self.files[file_id]
-
-    def share_file(
-        self,
-        channel_ref: str,
-        user: str,
-        name: str,
-        content: bytes,
-        mimetype: str = "",
-        *,
-        thread_ts: str | None = None,
-        text: str = "",
-    ) -> Message:
-        """Upload a file and post it as `user` in a channel or thread (a `file_share` message);
-        nothing is kept when the channel or thread does not exist."""
-        with self.lock:
-            ch = self.channel(channel_ref)
-            self._thread_parent(ch.id, thread_ts)
-            f = self.add_file(name, content, user=user, mimetype=mimetype)
-            return self.post_message(ch.id, text=text, user=user, thread_ts=thread_ts, files=[f.id])
-
-    def may_see_file(self, file_id: str, user: str) -> bool:
-        """Whether `user` may open the file: its uploader, anyone once it is in a public
-        channel, or a member of a conversation it was shared in."""
-        with self.lock:
-            f = self.files.get(file_id)
-            if f is None:
-                return False
-            return (
-                f.user == user
-                or f.is_public
-                or any(user in self.channels[c].members for c in f.shared_in)
-            )
-
-    # -- uploads (files.getUploadURLExternal, the upload URL, files.completeUploadExternal) --
-
-    def reserve_upload(self, filename: str, length: int) -> PendingUpload:
-        """A file id and a one-time upload token for `length` bytes (`file_too_large` over the
-        limit); nothing exists until the bytes arrive and the upload is completed."""
-        with self.lock:
-            if length > MAX_FILE_BYTES:
-                raise SlackError(
-                    "file_too_large", detail=f"files are limited to {MAX_FILE_BYTES // 2**20} MB"
-                )
-            pending = PendingUpload(
-                self._new_file_id(), secrets.token_urlsafe(18), filename, length
-            )
-            self.uploads[pending.file_id] = pending
-            return pending
-
-    def upload_url(self, pending: PendingUpload) -> str:
-        """Where the bytes of a reserved upload go (no token needed, like Slack's)."""
-        return f"{self.base_url}/_upload/v1/{pending.token}"
-
-    def open_upload(self, token: str) -> PendingUpload | None:
-        """The reservation still waiting for its bytes at this token, if any."""
-        with self.lock:
-            for pending in self.uploads.values():
-                if pending.token == token and pending.content is None:
-                    return pending
-            return None
-
-    def receive_upload(self, token: str, content: bytes) -> PendingUpload | None:
-        """Keep the bytes posted to an upload URL; None when the token is unknown or spent."""
-        with self.lock:
-            pending = self.open_upload(token)
-            if pending is not None:
-                pending.content = bytes(content)
-            return pending
-
-    def complete_uploads(
-        self,
-        files: list[tuple[str, str | None]],
-        channels: list[str],
-        *,
-        thread_ts: str | None = None,
-        text: str = "",
-    ) -> list[File]:
-        """Turn uploaded reservations (id, title) into the bot's files and, for each channel,
-        post one message carrying them all; nothing changes when any check fails."""
-        with self.lock:
-            wanted = dict(files)
-            ready = [self._uploaded(fid) for fid in wanted]
-            targets = [self.channel(ref) for ref in channels]
-            for ch in targets:
-                if self.bot_user_id not in ch.members:
-                    raise SlackError("not_in_channel")
-                self._thread_parent(ch.id, thread_ts)
-            made = [self._file_from(p, wanted[p.file_id]) for p in ready]
-            for ch in targets:
-                self.post_message(ch.id, text=text, thread_ts=thread_ts, files=[f.id for f in made])
-            return made
-
-    def _uploaded(self, file_id: str) -> PendingUpload:
-        pending = self.uploads.get(file_id)
-        if pending is None:
-            raise SlackError("file_not_found")
-        if pending.content is None:
-            raise SlackError("file_upload_not_complete")
-        return pending
-
-    def _file_from(self, pending: PendingUpload, title: str | None) -> File:
-        del self.uploads[pending.file_id]
-        name = safe_file_name(pending.filename)
-        mimetype = guess_mimetype(name)
-        f = File(
-            id=pending.file_id,
-            name=name,
-            title=title or name,
-            mimetype=mimetype,
-            filetype=filetype_of(name, mimetype),
-            user=self.bot_user_id,
-            created=int(self.clock()),
-            content=pending.content or b"",
-        )
-        self.files[f.id] = f
-        return f
 
     # -- Socket Mode -----------------------------------------------------------------
 
