@@ -31,6 +31,12 @@ class DisputeService:
         async with self.db.reading() as session:
             return await load_case(session, await load_row(session, number))
 
+    async def open_case(self, number: int) -> CaseFile:
+        """The case file of a dispute that still takes evidence, else `DisputeClosed`."""
+        case = await self.case(number)
+        _require_open(number, case.dispute.status)
+        return case
+
     async def open_disputes(self, limit: int = 20) -> list[Dispute]:
         """The newest open disputes, for the App Home and queue views."""
         async with self.db.reading() as session:
@@ -97,8 +103,7 @@ class DisputeService:
 
         async def work(session: AsyncSession) -> int:
             row = await load_row(session, number)
-            if not Status(row.status).is_open:
-                raise DisputeClosed(number, row.status)
+            _require_open(number, Status(row.status))
             now = datetime.now(UTC)
             return sum([await store_evidence(session, row, d, actor, now) for d in drafts])
 
@@ -122,3 +127,8 @@ class DisputeService:
             if number is not None:
                 await load_row(session, number)
             return await audit.verify(session, number)
+
+
+def _require_open(number: int, status: Status) -> None:
+    if not status.is_open:
+        raise DisputeClosed(number, status.value)

@@ -15,7 +15,6 @@ from blocks.resolution import MAX_EVIDENCE_FILES, evidence_modal, field_errors
 from blocks.text import clip, escape
 from connectors.evidence import EvidenceDraft, EvidenceKind
 from disputes.audit import Actor
-from disputes.errors import DisputeClosed
 from handlers.deps import Deps
 from handlers.errors import answering_errors, slack_error
 from handlers.files import FileShareError, file_draft, share_files
@@ -93,10 +92,7 @@ async def file_answer(deps: Deps, number: int, answer: EvidenceAnswer) -> None:
     """File the modal's evidence. Its files are first copied into the dispute's thread, for
     the team to open; if that fails they are filed as they are (visible to their uploader)
     and the person is told."""
-    case = await deps.disputes.case(number)
-    dispute = case.dispute
-    if not dispute.status.is_open:
-        raise DisputeClosed(number, dispute.status.value)
+    dispute = (await deps.disputes.open_case(number)).dispute
     files, problem = answer.files, None
     if files and dispute.channel_id and dispute.thread_ts:
         comment = f"Evidence from <@{answer.user_id}>: {escape(clip(answer.note, 300))}"

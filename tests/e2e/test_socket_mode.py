@@ -62,8 +62,8 @@ async def test_a_dispute_is_opened_reviewed_and_evidenced_over_socket_mode(
         assert (await http.get(app.url + "/healthz")).json()["ok"] is True
         assert (await http.post(app.url + "/slack/events", content=b"{}")).status_code == 404
 
-    ack = await slack.command("open ORD-1016 damaged the screen is cracked")
-    assert ack.status_code == 200
+    # The driver returns once the app has acknowledged the envelope (or fails after 10 s).
+    await slack.command("open ORD-1016 damaged the screen is cracked")
     parent = await eventually(
         lambda: next((m for m in workspace.history("C0DISPUTES") if "ORD-1016" in m.text), None)
     )
