@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 # ISO 4217 minor-unit exponents that differ from 2.
 _EXPONENTS: dict[str, int] = {
@@ -33,6 +34,10 @@ _EXPONENTS: dict[str, int] = {
 }
 
 
+# Digits 0-9 and a point: no thousands separators, no other scripts' digits, no underscores.
+_PLAIN_AMOUNT = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
+
+
 class MoneyError(ValueError):
     """A money amount or currency that cannot be represented exactly."""
 
@@ -54,17 +59,27 @@ def to_minor(amount: str | int | Decimal, currency: str) -> int:
     """Parse a major-unit decimal string ("129.00") into integer minor units (12900)."""
     if isinstance(amount, float):
         raise MoneyError("amounts must be decimal strings, not floats")
-    try:
-        value = Decimal(str(amount).strip())
-    except InvalidOperation as exc:
-        raise MoneyError(f"not a decimal amount: {amount!r}") from exc
-    if not value.is_finite():
-        raise MoneyError(f"not a finite amount: {amount!r}")
+    value = parse_decimal(amount)
     places = exponent(currency)
     scaled = value.scaleb(places)
     if scaled != scaled.to_integral_value():
         raise MoneyError(f"{amount!r} has more than {places} decimal places for {currency}")
     return int(scaled)
+
+
+def parse_decimal(amount: str | int | Decimal) -> Decimal:
+    """A plain decimal: ASCII digits with an optional point ("12.50"); anything else refused."""
+    if isinstance(amount, bool):
+        raise MoneyError(f"not a decimal amount: {amount!r}")
+    if isinstance(amount, Decimal | int):
+        value = Decimal(amount)
+        if not value.is_finite():
+            raise MoneyError(f"not a finite amount: {amount!r}")
+        return value
+    text = str(amount).strip()
+    if not _PLAIN_AMOUNT.fullmatch(text):
+        raise MoneyError(f"not a decimal amount: {amount!r} (write digits and a point, e.g. 12.50)")
+    return Decimal(text)
 
 
 def format_minor(minor: int, currency: str) -> str:

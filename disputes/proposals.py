@@ -17,6 +17,8 @@ MONEY_KINDS = frozenset(
     {Resolution.FULL_REFUND, Resolution.PARTIAL_REFUND, Resolution.OVERTURN, Resolution.WAIVE_FEE}
 )
 _AMOUNT = re.compile(r"^\s*(?P<number>[^\sA-Za-z]+)\s*(?P<currency>[A-Za-z]{3})?\s*$")
+# What a typed amount may hold once a currency sign is taken off: "12.50", "-5", "1500".
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
 
 
 class ProposalInvalid(DisputeError):
@@ -153,21 +155,27 @@ def _amount(
 
 
 def _parse_amount(typed: str, currency: str, errors: dict[str, str]) -> int | None:
-    match = _AMOUNT.match(typed.replace(",", ""))
+    places = exponent(currency)
+    example = "12." + "50".ljust(places, "0") if places else "1250"
+    match = _AMOUNT.match(typed)
     if match is None:
-        errors["amount"] = f"Write the amount as a number, e.g. 25.00 ({currency})."
+        errors["amount"] = f"Write the amount as a number in {currency}: write {example}."
         return None
     if match["currency"] and match["currency"].upper() != currency:
         errors["amount"] = f"The order was paid in {currency}; write the amount in {currency}."
         return None
-    try:
-        minor = to_minor(match["number"].lstrip("$€£¥"), currency)
-    except MoneyError:
-        places = exponent(currency)
+    number = match["number"].lstrip("$€£¥")
+    point = "a point" if places else "no decimals"
+    if not _PLAIN_NUMBER.fullmatch(number):
         errors["amount"] = (
-            f"Write the amount as a number with at most {places} decimals, e.g. "
-            f"{Money(2500 if places else 25, currency)}."
+            f"Write the amount with the digits 0-9 and {point}, without thousands separators: "
+            f"write {example}."
         )
+        return None
+    try:
+        minor = to_minor(number, currency)
+    except MoneyError:
+        errors["amount"] = f"Write the amount with at most {places} decimals: write {example}."
         return None
     if minor <= 0:
         errors["amount"] = "The amount must be more than zero."

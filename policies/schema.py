@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -23,6 +22,7 @@ from pydantic import (
 )
 
 from connectors.evidence import EvidenceKind
+from disputes.money import MoneyError, parse_decimal
 from policies.facts import FACTS, FactType
 
 
@@ -92,8 +92,8 @@ def money_problem(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         return f'not a money amount: {value!r} (write a decimal string like "50.00")'
     try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
+        amount = parse_decimal(value)
+    except MoneyError:
         return f'not a money amount: {value!r} (write a decimal string like "50.00")'
     if not amount.is_finite() or amount < 0:
         return f"not a money amount: {value!r} (must be zero or more)"

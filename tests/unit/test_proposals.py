@@ -121,3 +121,31 @@ def test_supervisor_thresholds_apply_to_the_proposed_amount() -> None:
     assert supervisor_required(by_percent, 12_91, ORDER)
     assert supervisor_required(decision(approval=Approval(supervisor=True)), 1, ORDER)
     assert not supervisor_required(None, 10**9, ORDER)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "12,50",  # a decimal comma: the currency's separator is a point
+        "1,2,3",
+        "1,000.00",  # thousands separators
+        "1_000",  # Python's digit grouping
+        "١٢٫٥٠",  # Arabic-Indic digits
+        "１２.５０",  # full-width digits
+        "12.5.0",
+        ".50",
+        "1e3",
+    ],
+)
+def test_amounts_take_only_digits_and_the_currencys_point(typed: str) -> None:
+    with pytest.raises(ProposalInvalid) as refused:
+        check(replace(ENTRY, amount=typed))
+    assert "write 12.50" in refused.value.errors["amount"]
+
+
+def test_a_currency_without_decimals_asks_for_a_whole_number() -> None:
+    yen = order(currency="JPY", total="12900", items=[], return_request=None)
+    with pytest.raises(ProposalInvalid) as refused:
+        check(replace(ENTRY, amount="1,250"), order=yen)
+    assert "write 1250" in refused.value.errors["amount"]
+    assert check(replace(ENTRY, amount="1250"), order=yen).amount_minor == 1250
