@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from blocks.evidence import evidence_sections
+from blocks.ledger import earlier_blocks, ledger_blocks
 from blocks.text import Message, clip, context, date, divider, escape, header, section, user
 from disputes.models import CaseFile, Dispute
 
@@ -16,6 +17,7 @@ STATUS_EMOJI = {
     "approved": ":white_check_mark:",
     "executing": ":hourglass_flowing_sand:",
     "execution_failed": ":x:",
+    "needs_attention": ":warning:",
     "resolved": ":checkered_flag:",
     "escalated": ":rotating_light:",
     "withdrawn": ":heavy_minus_sign:",
@@ -47,21 +49,29 @@ def parent_message(dispute: Dispute) -> Message:
     return Message(title(dispute), blocks)
 
 
+MAX_MESSAGE_BLOCKS = 50
+MAX_GAPS = 5
+
+
 def evidence_card(case: CaseFile) -> Message:
     dispute = case.dispute
-    blocks: list[dict[str, Any]] = [header(f"Evidence · {dispute.ref} · {dispute.order_id}")]
-    blocks += evidence_sections(case)
-    blocks.append(divider())
-    blocks.append(section("*Checklist*\n" + checklist_text(case)))
-    for gap in case.unavailable:
+    tail: list[dict[str, Any]] = []
+    money = ledger_blocks(case.ledger) + earlier_blocks(case.earlier)
+    if money:
+        tail += [divider(), *money]
+    tail += [divider(), section("*Checklist*\n" + checklist_text(case))]
+    for gap in case.unavailable[:MAX_GAPS]:
         kinds = ", ".join(kind.label for kind in gap.kinds)
-        blocks.append(
+        tail.append(
             context(f":warning: {escape(gap.source)} unavailable ({escape(gap.reason)}): {kinds}")
         )
+    room = MAX_MESSAGE_BLOCKS - 1 - len(tail)
+    blocks = [header(f"Evidence · {dispute.ref} · {dispute.order_id}")]
+    blocks += evidence_sections(case)[:room]
     missing = case.missing_required
     return Message(
         f"Evidence for {dispute.ref}: {len(case.evidence)} items, {len(missing)} required missing",
-        blocks,
+        blocks + tail,
     )
 
 

@@ -22,7 +22,14 @@ SUBCOMMANDS = (
 
 def help_message() -> Message:
     reasons = ", ".join(f"`{reason.value.lower().replace('_', '-')}`" for reason in Reason)
-    aliases = ", ".join(f"`{word.lower()}` → {reason.label}" for word, reason in ALIASES.items())
+    aliases = ", ".join(
+        " / ".join(
+            f"`{word.lower().replace('_', ' ')}`" for word, to in ALIASES.items() if to is reason
+        )
+        + f" → {reason.label}"
+        for reason in Reason
+        if reason in ALIASES.values()
+    )
     blocks = [header("Dispute Desk: /dispute")]
     blocks += [section(f"*`{usage}`*\n{what}") for usage, what in SUBCOMMANDS]
     blocks.append(

@@ -15,10 +15,12 @@ MAX_NAMED = 10  # failed refunds named in the attention line
 
 
 def home_view(
-    disputes: list[Dispute], failed: tuple[int, list[Dispute]] = (0, [])
+    disputes: list[Dispute],
+    failed: tuple[int, list[Dispute]] = (0, []),
+    attention: tuple[int, list[Dispute]] = (0, []),
 ) -> dict[str, Any]:
-    """The open disputes, newest first, after a line naming refunds that failed (`failed`:
-    how many, and the longest-waiting of them)."""
+    """The open disputes, newest first, after lines naming refunds whose outcome stayed unknown
+    (`attention`) and refunds that failed (`failed`): how many, and the longest-waiting."""
     blocks: list[dict[str, Any]] = [
         header("Dispute Desk"),
         section(
@@ -26,6 +28,8 @@ def home_view(
             "`/dispute help` lists every command."
         ),
     ]
+    if attention[0]:
+        blocks.append(refunds_needing_attention(*attention))
     if failed[0]:
         blocks.append(failed_refunds(*failed))
     blocks.append(divider())
@@ -44,12 +48,26 @@ def home_view(
     return {"type": "home", "blocks": blocks}
 
 
-def failed_refunds(total: int, waiting: list[Dispute]) -> dict[str, Any]:
-    """Refunds the provider refused or never confirmed: each waits for someone to Retry."""
+def _named(total: int, waiting: list[Dispute]) -> str:
     named = ", ".join(f"D-{d.number}" for d in waiting[:MAX_NAMED])
     more = f" and {total - MAX_NAMED} more" if total > MAX_NAMED else ""
+    return named + more
+
+
+def failed_refunds(total: int, waiting: list[Dispute]) -> dict[str, Any]:
+    """Refunds the provider refused: each waits for someone to Retry."""
     noun = "refund" if total == 1 else "refunds"
     return section(
         f":x: *{total} {noun} failed* and wait for a *Retry* in the dispute's thread: "
-        f"{named}{more}. `/dispute show D-<n>` links to the thread."
+        f"{_named(total, waiting)}. `/dispute show D-<n>` links to the thread."
+    )
+
+
+def refunds_needing_attention(total: int, waiting: list[Dispute]) -> dict[str, Any]:
+    """Refunds whose outcome stayed unknown too long, or that the provider holds oddly."""
+    noun, verb = ("refund", "needs") if total == 1 else ("refunds", "need")
+    return section(
+        f":warning: *{total} {noun} {verb} attention*: the provider has not confirmed them "
+        f"(it is still asked in the background): {_named(total, waiting)}. Check each payment "
+        "in the provider's dashboard."
     )

@@ -124,6 +124,7 @@ def resolution_modal(
     fee_percent: int | None,
     values: dict[str, Any] | None = None,
     recommended_kind: str | None = None,
+    money_note: str | None = None,
 ) -> Block:
     """The guided resolution modal; `values` refills it (e.g. after "Request changes")."""
     values = values or {}
@@ -131,6 +132,8 @@ def resolution_modal(
     blocks: list[Block] = [
         _summary(ref, currency, paid, refundable, recommended, allowed, fee_percent)
     ]
+    if money_note:
+        blocks.append(context(escape(clip(money_note, 2000))))
     if missing_evidence:
         listed = ", ".join(escape(kind) for kind in missing_evidence)
         blocks.append(
@@ -315,7 +318,20 @@ def supervisor_ping(ref: str, permalink: str | None, reason: str) -> Message:
 
 # -- refunds ------------------------------------------------------------------------
 
-RefundStatus = Literal["succeeded", "failed", "retrying"]
+
+def refund_alert(
+    ref: str, amount: str, status: str, detail: str | None, permalink: str | None
+) -> Message:
+    """For the supervisors' channel: a refund that needs a person (unknown too long, a refund
+    the provider holds oddly, or one paid more than once)."""
+    link = f" <{permalink}|Open the thread>" if permalink else ""
+    what = "was refunded more than once" if status == "duplicate" else "needs attention"
+    why = f": {escape(clip(detail, QUOTE_MAX))}" if detail else ""
+    text = f":rotating_light: The refund of *{escape(amount)}* for *{escape(ref)}* {what}{why}"
+    return Message(clip(f"{ref}: the refund of {amount} {what}", 3000), [section(text + link)])
+
+
+RefundNews = Literal["succeeded", "duplicate", "failed", "unknown", "needs_attention", "found"]
 
 
 def refund_outcome(
@@ -323,24 +339,42 @@ def refund_outcome(
     ref: str,
     number: int,
     request_id: str,
-    status: RefundStatus,
+    status: RefundNews,
     amount: str,
-    provider_refund_id: str | None,
-    detail: str | None,
+    provider_refund_ids: tuple[str, ...] | list[str] = (),
+    detail: str | None = None,
 ) -> Message:
-    """A refund's result in the thread; a failed one carries a Retry button."""
+    """A change in a refund's state, in the thread: one message per change, never per attempt.
+    A refused one carries a Retry button (which asks the provider before sending anything)."""
     shown, where = escape(clip(amount, 100)), escape(ref)
-    why = f": {escape(clip(detail, QUOTE_MAX))}" if detail else ""
-    if status == "succeeded":
-        head = f":white_check_mark: Refunded *{shown}* for {where}{why}"
-    elif status == "failed":
-        head = f":x: The refund of *{shown}* for {where} failed{why}"
-    else:
-        head = f":hourglass_flowing_sand: The refund of *{shown}* for {where} is being retried{why}"
+    why = f" ({escape(clip(detail, QUOTE_MAX))})" if detail else ""
+    ids = ", ".join(f"`{escape(clip(i, 200))}`" for i in list(provider_refund_ids)[:10])
+    heads = {
+        "succeeded": f":white_check_mark: Refunded *{shown}* for {where}.",
+        "found": (
+            f":white_check_mark: The provider holds refund {ids} for {where}: *{shown}* was "
+            "refunded after all. Nothing new was sent."
+        ),
+        "duplicate": (
+            f":rotating_light: *{shown}* for {where} was refunded *more than once*: the provider "
+            f"holds {ids} for this one request. Supervisors have been told; recover the extra "
+            "with the payments team."
+        ),
+        "failed": f":x: The refund of *{shown}* for {where} was refused{why}.",
+        "unknown": (
+            f":hourglass_flowing_sand: The refund of *{shown}* for {where} was sent, but its "
+            f"outcome is not known yet{why}. Nothing is sent again before the provider has been "
+            "asked; this thread says when it settles."
+        ),
+        "needs_attention": (
+            f":warning: The refund of *{shown}* for {where} *needs attention*{why}. The provider "
+            "is still asked in the background; check the payment in its dashboard."
+        ),
+    }
     facts = [f"Request `{escape(clip(request_id, 200))}`"]
-    if provider_refund_id:
-        facts.append(f"refund `{escape(clip(provider_refund_id, 200))}`")
-    blocks: list[Block] = [section(head), context(" · ".join(facts))]
+    if ids and status in ("succeeded", "unknown", "needs_attention"):
+        facts.append(f"refund {ids}")
+    blocks: list[Block] = [section(heads[status]), context(" · ".join(facts))]
     if status == "failed":
         blocks.append(
             {
@@ -351,7 +385,15 @@ def refund_outcome(
                 ],
             }
         )
-    return Message(clip(f"{ref}: refund of {amount} {status}", 3000), blocks)
+    words = {
+        "succeeded": "refunded",
+        "found": "refunded, found at the provider",
+        "duplicate": "refunded more than once",
+        "failed": "refused",
+        "unknown": "sent, outcome not known yet",
+        "needs_attention": "needs attention",
+    }
+    return Message(clip(f"{ref}: refund of {amount} {words[status]}", 3000), blocks)
 
 
 # -- evidence -----------------------------------------------------------------------

@@ -107,7 +107,7 @@ async def _explain(args: argparse.Namespace) -> int:
         order,
         reason=reason,
         claim="",
-        disputed_amount_minor=disputed_amount_minor(order),
+        disputed_amount_minor=disputed_amount_minor(order, None, reason),
         evidence_present={draft.kind for draft in evidence.drafts},
         as_of=as_of,
     )

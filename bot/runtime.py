@@ -28,8 +28,9 @@ from connectors.orders.factory import order_source_from_spec
 from connectors.orders.protocol import OrderSource
 from connectors.refunds.protocol import RefundGateway
 from disputes.intake import IntakeService
+from disputes.ledger import LedgerReader
 from disputes.policy import PolicyService
-from disputes.refund_worker import RefundWorker
+from disputes.refund_worker import RefundWorker, Timings
 from disputes.resolution import ResolutionService
 from disputes.service import DisputeService
 from handlers.deps import Deps, Job, RequestKey
@@ -91,6 +92,16 @@ def load_current_pack(path: Path) -> CurrentPack:
         raise StartupError(f"POLICY_PACK {path} cannot be read: {exc.strerror}") from None
 
 
+def refund_timings(settings: Settings) -> Timings:
+    lease = settings.refund_lease_seconds
+    return Timings(
+        lease=timedelta(seconds=lease),
+        settle=timedelta(seconds=settings.refund_settle_seconds),
+        attention_after=timedelta(seconds=settings.refund_attention_after),
+        poll_seconds=min(5.0, lease / 2),
+    )
+
+
 def slack_client(settings: Settings) -> AsyncWebClient:
     client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
     client.retry_handlers.extend(
@@ -113,6 +124,9 @@ async def build_runtime(
     client = slack_client(settings)
     assert settings.disputes_channel is not None
     channel_id = await resolve_channel(client, "DISPUTES_CHANNEL", settings.disputes_channel)
+    roles = load_roles(settings.roles_file)
+    gateway = load_gateway(settings)
+    ledger = LedgerReader(db, gateway)
     disputes = DisputeService(db)
     policy = PolicyService(db, current_pack)
     intake = IntakeService(
@@ -120,36 +134,28 @@ async def build_runtime(
         orders,
         evidence_sources if evidence_sources is not None else default_evidence_sources(),
         policy=current_pack,
+        ledger=ledger,
     )
-    roles = load_roles(settings.roles_file)
-    gateway = load_gateway(settings)
     threads = ThreadPublisher(client, channel_id, disputes, policy)
-    reporter = RefundReporter(disputes, threads, orders=orders)
-    worker = (
-        RefundWorker(
-            db,
-            gateway,
-            notify=reporter,
-            lease=timedelta(seconds=settings.refund_lease_seconds),
-            poll_seconds=min(5.0, settings.refund_lease_seconds / 2),
+    supervisors = None
+    if settings.supervisors_channel:
+        supervisors = await resolve_channel(
+            client, "SUPERVISORS_CHANNEL", settings.supervisors_channel
         )
-        if gateway is not None
-        else None
+    worker = (
+        RefundWorker(db, gateway, timings=refund_timings(settings)) if gateway is not None else None
     )
     resolution = ResolutionService(
         db,
         policy,
         roles,
         gateway_name=gateway.name if gateway is not None else None,
+        ledger=ledger,
         orders=orders,
         on_refund_queued=worker.wake if worker is not None else lambda: None,
     )
-    reporter.resolution = resolution
-    supervisors = None
-    if settings.supervisors_channel:
-        supervisors = await resolve_channel(
-            client, "SUPERVISORS_CHANNEL", settings.supervisors_channel
-        )
+    if worker is not None:
+        worker.notify = RefundReporter(disputes, threads, resolution, orders, supervisors)
     queue = WorkQueue(settings.intake_workers)
     queue.start()
     if worker is not None:

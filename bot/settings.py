@@ -50,8 +50,12 @@ class Settings(BaseSettings):
     # Shared secret that signs customer replies posted to /api/customer-replies.
     inbound_secret: str | None = None
     intake_workers: int = Field(8, ge=1, le=256)
-    # A refund claimed longer ago than this, with no outcome, is taken to have lost its worker.
+    # A worker's claim on a refund request, renewed while it waits on the provider.
     refund_lease_seconds: int = Field(120, ge=2, le=3600)
+    # After an unknown outcome, the least wait before sending again when the provider holds none.
+    refund_settle_seconds: int = Field(30, ge=1, le=86400)
+    # How long a refund's outcome may stay unknown before the dispute needs attention.
+    refund_attention_after: int = Field(900, ge=1, le=7 * 86400)
 
     @field_validator("slack_api_url")
     @classmethod

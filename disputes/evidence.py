@@ -61,6 +61,14 @@ def _describe(exc: Exception) -> str:
 
 def required_kinds(reason: Reason, *, return_received: bool) -> set[EvidenceKind]:
     """What a manager needs before review, until the policy engine says more."""
+    if reason is Reason.REFUND_NOT_RECEIVED:
+        # Traced through the money, not the goods: the order, the payment and the decision
+        # that says it was refunded.
+        return {
+            EvidenceKind.ORDER_DETAILS,
+            EvidenceKind.PAYMENT_RECORD,
+            EvidenceKind.RETURN_REQUEST,
+        }
     required = set(ALWAYS_REQUIRED)
     if return_received:
         required.add(EvidenceKind.CONDITION_REPORT)

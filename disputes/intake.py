@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,14 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.evidence import EvidenceSource
 from connectors.orders import protocol as orders
-from connectors.orders.models import Order, Outcome
+from connectors.orders.models import Order
+from connectors.refunds.protocol import RefundResult
 from disputes import audit
 from disputes.audit import Actor
 from disputes.errors import OrderNotFound, OrderSystemUnavailable
 from disputes.evidence import EvidenceCollection, collect_evidence, required_kinds
 from disputes.evidence_store import store_evidence
+from disputes.ledger import LedgerReader, ensure_ledger, ledger_of, lock_ledger, store_provider_read
 from disputes.lifecycle import Status
 from disputes.models import CaseFile
+from disputes.payments import Basis, PaymentLedger, order_claim_minor
 from disputes.policy import decide
 from disputes.reasons import Reason
 from disputes.records import UNAVAILABLE_ACTION, load_case, open_row_for_order
@@ -55,12 +59,14 @@ class IntakeService:
         evidence_sources: Sequence[EvidenceSource],
         *,
         policy: CurrentPack | None = None,
+        ledger: LedgerReader | None = None,
         source_timeout: float = 5.0,
     ) -> None:
         self.db = db
         self.order_source = order_source
         self.evidence_sources = list(evidence_sources)
         self.policy = policy
+        self.ledger = ledger
         self.source_timeout = source_timeout
 
     async def open(self, request: OpenRequest) -> IntakeResult:
@@ -69,12 +75,13 @@ class IntakeService:
         if existing is not None:
             return IntakeResult(existing, created=False)
         order = await self._read_order(request.order_id)
-        evidence = await collect_evidence(
-            order, self.evidence_sources, per_source_timeout=self.source_timeout
+        evidence, provider = await asyncio.gather(
+            collect_evidence(order, self.evidence_sources, per_source_timeout=self.source_timeout),
+            self._read_provider(order),
         )
 
         async def create(session: AsyncSession) -> CaseFile:
-            return await self._create(session, request, order, evidence)
+            return await self._create(session, request, order, evidence, provider)
 
         try:
             case = await self.db.run(create)
@@ -85,6 +92,14 @@ class IntakeService:
                 raise
             return IntakeResult(existing, created=False)
         return IntakeResult(case, created=True)
+
+    async def _read_provider(
+        self, order: Order
+    ) -> tuple[list[RefundResult] | None, str | None] | None:
+        """The provider's refunds on the order's payment, read beside the evidence."""
+        if self.ledger is None:
+            return None
+        return await self.ledger.read(order.payment.reference)
 
     async def _existing(self, order_id: str) -> CaseFile | None:
         async with self.db.reading() as session:
@@ -107,11 +122,18 @@ class IntakeService:
         request: OpenRequest,
         order: Order,
         evidence: EvidenceCollection,
+        provider: tuple[list[RefundResult] | None, str | None] | None,
     ) -> CaseFile:
         now = datetime.now(UTC)
         number = await _next_number(session)
         reason = request.reason or _order_reason(order)
         returned = order.return_request
+        await ensure_ledger(session, order)
+        ledger_row = await lock_ledger(session, order.payment.reference)
+        if provider is not None:
+            store_provider_read(ledger_row, *provider, now)
+        ledger = await ledger_of(session, ledger_row)
+        disputed = disputed_amount_minor(order, ledger, reason)
         row = DisputeRow(
             number=number,
             order_id=order.order_id,
@@ -123,8 +145,8 @@ class IntakeService:
             claim=request.claim,
             currency=order.currency,
             order_total_minor=order.total_minor,
-            disputed_amount_minor=disputed_amount_minor(order),
-            priority=priority(order),
+            disputed_amount_minor=disputed,
+            priority=priority(order, disputed),
             opened_by=request.actor.id,
             status=Status.NEW.value,
             state_times={Status.NEW.value: now.isoformat()},
@@ -195,18 +217,29 @@ def _order_reason(order: Order) -> Reason:
     return order.return_request.reason if order.return_request else Reason.OTHER
 
 
-def disputed_amount_minor(order: Order) -> int:
-    """What the customer is out of pocket: returned items' value less any cash already refunded."""
-    if order.return_request is None:
-        return order.total_minor
-    value = order.returned_value_minor or order.total_minor
-    decision = order.decision
-    refunded = 0
-    if decision and decision.outcome in {Outcome.REFUNDED, Outcome.PARTIAL_REFUND}:
-        refunded = decision.amount_minor or 0
+def basis_for(reason: Reason | str) -> Basis:
+    """A refund that never arrived is re-sent against the provider's refunds alone."""
+    return Basis.PROVIDER if reason == Reason.REFUND_NOT_RECEIVED else Basis.LEDGER
+
+
+def disputed_amount_minor(
+    order: Order, ledger: PaymentLedger | None = None, reason: Reason | None = None
+) -> int:
+    """What the customer is out of pocket.
+
+    For a refund not received: what the order system says it refunded and the provider does not
+    hold. Otherwise: the returned items' value (the order total without a return) less
+    everything already refunded on the payment, by the order system, the provider or us.
+    """
+    if basis_for(reason or _order_reason(order)) is Basis.PROVIDER:
+        return ledger.missing_minor if ledger else order_claim_minor(order)
+    value = order.total_minor
+    if order.return_request is not None:
+        value = order.returned_value_minor or order.total_minor
+    refunded = ledger.committed_minor() if ledger else order_claim_minor(order)
     return max(value - refunded, 0)
 
 
-def priority(order: Order) -> str:
+def priority(order: Order, disputed_minor: int) -> str:
     vip = order.customer.tier == "vip"
-    return "high" if vip or disputed_amount_minor(order) > HIGH_PRIORITY_MINOR else "normal"
+    return "high" if vip or disputed_minor > HIGH_PRIORITY_MINOR else "normal"

@@ -15,6 +15,7 @@ class Status(StrEnum):
     APPROVED = "approved"
     EXECUTING = "executing"
     EXECUTION_FAILED = "execution_failed"
+    NEEDS_ATTENTION = "needs_attention"
     RESOLVED = "resolved"
     ESCALATED = "escalated"
     WITHDRAWN = "withdrawn"
@@ -43,6 +44,7 @@ class Event(StrEnum):
     EXECUTION_STARTED = "execution_started"
     EXECUTION_SUCCEEDED = "execution_succeeded"
     EXECUTION_FAILED = "execution_failed"
+    ATTENTION_NEEDED = "attention_needed"
     RETRIED = "retried"
     RESOLVED_WITHOUT_PAYMENT = "resolved_without_payment"
     ESCALATED = "escalated"
@@ -69,6 +71,12 @@ TRANSITIONS: dict[tuple[Status, Event], Status] = {
     (S.APPROVED, E.RESOLVED_WITHOUT_PAYMENT): S.RESOLVED,
     (S.EXECUTING, E.EXECUTION_SUCCEEDED): S.RESOLVED,
     (S.EXECUTING, E.EXECUTION_FAILED): S.EXECUTION_FAILED,
+    # The refund's outcome stayed unknown too long: a person looks, the worker keeps asking.
+    (S.EXECUTING, E.ATTENTION_NEEDED): S.NEEDS_ATTENTION,
+    (S.NEEDS_ATTENTION, E.EXECUTION_SUCCEEDED): S.RESOLVED,
+    (S.NEEDS_ATTENTION, E.EXECUTION_FAILED): S.EXECUTION_FAILED,
+    # Asked before a retry, the provider holds the refund that was taken as refused.
+    (S.EXECUTION_FAILED, E.EXECUTION_SUCCEEDED): S.RESOLVED,
     (S.EXECUTION_FAILED, E.RETRIED): S.EXECUTING,
     (S.RESOLVED, E.REOPENED): S.REOPENED,
     (S.WITHDRAWN, E.REOPENED): S.REOPENED,

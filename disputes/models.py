@@ -9,6 +9,7 @@ from typing import Any
 from connectors.evidence import EvidenceKind
 from disputes.lifecycle import Status
 from disputes.money import Money
+from disputes.payments import PaymentLedger
 from disputes.reasons import Reason
 from policies.engine import Decision as PolicyDecision
 from policies.engine import RuleTrace
@@ -31,6 +32,7 @@ __all__ = [
     "CaseFile",
     "ChecklistEntry",
     "Dispute",
+    "EarlierDispute",
     "EvidenceItem",
     "PolicyDecision",
     "PolicyRule",
@@ -113,13 +115,34 @@ class UnavailableSource:
 
 
 @dataclass(frozen=True, slots=True)
+class EarlierDispute:
+    """Another dispute on the same order: how it ended, and what it refunded."""
+
+    number: int
+    status: Status
+    resolution: Resolution | None  # the proposal approved for it, if any
+    refunded_minor: int
+    currency: str
+
+    @property
+    def ref(self) -> str:
+        return dispute_ref(self.number)
+
+    @property
+    def refunded(self) -> Money:
+        return Money(self.refunded_minor, self.currency)
+
+
+@dataclass(frozen=True, slots=True)
 class CaseFile:
-    """A dispute with everything gathered for it."""
+    """A dispute with everything gathered for it, and the money already moved on its order."""
 
     dispute: Dispute
     evidence: list[EvidenceItem] = field(default_factory=list)
     checklist: list[ChecklistEntry] = field(default_factory=list)
     unavailable: list[UnavailableSource] = field(default_factory=list)
+    ledger: PaymentLedger | None = None
+    earlier: list[EarlierDispute] = field(default_factory=list)
 
     def items(self, kind: EvidenceKind) -> list[EvidenceItem]:
         return [item for item in self.evidence if item.kind == kind]

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.evidence import EvidenceKind
 from disputes.errors import DisputeNotFound
 from disputes.evidence import checklist
+from disputes.ledger import load_ledger
 from disputes.lifecycle import Status
-from disputes.models import CaseFile, Dispute, EvidenceItem, UnavailableSource, dispute_ref
+from disputes.models import (
+    CaseFile,
+    Dispute,
+    EarlierDispute,
+    EvidenceItem,
+    Resolution,
+    UnavailableSource,
+    dispute_ref,
+)
 from disputes.reasons import Reason
-from storage.tables import AuditRow, DisputeRow, EvidenceRow
+from storage.tables import AuditRow, DisputeRow, EvidenceRow, ProposalRow, RefundRequestRow
 
 UNAVAILABLE_ACTION = "evidence.unavailable"
 
@@ -91,9 +100,53 @@ async def load_case(session: AsyncSession, row: DisputeRow) -> CaseFile:
         if not present.issuperset(EvidenceKind(kind) for kind in entry.after["kinds"])
     ]
     dispute = to_dispute(row)
+    reference = payment_reference(row)
     return CaseFile(
         dispute=dispute,
         evidence=evidence,
         checklist=checklist(present, set(dispute.required_evidence)),
         unavailable=unavailable,
+        ledger=await load_ledger(session, reference) if reference else None,
+        earlier=await earlier_disputes(session, row),
     )
+
+
+def payment_reference(row: DisputeRow) -> str | None:
+    """The payment the dispute's order was paid with, as the order was read at intake."""
+    payment = (row.order_snapshot or {}).get("payment") or {}
+    reference = payment.get("reference")
+    return str(reference) if reference else None
+
+
+async def earlier_disputes(session: AsyncSession, row: DisputeRow) -> list[EarlierDispute]:
+    """The order's other disputes, oldest first: how each ended and what it refunded."""
+    others = list(
+        await session.scalars(
+            select(DisputeRow)
+            .where(DisputeRow.order_id == row.order_id, DisputeRow.id != row.id)
+            .order_by(DisputeRow.number)
+        )
+    )
+    found = []
+    for other in others:
+        refunded = await session.scalar(
+            select(func.coalesce(func.sum(RefundRequestRow.amount_minor), 0)).where(
+                RefundRequestRow.dispute_id == other.id, RefundRequestRow.status == "succeeded"
+            )
+        )
+        kind = await session.scalar(
+            select(ProposalRow.kind)
+            .where(ProposalRow.dispute_id == other.id, ProposalRow.status == "approved")
+            .order_by(ProposalRow.id.desc())
+            .limit(1)
+        )
+        found.append(
+            EarlierDispute(
+                number=other.number,
+                status=Status(other.status),
+                resolution=Resolution(kind) if kind else None,
+                refunded_minor=int(refunded or 0),
+                currency=other.currency,
+            )
+        )
+    return found

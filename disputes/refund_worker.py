@@ -1,7 +1,13 @@
-"""F6 execution: claim queued refunds and send each exactly once through the gateway.
+"""F6 execution: claim queued refunds and settle each exactly once through the gateway.
 
-A refund whose outcome is unknown (timeout, 5xx, a worker that died mid-call) is never simply
-sent again: the next attempt first asks the provider for a refund carrying our request id.
+A request is `pending` (never sent), `in_flight` (a worker holds its claim), `unknown` (sent,
+outcome not known), or final: `succeeded`, `failed` (the provider's definite refusal) or
+`canceled`. Every claim takes a new fence; every write after a call to the provider is made only
+while the row still carries that fence (`disputes.refund_records`), and a worker renews its
+claim while it waits on the provider.
+
+Nothing is sent again while the outcome is unknown, unless the provider, asked for refunds
+carrying our request id, holds none *and* the settling time since the last send has passed.
 """
 
 from __future__ import annotations
@@ -9,59 +15,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.refunds.protocol import (
     RefundError,
     RefundGateway,
-    RefundOrder,
     RefundResult,
     RefundStatus,
     RefundUncertain,
 )
-from disputes import audit
-from disputes.audit import Actor
 from disputes.lifecycle import Event, Status
-from disputes.models import dispute_ref
-from disputes.refunds import release
+from disputes.payments import Clock, utcnow
+from disputes.refund_lookup import Found, classify
+from disputes.refund_records import (
+    SYSTEM,
+    Claimed,
+    RefundOutcome,
+    Timings,
+    claimed_from,
+    prepare_send,
+    record_failed,
+    record_lookup,
+    record_not_sent,
+    record_succeeded,
+    record_unknown,
+)
 from disputes.transitions import transition
 from storage.db import Database
 from storage.tables import DisputeRow, RefundRequestRow
 
+__all__ = ["Notify", "RefundOutcome", "RefundWorker", "Timings"]
+
 log = logging.getLogger(__name__)
-SYSTEM = Actor.system("refunds")
-MAX_BACKOFF = timedelta(minutes=5)
-
-
-@dataclass(frozen=True, slots=True)
-class RefundOutcome:
-    """What happened to one refund request, for the thread and the alerts."""
-
-    dispute_number: int
-    request_id: int
-    status: str  # succeeded | failed | retrying
-    amount_minor: int
-    currency: str
-    provider_refund_id: str | None
-    detail: str | None
-
 
 Notify = Callable[[RefundOutcome], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class _Claimed:
-    id: int
-    order: RefundOrder
-    uncertain: bool
-    attempts: int
-    dispute_number: int
 
 
 class RefundWorker:
@@ -71,14 +63,14 @@ class RefundWorker:
         gateway: RefundGateway,
         *,
         notify: Notify | None = None,
-        lease: timedelta = timedelta(minutes=2),
-        poll_seconds: float = 5.0,
+        timings: Timings | None = None,
+        clock: Clock = utcnow,
     ) -> None:
         self.db = db
         self.gateway = gateway
         self.notify = notify
-        self.lease = lease
-        self.poll_seconds = poll_seconds
+        self.timings = timings or Timings()
+        self.clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -107,203 +99,196 @@ class RefundWorker:
             self._wake.clear()
 
     async def _until_next_due(self) -> float:
-        """Seconds until the earliest retry is due, at most one poll interval."""
+        """Seconds until the earliest request is due, at most one poll interval."""
         async with self.db.reading() as session:
             due = await session.scalar(
                 select(func.min(RefundRequestRow.next_attempt_at)).where(
-                    RefundRequestRow.status == "pending"
+                    RefundRequestRow.status.in_(("pending", "unknown"))
                 )
             )
-        if due is None:
-            return self.poll_seconds
-        wait = (due - datetime.now(UTC)).total_seconds()
-        return min(max(wait, 0.05), self.poll_seconds)
-
-    async def _anything_due(self) -> bool:
-        """A read-only look first, so idle polls never take SQLite's write lock."""
-        now = datetime.now(UTC)
-        async with self.db.reading() as session:
-            found = await session.scalar(select(RefundRequestRow.id).where(self._due(now)).limit(1))
-        return found is not None
+            lease = await session.scalar(
+                select(func.min(RefundRequestRow.lease_until)).where(
+                    RefundRequestRow.status == "in_flight"
+                )
+            )
+        poll = self.timings.poll_seconds
+        soonest = min((t for t in (due, lease) if t is not None), default=None)
+        if soonest is None:
+            return poll
+        wait = (soonest - self.clock()).total_seconds()
+        return min(max(wait, 0.05), poll)
 
     def _due(self, now: datetime) -> Any:
         return or_(
-            and_(RefundRequestRow.status == "pending", RefundRequestRow.next_attempt_at <= now),
-            # A worker that claimed this and went silent: its attempt's outcome is unknown.
             and_(
-                RefundRequestRow.status == "in_flight",
-                RefundRequestRow.claimed_at < now - self.lease,
+                RefundRequestRow.status.in_(("pending", "unknown")),
+                RefundRequestRow.next_attempt_at <= now,
             ),
+            # A claim nobody renewed: its worker died or hangs; its outcome is not known.
+            and_(RefundRequestRow.status == "in_flight", RefundRequestRow.lease_until < now),
         )
 
+    async def _anything_due(self) -> bool:
+        """A read-only look first, so idle polls never take SQLite's write lock."""
+        async with self.db.reading() as session:
+            query = select(RefundRequestRow.id).where(self._due(self.clock())).limit(1)
+            return await session.scalar(query) is not None
+
     async def run_once(self) -> bool:
-        """Claim and execute one due refund; False when none is due."""
+        """Claim one due request and take it as far as the provider allows; False when none."""
         if not await self._anything_due():
             return False
         claimed = await self.db.run(self._claim)
         if claimed is None:
             return False
-        outcome = await self._execute(claimed)
-        if self.notify is not None:
+        async with self._renewing(claimed):
+            outcome = await self._execute(claimed)
+        if outcome is not None and self.notify is not None:
             try:
                 await self.notify(outcome)
             except Exception:
-                log.exception("could not report refund %s", claimed.id)
+                log.exception("could not report refund request %s", claimed.order.request_id)
         return True
 
-    async def _claim(self, session: AsyncSession) -> _Claimed | None:
-        now = datetime.now(UTC)
+    # -- claiming --------------------------------------------------------------------------
+
+    async def _claim(self, session: AsyncSession) -> Claimed | None:
+        now = self.clock()
         query = (
-            select(RefundRequestRow).where(self._due(now)).order_by(RefundRequestRow.id).limit(1)
+            select(RefundRequestRow)
+            .where(self._due(now))
+            .order_by(RefundRequestRow.next_attempt_at, RefundRequestRow.id)
+            .limit(1)
         )
         if not self.db.is_sqlite:  # SQLite's BEGIN IMMEDIATE already serialises claimers
             query = query.with_for_update(skip_locked=True)
-        request = await session.scalar(query)
+        request = await session.scalar(query.execution_options(populate_existing=True))
         if request is None:
             return None
-        if request.status == "in_flight":
-            request.uncertain = True
-        request.status, request.claimed_at = "in_flight", now
-        request.attempts += 1
-        request.updated_at = now
-        dispute = await session.get(DisputeRow, request.dispute_id)
-        assert dispute is not None
-        if Status(dispute.status) == Status.APPROVED:
-            await transition(session, dispute, Event.EXECUTION_STARTED, SYSTEM)
-        return _Claimed(
-            id=request.id,
-            order=RefundOrder(
-                request_id=f"rr_{request.id}",
-                idempotency_key=request.idempotency_key,
-                payment_reference=request.payment_reference,
-                amount_minor=request.amount_minor,
-                currency=request.currency,
-                dispute_ref=dispute_ref(dispute.number),
-            ),
-            uncertain=request.uncertain,
-            attempts=request.attempts,
-            dispute_number=dispute.number,
-        )
-
-    async def _execute(self, claimed: _Claimed) -> RefundOutcome:
-        try:
-            result = await self.gateway.find(claimed.order) if claimed.uncertain else None
-            if result is None:
-                result = await self.gateway.refund(claimed.order)
-        except RefundUncertain as exc:
-            unknown = str(exc)
-            return await self.db.run(lambda s: self._record_uncertain(s, claimed, unknown))
-        except RefundError as exc:
-            refused, existing = str(exc), exc.provider_refund_id
-            return await self.db.run(
-                lambda s: self._record_failed(s, claimed, refused, existing_refund=existing)
+        taken_over = request.status == "in_flight"
+        if taken_over:
+            log.warning(
+                "refund request rr_%s: the claim of fence %s expired; taking it over",
+                request.id,
+                request.fence,
             )
-        if result.status == RefundStatus.SUCCEEDED:
-            return await self.db.run(lambda s: self._record_succeeded(s, claimed, result))
-        if result.status == RefundStatus.PENDING:
-            detail = f"the provider holds refund {result.provider_refund_id} as pending"
-            return await self.db.run(lambda s: self._record_uncertain(s, claimed, detail))
-        reason = result.failure_reason or f"the provider answered {result.status.value}"
-        return await self.db.run(lambda s: self._record_failed(s, claimed, reason))
-
-    async def _load(
-        self, session: AsyncSession, claimed: _Claimed
-    ) -> tuple[RefundRequestRow, DisputeRow]:
-        request = await session.get(RefundRequestRow, claimed.id, populate_existing=True)
-        assert request is not None
+            if request.sends and request.lease_until is not None:
+                # Its send may have been in flight until the last renewal of that claim: the
+                # settling time counts from then.
+                renewed = request.lease_until - self.timings.lease
+                if request.last_sent_at is None or renewed > request.last_sent_at:
+                    request.last_sent_at = renewed
+        was = "unknown" if request.sends else "pending"
+        request.status = "in_flight"
+        request.fence += 1
+        request.attempts += 1
+        request.claimed_at = now
+        request.lease_until = now + self.timings.lease
+        request.updated_at = now
         dispute = await session.get(DisputeRow, request.dispute_id, populate_existing=True)
         assert dispute is not None
-        return request, dispute
+        if Status(dispute.status) == Status.APPROVED:
+            await transition(session, dispute, Event.EXECUTION_STARTED, SYSTEM, at=now)
+        return claimed_from(request, dispute, was=was)
 
-    async def _record_succeeded(
-        self, session: AsyncSession, claimed: _Claimed, result: RefundResult
-    ) -> RefundOutcome:
-        request, dispute = await self._load(session, claimed)
-        request.status, request.uncertain = "succeeded", False
-        request.provider_refund_id = result.provider_refund_id
-        request.failure_reason = None
-        request.updated_at = datetime.now(UTC)
-        await audit.append(
-            session,
-            dispute,
-            SYSTEM,
-            "refund.succeeded",
-            after={
-                "refund_request": request.id,
-                "provider_refund_id": result.provider_refund_id,
-                "amount_minor": result.amount_minor,
-                "currency": result.currency,
-                "attempts": request.attempts,
-            },
-        )
-        if Status(dispute.status) == Status.EXECUTING:
-            await transition(session, dispute, Event.EXECUTION_SUCCEEDED, SYSTEM)
-        return _outcome(request, dispute, "succeeded", None)
+    @contextlib.asynccontextmanager
+    async def _renewing(self, claimed: Claimed) -> AsyncIterator[None]:
+        """Renew the claim while the work goes on, so a slow provider keeps it ours."""
+        task = asyncio.create_task(self._renew(claimed))
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
-    async def _record_failed(
+    async def _renew(self, claimed: Claimed) -> None:
+        every = max(self.timings.lease.total_seconds() / 3, 0.05)
+        while True:
+            await asyncio.sleep(every)
+            async with self.db.transaction() as session:
+                renewed = await session.execute(
+                    update(RefundRequestRow)
+                    .where(
+                        RefundRequestRow.id == claimed.id,
+                        RefundRequestRow.fence == claimed.fence,
+                        RefundRequestRow.status == "in_flight",
+                    )
+                    .values(lease_until=self.clock() + self.timings.lease)
+                )
+            if not renewed.rowcount:  # type: ignore[attr-defined]
+                log.warning("refund request rr_%s: claim %s lost", claimed.id, claimed.fence)
+                return
+
+    # -- one pass ------------------------------------------------------------------------
+
+    async def _execute(self, claimed: Claimed) -> RefundOutcome | None:
+        try:
+            refunds = await self.gateway.refunds_on(claimed.order.payment_reference)
+        except RefundUncertain as exc:
+            if claimed.was == "pending":
+                return await self._record(record_not_sent, claimed, f"provider not read: {exc}")
+            return await self._record(record_unknown, claimed, f"look-up failed: {exc}")
+        found = classify(claimed.order, refunds)
+        if found.kind is not Found.NONE or not self._settled(claimed):
+            return await self._record(record_lookup, claimed, found)
+        return await self._send(claimed, refunds)
+
+    def _settled(self, claimed: Claimed) -> bool:
+        """The provider has had its settling time since our last send to act on it."""
+        last = claimed.last_sent_at
+        return last is None or self.clock() >= last + self.timings.settle
+
+    async def _send(self, claimed: Claimed, refunds: list[RefundResult]) -> RefundOutcome | None:
+        now, timings = self.clock(), self.timings
+        ready = await self.db.run(lambda s: prepare_send(s, claimed, refunds, now, timings))
+        if ready is not True:
+            return ready  # the claim was lost (None) or the ledger refused it (an outcome)
+        try:
+            answer = await self.gateway.refund(claimed.order)
+        except RefundError as refused:
+            return await self._after_refusal(claimed, refused.message)
+        except RefundUncertain as exc:
+            return await self._after_unknown(claimed, f"no answer: {exc}")
+        if not answer.matches(claimed.order):
+            return await self._record(record_lookup, claimed, classify(claimed.order, [answer]))
+        if answer.status == RefundStatus.SUCCEEDED:
+            return await self._record(record_succeeded, claimed, [answer])
+        if answer.status.holds_money:  # pending at the provider: money is on its way
+            return await self._record(record_lookup, claimed, classify(claimed.order, [answer]))
+        reason = answer.failure_reason or f"the provider answered {answer.status.value}"
+        return await self._record(record_failed, claimed, reason)
+
+    async def _after_unknown(self, claimed: Claimed, detail: str) -> RefundOutcome | None:
+        """An unknown outcome: ask the provider at once; a refund found is recorded now."""
+        try:
+            refunds = await self.gateway.refunds_on(claimed.order.payment_reference)
+        except RefundUncertain as exc:
+            return await self._record(record_unknown, claimed, f"{detail}; look-up failed: {exc}")
+        found = classify(claimed.order, refunds)
+        if found.kind is Found.NONE:
+            return await self._record(record_unknown, claimed, detail, sent=True)
+        return await self._record(record_lookup, claimed, found, sent=True)
+
+    async def _after_refusal(self, claimed: Claimed, reason: str) -> RefundOutcome | None:
+        """A refusal is checked against the provider's refunds: a proxy's 4xx after the
+        provider paid must not leave a refunded customer's dispute marked as refused."""
+        try:
+            refunds = await self.gateway.refunds_on(claimed.order.payment_reference)
+        except RefundUncertain:
+            refunds = []  # the refusal stands; Retry asks the provider again first
+        found = classify(claimed.order, refunds)
+        if found.kind in (Found.NONE, Found.REFUSED):
+            return await self._record(record_failed, claimed, reason)
+        return await self._record(record_lookup, claimed, found, sent=True)
+
+    async def _record(
         self,
-        session: AsyncSession,
-        claimed: _Claimed,
-        reason: str,
-        *,
-        existing_refund: str | None = None,
-    ) -> RefundOutcome:
-        request, dispute = await self._load(session, claimed)
-        request.status, request.uncertain = "failed", False
-        request.updated_at = datetime.now(UTC)
-        if existing_refund is None:
-            request.failure_reason = reason[:1000]
-            await release(session, request)
-        else:
-            # The provider made a refund that does not match what we asked: money may have
-            # moved, so the ledger keeps the amount and a person must look before any retry.
-            request.provider_refund_id = existing_refund
-            request.failure_reason = f"{reason} (refund {existing_refund} needs a manual check)"[
-                :1000
-            ]
-        await audit.append(
-            session,
-            dispute,
-            SYSTEM,
-            "refund.failed",
-            after={"refund_request": request.id, "reason": request.failure_reason},
+        step: Callable[..., Awaitable[RefundOutcome | None]],
+        claimed: Claimed,
+        what: Any,
+        **options: Any,
+    ) -> RefundOutcome | None:
+        timings, now = self.timings, self.clock()
+        return await self.db.run(
+            lambda session: step(session, claimed, what, now=now, timings=timings, **options)
         )
-        if Status(dispute.status) == Status.EXECUTING:
-            await transition(session, dispute, Event.EXECUTION_FAILED, SYSTEM)
-        return _outcome(request, dispute, "failed", request.failure_reason)
-
-    async def _record_uncertain(
-        self, session: AsyncSession, claimed: _Claimed, detail: str
-    ) -> RefundOutcome:
-        request, dispute = await self._load(session, claimed)
-        now = datetime.now(UTC)
-        request.status, request.uncertain = "pending", True
-        request.failure_reason = detail[:1000]
-        request.next_attempt_at = now + min(timedelta(seconds=2**request.attempts), MAX_BACKOFF)
-        request.updated_at = now
-        await audit.append(
-            session,
-            dispute,
-            SYSTEM,
-            "refund.uncertain",
-            after={
-                "refund_request": request.id,
-                "detail": request.failure_reason,
-                "attempts": request.attempts,
-            },
-        )
-        return _outcome(request, dispute, "retrying", request.failure_reason)
-
-
-def _outcome(
-    request: RefundRequestRow, dispute: DisputeRow, status: str, detail: str | None
-) -> RefundOutcome:
-    return RefundOutcome(
-        dispute_number=dispute.number,
-        request_id=request.id,
-        status=status,
-        amount_minor=request.amount_minor,
-        currency=request.currency,
-        provider_refund_id=request.provider_refund_id,
-        detail=detail,
-    )

@@ -1,22 +1,23 @@
-"""The refund ledger and the outbox: a refund is requested in the approving transaction and
-can never take the total refunded for a payment past what was paid."""
+"""The outbox: a refund is requested in the approving transaction, against the payment's ledger,
+and can never take what is committed on a payment past what was paid."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.orders.models import Order, Outcome
+from connectors.orders.models import Order
 from disputes import audit
 from disputes.audit import Actor
 from disputes.errors import DisputeError
+from disputes.ledger import ensure_ledger, ledger_of, lock_ledger
 from disputes.money import Money
-from storage.tables import DisputeRow, RefundLedgerRow, RefundRequestRow
+from disputes.payments import LIVE_STATUSES, Basis, utcnow
+from storage.tables import DisputeRow, RefundRequestRow
 
 
 class OverRefund(DisputeError):
@@ -40,6 +41,10 @@ async def request_refund(
     currency: str,
     gateway: str,
     actor: Actor,
+    basis: Basis = Basis.LEDGER,
+    proposed_by: str | None = None,
+    proposal_id: int | None = None,
+    at: datetime | None = None,
 ) -> RefundRequestRow:
     """Commit `amount` against the payment's ledger and queue the refund, or refuse."""
     if row.order_snapshot is None:
@@ -50,22 +55,12 @@ async def request_refund(
     if amount_minor <= 0:
         raise InvalidRefund("A refund must be more than zero.")
     reference = order.payment.reference
-    await _ensure_ledger(session, reference, order)
-    committed = await session.scalar(
-        update(RefundLedgerRow)
-        .where(
-            RefundLedgerRow.payment_reference == reference,
-            RefundLedgerRow.committed_minor + amount_minor <= RefundLedgerRow.paid_minor,
-        )
-        .values(committed_minor=RefundLedgerRow.committed_minor + amount_minor)
-        .returning(RefundLedgerRow.committed_minor)
-    )
-    if committed is None:
-        ledger = await session.get(RefundLedgerRow, reference, populate_existing=True)
-        assert ledger is not None
-        remaining = Money(ledger.paid_minor - ledger.committed_minor, ledger.currency)
-        raise OverRefund(Money(amount_minor, currency), remaining)
-    now = datetime.now(UTC)
+    await ensure_ledger(session, order)
+    ledger = await ledger_of(session, await lock_ledger(session, reference))
+    remaining = ledger.refundable_minor(basis)
+    if amount_minor > remaining:
+        raise OverRefund(Money(amount_minor, currency), Money(remaining, currency))
+    now = at or utcnow()
     request = RefundRequestRow(
         dispute_id=row.id,
         payment_reference=reference,
@@ -74,9 +69,14 @@ async def request_refund(
         gateway=gateway,
         idempotency_key=f"dd-{row.number}-{uuid.uuid4().hex}",
         status="pending",
+        basis=basis.value,
         attempts=0,
-        uncertain=False,
+        fence=0,
+        sends=0,
+        provider_refund_ids=[],
         requested_by=actor.id,
+        proposed_by=proposed_by,
+        proposal_id=proposal_id,
         created_at=now,
         updated_at=now,
         next_attempt_at=now,
@@ -94,6 +94,7 @@ async def request_refund(
             "currency": currency,
             "payment_reference": reference,
             "gateway": gateway,
+            "basis": basis.value,
             "idempotency_key": request.idempotency_key,
         },
         at=now,
@@ -101,33 +102,29 @@ async def request_refund(
     return request
 
 
-async def release(session: AsyncSession, request: RefundRequestRow) -> None:
-    """Give a definitely failed refund's amount back to the payment's ledger."""
-    await session.execute(
-        update(RefundLedgerRow)
-        .where(RefundLedgerRow.payment_reference == request.payment_reference)
-        .values(committed_minor=RefundLedgerRow.committed_minor - request.amount_minor)
-    )
+@dataclass(frozen=True, slots=True)
+class ApprovedBefore:
+    """Money one person already moved on one order (every dispute of it), in one currency."""
+
+    approved_minor: int  # everything they approved
+    self_approved_minor: int  # what they approved of their own proposals
 
 
-def already_refunded_minor(order: Order) -> int:
-    """Cash the order system already refunded for this payment, before any dispute."""
-    decision = order.decision
-    if decision and decision.outcome in {Outcome.REFUNDED, Outcome.PARTIAL_REFUND}:
-        return decision.amount_minor or 0
-    return 0
-
-
-async def _ensure_ledger(session: AsyncSession, reference: str, order: Order) -> None:
-    dialect = session.bind.dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(RefundLedgerRow)
-        .values(
-            payment_reference=reference,
-            currency=order.currency,
-            paid_minor=order.total_minor,
-            committed_minor=already_refunded_minor(order),
+async def approved_before(
+    session: AsyncSession, *, order_id: str, currency: str, approver: str, since: datetime
+) -> ApprovedBefore:
+    """What `approver` has approved on `order_id` since `since` (refusals excluded)."""
+    base = (
+        select(func.coalesce(func.sum(RefundRequestRow.amount_minor), 0))
+        .join(DisputeRow, DisputeRow.id == RefundRequestRow.dispute_id)
+        .where(
+            DisputeRow.order_id == order_id,
+            RefundRequestRow.currency == currency,
+            RefundRequestRow.requested_by == approver,
+            RefundRequestRow.created_at >= since,
+            RefundRequestRow.status.in_(LIVE_STATUSES),
         )
-        .on_conflict_do_nothing(index_elements=["payment_reference"])
     )
+    approved = await session.scalar(base)
+    own = await session.scalar(base.where(RefundRequestRow.proposed_by == approver))
+    return ApprovedBefore(int(approved or 0), int(own or 0))

@@ -2,31 +2,44 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectors.orders import protocol as orders_protocol
 from connectors.orders.models import Order
 from connectors.orders.protocol import DecisionUpdate, OrderSource
 from disputes import audit
 from disputes.audit import Actor
 from disputes.errors import DisputeError, NotAllowed
+from disputes.intake import basis_for
+from disputes.ledger import LedgerReader, ensure_ledger, ledger_of, lock_ledger
 from disputes.lifecycle import Event, Status
 from disputes.models import CaseFile, dispute_ref
+from disputes.payments import Basis, PaymentLedger, utcnow
 from disputes.policy import PolicyService
 from disputes.proposals import MONEY_KINDS, CheckedProposal, ProposalInput, check_proposal
 from disputes.records import load_case, load_row
-from disputes.refunds import already_refunded_minor, request_refund
-from disputes.roles import Role, Roles
+from disputes.refund_retry import RetryResult, retry_after_refusal
+from disputes.refunds import approved_before, request_refund
+from disputes.roles import Roles
 from disputes.transitions import transition
 from disputes.writeback import write_back
 from policies.engine import Decision
 from policies.schema import Resolution
 from storage.db import Database
-from storage.tables import DisputeRow, ProposalRow, RefundLedgerRow, RefundRequestRow
+from storage.tables import DisputeRow, ProposalRow
+
+log = logging.getLogger(__name__)
+
+# Approval limits and the two-person rule add up what one person moved on one order this long.
+LIMIT_WINDOW = timedelta(days=90)
+ORDER_READ_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +48,16 @@ class ReviewContext:
 
     case: CaseFile
     decision: Decision | None
-    paid_minor: int
-    refundable_minor: int
+    ledger: PaymentLedger
+    basis: Basis
+
+    @property
+    def paid_minor(self) -> int:
+        return self.ledger.paid_minor
+
+    @property
+    def refundable_minor(self) -> int:
+        return self.ledger.refundable_minor(self.basis)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,36 +107,44 @@ class ResolutionService:
         roles: Roles,
         *,
         gateway_name: str | None,
+        ledger: LedgerReader | None = None,
         orders: OrderSource | None = None,
         on_refund_queued: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.policy = policy
         self.roles = roles
         self.gateway_name = gateway_name
+        self.ledger = ledger or LedgerReader(db, None)
         self.orders = orders
         self.on_refund_queued = on_refund_queued
+        self.clock = clock
 
     async def review_context(self, number: int) -> ReviewContext:
+        """What the resolution modal shows, with the payment's ledger read afresh from the
+        provider and the order system (a refund either made since intake counts)."""
         decision = await self.policy.latest(number)
         async with self.db.reading() as session:
             row = await load_row(session, number)
-            _require(
-                row,
-                {
-                    Status.NEW,
-                    Status.EVIDENCE_READY,
-                    Status.IN_REVIEW,
-                    Status.REOPENED,
-                    Status.ESCALATED,
-                },
-                "review",
-            )
+            _require(row, REVIEWABLE, "review")
             order = _order(row)
-            refundable = await _refundable(session, order)
-            return ReviewContext(
-                await load_case(session, row), decision, order.total_minor, refundable
-            )
+        ledger = await self.ledger.refresh(await self._fresh_order(order))
+        async with self.db.reading() as session:
+            case = await load_case(session, await load_row(session, number))
+        return ReviewContext(case, decision, ledger, basis_for(row.reason))
+
+    async def _fresh_order(self, order: Order) -> Order:
+        """The order as the order system has it now, or as read at intake if it cannot say."""
+        if self.orders is None:
+            return order
+        try:
+            async with asyncio.timeout(ORDER_READ_TIMEOUT):
+                fresh = await self.orders.get_order(order.order_id)
+        except (orders_protocol.OrderSourceError, TimeoutError) as exc:
+            log.warning("order %s not re-read for its ledger: %s", order.order_id, exc)
+            return order
+        return fresh if fresh.payment.reference == order.payment.reference else order
 
     async def propose(self, number: int, entry: ProposalInput, actor: Actor) -> Proposal:
         """Check the modal's input, start the review if needed and record the proposal."""
@@ -125,11 +154,13 @@ class ResolutionService:
             row = await load_row(session, number)
             case = await load_case(session, row)
             order = _order(row)
+            await ensure_ledger(session, order)
+            ledger = await ledger_of(session, await lock_ledger(session, order.payment.reference))
             checked = check_proposal(
                 entry,
                 order=order,
                 disputed_minor=row.disputed_amount_minor or 0,
-                refundable_minor=await _refundable(session, order),
+                refundable_minor=ledger.refundable_minor(basis_for(row.reason)),
                 decision=decision,
                 missing_evidence=bool(case.missing_required) and Status(row.status) in {Status.NEW},
             )
@@ -161,25 +192,20 @@ class ResolutionService:
     ) -> Proposal:
         """Role and limit checks, then approval and the refund request in one transaction."""
         async with self.db.reading() as session:
-            _row, proposal = await _open_proposal(session, number, proposal_id)
-            amount = proposal.amount_minor or 0
-            supervisor = proposal.needs_supervisor
-            proposer, currency = proposal.proposed_by, proposal.currency
-        if amount and self.gateway_name is None:
+            row, proposal = await _open_proposal(session, number, proposal_id)
+            moves_money = proposal.kind in MONEY_KINDS
+            order = _order(row)
+        if moves_money and self.gateway_name is None:
             raise NotAllowed("No refund gateway is configured (REFUND_GATEWAY): money cannot move.")
+        if moves_money:
+            await self.ledger.refresh(order)  # the send re-checks; this catches it earlier
         try:
-            self.roles.check_approval(
-                approver=actor.id,
-                approver_groups=groups,
-                proposer=proposer,
-                amount_minor=amount,
-                currency=currency,
-                supervisor_required=supervisor,
+            approved = await self.db.run(
+                lambda s: self._approve(s, number, proposal_id, actor, groups)
             )
         except NotAllowed as refused:
             await self._audit_refusal(number, proposal_id, actor, str(refused))
             raise
-        approved = await self.db.run(lambda s: self._approve(s, number, proposal_id, actor))
         if approved.moves_money:
             self.on_refund_queued()
         elif self.orders is not None:
@@ -199,11 +225,25 @@ class ResolutionService:
             return None if found is None else to_proposal(found, number)
 
     async def _approve(
-        self, session: AsyncSession, number: int, proposal_id: int, actor: Actor
+        self,
+        session: AsyncSession,
+        number: int,
+        proposal_id: int,
+        actor: Actor,
+        groups: Iterable[str],
     ) -> Proposal:
         row, proposal = await _open_proposal(session, number, proposal_id)
-        proposal.status, proposal.decided_by = "approved", actor.id
-        proposal.decided_at = datetime.now(UTC)
+        await self.check_authority(
+            session,
+            row,
+            actor,
+            groups,
+            proposer=proposal.proposed_by,
+            amount_minor=proposal.amount_minor or 0,
+            supervisor_required=proposal.needs_supervisor,
+        )
+        now = self.clock()
+        proposal.status, proposal.decided_by, proposal.decided_at = "approved", actor.id, now
         await transition(session, row, Event.APPROVED, actor, details={"proposal": proposal.id})
         if proposal.kind in MONEY_KINDS:
             assert self.gateway_name is not None and proposal.amount_minor is not None
@@ -214,6 +254,10 @@ class ResolutionService:
                 currency=proposal.currency,
                 gateway=self.gateway_name,
                 actor=actor,
+                basis=basis_for(row.reason),
+                proposed_by=proposal.proposed_by,
+                proposal_id=proposal.id,
+                at=now,
             )
         else:
             await transition(
@@ -225,42 +269,48 @@ class ResolutionService:
             )
         return to_proposal(proposal, number)
 
-    async def retry(self, number: int, actor: Actor, groups: Iterable[str] = ()) -> None:
-        """After a definite failure: a new request (new idempotency key) for the same amount."""
-        role = self.roles.role_of(actor.id, groups)
-        if role is None or role == Role.AGENT:
-            refusal = "Only a manager or supervisor can retry a refund."
-            await self._audit_refusal(number, None, actor, refusal)
-            raise NotAllowed(refusal)
+    async def check_authority(
+        self,
+        session: AsyncSession,
+        row: DisputeRow,
+        actor: Actor,
+        groups: Iterable[str],
+        *,
+        proposer: str,
+        amount_minor: int,
+        supervisor_required: bool,
+    ) -> None:
+        """The roles file as it is now, against what this person already moved on the order."""
+        before = await approved_before(
+            session,
+            order_id=row.order_id,
+            currency=row.currency,
+            approver=actor.id,
+            since=self.clock() - LIMIT_WINDOW,
+        )
+        self.roles.check_approval(
+            approver=actor.id,
+            approver_groups=groups,
+            proposer=proposer,
+            amount_minor=amount_minor,
+            currency=row.currency,
+            supervisor_required=supervisor_required,
+            approved_before_minor=before.approved_minor,
+            self_approved_before_minor=before.self_approved_minor,
+            order_id=row.order_id,
+        )
 
-        async def work(session: AsyncSession) -> None:
-            row = await load_row(session, number)
-            _require(row, {Status.EXECUTION_FAILED}, "retry")
-            failed = await session.scalar(
-                select(RefundRequestRow)
-                .where(RefundRequestRow.dispute_id == row.id)
-                .order_by(RefundRequestRow.id.desc())
-                .limit(1)
-            )
-            if failed is None or failed.status != "failed":
-                raise DisputeError(f"{row.order_id} has no failed refund to retry.")
-            if failed.provider_refund_id is not None:
-                raise DisputeError(
-                    f"The provider holds refund {failed.provider_refund_id} for this request: "
-                    "check it with the payments team before retrying."
-                )
-            await transition(session, row, Event.RETRIED, actor, details={"after": failed.id})
-            await request_refund(
-                session,
-                row,
-                amount_minor=failed.amount_minor,
-                currency=failed.currency,
-                gateway=failed.gateway,
-                actor=actor,
-            )
-
-        await self.db.run(work)
-        self.on_refund_queued()
+    async def retry(self, number: int, actor: Actor, groups: Iterable[str] = ()) -> RetryResult:
+        """After a definite refusal: ask the provider first; a refund found settles the dispute,
+        otherwise a new request (new idempotency key) for the same amount."""
+        try:
+            result = await retry_after_refusal(self, number, actor, groups)
+        except NotAllowed as refused:
+            await self._audit_refusal(number, None, actor, str(refused))
+            raise
+        if result.resent:
+            self.on_refund_queued()
+        return result
 
     async def record_message(self, proposal_id: int, ts: str) -> None:
         async def work(session: AsyncSession) -> None:
@@ -311,17 +361,15 @@ def _order(row: DisputeRow) -> Order:
     return Order.from_wire(row.order_snapshot)
 
 
-def _require(row: DisputeRow, states: set[Status], step: str) -> None:
+REVIEWABLE = frozenset(
+    {Status.NEW, Status.EVIDENCE_READY, Status.IN_REVIEW, Status.REOPENED, Status.ESCALATED}
+)
+
+
+def _require(row: DisputeRow, states: set[Status] | frozenset[Status], step: str) -> None:
     if Status(row.status) not in states:
         label = Status(row.status).label.lower()
         raise DisputeError(f"{dispute_ref(row.number)} is {label}: it cannot {step} now.")
-
-
-async def _refundable(session: AsyncSession, order: Order) -> int:
-    ledger = await session.get(RefundLedgerRow, order.payment.reference)
-    if ledger is None:
-        return order.total_minor - already_refunded_minor(order)
-    return ledger.paid_minor - ledger.committed_minor
 
 
 async def _into_review(

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, StrictStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    PlainValidator,
+    StrictStr,
+    ValidationError,
+)
 
 from disputes.errors import NotAllowed
 from disputes.money import MoneyError, format_minor, normalise_currency, to_minor
 from policies.loader import format_loc
-from policies.schema import MoneyStr
+from policies.schema import money_problem
+
+log = logging.getLogger(__name__)
 
 ROLES_HELP = "roles are set in ROLES_FILE"
+DEFAULT_CURRENCY = "USD"
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
 
@@ -57,11 +70,64 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Amounts:
+    """An amount as ROLES_FILE writes it: bare ("200.00", in the file's `currency:`), with its
+    currency ("200.00 USD"), or one per currency ({USD: "200.00", EUR: "180.00"})."""
+
+    # (the currency code, None for the file's currency; the amount in major units)
+    written: tuple[tuple[str | None, str], ...]
+    per_currency: bool = False
+
+    @property
+    def bare(self) -> bool:
+        return any(code is None for code, _ in self.written)
+
+
+def _currency_code(value: Any) -> str:
+    if not isinstance(value, str) or not _CURRENCY.match(value):
+        raise ValueError(
+            f"{value!r} is not a currency code (three capital letters, as in ISO 4217: USD)"
+        )
+    return value
+
+
+def _amounts(value: Any) -> Amounts:
+    if isinstance(value, dict):
+        if not value:
+            raise ValueError('an empty map: name at least one currency, like {USD: "200.00"}')
+        written = []
+        for key, amount in value.items():
+            code = _currency_code(key)
+            if isinstance(amount, str) and len(amount.split()) > 1:
+                raise ValueError(
+                    f'{code}: write the amount alone, like "200.00" (the key is its currency)'
+                )
+            problem = money_problem(amount)
+            if problem:
+                raise ValueError(f"{code}: {problem}")
+            written.append((code, str(amount).strip()))
+        return Amounts(tuple(written), per_currency=True)
+    if isinstance(value, str) and len(parts := value.split()) > 1:
+        if len(parts) != 2 or money_problem(parts[0]):
+            raise ValueError(
+                f'not an amount and currency: {value!r} (write them like "200.00 USD")'
+            )
+        return Amounts(((_currency_code(parts[1]), parts[0]),))
+    problem = money_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return Amounts(((None, str(value).strip()),))
+
+
+AmountsField = Annotated[Amounts, PlainValidator(_amounts)]
+
+
 class RoleEntry(_Model):
     users: tuple[Annotated[StrictStr, AfterValidator(_user_id)], ...] = ()
     groups: tuple[Annotated[StrictStr, AfterValidator(_group_id)], ...] = ()
     # Required so that "no limit" is always written down as null, never assumed.
-    approval_limit: MoneyStr | None
+    approval_limit: AmountsField | None
 
 
 class RoleTable(_Model):
@@ -71,24 +137,51 @@ class RoleTable(_Model):
 
 
 class RolesFile(_Model):
+    currency: Annotated[StrictStr, AfterValidator(_currency_code)] | None = None
     roles: RoleTable
-    two_person_rule_above: MoneyStr | None
+    two_person_rule_above: AmountsField | None
 
 
 class Roles:
-    """The people (directly or through Slack user groups) who hold each role, and their limits."""
+    """The people (directly or through Slack user groups) who hold each role, and their limits.
+
+    Limits are per currency: a bare amount is in the file's `currency:` (USD when not set). A
+    role whose `approval_limit` names no amount in a currency cannot approve in it (a
+    supervisor with `approval_limit: null` can, in any currency). Where
+    `two_person_rule_above` names no amount in a currency, the two-person rule applies there
+    at any amount: the approver must differ from the proposer.
+    """
 
     def __init__(self, spec: RolesFile, source: Path | str) -> None:
         self.spec = spec
         self.source = str(source)
+        self.currency = spec.currency or DEFAULT_CURRENCY
+        # Per role in the file: None for no limit, else the limit in minor units per currency.
+        self._limits: dict[Role, dict[str, int] | None] = {}
+        for role in Role:
+            entry = self.entry(role)
+            if entry is not None:
+                limit = entry.approval_limit
+                where = f"roles.{role.value}.approval_limit"
+                self._limits[role] = None if limit is None else self._resolve(limit, where)
+        above = spec.two_person_rule_above
+        self._two_person = None if above is None else self._resolve(above, "two_person_rule_above")
 
     @classmethod
     def load(cls, path: Path) -> Roles:
         data = _read_yaml(path)
         try:
-            return cls(RolesFile.model_validate(data), path)
+            spec = RolesFile.model_validate(data)
         except ValidationError as exc:
             raise _validation_error(path, exc) from None
+        roles = cls(spec, path)
+        if spec.currency is None and roles.uses_bare_amounts():
+            log.info(
+                "ROLES_FILE %s: amounts without a currency are in %s (set currency: to change)",
+                path,
+                DEFAULT_CURRENCY,
+            )
+        return roles
 
     @classmethod
     def nobody(cls) -> Roles:
@@ -112,19 +205,34 @@ class Roles:
         """Whether any role names groups, so the caller must look up the user's groups."""
         return any((entry := self.entry(role)) and entry.groups for role in Role)
 
+    def uses_bare_amounts(self) -> bool:
+        """Whether any amount in the file is written without its currency."""
+        amounts = [entry.approval_limit for role in Role if (entry := self.entry(role))]
+        amounts.append(self.spec.two_person_rule_above)
+        return any(a is not None and a.bare for a in amounts)
+
     def limit_minor(self, role: Role, currency: str) -> int | None:
-        """The role's approval limit in minor units; None means no limit."""
-        entry = self.entry(role)
-        if entry is None:
+        """The role's approval limit in minor units; None means no limit. 0 when the role is
+        not in the file or its limit names no amount in this currency."""
+        if role not in self._limits:
             return 0
-        if entry.approval_limit is None:
-            return None
-        return self._minor(entry.approval_limit, currency, f"roles.{role.value}.approval_limit")
+        limits = self._limits[role]
+        return None if limits is None else limits.get(normalise_currency(currency), 0)
+
+    def has_limit_in(self, role: Role, currency: str) -> bool:
+        """Whether the file sets the role's limit in this currency (or no limit at all)."""
+        if role not in self._limits:
+            return False
+        limits = self._limits[role]
+        return limits is None or normalise_currency(currency) in limits
 
     def two_person_minor(self, currency: str) -> int | None:
-        """Above this amount the approver must differ from the proposer; None: no such rule."""
-        above = self.spec.two_person_rule_above
-        return None if above is None else self._minor(above, currency, "two_person_rule_above")
+        """Above this amount the approver must differ from the proposer; None: no such rule.
+        In a currency `two_person_rule_above` names no amount in, the rule applies to any
+        amount (0)."""
+        if self._two_person is None:
+            return None
+        return self._two_person.get(normalise_currency(currency), 0)
 
     def check_approval(
         self,
@@ -135,14 +243,31 @@ class Roles:
         amount_minor: int,
         currency: str,
         supervisor_required: bool,
+        approved_before_minor: int = 0,
+        self_approved_before_minor: int = 0,
+        order_id: str | None = None,
     ) -> Role:
-        """The approver's role when they may approve this amount; otherwise raises NotAllowed."""
-        if amount_minor < 0:
-            raise ValueError("amount_minor must be zero or more")
+        """The approver's role when they may approve this amount; otherwise raises NotAllowed.
+
+        Limits are per order: `approved_before_minor` is what the approver has already
+        approved on the same order in this currency over the last 90 days, and
+        `self_approved_before_minor` what the proposer, when they are also the approver, has
+        already approved of their own proposals there; the caller works both out. The
+        approval limit applies to `approved_before_minor + amount_minor`, the two-person rule
+        to `self_approved_before_minor + amount_minor`.
+        """
+        for name, value in (
+            ("amount_minor", amount_minor),
+            ("approved_before_minor", approved_before_minor),
+            ("self_approved_before_minor", self_approved_before_minor),
+        ):
+            if value < 0:
+                raise ValueError(f"{name} must be zero or more")
         currency = normalise_currency(currency)
         role = self.role_of(approver, approver_groups)
-        limit = self._limit_or_refuse(role, currency) if role else 0
-        if role is None or limit == 0:
+        covered = role is not None and self.has_limit_in(role, currency)
+        limit = self.limit_minor(role, currency) if role is not None else 0
+        if role is None or (covered and limit == 0):
             raise NotAllowed(
                 f"You cannot approve refunds: ask a manager or supervisor ({ROLES_HELP})."
             )
@@ -151,44 +276,147 @@ class Roles:
                 "Only a supervisor can approve this: it is outside policy or over the "
                 "manager's limit."
             )
-        amount = f"{format_minor(amount_minor, currency)} {currency}"
-        if limit is not None and amount_minor > limit:
+        if not covered:
+            then = (
+                " (add one there to approve it)"
+                if role is Role.SUPERVISOR
+                else ", so a supervisor must approve it"
+            )
+            raise NotAllowed(
+                f"You cannot approve this: no approval limit in {currency} is set for "
+                f"{role.value} in ROLES_FILE{then}."
+            )
+        on_order = f"on {order_id}" if order_id else "on this order"
+        total = approved_before_minor + amount_minor
+        if limit is not None and amount_minor > 0 and total > limit:
             ask = "ask a supervisor" if role is not Role.SUPERVISOR else "raise it in ROLES_FILE"
+            amount = _money(amount_minor, currency)
+            if approved_before_minor:
+                amount += (
+                    f", with the {_money(approved_before_minor, currency)} you already "
+                    f"approved {on_order} in the last 90 days ({_money(total, currency)} in "
+                    "all),"
+                )
             raise NotAllowed(
-                f"{amount} is above your approval limit of {format_minor(limit, currency)} "
-                f"{currency} as {role.value}: {ask}."
+                f"{amount} is above your approval limit of {_money(limit, currency)} "
+                f"as {role.value}: {ask}."
             )
-        above = self._refusing(self.two_person_minor, currency)
-        if above is not None and amount_minor > above and approver == proposer:
-            raise NotAllowed(
-                "You proposed this; someone else must approve it "
-                f"(two-person rule above {format_minor(above, currency)} {currency})."
+        above = self.two_person_minor(currency)
+        total = self_approved_before_minor + amount_minor
+        if above is not None and approver == proposer and amount_minor > 0 and total > above:
+            rule = (
+                f"two-person rule above {_money(above, currency)}"
+                if self._two_person is not None and currency in self._two_person
+                else f"two-person rule: ROLES_FILE sets no threshold in {currency}, so it "
+                "applies to any amount"
             )
+            if self_approved_before_minor:
+                raise NotAllowed(
+                    f"You proposed this, and with the "
+                    f"{_money(self_approved_before_minor, currency)} you already approved of "
+                    f"your own proposals {on_order} in the last 90 days it comes to "
+                    f"{_money(total, currency)}: someone else must approve it ({rule})."
+                )
+            raise NotAllowed(f"You proposed this; someone else must approve it ({rule}).")
         return role
 
-    def _limit_or_refuse(self, role: Role, currency: str) -> int | None:
-        return self._refusing(lambda cur: self.limit_minor(role, cur), currency)
+    def _resolve(self, amounts: Amounts, where: str) -> dict[str, int]:
+        """Minor units per currency; an amount its currency cannot express is an error."""
+        resolved: dict[str, int] = {}
+        for code, amount in amounts.written:
+            currency = code or self.currency
+            try:
+                resolved[currency] = to_minor(amount, currency)
+            except MoneyError:
+                at = f"{where}.{currency}" if amounts.per_currency else where
+                raise RolesError(
+                    self.source, at, f"{amount}, which is not a whole amount in {currency}"
+                ) from None
+        return resolved
+
+
+def _money(minor: int, currency: str) -> str:
+    return f"{format_minor(minor, currency)} {currency}"
+
+
+class CurrentRoles:
+    """The roles in force: `current()` reloads ROLES_FILE when it changes on disk, and keeps
+    the roles in force when the edited file cannot be used."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._stamp: tuple[int, int, int] | None = None
+        if path is None:
+            log.warning("no ROLES_FILE: nobody may approve money until one is configured")
+            self._roles = Roles.nobody()
+            return
+        self._stamp = self._stat(path)  # before reading: an edit made meanwhile is seen next
+        self._roles = Roles.load(path)  # a file that cannot be used stops start-up here
 
     @staticmethod
-    def _refusing(amount_in: Callable[[str], int | None], currency: str) -> int | None:
-        # A limit the currency cannot express (200.50 JPY) is a mistake in the file: refuse
-        # rather than round it either way.
+    def _stat(path: Path) -> tuple[int, int, int] | None:
         try:
-            return amount_in(currency)
-        except RolesError as exc:
-            raise NotAllowed(
-                f"Approval is blocked: {exc.where} is {exc.what}. Fix ROLES_FILE or ask a "
-                "supervisor to approve."
-            ) from exc
+            found = path.stat()
+        except OSError:
+            return None
+        return (found.st_mtime_ns, found.st_size, found.st_ino)
 
-    def _minor(self, amount: str, currency: str, where: str) -> int:
+    def current(self) -> Roles:
+        """The roles to use now: the file as edited if it loads, else the roles in force."""
+        if self.path is None:
+            return self._roles
+        stamp = self._stat(self.path)
+        if stamp == self._stamp:
+            return self._roles
+        self._stamp = stamp
         try:
-            return to_minor(amount, currency)
-        except MoneyError:
-            code = normalise_currency(currency)
-            raise RolesError(
-                self.source, where, f"{amount}, which is not a whole amount in {code}"
-            ) from None
+            roles = Roles.load(self.path)
+        except RolesError as exc:
+            log.error("%s (the roles in force are kept until the file is fixed)", exc)
+            return self._roles
+        self._roles = roles
+        log.info("ROLES_FILE %s: reloaded, the edited roles are in force", self.path)
+        return roles
+
+    def entry(self, role: Role) -> RoleEntry | None:
+        return self.current().entry(role)
+
+    def role_of(self, user_id: str, group_ids: Iterable[str] = ()) -> Role | None:
+        return self.current().role_of(user_id, group_ids)
+
+    def needs_groups(self) -> bool:
+        return self.current().needs_groups()
+
+    def limit_minor(self, role: Role, currency: str) -> int | None:
+        return self.current().limit_minor(role, currency)
+
+    def two_person_minor(self, currency: str) -> int | None:
+        return self.current().two_person_minor(currency)
+
+    def check_approval(
+        self,
+        *,
+        approver: str,
+        approver_groups: Iterable[str],
+        proposer: str,
+        amount_minor: int,
+        currency: str,
+        supervisor_required: bool,
+        approved_before_minor: int = 0,
+        self_approved_before_minor: int = 0,
+        order_id: str | None = None,
+    ) -> Role:
+        return self.current().check_approval(
+            approver=approver,
+            approver_groups=approver_groups,
+            proposer=proposer,
+            amount_minor=amount_minor,
+            currency=currency,
+            supervisor_required=supervisor_required,
+            approved_before_minor=approved_before_minor,
+            self_approved_before_minor=self_approved_before_minor,
+            order_id=order_id,
+        )
 
 
 def _read_yaml(path: Path) -> Any:

@@ -22,6 +22,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         async def publish() -> None:
             disputes = await deps.disputes.open_disputes(HOME_LIMIT)
             failed = await deps.disputes.in_status(Status.EXECUTION_FAILED, MAX_NAMED)
-            await client.views_publish(user_id=event["user"], view=home_view(disputes, failed))
+            attention = await deps.disputes.in_status(Status.NEEDS_ATTENTION, MAX_NAMED)
+            view = home_view(disputes, failed, attention)
+            await client.views_publish(user_id=event["user"], view=view)
 
         deps.later(context, publish)

@@ -14,14 +14,18 @@ from blocks.resolution import (
     field_errors,
     proposal_decided,
     proposal_message,
+    refund_outcome,
     resolution_modal,
     supervisor_ping,
 )
 from disputes.audit import Actor
 from disputes.errors import DisputeError
 from disputes.lifecycle import Status
+from disputes.models import CaseFile
 from disputes.money import Money, format_minor
+from disputes.payments import Basis, PaymentLedger, request_ref
 from disputes.proposals import ProposalInput, ProposalInvalid
+from disputes.refund_retry import RetryResult
 from disputes.resolution import Proposal
 from handlers.deps import Deps
 from handlers.errors import answering_errors
@@ -103,10 +107,34 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
         async def job() -> None:
             groups = await deps.groups_of(client, user_id)
-            await deps.resolution.retry(subject.dispute, Actor.slack_user(user_id), groups)
-            await deps.threads.refresh_parent(await deps.disputes.case(subject.dispute))
+            result = await deps.resolution.retry(subject.dispute, Actor.slack_user(user_id), groups)
+            case = await deps.disputes.case(subject.dispute)
+            if not result.resent:
+                await post_found(client, case, result)
+            await deps.threads.refresh_parent(case)
 
         deps.later(context, lambda: answering_errors(respond, job()))
+
+
+async def post_found(client: Any, case: CaseFile, result: RetryResult) -> None:
+    """Retry found the refund at the provider: the thread says so, and nothing new was sent."""
+    dispute = case.dispute
+    if dispute.channel_id is None or dispute.thread_ts is None:
+        return
+    message = refund_outcome(
+        ref=dispute.ref,
+        number=dispute.number,
+        request_id=request_ref(result.request_id),
+        status="found",
+        amount=str(result.amount),
+        provider_refund_ids=result.found_refund_ids,
+    )
+    await client.chat_postMessage(
+        channel=dispute.channel_id,
+        thread_ts=dispute.thread_ts,
+        text=message.text,
+        blocks=message.blocks,
+    )
 
 
 def read_entry(view: dict[str, Any]) -> ProposalInput:
@@ -145,7 +173,23 @@ async def review_modal(deps: Deps, number: int) -> dict[str, Any]:
         recommended_kind=decision.recommended.resolution.value
         if decision and decision.recommended
         else None,
+        money_note=money_note(context.ledger, context.basis),
     )
+
+
+def money_note(ledger: PaymentLedger, basis: Basis) -> str:
+    """Where the refundable figure comes from, as the provider and the order system say."""
+    money = lambda minor: str(Money(minor, ledger.currency))  # noqa: E731
+    if ledger.provider_read:
+        parts = [f"Refunded at the provider: {money(ledger.provider_minor)}"]
+    else:
+        parts = [f"The provider could not be read ({ledger.provider_error or 'not configured'})"]
+    parts.append(f"the order system says refunded: {money(ledger.order_claim_minor)}")
+    if ledger.discrepancy_minor:
+        parts.append(f"{money(ledger.discrepancy_minor)} of that never reached the customer")
+    if basis is Basis.PROVIDER:
+        parts.append("a refund not received is capped by the provider's refunds alone")
+    return "; ".join(parts) + "."
 
 
 def _amount(proposal: Proposal) -> str | None:

@@ -140,18 +140,28 @@ class ProposalRow(Base):
 
 
 class RefundLedgerRow(Base):
-    """Per payment: what was paid and what is committed to refunds; committed <= paid, always."""
+    """Per payment: what was paid, what the order system says it refunded, and the provider's
+    own refunds as last read. One row per payment, locked by whoever commits money against it."""
 
     __tablename__ = "refund_ledger"
 
     payment_reference: Mapped[str] = mapped_column(String(120), primary_key=True)
     currency: Mapped[str] = mapped_column(String(3))
     paid_minor: Mapped[int] = mapped_column(BigInteger)
-    committed_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The most the order system has ever said it refunded on this payment.
+    order_claim_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The provider's refunds on the payment (every one, whoever made it), as last read.
+    provider_refunds: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    provider_read_at: Mapped[datetime | None]
+    provider_error: Mapped[str | None] = mapped_column(Text)
 
 
 class RefundRequestRow(Base):
-    """The outbox: a refund to execute exactly once, written with the approval that asked for it."""
+    """The outbox: a refund to execute exactly once, written with the approval that asked for it.
+
+    `fence` grows by one with every claim; a worker writes an outcome only while the row still
+    carries the fence it claimed with.
+    """
 
     __tablename__ = "refund_requests"
 
@@ -164,17 +174,30 @@ class RefundRequestRow(Base):
     currency: Mapped[str] = mapped_column(String(3))
     gateway: Mapped[str] = mapped_column(String(60))
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    # pending, in_flight, unknown, succeeded, failed, canceled
     status: Mapped[str] = mapped_column(String(20), index=True)
+    # "ledger": capped by paid minus everything refunded; "provider": by the provider's refunds
+    # alone (re-sending a refund the order system made that never reached the customer).
+    basis: Mapped[str] = mapped_column(String(20), default="ledger")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    # Set once an attempt's outcome is unknown: the next attempt looks the refund up first.
-    uncertain: Mapped[bool] = mapped_column(default=False)
+    fence: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None]
+    sends: Mapped[int] = mapped_column(Integer, default=0)
+    last_sent_at: Mapped[datetime | None]
+    unknown_since: Mapped[datetime | None]
+    attention: Mapped[str | None] = mapped_column(String(40))
     provider_refund_id: Mapped[str | None] = mapped_column(String(120))
+    provider_refund_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     failure_reason: Mapped[str | None] = mapped_column(Text)
     requested_by: Mapped[str] = mapped_column(String(100))
+    proposed_by: Mapped[str | None] = mapped_column(String(100))
+    proposal_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     claimed_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_refund_requests_payment", "payment_reference"),)
 
 
 class ProcessedRequestRow(Base):

@@ -5,30 +5,49 @@
          "payment_reference": "pay_9", "dispute": "D-7"}
     200/201 -> a refund object:
         {"id": "rf_1", "status": "pending|succeeded|failed|canceled",
-         "amount_minor": 1299, "currency": "EUR", "failure_reason": null, "request_id": "rr_42"}
-    4xx     -> refused, never retried: {"error": {"code": "...", "message": "..."}}
-    408, 409 (same key still in progress), 425, 429, 5xx -> retried with the same key
+         "amount_minor": 1299, "currency": "EUR", "failure_reason": null,
+         "request_id": "rr_42", "dispute": "D-7", "created_at": "2024-05-01T12:00:00Z"}
+    4xx but 408/409/425/429 -> refused: {"error": {"code": "...", "message": "..."}}
+    429, or no connection   -> sent again with the same key (a short Retry-After is honoured)
+    408, 409 (same key still in progress), 425, 5xx, a timeout or a lost answer
+                            -> uncertain at once, never resent blindly
 
-    GET {url}/refunds?request_id=rr_42  -> 200 {"refunds": [refund objects]}  ([] when none)
+    GET {url}/refunds?payment_reference=pay_9
+    200 -> {"refunds": [refund objects]}    every refund on the payment, whoever made it;
+                                            [] when there is none
+    anything else           -> uncertain (a failed look-up is never a refusal)
 
-The server must replay its first answer for a repeated Idempotency-Key with the same body,
-refuse the same key with another body (422), and never refund more than was paid.
-`failure_reason` and `request_id` are optional; a `request_id` that is present must match.
+`failure_reason`, `request_id`, `dispute` and `created_at` (ISO 8601; without an offset it is
+read as UTC) are optional; unknown fields are ignored. The list comes back oldest first: sorted by
+`created_at` when every refund has one, in the service's order otherwise. The server must replay
+its first answer for a repeated Idempotency-Key with the same body, refuse the same key with
+another body (422), answer 409 while the first request with a key is still running, and never
+refund more than was paid. Whether a refund is the one asked for (request id, amount, currency)
+is the application's call, not the gateway's.
 """
 
 from __future__ import annotations
 
-import httpx
-from pydantic import BaseModel, ValidationError
+from datetime import datetime
 
-from connectors.refunds.answers import check_answer, read_answer, refused
+import httpx
+from pydantic import BaseModel
+
+from connectors.refunds.answers import (
+    as_utc,
+    lookup_failed,
+    oldest_first,
+    read_answer,
+    read_error,
+    refused,
+)
 from connectors.refunds.protocol import (
     RefundError,
     RefundOrder,
     RefundResult,
     RefundStatus,
 )
-from connectors.refunds.retry import RetryingSender, refund_once_or_found
+from connectors.refunds.retry import RetryingSender
 
 
 class ContractRefund(BaseModel):
@@ -38,6 +57,8 @@ class ContractRefund(BaseModel):
     currency: str
     failure_reason: str | None = None
     request_id: str | None = None
+    dispute: str | None = None
+    created_at: datetime | None = None
 
     def result(self) -> RefundResult:
         return RefundResult(
@@ -46,6 +67,9 @@ class ContractRefund(BaseModel):
             amount_minor=self.amount_minor,
             currency=self.currency.upper(),
             failure_reason=self.failure_reason,
+            request_id=self.request_id or None,
+            dispute_ref=self.dispute or None,
+            created_at=as_utc(self.created_at),
         )
 
 
@@ -86,30 +110,14 @@ class HttpRefundGateway:
             attempts=attempts,
             backoff=backoff,
         )
-        self._send_once = RetryingSender(
-            self._client,
-            provider=f"refund service {self.url}",
-            timeout=timeout,
-            attempts=1,
-            backoff=backoff,
-        )
-        self._attempts, self._backoff = attempts, backoff
 
     async def refund(self, order: RefundOrder) -> RefundResult:
-        """Send once; after an unknown outcome, look the refund up before sending again."""
-        return await refund_once_or_found(
-            lambda: self._refund_once(order),
-            lambda: self.find(order),
-            attempts=self._attempts,
-            backoff=self._backoff,
-        )
-
-    async def _refund_once(self, order: RefundOrder) -> RefundResult:
+        """One refund POST; resent (same key) only when it cannot have reached the service."""
         if order.amount_minor <= 0:
             raise RefundError(f"refund amount must be positive, got {order.amount_minor}")
         if not order.idempotency_key:
             raise RefundError("an idempotency key is required")
-        response = await self._send_once.send(
+        response = await self._sender.send_once(
             "POST",
             f"{self.url}/refunds",
             json={
@@ -122,20 +130,19 @@ class HttpRefundGateway:
             headers={"Idempotency-Key": order.idempotency_key},
         )
         if not response.is_success:
-            raise _refusal(response, self.name)
-        refund = read_answer(ContractRefund, response, provider=self.name)
-        result = refund.result()
-        return check_answer(order, result, request_id=refund.request_id, provider=self.name)
+            error = _error(response)
+            raise refused(self.name, response.status_code, error.message, error.code)
+        return read_answer(ContractRefund, response, provider=self.name).result()
 
-    async def find(self, order: RefundOrder) -> RefundResult | None:
+    async def refunds_on(self, payment_reference: str) -> list[RefundResult]:
+        """Every refund the service lists on the payment, oldest first."""
         response = await self._sender.send(
-            "GET", f"{self.url}/refunds", params={"request_id": order.request_id}
+            "GET", f"{self.url}/refunds", params={"payment_reference": payment_reference}
         )
         if not response.is_success:
-            raise _refusal(response, self.name)
+            raise lookup_failed(self.name, response, _error(response).message)
         listed = read_answer(ContractRefundList, response, provider=self.name).refunds
-        ours = [r for r in listed if r.request_id in (None, order.request_id)]
-        return ours[0].result() if ours else None
+        return oldest_first([refund.result() for refund in listed], ties_by_id=False)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -147,9 +154,6 @@ class HttpRefundGateway:
         await self.aclose()
 
 
-def _refusal(response: httpx.Response, provider: str) -> RefundError:
-    try:
-        error = ContractError.model_validate_json(response.content).error
-    except ValidationError:
-        error = ContractErrorBody()
-    return refused(provider, response.status_code, error.message, error.code)
+def _error(response: httpx.Response) -> ContractErrorBody:
+    answer = read_error(ContractError, response)
+    return answer.error if answer is not None else ContractErrorBody()

@@ -1,13 +1,21 @@
-"""Stripe refunds: `POST /v1/refunds` with an Idempotency-Key; `find` by our metadata."""
+"""Stripe refunds: one `POST /v1/refunds` with an Idempotency-Key, and the refunds a payment holds
+from `GET /v1/refunds`, every page of them."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from connectors.refunds.answers import check_answer, read_answer, refused
+from connectors.refunds.answers import (
+    lookup_failed,
+    oldest_first,
+    read_answer,
+    read_error,
+    refused,
+)
 from connectors.refunds.protocol import (
     RefundError,
     RefundOrder,
@@ -15,7 +23,7 @@ from connectors.refunds.protocol import (
     RefundStatus,
     RefundUncertain,
 )
-from connectors.refunds.retry import RetryingSender, refund_once_or_found
+from connectors.refunds.retry import RetryingSender
 
 STRIPE_VERSION = "2024-06-20"
 PAGE_SIZE = 100
@@ -38,12 +46,25 @@ class StripeRefund(BaseModel):
     currency: str
     status: str
     created: int = 0
-    metadata: dict[str, str] | None = None
+    metadata: dict[str, Any] | None = None
     failure_reason: str | None = None
 
-    @property
-    def refund_request(self) -> str | None:
-        return (self.metadata or {}).get("refund_request")
+    def result(self) -> RefundResult:
+        # An unknown status is not final: pending keeps the request open without resending it.
+        return RefundResult(
+            provider_refund_id=self.id,
+            status=_STATUSES.get(self.status, RefundStatus.PENDING),
+            amount_minor=self.amount,
+            currency=self.currency.upper(),
+            failure_reason=self.failure_reason,
+            request_id=self._metadata("refund_request"),
+            dispute_ref=self._metadata("dispute"),
+            created_at=datetime.fromtimestamp(self.created, UTC) if self.created > 0 else None,
+        )
+
+    def _metadata(self, key: str) -> str | None:
+        value = (self.metadata or {}).get(key)
+        return value if isinstance(value, str) and value else None
 
 
 class StripeRefundList(BaseModel):
@@ -92,27 +113,18 @@ class StripeGateway:
         self._sender = RetryingSender(
             self._client, provider="Stripe", timeout=timeout, attempts=attempts, backoff=backoff
         )
-        self._send_once = RetryingSender(
-            self._client, provider="Stripe", timeout=timeout, attempts=1, backoff=backoff
-        )
-        self._attempts, self._backoff = attempts, backoff
 
     async def refund(self, order: RefundOrder) -> RefundResult:
-        """Send once; after an unknown outcome, look the refund up before sending again."""
-        return await refund_once_or_found(
-            lambda: self._refund_once(order),
-            lambda: self.find(order),
-            attempts=self._attempts,
-            backoff=self._backoff,
-        )
-
-    async def _refund_once(self, order: RefundOrder) -> RefundResult:
-        field, reference = _payment_field(order)
+        """One refund POST; resent (same key) only when it cannot have reached Stripe."""
+        try:
+            field, reference = _payment_field(order.payment_reference)
+        except ValueError as exc:
+            raise RefundError(str(exc), code="unsupported_payment_reference") from None
         if order.amount_minor <= 0:
             raise RefundError(f"refund amount must be positive, got {order.amount_minor}")
         if not order.idempotency_key:
             raise RefundError("an idempotency key is required")
-        response = await self._send_once.send(
+        response = await self._sender.send_once(
             "POST",
             f"{self.api_base}/v1/refunds",
             data={
@@ -124,36 +136,45 @@ class StripeGateway:
             headers={"Idempotency-Key": order.idempotency_key},
         )
         if not response.is_success:
-            raise _refusal(response)
-        refund = read_answer(StripeRefund, response, provider="Stripe")
-        return check_answer(
-            order, _result(refund), request_id=refund.refund_request, provider="Stripe"
-        )
+            error = _error(response)
+            raise refused(
+                "Stripe", response.status_code, error.message, error.decline_code or error.code
+            )
+        return read_answer(StripeRefund, response, provider="Stripe").result()
 
-    async def find(self, order: RefundOrder) -> RefundResult | None:
-        field, reference = _payment_field(order)
-        matches: list[StripeRefund] = []
+    async def refunds_on(self, payment_reference: str) -> list[RefundResult]:
+        """Every refund on a payment intent (pi_) or charge (ch_), following every page."""
+        try:
+            field, reference = _payment_field(payment_reference)
+        except ValueError as exc:
+            raise RefundUncertain(str(exc)) from None
         params: dict[str, Any] = {field: reference, "limit": PAGE_SIZE}
-        seen: set[str] = set()
+        listed: dict[str, StripeRefund] = {}
+        cursors: set[str] = set()
         for _ in range(MAX_PAGES):
             response = await self._sender.send("GET", f"{self.api_base}/v1/refunds", params=params)
             if not response.is_success:
-                raise _refusal(response)
+                raise lookup_failed("Stripe", response, _error(response).message)
             page = read_answer(StripeRefundList, response, provider="Stripe")
-            matches += [r for r in page.data if r.refund_request == order.request_id]
-            if not page.has_more or not page.data:
+            for refund in page.data:
+                listed.setdefault(refund.id, refund)
+            if not page.has_more:
                 break
-            last = page.data[-1].id
-            if last in seen:
-                raise RefundUncertain("Stripe's refund list did not advance past " + last)
-            seen.add(last)
+            last = page.data[-1].id if page.data else None
+            if last is None or last in cursors:
+                raise RefundUncertain(
+                    f"Stripe's refund list on {reference} did not advance past "
+                    f"{params.get('starting_after') or 'its first page'}"
+                )
+            cursors.add(last)
             params["starting_after"] = last
         else:
-            raise RefundUncertain(f"more than {MAX_PAGES * PAGE_SIZE} refunds on {reference}")
-        if not matches:
-            return None
-        # Two refunds for one request means a duplicate already happened; the first one is ours.
-        return _result(min(matches, key=lambda r: r.created))
+            raise RefundUncertain(
+                f"Stripe lists more than {MAX_PAGES * PAGE_SIZE} refunds on {reference}"
+            )
+        # Stripe lists newest first.
+        results = [refund.result() for refund in reversed(listed.values())]
+        return oldest_first(results, ties_by_id=True)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -165,34 +186,18 @@ class StripeGateway:
         await self.aclose()
 
 
-def _payment_field(order: RefundOrder) -> tuple[str, str]:
-    reference = order.payment_reference.strip()
+def _payment_field(payment_reference: str) -> tuple[str, str]:
+    """The list/create parameter a reference goes in; `ValueError` when it is neither."""
+    reference = payment_reference.strip()
     if reference.startswith("pi_"):
         return "payment_intent", reference
     if reference.startswith("ch_"):
         return "charge", reference
-    raise RefundError(
-        f"Stripe payment reference must start with pi_ or ch_, got {order.payment_reference!r}",
-        code="unsupported_payment_reference",
+    raise ValueError(
+        f"Stripe payment reference must start with pi_ or ch_, got {payment_reference!r}"
     )
 
 
-def _refusal(response: httpx.Response) -> RefundError:
-    """A 4xx as a definite `RefundError` carrying Stripe's own message and code."""
-    try:
-        error = StripeErrorResponse.model_validate_json(response.content).error
-    except ValidationError:
-        error = StripeErrorBody()
-    return refused("Stripe", response.status_code, error.message, error.decline_code or error.code)
-
-
-def _result(refund: StripeRefund) -> RefundResult:
-    # An unknown status is not final: pending keeps the request open without resending it.
-    status = _STATUSES.get(refund.status, RefundStatus.PENDING)
-    return RefundResult(
-        provider_refund_id=refund.id,
-        status=status,
-        amount_minor=refund.amount,
-        currency=refund.currency.upper(),
-        failure_reason=refund.failure_reason,
-    )
+def _error(response: httpx.Response) -> StripeErrorBody:
+    answer = read_error(StripeErrorResponse, response)
+    return answer.error if answer is not None else StripeErrorBody()

@@ -1,58 +1,39 @@
-"""The app killed (SIGKILL) after the provider refunded but before it recorded the outcome:
-after a restart, the refund is found at the provider and recorded, never sent twice."""
+"""The app killed (SIGKILL) with a refund on the wire: after a restart the refund is found at the
+provider and recorded, never sent twice — whether the provider refunded before the kill (its
+answer lost) or acted on the request only after the process was gone."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 from pathlib import Path
 
-import httpx
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
+import pytest
 
 from sandbox.driver import SlackDriver
-from sandbox.order_service import OrderServiceServer
 from sandbox.server import EmulatorServer
 from sandbox.waiting import eventually
-from tests.e2e.test_refunds import (
-    ROLES,
-    find_reply,
-    payment_of,
-    propose,
-    refunds_at,
-    thread_of,
-)
+from tests.e2e.test_refunds import ROLES, find_reply, payment_of, propose, thread_of
+from tests.integration.test_cli import run as run_cli
 from tests.support.app_process import app_process
+from tests.support.faulty_stripe import REFUND_POST, Fault, FaultyStripe, refunds_at
+from tests.support.localstripe import API_KEY
 
 
-def holding_proxy(target: str, forwarded: asyncio.Event, release: asyncio.Event) -> Starlette:
-    """Forwards to Stripe; a refund POST is forwarded, then its answer is held back."""
-
-    async def forward(request: Request) -> Response:
-        async with httpx.AsyncClient() as client:
-            answer = await client.request(
-                request.method,
-                target + request.url.path,
-                params=request.query_params,
-                content=await request.body(),
-                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
-            )
-        if request.method == "POST" and request.url.path == "/v1/refunds":
-            forwarded.set()
-            await release.wait()  # the app is killed while it waits for this answer
-        return Response(
-            answer.content, answer.status_code, media_type=answer.headers.get("content-type")
-        )
-
-    return Starlette(routes=[Route("/{path:path}", forward, methods=["GET", "POST"])])
-
-
-async def test_killed_between_sending_and_recording_still_refunds_once(
-    emulator: EmulatorServer, stripe: str, paid_orders: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("order_id", "fault"),
+    [
+        ("ORD-1005", Fault.lose_answer()),  # refunded at once; the answer never arrives
+        ("ORD-1006", Fault.delay_effect(1.5)),  # the provider acts after the kill
+    ],
+)
+async def test_killed_with_the_refund_on_the_wire_refunds_once_after_a_restart(
+    emulator: EmulatorServer,
+    stripe: str,
+    paid_orders: Path,
+    tmp_path: Path,
+    order_id: str,
+    fault: Fault,
 ) -> None:
     roles = tmp_path / "roles.yml"
     roles.write_text(ROLES)
@@ -60,46 +41,41 @@ async def test_killed_between_sending_and_recording_still_refunds_once(
         "ORDER_SOURCE": f"fixtures:{paid_orders}",
         "ROLES_FILE": str(roles),
         "REFUND_GATEWAY": "stripe",
-        "STRIPE_API_KEY": "sk_test_crash",
+        "STRIPE_API_KEY": API_KEY,
         "REFUND_LEASE_SECONDS": "3",
+        "REFUND_SETTLE_SECONDS": "5",
     }
     workspace = emulator.workspace
-    forwarded, release = asyncio.Event(), asyncio.Event()
-    async with OrderServiceServer(holding_proxy(stripe, forwarded, release)) as proxy:
-        with app_process(tmp_path, emulator.api_url, STRIPE_API_BASE=proxy, **env) as first:
+    payment = payment_of(paid_orders, order_id)
+    with FaultyStripe(stripe) as proxy:
+        proxy.plan(REFUND_POST, fault)
+        with app_process(tmp_path, emulator.api_url, STRIPE_API_BASE=proxy.url, **env) as first:
             async with SlackDriver(first.url, first.secret, workspace, emulator.base_url) as s:
-                await s.command("open ORD-1005 size too small", user="U0MANAGER1")
-                await eventually(lambda: find_reply(workspace, "ORD-1005", "review.start"))
+                await s.command(f"open {order_id} size too small", user="U0MANAGER1")
                 await propose(
-                    s,
-                    workspace,
-                    "ORD-1005",
-                    "U0MANAGER1",
-                    kind="partial_refund",
-                    amount="20.00",
-                    note="size swap failed",
+                    s, workspace, order_id, "U0MANAGER1", kind="partial_refund", amount="20.00"
                 )
-                card = await eventually(
-                    lambda: find_reply(workspace, "ORD-1005", "proposal.approve")
-                )
+                card = await eventually(lambda: find_reply(workspace, order_id, "proposal.approve"))
                 await s.block_action("proposal.approve", user="U0SUPER", message_ts=card.ts)
-                await asyncio.wait_for(forwarded.wait(), 30)
-            first.process.kill()  # SIGKILL: no chance to record anything
+                await eventually(lambda: proxy.count(REFUND_POST, forwarded=None) >= 1, 30)
+            first.process.kill()  # SIGKILL: no chance to hear or record anything
             first.process.wait(10)
             with sqlite3.connect(first.database) as db:
-                assert db.execute("SELECT status FROM refund_requests").fetchall() == [
-                    ("in_flight",)
-                ]
+                rows = db.execute("SELECT status, sends FROM refund_requests").fetchall()
+            assert rows == [("in_flight", 1)]
             database = first.database
-        release.set()
 
-    restarted_env = {**env, "DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
-    with app_process(tmp_path / "again", emulator.api_url, STRIPE_API_BASE=stripe, **restarted_env):
-        outcome = await eventually(lambda: find_reply(workspace, "ORD-1005", "Refunded"), within=40)
-        assert "20.00 USD" in json.dumps(outcome.blocks)
-        with sqlite3.connect(database) as db:
-            ((status, attempts),) = db.execute("SELECT status, attempts FROM refund_requests")
-        assert (status, attempts) == ("succeeded", 2)
-    refunds = await refunds_at(stripe, payment_of(paid_orders, "ORD-1005"))
-    assert [r["amount"] for r in refunds] == [2000]
-    assert thread_of(workspace, "ORD-1005")[0].text.endswith("Resolved")
+        again = {**env, "DATABASE_URL": f"sqlite+aiosqlite:///{database}"}
+        with app_process(tmp_path / "again", emulator.api_url, STRIPE_API_BASE=proxy.url, **again):
+            outcome = await eventually(lambda: find_reply(workspace, order_id, "Refunded *"), 40)
+            assert "20.00 USD" in json.dumps(outcome.blocks)
+        assert len(proxy.forwarded_posts()) == 1
+    with sqlite3.connect(database) as db:
+        ((status, sends, attempts),) = db.execute(
+            "SELECT status, sends, attempts FROM refund_requests"
+        )
+    assert (status, sends, attempts) == ("succeeded", 1, 2)
+    assert [r["amount"] for r in await refunds_at(stripe, payment)] == [2000]
+    assert thread_of(workspace, order_id)[0].text.endswith("Resolved")
+    verify = run_cli(tmp_path, "audit", "verify", DATABASE_URL=f"sqlite+aiosqlite:///{database}")
+    assert verify.returncode == 0, verify.stdout + verify.stderr

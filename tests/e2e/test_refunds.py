@@ -123,7 +123,7 @@ async def test_approve_moves_exactly_one_refund_and_reports_it(
         for _ in range(2)
     ]
     assert [r.status_code for r in await asyncio.gather(*clicks)] == [200, 200]
-    outcome = await eventually(lambda: find_reply(workspace, "ORD-1003", "Refunded"), within=30)
+    outcome = await eventually(lambda: find_reply(workspace, "ORD-1003", "Refunded *"), within=30)
     assert "30.00 USD" in json.dumps(outcome.blocks)
     await asyncio.sleep(1)  # let a wrongly duplicated execution show itself
     refunds = await refunds_at(stripe, payment_of(paid_orders, "ORD-1003"))
@@ -205,7 +205,7 @@ async def test_two_managers_approving_at_once_make_one_refund(
         for user in ("U0MANAGER1", "U0MANAGER2")
     ]
     await asyncio.gather(*clicks)
-    await eventually(lambda: find_reply(workspace, "ORD-1006", "Refunded"), within=30)
+    await eventually(lambda: find_reply(workspace, "ORD-1006", "Refunded *"), within=30)
     await asyncio.sleep(1)
     refunds = await refunds_at(stripe, payment_of(paid_orders, "ORD-1006"))
     assert len(refunds) == 1
@@ -237,7 +237,7 @@ async def test_over_the_limit_goes_to_a_supervisor(
     )
     assert "supervisor" in refusal.lower()
     await slack.block_action("proposal.approve", user="U0SUPER", message_ts=card.ts)
-    outcome = await eventually(lambda: find_reply(workspace, "ORD-1023", "Refunded"), within=30)
+    outcome = await eventually(lambda: find_reply(workspace, "ORD-1023", "Refunded *"), within=30)
     assert "429.00 USD" in json.dumps(outcome.blocks)
     refunds = await refunds_at(stripe, payment_of(paid_orders, "ORD-1023"))
     assert [r["amount"] for r in refunds] == [42900]
@@ -288,7 +288,7 @@ async def test_the_whole_flow_on_postgresql(
                     for _ in range(2)
                 )
             )
-            await eventually(lambda: find_reply(workspace, "ORD-1001", "Refunded"), within=30)
+            await eventually(lambda: find_reply(workspace, "ORD-1001", "Refunded *"), within=30)
     refunds = await refunds_at(stripe, payment_of(paid_orders, "ORD-1001"))
     assert [r["amount"] for r in refunds] == [4000]
     verify = run_cli(tmp_path, "audit", "verify", DATABASE_URL=url)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from connectors.evidence import EvidenceKind
 from connectors.orders.evidence import default_evidence_sources
 from disputes.evidence import checklist, collect_evidence, required_kinds
@@ -71,3 +73,18 @@ def test_checklist_marks_present_required_and_optional() -> None:
     assert by_kind[EvidenceKind.PAYMENT_RECORD].required
     assert not by_kind[EvidenceKind.PAYMENT_RECORD].present
     assert not by_kind[EvidenceKind.CUSTOMER_COMMUNICATION].required
+
+
+@pytest.mark.parametrize("received", [True, False])
+def test_a_refund_not_received_needs_the_money_trail_not_the_goods(received: bool) -> None:
+    required = required_kinds(Reason.REFUND_NOT_RECEIVED, return_received=received)
+    assert required == {
+        EvidenceKind.ORDER_DETAILS,
+        EvidenceKind.PAYMENT_RECORD,
+        EvidenceKind.RETURN_REQUEST,
+    }
+
+
+def test_other_reasons_still_need_proof_of_fulfillment() -> None:
+    for reason in set(Reason) - {Reason.REFUND_NOT_RECEIVED}:
+        assert EvidenceKind.PROOF_OF_FULFILLMENT in required_kinds(reason, return_received=False)

@@ -26,6 +26,7 @@ from policies.engine import Decision, evaluate
 from policies.facts import FACTS, facts_from_order
 from policies.loader import LoadedPack, lint_pack, load_pack
 from policies.schema import Resolution
+from policies.search import search_rules
 
 PACKS = Path(policies.__file__).parent / "packs"
 PACK = PACKS / "default.yml"
@@ -50,18 +51,20 @@ def case_results(pack: LoadedPack) -> dict[str, Any]:
     return {result.name: result for result in run_cases(pack, CASES)}
 
 
-def decide(pack: LoadedPack, order: Order) -> Decision:
-    """The decision for a demo order as the app makes it: the order's own reason and evidence."""
+def decide(pack: LoadedPack, order: Order, reason: Reason | None = None) -> Decision:
+    """The decision for a demo order as the app makes it: the order's own reason (unless the
+    agent typed one) and evidence."""
     collected = asyncio.run(
         collect_evidence(order, default_evidence_sources(), per_source_timeout=5)
     )
     evidence = {draft.kind for draft in collected.drafts}
-    reason = order.return_request.reason if order.return_request else Reason.OTHER
+    if reason is None:
+        reason = order.return_request.reason if order.return_request else Reason.OTHER
     facts = facts_from_order(
         order,
         reason=reason,
         claim="",
-        disputed_amount_minor=disputed_amount_minor(order),
+        disputed_amount_minor=disputed_amount_minor(order, None, reason),
         evidence_present=evidence,
         as_of=AS_OF,
     )
@@ -235,6 +238,43 @@ def test_demo_damage_without_photos_lists_the_missing_evidence(pack: LoadedPack)
     }
 
 
+def test_demo_refund_that_never_arrived_is_sent_again_with_a_supervisor(
+    pack: LoadedPack,
+) -> None:
+    # ORD-1017: refunded 72.00 by the order system; the customer writes that nothing arrived.
+    decision = decide(pack, ORDERS["ORD-1017"], Reason.REFUND_NOT_RECEIVED)
+    assert [rule.id for rule in decision.matched] == ["refund-not-received", "approval-limits"]
+    assert decision.matched[0].citation == "Returns Policy §8.1"
+    assert decision.recommended is not None
+    assert decision.recommended.resolution is Resolution.FULL_REFUND
+    assert set(decision.allowed) == {
+        Resolution.FULL_REFUND,
+        Resolution.PARTIAL_REFUND,
+        Resolution.UPHOLD,
+    }
+    assert decision.needs_supervisor
+    assert {kind.value for kind in decision.required_evidence} == {
+        "ORDER_DETAILS",
+        "PAYMENT_RECORD",
+        "RETURN_REQUEST",
+    }
+    assert decision.missing_evidence == []
+
+
+def test_refund_not_received_on_a_denied_return_gets_no_recommendation(
+    pack: LoadedPack,
+) -> None:
+    denied = ORDERS["ORD-1001"]  # the return was denied: no refund to send again
+    decision = decide(pack, denied, Reason.REFUND_NOT_RECEIVED)
+    assert [rule.id for rule in decision.matched] == ["approval-limits"]
+    assert decision.recommended is None
+
+
+def test_policy_search_for_refund_not_received_finds_only_its_rule(pack: LoadedPack) -> None:
+    found = search_rules(pack, "refund not received", Reason.REFUND_NOT_RECEIVED)
+    assert [rule.id for rule in found] == ["refund-not-received"]
+
+
 # ------------------------------------------------------------------------ combination property
 
 
@@ -293,3 +333,27 @@ def test_the_recommendation_is_always_among_the_allowed_options(
         assert decision.recommended.resolution in decision.allowed, [
             rule.id for rule in decision.matched
         ]
+
+
+REFUND_CLAIM_RULES = {"refund-not-received", "repeat-returns-review", "approval-limits"}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.fixed_dictionaries(FACT_STRATEGIES))
+def test_no_goods_rule_ever_applies_to_a_refund_not_received(
+    pack: LoadedPack, drawn: dict[str, Any]
+) -> None:
+    """Whatever the order looks like, a refund that never arrived is not a return of goods."""
+    facts = {name: value for name, value in drawn.items() if value is not None}
+    facts["currency"] = "USD"
+    facts["reason"] = Reason.REFUND_NOT_RECEIVED.value
+    decision = evaluate(pack, facts, as_of=AS_OF, trace=False)
+    assert {rule.id for rule in decision.matched} <= REFUND_CLAIM_RULES
+    assert decision.restocking_fee_percent is None
+    if facts.get("original_decision") in ("refunded", "partial_refund"):
+        assert decision.matched[0].id == "refund-not-received"
+        assert set(decision.allowed) == {
+            Resolution.FULL_REFUND,
+            Resolution.PARTIAL_REFUND,
+            Resolution.UPHOLD,
+        }

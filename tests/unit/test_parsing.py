@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from disputes.reasons import Reason, reason_from_word, split_reason
+from disputes.reasons import ALIASES, MAX_REASON_WORDS, Reason, reason_from_word, split_reason
 from handlers.parsing import (
     MAX_CLAIM_CHARS,
     CommandError,
     HelpCommand,
     OpenCommand,
+    PolicyCommand,
     ShowCommand,
     parse_command,
 )
@@ -36,6 +37,20 @@ from handlers.parsing import (
         ("open ORD-1 broken glass", OpenCommand("ORD-1", Reason.DAMAGED, "glass")),
         ("open ORD-1 size_too_small", OpenCommand("ORD-1", Reason.SIZE_TOO_SMALL, "")),
         ("open ORD-1 it never arrived", OpenCommand("ORD-1", None, "it never arrived")),
+        (
+            "open ORD-1017 refund not received it has been three weeks",
+            OpenCommand("ORD-1017", Reason.REFUND_NOT_RECEIVED, "it has been three weeks"),
+        ),
+        (
+            "open ORD-1017 Refund-Never-Arrived paypal shows nothing",
+            OpenCommand("ORD-1017", Reason.REFUND_NOT_RECEIVED, "paypal shows nothing"),
+        ),
+        (
+            "open ORD-1 never delivered, tracking stopped",
+            OpenCommand("ORD-1", None, "never delivered, tracking stopped"),
+        ),
+        ("open ORD-1 not what I ordered", OpenCommand("ORD-1", None, "not what I ordered")),
+        ("open ORD-1 no box inside", OpenCommand("ORD-1", None, "no box inside")),
         ("open ORD-1 wrongitem x", OpenCommand("ORD-1", None, "wrongitem x")),
         (
             "  open\tORD-1001 \u00a0 defective   stops after a day ",
@@ -51,6 +66,11 @@ from handlers.parsing import (
             "open ORD-1 damaged 5 &lt; 6 &amp; more",
             OpenCommand("ORD-1", Reason.DAMAGED, "5 < 6 & more"),
         ),
+        (
+            "policy refund not received",
+            PolicyCommand("refund not received", Reason.REFUND_NOT_RECEIVED),
+        ),
+        ("policy no refund", PolicyCommand("no refund", Reason.REFUND_NOT_RECEIVED)),
         ("show D-12", ShowCommand(12)),
         ("show d-3", ShowCommand(3)),
         ("show D3", ShowCommand(3)),
@@ -123,8 +143,29 @@ def test_error_quotes_are_clipped_and_cannot_break_code_spans() -> None:
         ("Not-As_Described", Reason.NOT_AS_DESCRIBED),
         ("broken", Reason.DAMAGED),
         ("other", Reason.OTHER),
+        ("refund-not-received", Reason.REFUND_NOT_RECEIVED),
+        ("REFUND_NOT_RECEIVED", Reason.REFUND_NOT_RECEIVED),
+        ("refund missing", Reason.REFUND_NOT_RECEIVED),
+        ("Missing-Refund", Reason.REFUND_NOT_RECEIVED),
+        ("no_refund", Reason.REFUND_NOT_RECEIVED),
+        ("NOT REFUNDED", Reason.REFUND_NOT_RECEIVED),
+        ("never refunded", Reason.REFUND_NOT_RECEIVED),
+        ("refund never arrived", Reason.REFUND_NOT_RECEIVED),
+        ("refund not arrived", Reason.REFUND_NOT_RECEIVED),
+        ("refund never received", Reason.REFUND_NOT_RECEIVED),
+        ("too big", Reason.SIZE_TOO_LARGE),
+        ("not wanted", Reason.UNWANTED),
         ("crushed", None),
         ("", None),
+        ("no", None),
+        ("not", None),
+        ("never", None),
+        ("refund", None),
+        ("missing", None),
+        ("refunded", None),
+        ("never delivered", None),
+        ("never arrived", None),
+        ("not received", None),
     ],
 )
 def test_reason_words(word: str, reason: Reason | None) -> None:
@@ -133,3 +174,38 @@ def test_reason_words(word: str, reason: Reason | None) -> None:
 
 def test_split_reason_prefers_the_longest_reason() -> None:
     assert split_reason("size too large by a mile") == (Reason.SIZE_TOO_LARGE, "by a mile")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "refund not received it has been three weeks",
+            (Reason.REFUND_NOT_RECEIVED, "it has been three weeks"),
+        ),
+        ("no refund yet", (Reason.REFUND_NOT_RECEIVED, "yet")),
+        ("refund   missing  since Nov 3", (Reason.REFUND_NOT_RECEIVED, "since Nov 3")),
+        ("not refunded", (Reason.REFUND_NOT_RECEIVED, "")),
+        ("not as described at all", (Reason.NOT_AS_DESCRIBED, "at all")),
+        ("not wanted any more", (Reason.UNWANTED, "any more")),
+        ("never delivered, tracking stopped", (None, "never delivered, tracking stopped")),
+        ("never delivered", (None, "never delivered")),
+        ("not received", (None, "not received")),
+        ("no it broke", (None, "no it broke")),
+        ("not the colour shown", (None, "not the colour shown")),
+    ],
+)
+def test_split_reason_refund_words_and_ordinary_words(
+    text: str, expected: tuple[Reason | None, str]
+) -> None:
+    assert split_reason(text) == expected
+
+
+def test_every_alias_is_found_at_the_start_of_a_claim() -> None:
+    for word in ALIASES:
+        assert len(word.split("_")) <= MAX_REASON_WORDS, word
+        assert split_reason(word.replace("_", " ") + " and more") == (ALIASES[word], "and more")
+
+
+def test_refund_not_received_has_a_label() -> None:
+    assert Reason.REFUND_NOT_RECEIVED.label == "Refund not received"

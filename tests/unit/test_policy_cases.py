@@ -136,7 +136,7 @@ def test_unknown_facts_and_bad_values_are_errors_with_lines(
         f"{path}:5 - cases[0].facts.order_total: "
         "money facts need the currency fact in the same case",
         f"{path}:6 - cases[0].facts.reason: 'BROKEN' is not one of DEFECTIVE, NOT_AS_DESCRIBED, "
-        "WRONG_ITEM, SIZE_TOO_SMALL, SIZE_TOO_LARGE, UNWANTED, DAMAGED, OTHER",
+        "WRONG_ITEM, SIZE_TOO_SMALL, SIZE_TOO_LARGE, UNWANTED, DAMAGED, REFUND_NOT_RECEIVED, OTHER",
     ]
 
 

@@ -119,7 +119,7 @@ def test_yaml_syntax_error_points_at_its_line(tmp_path: Path) -> None:
             "BROKEN",
             "when.in",
             "'BROKEN' is not one of DEFECTIVE, NOT_AS_DESCRIBED, WRONG_ITEM, SIZE_TOO_SMALL, "
-            "SIZE_TOO_LARGE, UNWANTED, DAMAGED, OTHER",
+            "SIZE_TOO_LARGE, UNWANTED, DAMAGED, REFUND_NOT_RECEIVED, OTHER",
         ),
         (
             "when: {fact: days_since_delivery, gt: '30'}\n",

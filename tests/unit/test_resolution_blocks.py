@@ -310,8 +310,11 @@ def test_supervisor_ping() -> None:
     assert "Open the thread" not in valid(supervisor_ping("D-12", None, LONG)).blocks[0]["text"]
 
 
-@pytest.mark.parametrize("status", ["succeeded", "failed", "retrying"])
+@pytest.mark.parametrize(
+    "status", ["succeeded", "duplicate", "failed", "unknown", "needs_attention", "found"]
+)
 def test_refund_outcome(status: str) -> None:
+    ids = {"duplicate": ("re_1", "re_2"), "failed": ()}.get(status, ("re_123",))
     message = valid(
         refund_outcome(
             ref="D-12",
@@ -319,34 +322,43 @@ def test_refund_outcome(status: str) -> None:
             request_id="rr_1",
             status=status,  # type: ignore[arg-type]
             amount="25.00 USD",
-            provider_refund_id="re_123" if status == "succeeded" else None,
-            detail=None if status == "succeeded" else "card_declined",
+            provider_refund_ids=ids,
+            detail=None if status in ("succeeded", "found") else "card_declined",
         )
     )
     buttons = elements(message.blocks)
+    head = message.blocks[0]["text"]["text"]
     if status == "failed":
         (retry,) = buttons
         assert retry["action_id"] == "refund.retry"
         assert Subject.decode(retry["value"]) == Subject(dispute=12)
-        assert "failed: card_declined" in message.blocks[0]["text"]["text"]
+        assert "refused (card_declined)" in head
     else:
         assert buttons == []
-    if status == "succeeded":
-        assert "re_123" in json.dumps(message.blocks)
+    for refund_id in ids:
+        assert refund_id in json.dumps(message.blocks)
+    words = {
+        "duplicate": "more than once",
+        "unknown": "not known yet",
+        "needs_attention": "needs attention",
+        "found": "Nothing new was sent",
+    }
+    assert words.get(status, "") in head
 
 
 def test_refund_outcome_long_detail_validates() -> None:
-    valid(
-        refund_outcome(
-            ref="D-12",
-            number=12,
-            request_id="rr_" + "x" * 500,
-            status="failed",
-            amount="1" * 300,
-            provider_refund_id="re_" + "y" * 500,
-            detail=LONG,
+    for status in ("failed", "duplicate", "needs_attention"):
+        valid(
+            refund_outcome(
+                ref="D-12",
+                number=12,
+                request_id="rr_" + "x" * 500,
+                status=status,  # type: ignore[arg-type]
+                amount="1" * 300,
+                provider_refund_ids=["re_" + "y" * 500] * 12,
+                detail=LONG,
+            )
         )
-    )
 
 
 def test_evidence_modal() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,9 @@ def approve(
     groups: tuple[str, ...] = (),
     proposer: str = "U0AGENT",
     supervisor_required: bool = False,
+    approved_before_minor: int = 0,
+    self_approved_before_minor: int = 0,
+    order_id: str | None = None,
 ) -> Role:
     return roles.check_approval(
         approver=approver,
@@ -46,6 +50,9 @@ def approve(
         amount_minor=amount_minor,
         currency=currency,
         supervisor_required=supervisor_required,
+        approved_before_minor=approved_before_minor,
+        self_approved_before_minor=self_approved_before_minor,
+        order_id=order_id,
     )
 
 
@@ -84,12 +91,20 @@ def test_needs_groups(tmp_path: Path, roles: Roles) -> None:
     assert not Roles.load(write(tmp_path, empty)).needs_groups()
 
 
-def test_limit_minor_per_currency(roles: Roles) -> None:
+def test_bare_amounts_are_in_usd_without_a_currency_key(roles: Roles) -> None:
+    assert roles.currency == "USD"
     assert roles.limit_minor(Role.MANAGER, "USD") == 20000
-    assert roles.limit_minor(Role.MANAGER, "jpy") == 200
-    assert roles.limit_minor(Role.MANAGER, "KWD") == 200000
+    assert roles.limit_minor(Role.MANAGER, "usd") == 20000
+    # Not 200 JPY nor 200.000 KWD: the file names no limit in those currencies.
+    assert roles.limit_minor(Role.MANAGER, "jpy") == 0
+    assert roles.limit_minor(Role.MANAGER, "KWD") == 0
+    assert not roles.has_limit_in(Role.MANAGER, "KWD")
+    assert roles.has_limit_in(Role.MANAGER, "USD")
     assert roles.limit_minor(Role.AGENT, "USD") == 0
     assert roles.limit_minor(Role.SUPERVISOR, "USD") is None
+    assert roles.limit_minor(Role.SUPERVISOR, "KWD") is None
+    assert roles.has_limit_in(Role.SUPERVISOR, "KWD")
+    assert roles.two_person_minor("USD") == 10000
 
 
 # -- approval ------------------------------------------------------------------------
@@ -167,34 +182,222 @@ def test_two_person_rule_can_be_switched_off(tmp_path: Path) -> None:
     assert approve(roles, "U0MANAGER1", 20000, proposer="U0MANAGER1") is Role.MANAGER
 
 
-def test_limits_in_yen(roles: Roles) -> None:
-    assert approve(roles, "U0MANAGER1", 200, currency="JPY") is Role.MANAGER
-    assert "above your approval limit of 200 JPY" in refused(
-        roles, "U0MANAGER1", 201, currency="JPY"
+def test_limits_in_yen(tmp_path: Path) -> None:
+    text = ROLES_YAML.replace('"200.00"', '{USD: "200.00", JPY: "30000"}').replace(
+        '"100.00"', '{USD: "100.00", JPY: "15000"}'
     )
-    assert "two-person rule above 100 JPY" in refused(
-        roles, "U0MANAGER1", 101, currency="JPY", proposer="U0MANAGER1"
-    )
-
-
-def test_limit_the_currency_cannot_express_refuses_approval(tmp_path: Path) -> None:
-    text = ROLES_YAML.replace('approval_limit: "200.00"', 'approval_limit: "200.50"')
     roles = Roles.load(write(tmp_path, text))
-    assert approve(roles, "U0MANAGER1", 20050, currency="USD") is Role.MANAGER
-    with pytest.raises(RolesError, match=r"roles\.manager\.approval_limit: 200\.50"):
-        roles.limit_minor(Role.MANAGER, "JPY")
-    message = refused(roles, "U0MANAGER1", 100, currency="JPY")
+    assert approve(roles, "U0MANAGER1", 30000, currency="JPY") is Role.MANAGER
+    assert "above your approval limit of 30000 JPY" in refused(
+        roles, "U0MANAGER1", 30001, currency="JPY"
+    )
+    assert "two-person rule above 15000 JPY" in refused(
+        roles, "U0MANAGER1", 15001, currency="JPY", proposer="U0MANAGER1"
+    )
+
+
+# -- currencies ----------------------------------------------------------------------
+
+
+def manager_limit(tmp_path: Path, limit: str, head: str = "") -> Roles:
+    text = head + ROLES_YAML.replace('"200.00"', limit, 1)
+    return Roles.load(write(tmp_path, text))
+
+
+def test_bare_amount_is_in_the_files_currency(tmp_path: Path) -> None:
+    roles = manager_limit(tmp_path, '"200.00"', head="currency: EUR\n")
+    assert roles.currency == "EUR"
+    assert roles.limit_minor(Role.MANAGER, "EUR") == 20000
+    assert roles.limit_minor(Role.MANAGER, "USD") == 0
+    assert roles.two_person_minor("EUR") == 10000
+    assert approve(roles, "U0MANAGER1", 20000, currency="EUR") is Role.MANAGER
+    assert "above your approval limit of 200.00 EUR" in refused(
+        roles, "U0MANAGER1", 20001, currency="EUR"
+    )
+
+
+def test_amount_with_its_currency(tmp_path: Path) -> None:
+    roles = manager_limit(tmp_path, '"200.00 USD"', head="currency: EUR\n")
+    assert roles.limit_minor(Role.MANAGER, "USD") == 20000
+    assert roles.limit_minor(Role.MANAGER, "EUR") == 0
+    roles = manager_limit(tmp_path, '"150.000 KWD"')
+    assert roles.limit_minor(Role.MANAGER, "KWD") == 150000
+    assert roles.limit_minor(Role.MANAGER, "USD") == 0
+    assert approve(roles, "U0MANAGER1", 150000, currency="KWD") is Role.MANAGER
+
+
+def test_amounts_per_currency(tmp_path: Path) -> None:
+    roles = manager_limit(tmp_path, '{USD: "200.00", EUR: "180.00", JPY: "30000", KWD: 60}')
+    assert roles.limit_minor(Role.MANAGER, "USD") == 20000
+    assert roles.limit_minor(Role.MANAGER, "EUR") == 18000
+    assert roles.limit_minor(Role.MANAGER, "JPY") == 30000
+    assert roles.limit_minor(Role.MANAGER, "KWD") == 60000
+    assert roles.limit_minor(Role.MANAGER, "GBP") == 0
+    assert approve(roles, "U0MANAGER1", 18000, currency="EUR") is Role.MANAGER
+    assert "above your approval limit of 180.00 EUR" in refused(
+        roles, "U0MANAGER1", 18001, currency="EUR"
+    )
+
+
+def test_two_person_rule_in_each_form(tmp_path: Path) -> None:
+    for above, currency, minor in [
+        ('"100.00"', "USD", 10000),
+        ('"100.00 EUR"', "EUR", 10000),
+        ('{USD: "100.00", JPY: "15000"}', "JPY", 15000),
+    ]:
+        text = ROLES_YAML.replace(
+            'two_person_rule_above: "100.00"', f"two_person_rule_above: {above}"
+        )
+        roles = Roles.load(write(tmp_path, text))
+        assert roles.two_person_minor(currency) == minor
+
+
+def test_manager_cannot_approve_in_a_currency_without_a_limit(roles: Roles) -> None:
+    # 150.000 KWD is about 490 USD: a bare "200.00" no longer lets a manager approve it.
+    message = refused(roles, "U0MANAGER1", 150000, currency="KWD")
     assert message == (
-        "Approval is blocked: roles.manager.approval_limit is 200.50, which is not a whole "
-        "amount in JPY. Fix ROLES_FILE or ask a supervisor to approve."
+        "You cannot approve this: no approval limit in KWD is set for manager in ROLES_FILE, "
+        "so a supervisor must approve it."
+    )
+    assert "supervisor must approve" in refused(
+        roles, "U0NEW", 1, currency="KWD", groups=("S0MANAGERS",)
     )
 
 
-def test_two_person_threshold_the_currency_cannot_express_refuses(tmp_path: Path) -> None:
-    text = ROLES_YAML.replace('"100.00"', '"100.50"')
+def test_agent_cannot_approve_in_a_currency_without_a_limit(tmp_path: Path) -> None:
+    text = ROLES_YAML.replace('approval_limit: "0"', 'approval_limit: "20.00"')
     roles = Roles.load(write(tmp_path, text))
-    message = refused(roles, "U0MANAGER1", 100, currency="JPY", proposer="U0MANAGER2")
-    assert "two_person_rule_above is 100.50" in message
+    message = refused(roles, "U0AGENT", 100, currency="EUR", proposer="U0MANAGER1")
+    assert "no approval limit in EUR is set for agent" in message
+    assert "a supervisor must approve it" in message
+
+
+def test_supervisor_without_a_limit_approves_any_currency(roles: Roles) -> None:
+    assert approve(roles, "U0SUPER", 150000, currency="KWD") is Role.SUPERVISOR
+    assert approve(roles, "U0SUPER", 10**9, currency="JPY") is Role.SUPERVISOR
+
+
+def test_supervisor_whose_limit_lacks_the_currency_is_refused(tmp_path: Path) -> None:
+    for limit in ('"5000.00 USD"', '{USD: "5000.00", EUR: "4500.00"}'):
+        text = ROLES_YAML.replace("approval_limit: null", f"approval_limit: {limit}")
+        roles = Roles.load(write(tmp_path, text))
+        assert approve(roles, "U0SUPER", 500000, currency="USD") is Role.SUPERVISOR
+        message = refused(roles, "U0SUPER", 1000, currency="KWD")
+        assert "no approval limit in KWD is set for supervisor in ROLES_FILE" in message
+
+
+def test_two_person_rule_applies_at_any_amount_in_a_currency_it_does_not_name(
+    roles: Roles,
+) -> None:
+    assert roles.two_person_minor("KWD") == 0
+    message = refused(roles, "U0SUPER", 1, currency="KWD", proposer="U0SUPER")
+    assert message == (
+        "You proposed this; someone else must approve it (two-person rule: ROLES_FILE sets "
+        "no threshold in KWD, so it applies to any amount)."
+    )
+    assert approve(roles, "U0SUPER", 1, currency="KWD", proposer="U0MANAGER1") is Role.SUPERVISOR
+    # Nothing to refund (a replacement): no money moves, so the rule has nothing to bind.
+    assert approve(roles, "U0SUPER", 0, currency="KWD", proposer="U0SUPER") is Role.SUPERVISOR
+
+
+def test_bare_amounts_without_a_currency_key_are_logged_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write(tmp_path, ROLES_YAML)
+    with caplog.at_level(logging.INFO, logger="disputes.roles"):
+        Roles.load(path)
+    notes = [r for r in caplog.records if "amounts without a currency" in r.getMessage()]
+    assert [(r.levelno, r.getMessage()) for r in notes] == [
+        (
+            logging.INFO,
+            f"ROLES_FILE {path}: amounts without a currency are in USD (set currency: to change)",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "currency: USD\n" + ROLES_YAML,
+        ROLES_YAML.replace('"200.00"', '"200.00 USD"')
+        .replace('"0"', '{USD: "0"}')
+        .replace('"100.00"', '"100.00 USD"'),
+    ],
+)
+def test_no_currency_note_when_every_amount_has_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, text: str
+) -> None:
+    with caplog.at_level(logging.INFO, logger="disputes.roles"):
+        Roles.load(write(tmp_path, text))
+    assert not [r for r in caplog.records if "amounts without a currency" in r.getMessage()]
+
+
+# -- per order -----------------------------------------------------------------------
+
+
+def test_limit_applies_to_what_was_approved_on_the_order(roles: Roles) -> None:
+    # Six successive 100.00 approvals on one order: a 200.00 limit stops the third.
+    approved, refusals = 0, []
+    for _ in range(6):
+        try:
+            approve(roles, "U0MANAGER1", 10000, approved_before_minor=approved, order_id="ORD-1001")
+        except NotAllowed as exc:
+            refusals.append(str(exc))
+        else:
+            approved += 10000
+    assert approved == 20000
+    assert len(refusals) == 4
+    assert refusals[0] == (
+        "100.00 USD, with the 200.00 USD you already approved on ORD-1001 in the last 90 days "
+        "(300.00 USD in all), is above your approval limit of 200.00 USD as manager: "
+        "ask a supervisor."
+    )
+    # Up to the limit exactly is fine; a supervisor with no limit approves the rest.
+    assert approve(roles, "U0MANAGER1", 5000, approved_before_minor=15000) is Role.MANAGER
+    assert approve(roles, "U0SUPER", 10000, approved_before_minor=10**9) is Role.SUPERVISOR
+
+
+def test_cumulative_refusal_without_an_order_id(roles: Roles) -> None:
+    message = refused(roles, "U0MANAGER1", 100, approved_before_minor=20000)
+    assert "you already approved on this order in the last 90 days" in message
+
+
+def test_approving_no_money_is_not_stopped_by_what_was_approved(roles: Roles) -> None:
+    assert approve(roles, "U0MANAGER1", 0, approved_before_minor=50000) is Role.MANAGER
+    assert (
+        approve(roles, "U0MANAGER1", 0, proposer="U0MANAGER1", self_approved_before_minor=50000)
+        is Role.MANAGER
+    )
+
+
+def test_two_person_rule_applies_to_what_was_self_approved_on_the_order(roles: Roles) -> None:
+    def own(amount_minor: int, before: int, approver: str = "U0MANAGER1") -> Role:
+        return approve(
+            roles,
+            approver,
+            amount_minor,
+            proposer="U0MANAGER1",
+            self_approved_before_minor=before,
+            order_id="ORD-1001",
+        )
+
+    assert own(6000, 0) is Role.MANAGER
+    with pytest.raises(NotAllowed) as exc:
+        own(6000, 6000)
+    assert str(exc.value) == (
+        "You proposed this, and with the 60.00 USD you already approved of your own proposals "
+        "on ORD-1001 in the last 90 days it comes to 120.00 USD: someone else must approve it "
+        "(two-person rule above 100.00 USD)."
+    )
+    assert own(4000, 6000) is Role.MANAGER
+    # Someone other than the proposer is bound by their own limit only.
+    assert own(6000, 6000, approver="U0MANAGER2") is Role.MANAGER
+
+
+@pytest.mark.parametrize("field", ["approved_before_minor", "self_approved_before_minor"])
+def test_negative_sums_before_are_a_bug(roles: Roles, field: str) -> None:
+    with pytest.raises(ValueError, match=f"{field} must be zero or more"):
+        approve(roles, "U0SUPER", 1, **{field: -1})  # type: ignore[arg-type]
 
 
 def test_negative_amount_is_a_bug(roles: Roles) -> None:
@@ -289,6 +492,75 @@ TAIL = 'two_person_rule_above: "100.00"\n'
             'roles: {}\ntwo_person_rule_above: "ten"\n',
             "two_person_rule_above",
             "not a money amount",
+        ),
+        ("currency: usd\nroles: {}\n" + TAIL, "currency", "'usd' is not a currency code"),
+        ("currency: EURO\nroles: {}\n" + TAIL, "currency", "'EURO' is not a currency code"),
+        ("currency: 978\nroles: {}\n" + TAIL, "currency", "Input should be a valid string"),
+        (
+            'roles:\n  manager: {users: [U0X], approval_limit: {usd: "200.00"}}\n' + TAIL,
+            "roles.manager.approval_limit",
+            "'usd' is not a currency code",
+        ),
+        (
+            'roles:\n  manager: {users: [U0X], approval_limit: {US: "200.00"}}\n' + TAIL,
+            "roles.manager.approval_limit",
+            "'US' is not a currency code",
+        ),
+        (
+            'roles:\n  manager: {users: [U0X], approval_limit: {USD: "lots"}}\n' + TAIL,
+            "roles.manager.approval_limit",
+            "USD: not a money amount: 'lots'",
+        ),
+        (
+            "roles:\n  manager: {users: [U0X], approval_limit: {EUR: 180.00}}\n" + TAIL,
+            "roles.manager.approval_limit",
+            'EUR: write money as a quoted decimal string, like "180.00"',
+        ),
+        (
+            'roles:\n  manager: {users: [U0X], approval_limit: {EUR: "180.00 EUR"}}\n' + TAIL,
+            "roles.manager.approval_limit",
+            'EUR: write the amount alone, like "200.00" (the key is its currency)',
+        ),
+        (
+            "roles:\n  manager: {users: [U0X], approval_limit: {}}\n" + TAIL,
+            "roles.manager.approval_limit",
+            "an empty map",
+        ),
+        (
+            'roles:\n  manager: {users: [U0X], approval_limit: {USD: "200", JPY: "200.5"}}\n'
+            + TAIL,
+            "roles.manager.approval_limit.JPY",
+            "200.5, which is not a whole amount in JPY",
+        ),
+        (
+            'roles:\n  manager: {users: [U0X], approval_limit: "200.00 usd"}\n' + TAIL,
+            "roles.manager.approval_limit",
+            "'usd' is not a currency code",
+        ),
+        (
+            'roles:\n  manager: {users: [U0X], approval_limit: "USD 200.00"}\n' + TAIL,
+            "roles.manager.approval_limit",
+            "not an amount and currency: 'USD 200.00'",
+        ),
+        (
+            'roles:\n  manager: {users: [U0X], approval_limit: "200.5 JPY"}\n' + TAIL,
+            "roles.manager.approval_limit",
+            "200.5, which is not a whole amount in JPY",
+        ),
+        (
+            'currency: JPY\nroles:\n  manager: {users: [U0X], approval_limit: "200.50"}\n' + TAIL,
+            "roles.manager.approval_limit",
+            "200.50, which is not a whole amount in JPY",
+        ),
+        (
+            'currency: JPY\nroles: {}\ntwo_person_rule_above: "100.50"\n',
+            "two_person_rule_above",
+            "100.50, which is not a whole amount in JPY",
+        ),
+        (
+            'roles: {}\ntwo_person_rule_above: {EUR: "100.00", KWD: "1.0005"}\n',
+            "two_person_rule_above",
+            "KWD: not a money amount: '1.0005' (too many decimal places)",
         ),
     ],
 )

@@ -1,0 +1,209 @@
+"""The payment ledger in the database: one row per payment, locked by whoever commits money
+against it, holding the provider's refunds as last read (`disputes.payments` does the sums)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors.orders.models import Order
+from connectors.refunds.protocol import RefundGateway, RefundResult, RefundUncertain
+from disputes.models import dispute_ref
+from disputes.payments import (
+    LIVE_STATUSES,
+    Clock,
+    OurRequest,
+    PaymentLedger,
+    ProviderRefund,
+    order_claim_minor,
+    request_ref,
+    utcnow,
+)
+from storage.db import Database
+from storage.tables import DisputeRow, RefundLedgerRow, RefundRequestRow
+
+log = logging.getLogger(__name__)
+
+# -- the ledger row -----------------------------------------------------------------------
+
+
+async def ensure_ledger(session: AsyncSession, order: Order) -> None:
+    """The payment's row, created if new; the order system's claim only ever grows."""
+    reference = order.payment.reference
+    claim = order_claim_minor(order)
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(RefundLedgerRow)
+        .values(
+            payment_reference=reference,
+            currency=order.currency,
+            paid_minor=order.total_minor,
+            order_claim_minor=claim,
+        )
+        .on_conflict_do_nothing(index_elements=["payment_reference"])
+    )
+    await session.execute(
+        update(RefundLedgerRow)
+        .where(
+            RefundLedgerRow.payment_reference == reference,
+            RefundLedgerRow.order_claim_minor < claim,
+        )
+        .values(order_claim_minor=claim)
+    )
+
+
+async def lock_ledger(session: AsyncSession, reference: str) -> RefundLedgerRow:
+    """The payment's row, held until the transaction ends: money is committed one at a time."""
+    query = select(RefundLedgerRow).where(RefundLedgerRow.payment_reference == reference)
+    if session.bind.dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE already serialises
+        query = query.with_for_update()
+    row = await session.scalar(query.execution_options(populate_existing=True))
+    if row is None:
+        raise LookupError(f"no ledger for payment {reference}")
+    return row
+
+
+def store_provider_read(
+    row: RefundLedgerRow, refunds: Iterable[RefundResult] | None, error: str | None, at: datetime
+) -> None:
+    """Keep what the provider said (or why it could not be read) on the payment's row."""
+    if refunds is not None:
+        row.provider_refunds = [ProviderRefund.of(r).to_json() for r in refunds]
+        row.provider_read_at = at
+        row.provider_error = None
+    else:
+        row.provider_error = (error or "unknown error")[:500]
+
+
+def note_provider_refunds(row: RefundLedgerRow, refunds: Iterable[RefundResult]) -> None:
+    """Add refunds the provider just showed us to the row's last read of the provider."""
+    if row.provider_refunds is None:
+        return  # never read: a partial list would pass for the whole
+    known = {r["id"] for r in row.provider_refunds}
+    added = [ProviderRefund.of(r).to_json() for r in refunds if r.provider_refund_id not in known]
+    if added:
+        row.provider_refunds = [*row.provider_refunds, *added]
+
+
+async def load_ledger(session: AsyncSession, reference: str) -> PaymentLedger | None:
+    row = await session.get(RefundLedgerRow, reference, populate_existing=True)
+    return None if row is None else await ledger_of(session, row)
+
+
+async def ledger_of(session: AsyncSession, row: RefundLedgerRow) -> PaymentLedger:
+    found = await session.execute(
+        select(RefundRequestRow, DisputeRow.number)
+        .join(DisputeRow, DisputeRow.id == RefundRequestRow.dispute_id)
+        .where(
+            RefundRequestRow.payment_reference == row.payment_reference,
+            RefundRequestRow.status.in_(LIVE_STATUSES),
+        )
+        .order_by(RefundRequestRow.id)
+        .execution_options(populate_existing=True)
+    )
+    requests = tuple(
+        OurRequest(
+            id=request.id,
+            dispute_number=number,
+            amount_minor=request.amount_minor,
+            status=request.status,
+            provider_refund_ids=tuple(request.provider_refund_ids or ()),
+        )
+        for request, number in found.all()
+    )
+    ours = await _ours_by_request(session, row.provider_refunds or [])
+    refunds = None
+    if row.provider_refunds is not None:
+        refunds = tuple(
+            _marked(ProviderRefund.from_json(data), ours) for data in row.provider_refunds
+        )
+    return PaymentLedger(
+        payment_reference=row.payment_reference,
+        currency=row.currency,
+        paid_minor=row.paid_minor,
+        order_claim_minor=row.order_claim_minor,
+        provider_refunds=refunds,
+        provider_read_at=row.provider_read_at,
+        provider_error=row.provider_error,
+        requests=requests,
+    )
+
+
+async def _ours_by_request(session: AsyncSession, refunds: list[dict[str, Any]]) -> dict[str, int]:
+    """request ref (rr_N) -> dispute number, for the provider refunds that carry one of ours."""
+    ids = [_request_number(r.get("request_id")) for r in refunds]
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    found = await session.execute(
+        select(RefundRequestRow.id, DisputeRow.number)
+        .join(DisputeRow, DisputeRow.id == RefundRequestRow.dispute_id)
+        .where(RefundRequestRow.id.in_(wanted))
+    )
+    return {request_ref(request_id): number for request_id, number in found.all()}
+
+
+def _request_number(ref: object) -> int | None:
+    if isinstance(ref, str) and ref.startswith("rr_") and ref[3:].isdigit():
+        return int(ref[3:])
+    return None
+
+
+def _marked(refund: ProviderRefund, ours: dict[str, int]) -> ProviderRefund:
+    number = ours.get(refund.request_id or "")
+    return refund if number is None else replace(refund, ours=dispute_ref(number))
+
+
+# -- reading the provider ----------------------------------------------------------------------
+
+
+class LedgerReader:
+    """Reads the provider's refunds on a payment and keeps them on the payment's row."""
+
+    def __init__(
+        self,
+        db: Database,
+        gateway: RefundGateway | None,
+        *,
+        timeout: float = 5.0,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.timeout = timeout
+        self.clock = clock
+
+    async def read(self, reference: str) -> tuple[list[RefundResult] | None, str | None]:
+        """The provider's refunds on the payment, or None and why it could not say."""
+        if self.gateway is None:
+            return None, "no refund gateway is configured (REFUND_GATEWAY)"
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self.gateway.refunds_on(reference), None
+        except RefundUncertain as exc:
+            return None, str(exc)
+        except TimeoutError:
+            return None, f"the provider did not answer within {self.timeout:g}s"
+
+    async def refresh(self, order: Order) -> PaymentLedger:
+        """Read the provider, then keep the answer (and the order's claim) on the ledger row."""
+        refunds, error = await self.read(order.payment.reference)
+        if error:
+            log.warning("payment %s: provider not read: %s", order.payment.reference, error)
+
+        async def work(session: AsyncSession) -> PaymentLedger:
+            await ensure_ledger(session, order)
+            row = await lock_ledger(session, order.payment.reference)
+            store_provider_read(row, refunds, error, self.clock())
+            return await ledger_of(session, row)
+
+        return await self.db.run(work)

@@ -1,0 +1,91 @@
+"""A payment provider that stops answering after it took a refund: the thread hears once that
+the outcome is unknown, once that it needs attention (and the supervisors' channel once, and
+App Home lists it), and once that it was refunded when the provider is back — one refund."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from pathlib import Path
+
+from sandbox.driver import SlackDriver
+from sandbox.server import EmulatorServer
+from sandbox.waiting import eventually
+from tests.e2e.test_refunds import ROLES, find_reply, payment_of, propose, thread_of
+from tests.support.app_process import app_process
+from tests.support.faulty_stripe import REFUND_LOOKUP, REFUND_POST, Fault, FaultyStripe, refunds_at
+from tests.support.localstripe import API_KEY
+
+SUPERVISORS = "C0SUPERVISORS"
+
+
+async def test_a_provider_that_stops_answering_brings_in_a_person_once(
+    emulator: EmulatorServer, stripe: str, paid_orders: Path, tmp_path: Path
+) -> None:
+    roles = tmp_path / "roles.yml"
+    roles.write_text(ROLES)
+    workspace = emulator.workspace
+    with FaultyStripe(stripe) as proxy:
+        env = {
+            "ORDER_SOURCE": f"fixtures:{paid_orders}",
+            "ROLES_FILE": str(roles),
+            "REFUND_GATEWAY": "stripe",
+            "STRIPE_API_KEY": API_KEY,
+            "STRIPE_API_BASE": proxy.url,
+            "SUPERVISORS_CHANNEL": "#dispute-supervisors",
+            "REFUND_LEASE_SECONDS": "4",
+            "REFUND_SETTLE_SECONDS": "1",
+            "REFUND_ATTENTION_AFTER": "3",
+        }
+        with app_process(tmp_path, emulator.api_url, **env) as app:
+            async with SlackDriver(app.url, app.secret, workspace, emulator.base_url) as slack:
+                await slack.command("open ORD-1001 damaged crushed box", user="U0MANAGER1")
+                await propose(
+                    slack,
+                    workspace,
+                    "ORD-1001",
+                    "U0MANAGER1",
+                    kind="partial_refund",
+                    amount="15.00",
+                )
+                card = await eventually(
+                    lambda: find_reply(workspace, "ORD-1001", "proposal.approve")
+                )
+                alerts_before = len(workspace.history(SUPERVISORS))
+                proxy.plan(REFUND_POST, Fault.lose_answer(hold=2))
+                await slack.block_action("proposal.approve", user="U0SUPER", message_ts=card.ts)
+                await eventually(lambda: proxy.count(REFUND_POST, forwarded=True) == 1, 30)
+                # The provider took the refund; its answer is held, and it stops answering.
+                proxy.plan(REFUND_LOOKUP, Fault.status(503), times=None)
+                await eventually(lambda: find_reply(workspace, "ORD-1001", "not known yet"), 30)
+                await eventually(lambda: find_reply(workspace, "ORD-1001", "needs attention*"), 30)
+                await eventually(lambda: len(workspace.history(SUPERVISORS)) > alerts_before)
+                await eventually(
+                    lambda: thread_of(workspace, "ORD-1001")[0].text.endswith("Needs attention")
+                )
+                await asyncio.sleep(3)  # more failed look-ups: no more messages
+                await slack.event({"type": "app_home_opened", "user": "U0SUPER", "tab": "home"})
+                home = await eventually(lambda: workspace.home_views.get("U0SUPER"))
+                await eventually(lambda: "need" in json.dumps(home.to_slack()["blocks"]))
+                assert "1 refund needs attention" in json.dumps(home.to_slack()["blocks"])
+                proxy.clear()  # the provider answers again
+                await eventually(lambda: find_reply(workspace, "ORD-1001", "Refunded *"), 30)
+                await eventually(
+                    lambda: thread_of(workspace, "ORD-1001")[0].text.endswith("Resolved")
+                )
+        alerts = workspace.history(SUPERVISORS)[alerts_before:]
+        assert ["needs attention" in m.text for m in alerts] == [True]
+        assert len(proxy.forwarded_posts()) == 1
+    news = [m.text for m in thread_of(workspace, "ORD-1001") if m.text.startswith("D-1: refund")]
+    assert news == [
+        "D-1: refund of 15.00 USD sent, outcome not known yet",
+        "D-1: refund of 15.00 USD needs attention",
+        "D-1: refund of 15.00 USD refunded",
+    ]
+    payment = payment_of(paid_orders, "ORD-1001")
+    assert [r["amount"] for r in await refunds_at(stripe, payment)] == [1500]
+    with sqlite3.connect(app.database) as db:
+        assert db.execute("SELECT status, sends FROM refund_requests").fetchall() == [
+            ("succeeded", 1)
+        ]

@@ -1,0 +1,461 @@
+"""Money under every fault, on SQLite and PostgreSQL, with an in-memory provider a test can make
+misbehave call by call: lost answers, effects that land late, failed look-ups, 4xx after a
+refund, expired claims, duplicates. Each test ends by comparing the provider's refunds, our
+requests and the audit trail (`check_books`), which also verifies the audit chains."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from connectors.refunds.fake import FakeGateway
+from connectors.refunds.protocol import RefundOrder, RefundResult, RefundStatus
+from disputes.errors import DisputeError
+from storage.db import Database
+from tests.support.money import MANAGER, SUPERVISOR, MoneyWorld
+from tests.support.orders import order
+
+PAY = "pi_3QtestTEST"
+PAID = 129_00  # ORD-T1; its order system says 29.00 was refunded on it already
+
+
+def provider(**switches: bool) -> FakeGateway:
+    gateway = FakeGateway(paid={PAY: (PAID, "USD")}, **switches)
+    gateway.add_refund(PAY, 29_00, "USD")  # the order system's own refund, made at the provider
+    return gateway
+
+
+@pytest.fixture
+def gateway() -> FakeGateway:
+    return provider()
+
+
+@pytest.fixture
+def world(db: Database, gateway: FakeGateway, tmp_path: Path) -> MoneyWorld:
+    return MoneyWorld(db, gateway, tmp_path, orders=[order()])
+
+
+async def approved(world: MoneyWorld, amount: str = "50.00") -> int:
+    number = await world.open("ORD-T1")
+    proposal = await world.propose(number, MANAGER, amount=amount)
+    await world.approve(number, proposal, SUPERVISOR)
+    return number
+
+
+def ours(gateway: FakeGateway) -> list[str]:
+    """Our refunds at the provider (the order system's own is not ours)."""
+    return [r.result.provider_refund_id for r in gateway.refunds if r.result.request_id]
+
+
+async def test_a_refund_is_sent_once_and_resolves_the_dispute(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    assert await world.drain() == 1
+    (request,) = await world.requests(number)
+    assert (request.status, request.sends, request.provider_refund_ids) == (
+        "succeeded",
+        1,
+        tuple(ours(gateway)),
+    )
+    assert await world.status(number) == "resolved"
+    assert [o.status for o in world.outcomes] == ["succeeded"]
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+# 1. A failed look-up is never a refusal, and nothing is sent while the outcome is unknown.
+
+
+@pytest.mark.parametrize("status_code", [401, 403, 404, 400, 500])
+async def test_a_failed_lookup_leaves_the_outcome_unknown_never_failed(
+    world: MoneyWorld, gateway: FakeGateway, status_code: int
+) -> None:
+    number = await approved(world)
+    gateway.timeout_next(after_refund=True)  # refunded; the answer is lost
+    gateway.lookup_fails_next(3, status_code=status_code, after=1)  # after the read to send
+    await world.worker_pass()
+    (request,) = await world.requests(number)
+    assert request.status == "unknown" and await world.status(number) == "executing"
+    with pytest.raises(DisputeError, match="not known yet"):
+        await world.retry(number, SUPERVISOR)  # Retry sends nothing while it is unknown
+    world.later(31)
+    await world.worker_pass()  # the look-up fails again: still unknown, nothing sent
+    world.later(31)
+    await world.worker_pass()
+    assert (await world.requests(number))[0].status == "unknown"
+    world.later(31)
+    await world.worker_pass()  # the provider answers: the refund it holds is recorded
+    (request,) = await world.requests(number)
+    assert (request.status, request.sends) == ("succeeded", 1)
+    assert len(ours(gateway)) == 1 and gateway.calls == 1
+    assert [o.status for o in world.outcomes] == ["unknown", "succeeded"]
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+async def test_a_restarted_worker_starts_with_a_lookup_that_may_fail(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    gateway.timeout_next(after_refund=True)
+    assert await world.crash_mid_send()  # killed after the provider refunded
+    world.later(121)  # the claim expires
+    gateway.lookup_fails_next(1, status_code=403)
+    restarted = world.new_worker()
+    await world.worker_pass(restarted)
+    assert (await world.requests(number))[0].status == "unknown"
+    world.later(31)
+    await world.worker_pass(restarted)
+    assert (await world.requests(number))[0].status == "succeeded"
+    assert len(ours(gateway)) == 1
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+# 2. A 4xx after the provider really refunded: Retry finds it and sends nothing.
+
+
+async def test_retry_after_a_refusal_that_was_wrong_finds_the_refund(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    gateway.refuse_after_refund_next(status_code=400)
+    gateway.lookup_fails_next(1, after=1)  # the check after the refusal cannot be made
+    await world.worker_pass()
+    assert (await world.requests(number))[0].status == "failed"
+    assert await world.status(number) == "execution_failed"
+    result = await world.retry(number, SUPERVISOR)
+    assert not result.resent and result.found_refund_ids == tuple(ours(gateway))
+    assert await world.status(number) == "resolved"
+    assert len(await world.requests(number)) == 1 and len(ours(gateway)) == 1
+    assert await world.drain() == 0
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+async def test_a_refusal_is_checked_against_the_provider_at_once(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    gateway.refuse_after_refund_next(status_code=403)
+    await world.worker_pass()
+    (request,) = await world.requests(number)
+    assert (request.status, request.provider_refund_ids) == ("succeeded", tuple(ours(gateway)))
+    assert await world.status(number) == "resolved"
+    assert [o.status for o in world.outcomes] == ["succeeded"]
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+async def test_retry_after_a_true_refusal_sends_a_new_request(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    gateway.fail_next(1, "card closed")
+    await world.worker_pass()
+    result = await world.retry(number, SUPERVISOR)
+    assert result.resent
+    with pytest.raises(DisputeError, match=r"under way|not known yet"):
+        await world.retry(number, SUPERVISOR)  # the new request is under way
+    await world.drain()
+    failed, retried = await world.requests(number)
+    assert (failed.status, retried.status) == ("failed", "succeeded")
+    assert failed.idempotency_key != retried.idempotency_key
+    assert len(ours(gateway)) == 1 and await world.status(number) == "resolved"
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+# 3. Never resent after one empty look-up: the provider gets its settling time.
+
+
+async def test_a_provider_that_acts_late_is_not_sent_the_refund_twice(
+    db: Database, tmp_path: Path
+) -> None:
+    gateway = provider(honour_keys=False, cap=False)  # like localstripe: keys ignored
+    world = MoneyWorld(db, gateway, tmp_path, orders=[order()])
+    number = await approved(world)
+    gateway.delay_next()  # the client gives up; the provider acts later
+    await world.worker_pass()  # sent, no answer, looked up at once: nothing there yet
+    assert (await world.requests(number))[0].status == "unknown"
+    world.later(29)
+    assert await world.drain() == 0  # not due before the settling time
+    gateway.release_delayed()  # the provider acts, 1.5 s after the POST in real life
+    world.later(2)
+    await world.worker_pass()
+    (request,) = await world.requests(number)
+    assert (request.status, request.sends) == ("succeeded", 1)
+    assert gateway.calls == 1 and len(ours(gateway)) == 1
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+async def test_after_the_settling_time_an_empty_provider_gets_the_same_key_again(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    gateway.timeout_next(after_refund=False)  # nothing reached the provider
+    await world.worker_pass()
+    world.later(31)
+    await world.worker_pass()
+    (request,) = await world.requests(number)
+    assert (request.status, request.sends) == ("succeeded", 2)
+    assert [r.order.idempotency_key for r in gateway.refunds if r.result.request_id] == [
+        request.idempotency_key
+    ]
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+# 4. An expired claim is fenced: the worker that lost it writes nothing.
+
+
+async def test_a_worker_that_lost_its_claim_cannot_overwrite_the_outcome(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    slow = world.new_worker()
+    gateway.hold_next()  # the provider takes longer than the lease
+    first = world.start_pass(slow)
+    await asyncio.wait_for(gateway.held.wait(), 10)
+    world.later(121)  # nobody renewed the claim (the worker froze): it expires
+    await world.worker_pass()  # another worker takes over, looks up, sends, succeeds
+    (request,) = await world.requests(number)
+    assert (request.status, request.fence) == ("succeeded", 2)
+    gateway.release_held()  # the frozen worker's answer arrives (the key replays)
+    await first
+    (request,) = await world.requests(number)
+    assert (request.status, request.fence) == ("succeeded", 2)
+    trail = [action for action, _ in await world.audit(number)]
+    assert trail.count("refund.succeeded") == 1
+    assert len(ours(gateway)) == 1
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+async def test_a_lost_claim_cannot_put_a_settled_request_back_to_pending(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    slow = world.new_worker()
+    gateway.lookup_fails_next(1, after=1)
+    gateway.hold_next()
+    first = world.start_pass(slow)
+    await asyncio.wait_for(gateway.held.wait(), 10)
+    world.later(121)
+    await world.worker_pass()  # takes over: the look-up fails, nothing is sent
+    (request,) = await world.requests(number)
+    assert (request.status, request.fence) == ("unknown", 2)
+    gateway.release_held()
+    await first  # its answer would settle it, but its claim is gone
+    assert (await world.requests(number))[0].status == "unknown"
+    world.later(31)
+    await world.worker_pass()  # the holder of the claim finds the refund
+    assert (await world.requests(number))[0].status == "succeeded"
+    assert len(ours(gateway)) == 1
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+async def test_a_worker_renews_its_claim_while_the_provider_is_slow(
+    db: Database, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from disputes.refund_records import Timings
+
+    gateway = provider(honour_keys=False, cap=False)
+    timings = Timings(lease=timedelta(seconds=0.3), settle=timedelta(seconds=0.2))
+    world = MoneyWorld(db, gateway, tmp_path, orders=[order()], timings=timings, real_time=True)
+    number = await approved(world)
+    gateway.hold_next()
+    first = world.start_pass()
+    await asyncio.wait_for(gateway.held.wait(), 10)
+    for _ in range(6):  # 1.2 s: four leases; the claim is renewed every 0.1 s
+        await world.sleep(0.2)
+        assert not await world.worker_pass(world.new_worker())
+    gateway.release_held()
+    await first
+    (request,) = await world.requests(number)
+    assert (request.status, request.fence, request.sends) == ("succeeded", 1, 1)
+    assert len(ours(gateway)) == 1
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+# 5. Duplicates at the provider are flagged, never silently taken.
+
+
+async def test_two_refunds_for_one_request_are_flagged(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    gateway.timeout_next(after_refund=False)
+    gateway.lookup_fails_next(1, after=1)
+    await world.worker_pass()
+    (request,) = await world.requests(number)
+    for _ in range(2):  # a misbehaving provider made it twice
+        gateway.add_refund(PAY, 50_00, "USD", request_id=request.ref, dispute_ref="D-1")
+    world.later(31)
+    await world.worker_pass()
+    (request,) = await world.requests(number)
+    assert request.status == "succeeded" and request.attention == "duplicate"
+    assert set(request.provider_refund_ids) == set(ours(gateway)) and len(ours(gateway)) == 2
+    duplicate = [
+        after for action, after in await world.audit(number) if action == "refund.duplicate"
+    ]
+    assert [set(d["provider_refund_ids"]) for d in duplicate] == [set(ours(gateway))]
+    assert world.outcomes[-1].status == "duplicate"
+    await world.check_books(PAY)
+
+
+# 6. A refusal is recorded once: two workers both declined release nothing twice.
+
+
+async def test_two_workers_declined_record_one_refusal(
+    db: Database, gateway: FakeGateway, tmp_path: Path
+) -> None:
+    paused = PausedAnswers(gateway)
+    world = MoneyWorld(db, paused, tmp_path, orders=[order()])
+    number = await approved(world)
+    gateway.fail_next(2, "declined")
+    paused.pause_next()
+    first = world.start_pass(world.new_worker())  # declined; its answer is slow to arrive
+    await asyncio.wait_for(paused.paused.wait(), 10)
+    world.later(121)
+    await world.worker_pass()  # the next holder of the claim: declined, recorded
+    paused.release()
+    await first  # the first one's decline arrives after it lost the claim: not recorded
+    trail = [action for action, _ in await world.audit(number)]
+    assert trail.count("refund.failed") == 1
+    ledger = await world.ledger(PAY)
+    assert ledger is not None
+    assert ledger.refundable_minor() == PAID - 29_00  # nothing committed, nothing negative
+    assert ledger.committed_minor() == 29_00
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+class PausedAnswers:
+    """A gateway whose next refund answer (whatever it is) waits until the test releases it."""
+
+    def __init__(self, inner: FakeGateway) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.paused = asyncio.Event()
+        self._next = False
+        self._gate = asyncio.Event()
+
+    def pause_next(self) -> None:
+        self._next = True
+
+    def release(self) -> None:
+        self._gate.set()
+
+    async def refund(self, order: RefundOrder) -> RefundResult:
+        gate = self._gate if self._next else None
+        self._next = False
+        try:
+            return await self.inner.refund(order)
+        finally:
+            if gate is not None:
+                self.paused.set()
+                await gate.wait()
+
+    async def refunds_on(self, payment_reference: str) -> list[RefundResult]:
+        return await self.inner.refunds_on(payment_reference)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+# 7. Refunds made after the ledger row exists count, before proposing and before sending.
+
+
+async def test_a_refund_the_shop_made_itself_is_seen_before_proposing_and_sending(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await world.open("ORD-T1")
+    gateway.add_refund(PAY, 60_00, "USD")  # the shop refunds 60.00 itself, at the provider
+    review = await world.review(number)
+    assert review.refundable_minor == PAID - 29_00 - 60_00
+    proposal = await world.propose(number, MANAGER, amount="40.00")
+    await world.approve(number, proposal, SUPERVISOR)
+    gateway.add_refund(PAY, 30_00, "USD")  # ... and again, before the worker sends ours
+    await world.worker_pass()
+    (request,) = await world.requests(number)
+    assert request.status == "failed" and "past what was paid" in (request.failure_reason or "")
+    assert gateway.refunded(PAY) == 29_00 + 60_00 + 30_00  # ours was never sent
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+# 8. A refund is ours only when request id, amount and currency match.
+
+
+async def test_someone_elses_refund_is_not_taken_for_ours(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    gateway.timeout_next(after_refund=False)
+    await world.worker_pass()
+    gateway.add_refund(PAY, 12_00, "EUR")  # no request id, another amount and currency
+    world.later(31)
+    await world.worker_pass()  # not ours: the provider holds none of ours, so it is sent
+    (request,) = await world.requests(number)
+    assert (request.status, request.sends) == ("succeeded", 2)
+    assert len(ours(gateway)) == 1
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+async def test_a_refund_under_our_id_with_another_amount_needs_a_person(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    gateway.timeout_next(after_refund=False)
+    await world.worker_pass()
+    (request,) = await world.requests(number)
+    gateway.add_refund(PAY, 5_00, "USD", request_id=request.ref)
+    world.later(31)
+    await world.worker_pass()
+    (request,) = await world.requests(number)
+    assert (request.status, request.attention, request.sends) == ("unknown", "mismatch", 1)
+    assert await world.status(number) == "needs_attention"
+    world.later(600)
+    await world.drain()
+    assert (await world.requests(number))[0].sends == 1  # never sent again
+    await world.check_books(PAY)
+
+
+# 13. A provider down for good: attention after a bounded time, one message per change.
+
+
+async def test_a_provider_down_for_good_brings_a_person_in_once(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    gateway.timeout_next(after_refund=True)
+    gateway.lookup_fails_next(10_000, status_code=503, after=1)
+    await world.worker_pass()
+    for _ in range(40):  # an hour and a half of look-ups that fail
+        world.later(150)
+        await world.drain()
+    assert await world.status(number) == "needs_attention"
+    assert [o.status for o in world.outcomes] == ["unknown", "needs_attention"]
+    trail = [action for action, _ in await world.audit(number)]
+    assert trail.count("refund.attention") == 1 and trail.count("refund.unknown") == 1
+    gateway.clear_faults()
+    world.later(300)
+    await world.drain()  # the provider is back: the refund it holds settles the dispute
+    assert await world.status(number) == "resolved"
+    assert [o.status for o in world.outcomes] == ["unknown", "needs_attention", "succeeded"]
+    assert gateway.calls == 1
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+async def test_a_refund_pending_at_the_provider_is_followed_to_its_end(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    gateway.pending_next()
+    await world.worker_pass()
+    (request,) = await world.requests(number)
+    assert request.status == "unknown" and request.provider_refund_ids
+    world.later(3600)
+    await world.drain()
+    assert await world.status(number) == "executing"  # on its way: nobody is paged
+    gateway.settle(request.provider_refund_ids[0], RefundStatus.SUCCEEDED)
+    world.later(300)
+    await world.drain()
+    assert (await world.requests(number))[0].status == "succeeded"
+    await world.check_books(PAY, paid={PAY: PAID})
