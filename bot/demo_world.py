@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,8 +14,9 @@ import httpx
 from sqlalchemy import text
 
 from connectors.orders.factory import default_fixtures_path
+from disputes.money import to_minor
 from sandbox.driver import SlackDriver
-from sandbox.localstripe_runner import auth_headers, create_payment
+from sandbox.localstripe_runner import auth_headers, create_payment, create_refund
 from sandbox.records import Message
 from sandbox.waiting import eventually
 from sandbox.workspace import Workspace
@@ -51,6 +51,10 @@ two_person_rule_above: "100.00"
 """
 
 PAYMENT_CONCURRENCY = 8
+# The order system says this order was refunded, but the refund never left: the provider holds
+# none (a "refund not received" dispute). Every other refund the order system made is at the
+# provider too, as in a real shop.
+REFUND_NEVER_SENT = frozenset({"ORD-1017"})
 
 
 def default_data_folder() -> Path:
@@ -93,17 +97,26 @@ async def pay_orders(folder: Path, stripe_url: str) -> Path:
                 if reference and await _known(client, stripe_url, reference):
                     return
                 data = _read_json(source)
-                minor = int(Decimal(data["total"]) * 100)
-                data["payment"] = {
-                    "provider": "stripe",
-                    "reference": await create_payment(
-                        stripe_url, minor, data["currency"], client=client
-                    ),
-                }
+                currency = data["currency"]
+                reference = await create_payment(
+                    stripe_url, to_minor(data["total"], currency), currency, client=client
+                )
+                data["payment"] = {"provider": "stripe", "reference": reference}
+                refunded = _order_system_refund(data)
+                if refunded and data["order_id"] not in REFUND_NEVER_SENT:
+                    await create_refund(stripe_url, reference, refunded, client=client)
                 _write_json(kept, data)
 
         await asyncio.gather(*(pay(p) for p in sorted(default_fixtures_path().glob("*.json"))))
     return target
+
+
+def _order_system_refund(order: dict[str, Any]) -> int:
+    """Minor units the order's return decision says were refunded (0 for none)."""
+    decision = (order.get("return_request") or {}).get("decision") or {}
+    if decision.get("outcome") not in ("refunded", "partial_refund") or not decision.get("amount"):
+        return 0
+    return to_minor(decision["amount"], order["currency"])
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -149,7 +162,12 @@ SEEDS = (
     Seed("ORD-1001", "U0MANAGER1", "damaged the box was crushed", "resolved"),
     Seed("ORD-1003", "U0MANAGER2", "not as described the fibre differs", "proposed"),
     Seed("ORD-1005", "U0MANAGER1", "size too small", "in_review"),
-    Seed("ORD-1017", "U0MANAGER2", "the sandals run a size small", "evidence_ready"),
+    Seed(
+        "ORD-1017",
+        "U0MANAGER2",
+        "refund not received three weeks and still nothing in PayPal",
+        "evidence_ready",
+    ),
     Seed("ORD-1009", "U0AGENT", "never delivered, tracking stopped", "new"),
 )
 
@@ -205,7 +223,7 @@ async def seed(slack: SlackDriver, ws: Workspace, skip: set[str]) -> list[Seed]:
                 lambda item=item: find_reply(ws, item.order_id, "proposal.approve")
             )
             await slack.block_action("proposal.approve", user="U0SUPER", message_ts=card.ts)
-            await eventually(lambda item=item: find_reply(ws, item.order_id, "Refunded"), 30)
+            await eventually(lambda item=item: find_reply(ws, item.order_id, "Refunded *"), 30)
         elif item.state == "proposed":
             await propose(
                 slack,

@@ -185,3 +185,16 @@ async def create_payment(
     if body.get("status") != "succeeded":
         raise RuntimeError(f"localstripe payment intent did not succeed: {body}")
     return str(body["id"])
+
+
+async def create_refund(
+    base: str, payment_intent: str, amount_minor: int, *, client: httpx.AsyncClient
+) -> str:
+    """A refund made on the payment by someone other than the app (the shop's own system)."""
+    response = await client.post(
+        f"{base}/v1/refunds",
+        headers=auth_headers(),
+        data={"payment_intent": payment_intent, "amount": str(amount_minor)},
+    )
+    response.raise_for_status()
+    return str(response.json()["id"])

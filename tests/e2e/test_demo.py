@@ -22,7 +22,7 @@ STATES = {
     "D-1 · ORD-1001": "Resolved",
     "D-2 · ORD-1003": "Proposed",
     "D-3 · ORD-1005": "In review",
-    "D-4 · ORD-1017": "Evidence ready",
+    "D-4 · ORD-1017": "Evidence ready",  # a refund the order system made never arrived
     "D-5 · ORD-1009": "New",
 }
 
@@ -119,13 +119,37 @@ def test_the_page_serves_the_channel_with_the_seeded_disputes(demo: Demo) -> Non
         assert state in page.text, state
 
 
-def test_localstripe_holds_the_paid_orders_and_exactly_one_refund(demo: Demo) -> None:
+def test_localstripe_holds_the_shops_refunds_and_exactly_one_of_ours(demo: Demo) -> None:
     auth = {"Authorization": f"Bearer {API_KEY}"}
-    refunds = httpx.get(f"{demo.stripe}/v1/refunds", headers=auth, timeout=10).json()["data"]
-    order = json.loads((demo.folder / "orders" / "ORD-1001.json").read_text())
-    assert [(r["amount"], r["payment_intent"]) for r in refunds] == [
-        (4000, order["payment"]["reference"])
+    answer = httpx.get(f"{demo.stripe}/v1/refunds?limit=100", headers=auth, timeout=10).json()
+    refunds = answer["data"]
+    assert not answer["has_more"]
+    orders = [json.loads(p.read_text()) for p in sorted((demo.folder / "orders").glob("*.json"))]
+    by_payment = {o["payment"]["reference"]: o for o in orders}
+    ours = [r for r in refunds if (r.get("metadata") or {}).get("refund_request")]
+    assert [(r["amount"], by_payment[r["payment_intent"]]["order_id"]) for r in ours] == [
+        (4000, "ORD-1001")
     ]
+    shops = {by_payment[r["payment_intent"]]["order_id"]: r["amount"] for r in refunds}
+    shops = {k: v for k, v in shops.items() if k != "ORD-1001"}
+    claimed = {
+        o["order_id"]
+        for o in orders
+        if ((o.get("return_request") or {}).get("decision") or {}).get("outcome")
+        in ("refunded", "partial_refund")
+    }
+    assert set(shops) == claimed - {"ORD-1017"}  # its refund never left: the seeded dispute
+    assert "ORD-1017" in claimed
+
+
+def test_the_refund_not_received_dispute_shows_its_payment_ledger(demo: Demo) -> None:
+    snapshot = httpx.get(demo.page.rstrip("/") + "/_sandbox/state", timeout=10).json()
+    channel = next(c for c in snapshot["channels"] if c["id"] == "C0DISPUTES")
+    parent = next(m for m in channel["messages"] if "· ORD-1017 ·" in m["text"])
+    assert "Refund not received" in parent["text"]
+    card = json.dumps(next(r for r in parent["thread"] if "Evidence" in r["text"])["blocks"])
+    assert "Payment ledger" in card and "Discrepancy" in card
+    assert "72.00 USD never reached the customer" in card
 
 
 def test_sigint_stops_everything_within_15_seconds(demo: Demo) -> None:
