@@ -27,7 +27,7 @@ from disputes.proposals import MONEY_KINDS, CheckedProposal, ProposalInput, chec
 from disputes.records import load_case, load_row
 from disputes.refund_retry import RetryResult, retry_after_refusal
 from disputes.refunds import approved_before, request_refund
-from disputes.roles import Roles
+from disputes.roles import CurrentRoles, Roles
 from disputes.transitions import transition
 from disputes.writeback import write_back
 from policies.engine import Decision
@@ -104,7 +104,7 @@ class ResolutionService:
         self,
         db: Database,
         policy: PolicyService,
-        roles: Roles,
+        roles: Roles | CurrentRoles,
         *,
         gateway_name: str | None,
         ledger: LedgerReader | None = None,
@@ -288,7 +288,7 @@ class ResolutionService:
             approver=actor.id,
             since=self.clock() - LIMIT_WINDOW,
         )
-        self.roles.check_approval(
+        self.roles.current().check_approval(
             approver=actor.id,
             approver_groups=groups,
             proposer=proposer,

@@ -189,6 +189,10 @@ class Roles:
         empty = RolesFile(roles=RoleTable(), two_person_rule_above=None)
         return cls(empty, "(not set)")
 
+    def current(self) -> Roles:
+        """The roles in force: a set read once is always itself (see `CurrentRoles`)."""
+        return self
+
     def entry(self, role: Role) -> RoleEntry | None:
         return getattr(self.spec.roles, role.value)
 
@@ -377,46 +381,6 @@ class CurrentRoles:
         self._roles = roles
         log.info("ROLES_FILE %s: reloaded, the edited roles are in force", self.path)
         return roles
-
-    def entry(self, role: Role) -> RoleEntry | None:
-        return self.current().entry(role)
-
-    def role_of(self, user_id: str, group_ids: Iterable[str] = ()) -> Role | None:
-        return self.current().role_of(user_id, group_ids)
-
-    def needs_groups(self) -> bool:
-        return self.current().needs_groups()
-
-    def limit_minor(self, role: Role, currency: str) -> int | None:
-        return self.current().limit_minor(role, currency)
-
-    def two_person_minor(self, currency: str) -> int | None:
-        return self.current().two_person_minor(currency)
-
-    def check_approval(
-        self,
-        *,
-        approver: str,
-        approver_groups: Iterable[str],
-        proposer: str,
-        amount_minor: int,
-        currency: str,
-        supervisor_required: bool,
-        approved_before_minor: int = 0,
-        self_approved_before_minor: int = 0,
-        order_id: str | None = None,
-    ) -> Role:
-        return self.current().check_approval(
-            approver=approver,
-            approver_groups=approver_groups,
-            proposer=proposer,
-            amount_minor=amount_minor,
-            currency=currency,
-            supervisor_required=supervisor_required,
-            approved_before_minor=approved_before_minor,
-            self_approved_before_minor=self_approved_before_minor,
-            order_id=order_id,
-        )
 
 
 def _read_yaml(path: Path) -> Any:

@@ -152,7 +152,7 @@ class MoneyWorld:
         self.resolution = ResolutionService(
             db,
             self.policy,
-            self.roles,  # type: ignore[arg-type]
+            self.roles,
             gateway_name=gateway.name,
             ledger=self.ledger_reader,
             orders=self.orders,

@@ -39,7 +39,7 @@ def path(tmp_path: Path) -> Path:
 
 
 def check(roles: CurrentRoles | Roles, approver: str, amount_minor: int = 5000) -> Role:
-    return roles.check_approval(
+    return roles.current().check_approval(
         approver=approver,
         approver_groups=(),
         proposer="U0AGENT",
@@ -107,10 +107,10 @@ def test_someone_removed_from_the_file_is_refused_at_the_next_check(
 
 def test_a_new_limit_applies_at_the_next_check(path: Path) -> None:
     roles = CurrentRoles(path)
-    assert roles.limit_minor(Role.MANAGER, "USD") == 20000
+    assert roles.current().limit_minor(Role.MANAGER, "USD") == 20000
     write(path, ROLES_YAML.replace('"200.00"', '{USD: "50.00", EUR: "45.00"}'), later_by=2)
-    assert roles.limit_minor(Role.MANAGER, "USD") == 5000
-    assert roles.limit_minor(Role.MANAGER, "EUR") == 4500
+    assert roles.current().limit_minor(Role.MANAGER, "USD") == 5000
+    assert roles.current().limit_minor(Role.MANAGER, "EUR") == 4500
     with pytest.raises(NotAllowed, match=r"above your approval limit of 50\.00 USD"):
         check(roles, "U0MANAGER1", 5001)
 
@@ -120,7 +120,7 @@ def test_an_edit_of_the_same_mtime_but_another_size_is_seen(path: Path) -> None:
     stamp = path.stat().st_mtime_ns
     write(path, ROLES_YAML.replace('"100.00"', '"10.00"'))
     os.utime(path, ns=(stamp, stamp))
-    assert roles.two_person_minor("USD") == 1000
+    assert roles.current().two_person_minor("USD") == 1000
 
 
 def test_a_broken_edit_keeps_the_roles_in_force(
@@ -160,15 +160,15 @@ def test_a_file_that_disappears_keeps_the_roles_in_force(
         check(roles, "U0MANAGER2")
 
 
-def test_roles_methods_read_the_roles_in_force(path: Path) -> None:
-    roles = CurrentRoles(path)
+def test_the_roles_in_force_answer_every_question(path: Path) -> None:
+    roles = CurrentRoles(path).current()
     assert roles.role_of("U0NEW", ["S0MANAGERS"]) is Role.MANAGER
     assert roles.needs_groups()
     entry = roles.entry(Role.MANAGER)
     assert entry is not None and entry.groups == ("S0MANAGERS",)
     assert roles.entry(Role.AGENT) is None
-    assert roles.limit_minor(Role.SUPERVISOR, "KWD") is None
-    assert roles.two_person_minor("USD") == 10000
+    assert roles.current().limit_minor(Role.SUPERVISOR, "KWD") is None
+    assert roles.current().two_person_minor("USD") == 10000
     with pytest.raises(NotAllowed, match="ORD-1001 in the last 90 days"):
         roles.check_approval(
             approver="U0MANAGER1",
