@@ -53,7 +53,7 @@ class Claimed:
     fence: int
     was: str  # "pending": never sent; "unknown": may have been sent, ask before sending
     order: RefundOrder
-    last_sent_at: datetime | None
+    last_in_flight_at: datetime | None
     basis: Basis
     dispute_number: int
 
@@ -71,7 +71,7 @@ def claimed_from(request: RefundRequestRow, dispute: DisputeRow, *, was: str) ->
             currency=request.currency,
             dispute_ref=dispute_ref(dispute.number),
         ),
-        last_sent_at=request.last_sent_at,
+        last_in_flight_at=request.last_in_flight_at,
         basis=Basis(request.basis),
         dispute_number=dispute.number,
     )
@@ -172,7 +172,7 @@ async def prepare_send(
         )
         return await record_failed(session, claimed, reason, now=now, timings=timings, held=found)
     request.sends += 1
-    request.last_sent_at = now
+    request.last_in_flight_at = now
     request.lease_until = now + timings.lease
     request.updated_at = now
     await audit.append(
@@ -211,8 +211,7 @@ async def record_succeeded(
     duplicate = len(ids) > 1
     _release_claim(request, "succeeded", now)
     request.provider_refund_id, request.provider_refund_ids = ids[0], ids
-    request.failure_reason = None
-    request.attention = "duplicate" if duplicate else None
+    request.failure_reason, request.attention = None, None
     await audit.append(
         session,
         dispute,
@@ -229,20 +228,33 @@ async def record_succeeded(
         at=now,
     )
     if duplicate:
-        request.failure_reason = (
-            f"The provider holds {len(ids)} refunds for this one request ({', '.join(ids)}): "
-            "the customer was refunded more than once."
-        )
-        await audit.append(
-            session,
-            dispute,
-            SYSTEM,
-            "refund.duplicate",
-            after={"refund_request": request.id, "provider_refund_ids": ids},
-            at=now,
-        )
+        await note_duplicate(session, request, dispute, SYSTEM, now)
     await _move(session, dispute, Event.EXECUTION_SUCCEEDED, now)
     return _outcome(request, dispute, "duplicate" if duplicate else "succeeded")
+
+
+async def note_duplicate(
+    session: AsyncSession,
+    request: RefundRequestRow,
+    dispute: DisputeRow,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """More than one refund at the provider for one request: flagged, both ids audited."""
+    ids = list(request.provider_refund_ids)
+    request.attention = "duplicate"
+    request.failure_reason = (
+        f"The provider holds {len(ids)} refunds for this one request ({', '.join(ids)}): "
+        "the customer was refunded more than once."
+    )
+    await audit.append(
+        session,
+        dispute,
+        actor,
+        "refund.duplicate",
+        after={"refund_request": request.id, "provider_refund_ids": ids},
+        at=now,
+    )
 
 
 async def record_failed(
@@ -309,7 +321,9 @@ async def record_unknown(
     ids = list(provider_ids)
     if ids:
         request.provider_refund_id, request.provider_refund_ids = ids[0], ids
-    settle_at = (request.last_sent_at or now) + timings.settle
+    if sent:  # this pass sent it and stopped waiting for the answer only now
+        request.last_in_flight_at = now
+    settle_at = (request.last_in_flight_at or now) + timings.settle
     request.next_attempt_at = (
         settle_at if settle_at > now else now + timings.backoff(request.attempts)
     )
@@ -351,11 +365,13 @@ async def record_lookup(
         return await record_failed(session, claimed, reason, **options)
     if found.kind is Found.PENDING:
         detail = f"the provider holds refund {found.ids[0]} as pending"
-        return await record_unknown(session, claimed, detail, provider_ids=found.ids, **options)
+        return await record_unknown(
+            session, claimed, detail, provider_ids=found.ids, sent=sent, **options
+        )
     if found.kind is Found.MISMATCH:
         return await _record_mismatch(session, claimed, found, now=now)
     detail = f"the provider holds no refund for {claimed.order.request_id} yet"
-    return await record_unknown(session, claimed, detail, **options)
+    return await record_unknown(session, claimed, detail, sent=sent, **options)
 
 
 async def _record_mismatch(

@@ -21,6 +21,7 @@ from disputes.money import Money
 from disputes.payments import Basis, request_ref
 from disputes.records import load_row
 from disputes.refund_lookup import Found, Lookup, classify
+from disputes.refund_records import note_duplicate
 from disputes.refunds import request_refund
 from disputes.transitions import transition
 from storage.tables import DisputeRow, ProposalRow, RefundRequestRow
@@ -194,15 +195,7 @@ async def _settle_found(
     else:
         request.status, request.failure_reason = "succeeded", None
         if found.kind is Found.DUPLICATE:
-            request.attention = "duplicate"
-            await audit.append(
-                session,
-                row,
-                actor,
-                "refund.duplicate",
-                after={"refund_request": request.id, "provider_refund_ids": ids},
-                at=now,
-            )
+            await note_duplicate(session, request, row, actor, now)
         await transition(session, row, Event.EXECUTION_SUCCEEDED, actor, at=now)
     return RetryResult(
         dispute_number=row.number,

@@ -94,8 +94,13 @@ class RefundWorker:
                     pass
             except Exception:
                 log.exception("refund worker pass failed; retrying at the next poll")
+            try:
+                wait = await self._until_next_due()
+            except Exception:
+                log.exception("refund worker could not read the outbox; polling again")
+                wait = self.timings.poll_seconds
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), await self._until_next_due())
+                await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
 
     async def _until_next_due(self) -> float:
@@ -176,8 +181,8 @@ class RefundWorker:
                 # Its send may have been in flight until the last renewal of that claim: the
                 # settling time counts from then.
                 renewed = request.lease_until - self.timings.lease
-                if request.last_sent_at is None or renewed > request.last_sent_at:
-                    request.last_sent_at = renewed
+                if request.last_in_flight_at is None or renewed > request.last_in_flight_at:
+                    request.last_in_flight_at = renewed
         was = "unknown" if request.sends else "pending"
         request.status = "in_flight"
         request.fence += 1
@@ -234,13 +239,16 @@ class RefundWorker:
         return await self._send(claimed, refunds)
 
     def _settled(self, claimed: Claimed) -> bool:
-        """The provider has had its settling time since our last send to act on it."""
-        last = claimed.last_sent_at
+        """The provider has had its settling time, since a send of ours was last in flight, to
+        act on it."""
+        last = claimed.last_in_flight_at
         return last is None or self.clock() >= last + self.timings.settle
 
     async def _send(self, claimed: Claimed, refunds: list[RefundResult]) -> RefundOutcome | None:
-        now, timings = self.clock(), self.timings
-        ready = await self.db.run(lambda s: prepare_send(s, claimed, refunds, now, timings))
+        timings = self.timings  # the send is stamped once the transaction holds the row
+        ready = await self.db.run(
+            lambda s: prepare_send(s, claimed, refunds, self.clock(), timings)
+        )
         if ready is not True:
             return ready  # the claim was lost (None) or the ledger refused it (an outcome)
         try:
@@ -263,7 +271,8 @@ class RefundWorker:
         try:
             refunds = await self.gateway.refunds_on(claimed.order.payment_reference)
         except RefundUncertain as exc:
-            return await self._record(record_unknown, claimed, f"{detail}; look-up failed: {exc}")
+            detail = f"{detail}; look-up failed: {exc}"
+            return await self._record(record_unknown, claimed, detail, sent=True)
         found = classify(claimed.order, refunds)
         if found.kind is Found.NONE:
             return await self._record(record_unknown, claimed, detail, sent=True)
@@ -288,7 +297,9 @@ class RefundWorker:
         what: Any,
         **options: Any,
     ) -> RefundOutcome | None:
-        timings, now = self.timings, self.clock()
+        timings = self.timings
         return await self.db.run(
-            lambda session: step(session, claimed, what, now=now, timings=timings, **options)
+            lambda session: step(
+                session, claimed, what, now=self.clock(), timings=timings, **options
+            )
         )

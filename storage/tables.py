@@ -183,7 +183,10 @@ class RefundRequestRow(Base):
     fence: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None]
     sends: Mapped[int] = mapped_column(Integer, default=0)
-    last_sent_at: Mapped[datetime | None]
+    # The last moment a send of this request may still have been on its way to the provider:
+    # set as the POST goes out, moved on when the worker stops waiting for its answer (or to the
+    # last renewal of a claim whose worker died). The settling time counts from here.
+    last_in_flight_at: Mapped[datetime | None]
     unknown_since: Mapped[datetime | None]
     attention: Mapped[str | None] = mapped_column(String(40))
     provider_refund_id: Mapped[str | None] = mapped_column(String(120))

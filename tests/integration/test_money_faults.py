@@ -459,3 +459,72 @@ async def test_a_refund_pending_at_the_provider_is_followed_to_its_end(
     await world.drain()
     assert (await world.requests(number))[0].status == "succeeded"
     await world.check_books(PAY, paid={PAY: PAID})
+
+
+async def test_the_http_gateways_lookup_never_takes_a_strangers_refund(
+    db: Database, tmp_path: Path
+) -> None:
+    """A sloppy back end lists every refund it holds, someone else's among them (no request
+    id, another amount and currency): the customer must still be paid."""
+    from connectors.refunds.http import HttpRefundGateway
+    from sandbox.order_service import OrderServiceServer
+    from tests.integration.test_http_refund_gateway import Shop, contract_app
+
+    shop = Shop(paid={PAY: PAID}, ignore_filter=True)
+    stranger = shop.add("pay_elsewhere", 12_00)  # EUR, no request id
+    shop.fail_with = [503]  # our first POST: no answer, nothing made
+    async with OrderServiceServer(contract_app(shop)) as url:
+        gateway = HttpRefundGateway(f"{url}/api/", attempts=1, timeout=2.0)
+        world = MoneyWorld(db, gateway, tmp_path, orders=[order()])
+        number = await approved(world)
+        await world.worker_pass()
+        assert (await world.requests(number))[0].status == "unknown"
+        world.later(31)
+        await world.worker_pass()
+        (request,) = await world.requests(number)
+        await world.check_books(PAY)
+        await gateway.aclose()
+    ours = [r for r in shop.refunds if r.get("request_id") == request.ref]
+    assert [(r["amount_minor"], r["currency"]) for r in ours] == [(50_00, "USD")]
+    assert request.status == "succeeded" and request.provider_refund_ids == (ours[0]["id"],)
+    assert stranger["id"] not in request.provider_refund_ids
+
+
+class LateDeparture:
+    """A gateway whose POSTs leave `seconds` after the worker recorded the send (the worker
+    waited for the database, or for the network), on the world's clock."""
+
+    def __init__(self, inner: FakeGateway, world: MoneyWorld, seconds: float) -> None:
+        self.inner, self.world, self.seconds = inner, world, seconds
+        self.name = inner.name
+
+    async def refund(self, order: RefundOrder) -> RefundResult:
+        self.world.later(self.seconds)
+        return await self.inner.refund(order)
+
+    async def refunds_on(self, payment_reference: str) -> list[RefundResult]:
+        return await self.inner.refunds_on(payment_reference)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_the_settling_time_counts_from_when_the_worker_stopped_waiting(
+    db: Database, tmp_path: Path
+) -> None:
+    gateway = provider(honour_keys=False, cap=False)
+    world = MoneyWorld(db, gateway, tmp_path, orders=[order()])
+    world.worker.gateway = LateDeparture(gateway, world, 20)  # leaves 20 s after its stamp
+    number = await approved(world)
+    gateway.delay_next()  # the provider acts within the settling time of receiving it
+    await world.worker_pass()
+    assert (await world.requests(number))[0].status == "unknown"
+    world.later(11)  # 31 s after the stamp, 11 s after the POST left
+    await world.drain()
+    gateway.release_delayed()  # the provider acts, 25 s after it received the request
+    world.later(20)
+    await world.drain()
+    (request,) = await world.requests(number)
+    assert (request.status, request.sends) == ("succeeded", 1)
+    assert len(ours(gateway)) == 1
+    await world.check_books(PAY)

@@ -46,7 +46,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("fence", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("sends", sa.Integer(), nullable=False, server_default="0"))
-        batch.add_column(sa.Column("last_sent_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("last_in_flight_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("unknown_since", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("attention", sa.String(length=40), nullable=True))
         batch.add_column(
@@ -60,7 +60,7 @@ def upgrade() -> None:
         """
         UPDATE refund_requests
         SET status = 'unknown', sends = attempts, unknown_since = updated_at,
-            last_sent_at = updated_at
+            last_in_flight_at = updated_at
         WHERE (status = 'pending' AND uncertain) OR status = 'in_flight'
         """
     )
@@ -87,7 +87,7 @@ def downgrade() -> None:
             "provider_refund_ids",
             "attention",
             "unknown_since",
-            "last_sent_at",
+            "last_in_flight_at",
             "sends",
             "lease_until",
             "fence",
