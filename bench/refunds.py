@@ -1,43 +1,78 @@
 """How fast approvals turn into refunds at Stripe, and whether each is sent exactly once.
 
 Run from the project folder:  .venv/bin/python -m bench.refunds
-(about two minutes; prints numbers, never asserts on them; exits 0 when it ran)
+(about three minutes on 2 CPUs; prints numbers, never asserts on them; exits 0 when it ran)
 
-Each run starts a fresh localstripe (tests.support.localstripe, loopback subprocess) and a fresh
-SQLite database in a temp folder migrated with storage.migrate. Setup, not measured: 500
-succeeded payment intents created in localstripe (16 at a time), and 500 disputes opened through
-IntakeService from a StaticOrders source (4 at a time; distinct order ids, one payment intent
-each). Everything but localstripe runs in this process, on one event loop: on 2 CPUs the
-drain is bound by this process's CPU (~40 ms of ORM work per approve + claim + record), not
-by localstripe (a refund POST answers in ~4 ms), so click -> refunded is mostly queueing
-behind the approval burst.
+Each of the three runs starts a fresh localstripe (tests.support.localstripe, loopback
+subprocess) and a fresh SQLite database in a temp folder migrated with storage.migrate. Setup,
+not measured: 500 succeeded payment intents created in localstripe (16 at a time), and 500
+disputes opened through IntakeService from a StaticOrders source (4 at a time; distinct order
+ids, one payment intent each; no evidence sources: the approval overrides evidence, and
+collecting it took two thirds of the setup). Everything but localstripe runs in this process,
+on one event loop (the fault-injecting proxy of runs 2 and 3 in a thread of it): on 2 CPUs the
+drain is bound by this process's CPU (~60 ms of ORM work per approval and its refund: approve,
+claim, look up, mark the send, record), not by localstripe (a refund POST answers in ~4 ms), so
+click -> refunded is mostly queueing behind the approval burst.
 
 Measured: 8 concurrent "approvers" each take the next dispute and approve it the way the
 integration tests do (evidence_overridden -> proposed -> approved, and request_refund for 50.00
 USD, in one transaction); the click is the moment before that transaction starts. Approvals
 are spread round-robin over 4 RefundWorker "replicas" (each its own Database engine on the same
-file and its own StripeGateway), and the approving replica's worker is woken after the commit.
+file and its own StripeGateway, attempts=1), and the approving replica's worker is woken after
+the commit. A run ends when every refund request is final in the database (succeeded, failed or
+canceled), or 60 s after the last approval, when it reports what is left.
   - approvals/s: 500 / (last approval committed - first click); approval p50/p99 is click ->
     commit of that transaction (it queues for SQLite's single writer with the workers' claims).
-  - click -> refunded p50/p99: click until the worker's notify callback reports the
-    RefundOutcome "succeeded" (sent after the outcome transaction committed).
-Run (1): a plain StripeGateway. Run (2): the gateway's transport turns 20% of refund POSTs into
-timeouts: half raised before the request leaves (nothing happened), half after localstripe
-answered (the refund exists, the answer is lost). Look-ups (GET) are never faulted. The
-gateway's own attempts are 1, so every unknown outcome goes back to the worker, whose next
-claim looks the refund up by metadata before sending again. The worker's retry backoff is
-min(2^attempts s, MAX_BACKOFF); the bench sets MAX_BACKOFF to 250 ms and poll_seconds to
-0.25 s (production: 5 min cap, so 2 s, 4 s, ... and a 5 s poll), so run (2)'s tail is the
-bench's backoff, not the app's.
-After each run every refund in localstripe is listed (GET /v1/refunds, paged) and grouped by
-metadata.refund_request: "duplicates" are extra refunds for one request, "missing" are
-requests with no refund. Both must be 0, with exactly 500 refunds.
+  - click -> refunded p50/p99: click until the worker's notify callback first reports the
+    request "succeeded" (sent after the outcome transaction committed; notify is called once
+    per change of a request's state).
+  - what the workers heard from their gateways (answers, unknown outcomes, failed look-ups),
+    the refund path's own warnings (claims taken over after their lease expired, writes refused
+    because the claim was lost), and the requests by status, claims and sends.
+
+Bench timings (Timings; production in brackets): lease 2 s (120 s), settle 1 s (30 s), retry
+backoff min(2^attempts s, 250 ms) (5 min cap), poll 0.25 s (5 s). The settle time is how long
+the worker gives the provider to act on a send: a request whose outcome is unknown and whose
+refund the provider does not show is sent again only once that much time has passed since a
+send of it was last in flight (the worker stopped waiting for its answer). Requests are
+claimed in the order they fall due, so one that has to come back (an
+unknown outcome, a failed look-up, a claim taken over) queues behind the approvals' backlog:
+the tails of runs 2 and 3 are that queue plus the bench's settle time, lease and backoff, not
+the app's. The lease is short for this load: renewals queue for SQLite's writer too, so in
+every run a few claims expire under a live worker and are taken over (the fences keep the late
+writes out).
+
+Run (1): the gateways talk to localstripe directly (timeout 5 s). Runs (2) and (3): they talk
+to it through tests.support.faulty_stripe.FaultyStripe (real HTTP, the proxy in a thread) with
+a 0.3 s timeout. Before each call a replica's gateway rolls the run's fault mix and plans the
+fault on the proxy, which applies it to the next request of that kind (bench.refund_faults).
+  (2) 20% of refund POSTs time out: half are never forwarded (nothing happened), half are
+      forwarded and their answer held until the client gives up (the refund exists, the answer
+      is lost). Look-ups are never faulted.
+  (3) chaos: 10% of refund POSTs lose their answer as in (2); 10% take effect late, forwarded
+      0.05 to 0.5 s after the client gave up (0.35-0.8 s after the proxy got them, below the
+      1 s settle time: the provider acting within the settle time of a send is the bound the
+      worker is built on); 10% of look-ups (GET /v1/refunds) answer a 4xx or 5xx (400, 404,
+      409, 429, 500, 502 or 503); and the worker that sends every 50th refund POST is killed
+      0-50 ms after it goes out: its task is cancelled wherever it is (the POST on the wire, or
+      the answer being recorded), so its claim is never renewed or released; its engine and
+      gateway are dropped and a fresh replica starts in its place, so four keep running.
+      Another worker takes the request over once its lease expires. Also printed: click ->
+      final in the database (it covers a request whose worker was killed before it could
+      notify), the slowest request and what happened to it, and the kills, lost answers,
+      delayed effects and failed look-ups injected (from the proxy's log).
+After each run every refund in localstripe is listed (GET /v1/refunds, paged, not through the
+proxy, after every delayed effect has happened) and grouped by metadata.refund_request:
+"duplicates" are extra refunds for one request, "missing" are requests with no refund. Both
+must be 0, with exactly 500 refunds; if not, the requests concerned are printed with their
+sends, claims and the faults, kills and takeovers that touched them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import itertools
+import logging
 import math
 import os
 import random
@@ -52,23 +87,23 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.orders.evidence import default_evidence_sources
+from bench.refund_faults import FaultMix, Kills, Replicas, WiredGateway, chaos, timeouts
 from connectors.refunds.stripe import StripeGateway
-from disputes import refund_worker
 from disputes.audit import Actor
 from disputes.intake import IntakeService, OpenRequest
 from disputes.lifecycle import Event
 from disputes.records import load_row
-from disputes.refund_worker import RefundOutcome, RefundWorker
+from disputes.refund_worker import RefundOutcome, Timings
 from disputes.refunds import request_refund
 from disputes.transitions import transition
 from sandbox.localstripe_runner import create_payment
 from storage.db import Database
 from storage.migrate import migrate
 from storage.tables import DisputeRow, RefundRequestRow
+from tests.support.faulty_stripe import REFUND_LOOKUP, REFUND_POST, FaultyStripe, LoggedRequest
 from tests.support.localstripe import API_KEY, localstripe_server
 from tests.support.orders import StaticOrders, order
 
@@ -79,14 +114,60 @@ PAYMENT_CONCURRENCY = 16
 INTAKE_CONCURRENCY = 4
 PAID_MINOR = 129_00  # the test order's total; 29.00 of it was already refunded before
 REFUND_MINOR = 50_00
-FAULT_RATE = 0.2
-GATEWAY_ATTEMPTS = 1
-GATEWAY_TIMEOUT = 5.0
-BENCH_MAX_BACKOFF = timedelta(milliseconds=250)
-POLL_SECONDS = 0.25
-DRAIN_TIMEOUT = 60.0
-TOTAL_TIMEOUT = 170.0
+TIMINGS = Timings(
+    lease=timedelta(seconds=2),
+    settle=timedelta(seconds=1),
+    max_backoff=timedelta(milliseconds=250),
+    poll_seconds=0.25,
+)
+PLAIN_TIMEOUT = 5.0
+PROXY_TIMEOUT = 0.3  # the client gives up; a held answer or a late effect shows as a timeout
+TIMEOUT_RATE = 0.2
+LOST, DELAYED, LATE_BY, FAILED_LOOKUPS = 0.1, 0.1, 0.5, 0.1
+KILL_EVERY, KILL_WITHIN = 50, 0.05
+DRAIN_LIMIT = 60.0
+TOTAL_LIMIT = 420.0
+FINAL = ("succeeded", "failed", "canceled")
 MANAGER = Actor.slack_user("U0MANAGER1")
+
+if TIMINGS.settle.total_seconds() <= PROXY_TIMEOUT + LATE_BY:
+    raise SystemExit("a delayed effect must happen within the settle time of its send")
+
+
+@dataclass(frozen=True)
+class Run:
+    label: str
+    folder: str
+    mix: FaultMix | None = None  # None: no proxy
+    kill_every: int = 0
+
+
+RUNS = (
+    Run(f"1. {APPROVALS} approvals, {WORKERS} workers, plain StripeGateway", "plain"),
+    Run(
+        f"2. {APPROVALS} approvals, {WORKERS} workers, {TIMEOUT_RATE:.0%} of refund POSTs time"
+        f" out (half before sending, half after refunding); gateway attempts=1, timeout"
+        f" {PROXY_TIMEOUT:g} s, settle {TIMINGS.settle.total_seconds():g} s, backoff capped at"
+        f" {TIMINGS.max_backoff.total_seconds() * 1000:.0f} ms",
+        "timeouts",
+        mix=timeouts(TIMEOUT_RATE),
+    ),
+    Run(
+        f"3. chaos: {APPROVALS} approvals, {WORKERS} workers; {LOST:.0%} of refund POSTs lose"
+        f" their answer, {DELAYED:.0%} take effect up to {LATE_BY:g} s after the client gave up,"
+        f" {FAILED_LOOKUPS:.0%} of look-ups fail (4xx/5xx); the worker sending every"
+        f" {KILL_EVERY}th refund POST is killed",
+        "chaos",
+        mix=chaos(
+            lost=LOST,
+            delayed=DELAYED,
+            late_by=LATE_BY,
+            after=PROXY_TIMEOUT,
+            lookups=FAILED_LOOKUPS,
+        ),
+        kill_every=KILL_EVERY,
+    ),
+)
 
 
 # -- numbers ---------------------------------------------------------------------------
@@ -105,36 +186,6 @@ def spread(values: list[float]) -> str:
         f"p50 {percentile(values, 50) * 1000:7.1f} ms  p99 {percentile(values, 99) * 1000:7.1f} ms"
         f"  max {max(values) * 1000:7.1f} ms  (n={len(values)})"
     )
-
-
-# -- faults on the wire -------------------------------------------------------------------
-
-
-class FaultyTransport(httpx.AsyncBaseTransport):
-    """Forwards everything; a share of refund POSTs time out, before or after forwarding."""
-
-    def __init__(self, rate: float, seed: int) -> None:
-        self.rate = rate
-        self.rng = random.Random(seed)
-        self.counts: Counter[str] = Counter()
-        self._inner = httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.counts[request.method] += 1
-        roll = self.rng.random() if request.method == "POST" else 1.0
-        if roll < self.rate / 2:
-            self.counts["timeout before sending"] += 1
-            raise httpx.ReadTimeout("bench: timed out before sending", request=request)
-        response = await self._inner.handle_async_request(request)
-        if roll < self.rate:
-            await response.aread()
-            await response.aclose()
-            self.counts["answer lost after refunding"] += 1
-            raise httpx.ReadTimeout("bench: answer lost after the server acted", request=request)
-        return response
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 # -- setup ------------------------------------------------------------------------------------
@@ -167,7 +218,7 @@ async def open_disputes(db: Database, payments: list[str]) -> list[int]:
         order(order_id=f"ORD-B{n:04d}", payment={"provider": "stripe", "reference": payment})
         for n, payment in enumerate(payments)
     ]
-    intake = IntakeService(db, StaticOrders(*orders), default_evidence_sources())
+    intake = IntakeService(db, StaticOrders(*orders), [])
 
     def job(order_id: str) -> Callable[[], Awaitable[int]]:
         async def run() -> int:
@@ -179,24 +230,22 @@ async def open_disputes(db: Database, payments: list[str]) -> list[int]:
     return await bounded(INTAKE_CONCURRENCY, [job(o.order_id) for o in orders])
 
 
-# -- one run ------------------------------------------------------------------------------------
+# -- approving and draining ---------------------------------------------------------------------
 
 
 @dataclass
 class Tally:
+    """Wall-clock times (time.time()) by dispute number, and what notify reported."""
+
     clicks: dict[int, float] = field(default_factory=dict)
     committed: dict[int, float] = field(default_factory=dict)
     refunded: dict[int, float] = field(default_factory=dict)
     outcomes: Counter[str] = field(default_factory=Counter)
-    finished: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def notify(self, outcome: RefundOutcome) -> None:
-        now = time.perf_counter()
         self.outcomes[outcome.status] += 1
-        if outcome.status == "succeeded":
-            self.refunded.setdefault(outcome.dispute_number, now)
-        if len(self.refunded) + self.outcomes["failed"] >= APPROVALS:
-            self.finished.set()
+        if outcome.status in ("succeeded", "duplicate"):
+            self.refunded.setdefault(outcome.dispute_number, time.time())
 
 
 def approval(number: int) -> Callable[[AsyncSession], Awaitable[None]]:
@@ -216,27 +265,76 @@ def approval(number: int) -> Callable[[AsyncSession], Awaitable[None]]:
     return work
 
 
-async def approve_all(db: Database, numbers: list[int], workers: list[RefundWorker], tally: Tally):
+async def approve_all(db: Database, numbers: list[int], replicas: Replicas, tally: Tally) -> None:
     pending = iter(enumerate(numbers))
 
     async def approver() -> None:
         for index, number in pending:
-            tally.clicks[number] = time.perf_counter()
+            tally.clicks[number] = time.time()
             await db.run(approval(number))
-            tally.committed[number] = time.perf_counter()
-            workers[index % len(workers)].wake()  # the approving replica wakes its own worker
+            tally.committed[number] = time.time()
+            replicas.wake(index)
 
     await asyncio.gather(*(approver() for _ in range(APPROVERS)))
 
 
-async def refund_attempts(db: Database) -> dict[int, tuple[str, int]]:
+async def not_final(db: Database) -> int:
+    async with db.reading() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(RefundRequestRow)
+            .where(RefundRequestRow.status.not_in(FINAL))
+        )
+        return int(count or 0)
+
+
+async def until_final(db: Database, limit: float) -> bool:
+    """Until every request is final in the database; False when `limit` s passed first."""
+    deadline = time.monotonic() + limit
+    while await not_final(db):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
+# -- what is left to read ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    id: int
+    number: int
+    status: str
+    claims: int
+    sends: int
+    updated: float  # the last change, as the worker's clock had it; when final, settled
+    payment: str
+
+    @property
+    def ref(self) -> str:
+        return f"rr_{self.id}"
+
+
+async def requests_of(db: Database) -> list[Request]:
     async with db.reading() as session:
         rows = await session.execute(
-            select(DisputeRow.number, RefundRequestRow.status, RefundRequestRow.attempts).join(
+            select(RefundRequestRow, DisputeRow.number).join(
                 DisputeRow, DisputeRow.id == RefundRequestRow.dispute_id
             )
         )
-        return {number: (status, attempts) for number, status, attempts in rows}
+        return [
+            Request(
+                r.id,
+                n,
+                r.status,
+                r.attempts,
+                r.sends,
+                r.updated_at.timestamp(),
+                r.payment_reference,
+            )
+            for r, n in rows
+        ]
 
 
 async def stripe_refunds(base: str) -> list[dict[str, Any]]:
@@ -257,116 +355,295 @@ async def stripe_refunds(base: str) -> list[dict[str, Any]]:
     return list(found.values())
 
 
-def report_provider(refunds: list[dict[str, Any]], request_ids: set[str]) -> None:
-    per_request = Counter((r.get("metadata") or {}).get("refund_request") for r in refunds)
-    duplicates = sum(count - 1 for rid, count in per_request.items() if rid and count > 1)
-    missing = len(request_ids - set(per_request))
-    strangers = sum(count for rid, count in per_request.items() if rid not in request_ids)
-    ok = len(refunds) == APPROVALS and duplicates == 0 and missing == 0 and strangers == 0
-    print(f"  refunds in localstripe: {len(refunds)} (expected {APPROVALS})")
-    print(f"  duplicates: {duplicates}")
-    print(f"  missing: {missing}")
-    if strangers:
-        print(f"  refunds matching no request: {strangers}")
-    print(f"  exactly once: {'yes' if ok else 'NO'}")
+@dataclass
+class Wire:
+    """The proxy's log, by request kind and by our request id."""
+
+    log: list[LoggedRequest]
+
+    def of(self, kind: str) -> list[LoggedRequest]:
+        return [e for e in self.log if e.kind == kind]
+
+    def faults(self, kind: str) -> Counter[str]:
+        return Counter(e.fault for e in self.of(kind) if e.fault)
+
+    def posts_for(self, ref: str) -> list[LoggedRequest]:
+        return [e for e in self.of(REFUND_POST) if e.refund_request == ref]
+
+    def failed_lookups_on(self, payment: str) -> int:
+        return sum(1 for e in self.of(REFUND_LOOKUP) if e.fault and payment in e.query)
 
 
-async def run(label: str, folder: Path, *, faults: bool) -> None:
-    print(f"\n== {label}")
-    folder.mkdir()  # noqa: ASYNC240 (nothing else is running yet)
-    setup = time.perf_counter()
-    with localstripe_server() as base:
-        url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
-        db = Database(url)
-        replicas = [Database(url) for _ in range(WORKERS)]
-        transports = [
-            FaultyTransport(FAULT_RATE, seed=n) if faults else None for n in range(WORKERS)
-        ]
-        gateways = [stripe_gateway(base, transport) for transport in transports]
-        tally = Tally()
-        workers = [
-            RefundWorker(replica, gateway, notify=tally.notify, poll_seconds=POLL_SECONDS)
-            for replica, gateway in zip(replicas, gateways, strict=True)
-        ]
-        try:
-            await migrate(db)
-            payments = await create_payments(base)
-            numbers = await open_disputes(db, payments)
-            print(
-                f"  setup: {len(payments)} payment intents, {len(numbers)} disputes opened"
-                f" in {time.perf_counter() - setup:.1f} s"
-            )
-            for worker in workers:
-                worker.start()
-            cpu, wall = time.process_time(), time.perf_counter()
-            await approve_all(db, numbers, workers, tally)
-            approved = time.perf_counter()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(tally.finished.wait(), DRAIN_TIMEOUT)
-            drained = time.perf_counter()
-            cpu = time.process_time() - cpu
-        finally:
-            for worker in workers:
-                await worker.stop()
-            for gateway in gateways:
-                await gateway.aclose()
-        first_click = min(tally.clicks.values())
-        approve_wall = max(tally.committed.values()) - first_click
-        print(
-            f"  approvals: {len(tally.committed)} in {approve_wall:.2f} s ="
-            f" {len(tally.committed) / approve_wall:.0f}/s ({APPROVERS} approvers)"
+class WorkerLog(logging.Handler):
+    """The refund path's warnings and errors during a run, kept to be counted, not printed."""
+
+    TAKEOVER = "refund request rr_%s: the claim of fence %s expired; taking it over"
+    RENEWAL_LOST = "refund request rr_%s: claim %s lost"
+    WRITE_REFUSED = "refund request rr_%s: claim %s was lost (now claim %s, %s); %s not recorded"
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def of(self, template: str) -> list[logging.LogRecord]:
+        return [r for r in self.records if r.msg == template]
+
+    def taken_over(self) -> list[str]:
+        """The request of every claim another worker took over, once per takeover."""
+        return [f"rr_{r.args[0]}" for r in self.of(self.TAKEOVER) if isinstance(r.args, tuple)]
+
+    def summary(self, killed: list[str]) -> str:
+        takeovers = self.taken_over()
+        after_kill = sum(1 for ref in takeovers if ref in killed)
+        refused = Counter(
+            str(r.args[4]) for r in self.of(self.WRITE_REFUSED) if isinstance(r.args, tuple)
         )
-        print(
-            "  approval  (click -> commit)    "
-            + spread([tally.committed[n] - tally.clicks[n] for n in tally.committed])
+        errors = [r for r in self.records if r.levelno >= logging.ERROR]
+        known = (self.TAKEOVER, self.RENEWAL_LOST, self.WRITE_REFUSED)
+        other = [r for r in self.records if r.msg not in known and r.levelno < logging.ERROR]
+        text = (
+            f"  worker log: {len(takeovers)} claims taken over after their lease expired"
+            f" ({after_kill} of a killed worker's request);"
+            f" {len(self.of(self.RENEWAL_LOST))} renewals found the claim gone;"
+            f" writes refused for a lost claim: {dict(refused) or 0};"
+            f" {len(other)} other warnings, {len(errors)} errors"
         )
-        latency = {n: tally.refunded[n] - tally.clicks[n] for n in tally.refunded}
-        print("  refunded  (click -> succeeded) " + spread(list(latency.values())))
-        attempts = await refund_attempts(db)
-        if faults:
-            first = [t for n, t in latency.items() if attempts[n][1] == 1]
-            again = [t for n, t in latency.items() if attempts[n][1] > 1]
-            print("    sent once, answered          " + spread(first))
-            print("    after a lost answer / retry  " + spread(again))
-            faulted = sum((t.counts for t in transports if t is not None), Counter())
-            print(
-                f"  wire: {faulted['POST']} refund POSTs, {faulted['GET']} look-ups;"
-                f" {faulted['timeout before sending']} timed out before sending,"
-                f" {faulted['answer lost after refunding']} lost their answer after refunding"
-            )
-        statuses = Counter(status for status, _ in attempts.values())
-        by_attempts = Counter(n for _, n in attempts.values())
-        print(
-            f"  outcomes: {dict(tally.outcomes)}; requests by status {dict(statuses)};"
-            f" by attempts {dict(sorted(by_attempts.items()))}"
-        )
-        print(
-            f"  everything done {drained - wall:.2f} s after the first click"
-            f" ({drained - approved:.2f} s after the last approval);"
-            f" this process's CPU {cpu / (drained - wall):.0%} (one event loop)"
-        )
-        if len(tally.refunded) < APPROVALS and not tally.finished.is_set():
-            print(f"  (gave up waiting after {DRAIN_TIMEOUT:g} s)")
-        request_ids = {f"rr_{rid}" for rid in await request_ids_of(db)}
-        report_provider(await stripe_refunds(base), request_ids)
-        for database in (db, *replicas):
-            await database.dispose()
+        if errors:
+            first = errors[0]
+            text += f" (first: {first.getMessage()}"
+            text += f": {first.exc_info[1]!r})" if first.exc_info else ")"
+        return text
 
 
-def stripe_gateway(base: str, transport: httpx.AsyncBaseTransport | None) -> StripeGateway:
-    return StripeGateway(
-        API_KEY,
-        api_base=base,
-        timeout=GATEWAY_TIMEOUT,
-        attempts=GATEWAY_ATTEMPTS,
-        backoff=0.05,
-        transport=transport,
+# -- reports ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Seen:
+    """What one run left to report on; times are time.time() seconds."""
+
+    spec: Run
+    tally: Tally
+    heard: Counter[str]
+    kills: Kills
+    log: WorkerLog
+    wire: Wire = field(default_factory=lambda: Wire([]))
+    requests: list[Request] = field(default_factory=list)
+    first_click: float = 0.0
+    approved: float = 0.0
+    drained: float = 0.0
+    cpu: float = 0.0
+    final: bool = False
+
+    def request(self, ref: str) -> Request:
+        return next(r for r in self.requests if r.ref == ref)
+
+
+def report(seen: Seen, refunds: list[dict[str, Any]]) -> None:
+    report_approvals(seen.tally)
+    if seen.spec.mix is not None and not seen.spec.kill_every:
+        report_timeouts(seen)
+    if seen.spec.kill_every:
+        report_chaos(seen)
+    report_states(seen)
+    report_provider(seen, refunds)
+
+
+def report_approvals(tally: Tally) -> None:
+    first_click = min(tally.clicks.values())
+    approve_wall = max(tally.committed.values()) - first_click
+    print(
+        f"  approvals: {len(tally.committed)} in {approve_wall:.2f} s ="
+        f" {len(tally.committed) / approve_wall:.0f}/s ({APPROVERS} approvers)"
+    )
+    print(
+        "  approval  (click -> commit)    "
+        + spread([tally.committed[n] - tally.clicks[n] for n in tally.committed])
+    )
+    latency = [tally.refunded[n] - tally.clicks[n] for n in tally.refunded]
+    print("  refunded  (click -> succeeded) " + spread(latency))
+
+
+def report_timeouts(seen: Seen) -> None:
+    tally, wire = seen.tally, seen.wire
+    faulted = {e.refund_request for e in wire.of(REFUND_POST) if e.fault}
+    hit = {r.number for r in seen.requests if r.ref in faulted}
+    latency = {n: tally.refunded[n] - tally.clicks[n] for n in tally.refunded}
+    print(
+        "    no POST of it faulted        "
+        + spread([t for n, t in latency.items() if n not in hit])
+    )
+    print("    after a POST timed out       " + spread([t for n, t in latency.items() if n in hit]))
+    injected = wire.faults(REFUND_POST)
+    print(
+        f"  wire: {len(wire.of(REFUND_POST))} refund POSTs, {len(wire.of(REFUND_LOOKUP))}"
+        f" look-ups; {injected['drop_before']} timed out before sending,"
+        f" {injected['lose_answer']} lost their answer after refunding"
     )
 
 
-async def request_ids_of(db: Database) -> list[int]:
-    async with db.reading() as session:
-        return list(await session.scalars(select(RefundRequestRow.id)))
+def report_chaos(seen: Seen) -> None:
+    wire, kills = seen.wire, seen.kills
+    clicks = seen.tally.clicks
+    settled = {r.ref: r.updated - clicks[r.number] for r in seen.requests if r.status in FINAL}
+    print("  settled   (click -> final)     " + spread(list(settled.values())))
+    if settled:
+        slowest = max(settled, key=settled.__getitem__)
+        print(f"  slowest: {settled[slowest]:.2f} s, {story(seen, slowest)}")
+    posts, lookups = wire.faults(REFUND_POST), wire.faults(REFUND_LOOKUP)
+    late = [e for e in wire.of(REFUND_POST) if e.fault == "delay_effect"]
+    how = ", ".join(f"{n} {when}" for when, n in sorted(kills.done.items()))
+    print(
+        f"  injected: {kills.total} kills ({how}); {posts['lose_answer']} lost answers;"
+        f" {len(late)} delayed effects ({sum(e.forwarded for e in late)} took effect);"
+        f" {lookups['status']} failed look-ups"
+    )
+    print(
+        f"  wire: {len(wire.of(REFUND_POST))} refund POSTs"
+        f" ({sum(e.forwarded for e in wire.of(REFUND_POST))} reached localstripe),"
+        f" {len(wire.of(REFUND_LOOKUP))} look-ups"
+    )
+
+
+def story(seen: Seen, ref: str) -> str:
+    """One request's sends and claims, and the faults, kills and takeovers that touched it."""
+    request = seen.request(ref)
+    posts = seen.wire.posts_for(ref)
+    start = posts[0].at if posts else 0.0
+    sent = "; ".join(
+        f"+{e.at - start:.2f}s {e.fault or 'clean'}"
+        + (f" (acted +{e.forwarded_at - start:.2f}s)" if e.forwarded_at else " (not acted on)")
+        for e in posts
+    )
+    return (
+        f"{ref} (dispute #{request.number}, {request.status}): {request.sends} sends,"
+        f" {request.claims} claims, {seen.log.taken_over().count(ref)} taken over,"
+        f" {seen.kills.victims.count(ref)} kills while sending it,"
+        f" {seen.wire.failed_lookups_on(request.payment)} failed look-ups;"
+        f" POSTs: {sent or 'none seen'}"
+    )
+
+
+def report_states(seen: Seen) -> None:
+    requests = seen.requests
+    print(
+        "  workers heard: "
+        + (", ".join(f"{what} {n}" for what, n in sorted(seen.heard.items())) or "nothing")
+    )
+    print(seen.log.summary(seen.kills.victims))
+    print(
+        f"  outcomes notified: {dict(seen.tally.outcomes)};"
+        f" requests by status {dict(Counter(r.status for r in requests))};"
+        f" by claims {dict(sorted(Counter(r.claims for r in requests).items()))};"
+        f" by sends {dict(sorted(Counter(r.sends for r in requests).items()))}"
+    )
+    left = sorted((r for r in requests if r.status not in FINAL), key=lambda r: r.id)
+    listed = f" {[f'{r.ref} {r.status}' for r in left[:20]]}" if left else ""
+    print(f"  not final at the end: {len(left)}{listed}")
+    wall = seen.drained - seen.first_click
+    print(
+        f"  everything done {wall:.2f} s after the first click"
+        f" ({seen.drained - seen.approved:.2f} s after the last approval);"
+        f" this process's CPU {seen.cpu / wall:.0%} (one event loop"
+        + (", and the proxy's thread)" if seen.spec.mix else ")")
+    )
+    if not seen.final:
+        print(f"  (gave up waiting {DRAIN_LIMIT:g} s after the last approval)")
+
+
+def report_provider(seen: Seen, refunds: list[dict[str, Any]]) -> None:
+    refs = {r.ref for r in seen.requests}
+    per_request = Counter((r.get("metadata") or {}).get("refund_request") for r in refunds)
+    duplicated = sorted(rid for rid, count in per_request.items() if rid and count > 1)
+    duplicates = sum(per_request[rid] - 1 for rid in duplicated)
+    missing = sorted(refs - set(per_request))
+    strangers = sum(count for rid, count in per_request.items() if rid not in refs)
+    ok = len(refunds) == APPROVALS and not duplicates and not missing and not strangers
+    print(f"  refunds in localstripe: {len(refunds)} (expected {APPROVALS})")
+    print(f"  duplicates: {duplicates}")
+    print(f"  missing: {len(missing)}")
+    if strangers:
+        print(f"  refunds matching no request: {strangers}")
+    print(f"  exactly once: {'yes' if ok else 'NO'}")
+    for ref in [*duplicated, *missing][:10]:
+        print(f"    {story(seen, ref)}")
+
+
+# -- one run ------------------------------------------------------------------------------------
+
+
+def stripe_gateway(base: str, timeout: float) -> StripeGateway:
+    return StripeGateway(API_KEY, api_base=base, timeout=timeout, attempts=1, backoff=0.05)
+
+
+async def run(spec: Run, folder: Path, seed: int) -> None:
+    print(f"\n== {spec.label}")
+    folder.mkdir()  # noqa: ASYNC240 (nothing else is running yet)
+    log = WorkerLog()
+    logging.getLogger("disputes").addHandler(log)
+    with localstripe_server() as base:
+        proxy = FaultyStripe(base).start_in_thread() if spec.mix else None
+        try:
+            seen = await measure(spec, folder, base, proxy, log, seed)
+            if proxy is not None:
+                await proxy.settle()  # every delayed effect has happened
+                seen.wire = Wire(proxy.log)
+        finally:
+            if proxy is not None:
+                await proxy.stop()
+            logging.getLogger("disputes").removeHandler(log)
+        report(seen, await stripe_refunds(base))
+
+
+async def measure(
+    spec: Run, folder: Path, base: str, proxy: FaultyStripe | None, log: WorkerLog, seed: int
+) -> Seen:
+    setup = time.perf_counter()
+    url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
+    db = Database(url)
+    seen = Seen(
+        spec, Tally(), Counter(), Kills(spec.kill_every, KILL_WITHIN, random.Random(seed)), log
+    )
+    seeds = itertools.count(seed + 1)
+
+    def gateway() -> WiredGateway:
+        to = (proxy.url, PROXY_TIMEOUT) if proxy is not None else (base, PLAIN_TIMEOUT)
+        return WiredGateway(
+            stripe_gateway(*to),
+            proxy=proxy,
+            mix=spec.mix or FaultMix(),
+            rng=random.Random(next(seeds)),
+            heard=seen.heard,
+            on_post=seen.kills.on_post,
+        )
+
+    replicas = seen.kills.replicas = Replicas(
+        url, WORKERS, gateway=gateway, notify=seen.tally.notify, timings=TIMINGS
+    )
+    try:
+        await migrate(db)
+        payments = await create_payments(base)
+        numbers = await open_disputes(db, payments)
+        print(
+            f"  setup: {len(payments)} payment intents, {len(numbers)} disputes opened"
+            f" in {time.perf_counter() - setup:.1f} s"
+        )
+        replicas.start()
+        cpu, seen.first_click = time.process_time(), time.time()
+        await approve_all(db, numbers, replicas, seen.tally)
+        seen.approved = time.time()
+        seen.final = await until_final(db, DRAIN_LIMIT)
+        seen.drained = time.time()
+        seen.cpu = time.process_time() - cpu
+    finally:
+        await seen.kills.stop()
+        await replicas.stop()
+    seen.requests = await requests_of(db)
+    await db.dispose()
+    return seen
 
 
 # -- entry point ------------------------------------------------------------------------------
@@ -374,27 +651,10 @@ async def request_ids_of(db: Database) -> list[int]:
 
 async def run_all() -> None:
     started = time.monotonic()
-    saved = refund_worker.MAX_BACKOFF
-    refund_worker.MAX_BACKOFF = BENCH_MAX_BACKOFF  # the bench only: retries come back fast
-    try:
-        with tempfile.TemporaryDirectory(prefix="dd-bench-refunds-") as name:
-            tmp = Path(name)
-            async with asyncio.timeout(TOTAL_TIMEOUT):
-                await run(
-                    f"1. {APPROVALS} approvals, {WORKERS} workers, plain StripeGateway",
-                    tmp / "plain",
-                    faults=False,
-                )
-                await run(
-                    f"2. {APPROVALS} approvals, {WORKERS} workers, {FAULT_RATE:.0%} of refund"
-                    f" POSTs time out (half before sending, half after refunding);"
-                    f" gateway attempts={GATEWAY_ATTEMPTS}, worker backoff capped at"
-                    f" {BENCH_MAX_BACKOFF.total_seconds() * 1000:.0f} ms",
-                    tmp / "faults",
-                    faults=True,
-                )
-    finally:
-        refund_worker.MAX_BACKOFF = saved
+    with tempfile.TemporaryDirectory(prefix="dd-bench-refunds-") as name:
+        async with asyncio.timeout(TOTAL_LIMIT):
+            for index, spec in enumerate(RUNS):
+                await run(spec, Path(name) / spec.folder, seed=100 * index)
     print(f"\n(ran in {time.monotonic() - started:.0f} s on {os.cpu_count()} CPUs)")
 
 
