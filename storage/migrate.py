@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +23,46 @@ def alembic_config() -> Config:
     return config
 
 
-async def migrate(db: Database) -> str:
-    """Bring the schema to the newest revision; returns that revision."""
+async def migrate(db: Database, revision: str = "head", *, down: bool = False) -> str:
+    """Bring the schema to `revision` (the newest by default) in one transaction; returns the
+    revision now in force."""
     config = alembic_config()
 
-    def _upgrade(connection: Any) -> None:
+    def _run(connection: Any) -> None:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        with _foreign_keys_deferred(connection), connection.begin():
+            (command.downgrade if down else command.upgrade)(config, revision)
+            _check_foreign_keys(connection)
 
-    async with db.engine.begin() as connection:
-        await connection.run_sync(_upgrade)
-    return head_revision()
+    async with db.engine.connect() as connection:
+        await connection.run_sync(_run)
+    current = await current_revision(db)
+    assert current is not None
+    return current
+
+
+@contextmanager
+def _foreign_keys_deferred(connection: Any) -> Iterator[None]:
+    """SQLite changes a table by copying it; with foreign keys on, dropping a table that other
+    rows point at fails. They are off while migrating (outside any transaction, the only place
+    SQLite takes it) and checked before the migration commits."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    _pragma(raw, "foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        _pragma(raw, "foreign_keys=ON")
+
+
+def _check_foreign_keys(connection: Any) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"a migration left rows pointing at nothing: {broken[:5]}")
 
 
 def head_revision() -> str:
@@ -45,3 +76,11 @@ async def current_revision(db: Database) -> str | None:
         return await connection.run_sync(
             lambda sync: MigrationContext.configure(sync).get_current_revision()
         )
+
+
+def _pragma(raw: Any, setting: str) -> None:
+    cursor = raw.cursor()
+    try:
+        cursor.execute(f"PRAGMA {setting}")
+    finally:
+        cursor.close()

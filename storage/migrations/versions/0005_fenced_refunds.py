@@ -98,7 +98,15 @@ def downgrade() -> None:
         batch.add_column(
             sa.Column("committed_minor", sa.BigInteger(), nullable=False, server_default="0")
         )
-    op.execute("UPDATE refund_ledger SET committed_minor = order_claim_minor")
+    # The previous version counts the app's own live requests only through committed_minor.
+    op.execute(
+        """
+        UPDATE refund_ledger SET committed_minor = order_claim_minor + COALESCE(
+            (SELECT SUM(r.amount_minor) FROM refund_requests r
+             WHERE r.payment_reference = refund_ledger.payment_reference
+             AND r.status NOT IN ('failed', 'canceled')), 0)
+        """
+    )
     with op.batch_alter_table("refund_ledger") as batch:
         for column in ("provider_error", "provider_read_at", "provider_refunds"):
             batch.drop_column(column)
