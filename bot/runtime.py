@@ -153,6 +153,7 @@ async def build_runtime(
         ledger=ledger,
         orders=orders,
         on_refund_queued=worker.wake if worker is not None else lambda: None,
+        settle=timedelta(seconds=settings.refund_settle_seconds),
     )
     if worker is not None:
         worker.notify = RefundReporter(disputes, threads, resolution, orders, supervisors)

@@ -164,9 +164,19 @@ class PaymentLedger:
 
     @property
     def missing_minor(self) -> int:
+        return self.missing(excluding=None)
+
+    def missing(self, *, excluding: int | None = None) -> int:
         """A refund the order system claims that never reached the customer, less our own
         requests already on their way to make it good."""
-        if not self.provider_read:
-            return self.order_claim_minor
-        unseen = sum(r.amount_minor for r in self.unseen())
-        return max(self.discrepancy_minor - unseen, 0)
+        unseen = sum(r.amount_minor for r in self.unseen(excluding=excluding))
+        held = self.provider_minor if self.provider_read else 0
+        return max(self.order_claim_minor - held - unseen, 0)
+
+    def cap_minor(self, basis: Basis = Basis.LEDGER, *, excluding: int | None = None) -> int:
+        """The most a request on this basis may refund: what is refundable, and for a refund
+        not received no more than what never reached the customer."""
+        room = self.refundable_minor(basis, excluding=excluding)
+        if basis is Basis.PROVIDER:
+            return min(room, self.missing(excluding=excluding))
+        return room

@@ -37,7 +37,9 @@ class Lookup:
 
 def classify(order: RefundOrder, refunds: list[RefundResult]) -> Lookup:
     ours = [r for r in refunds if r.request_id == order.request_id]
-    strangers = [r for r in ours if not r.matches(order) and r.status.holds_money]
+    # Whatever became of it (canceled later included), a refund under our id that is not what
+    # we asked for means something else acted in our name: a person looks before anything more.
+    strangers = [r for r in ours if not r.matches(order)]
     if strangers:
         return Lookup(Found.MISMATCH, tuple(strangers))
     holding = [r for r in ours if r.matches(order) and r.status.holds_money]

@@ -9,7 +9,7 @@ dead) can never overwrite the outcome another worker recorded.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +31,8 @@ from storage.tables import DisputeRow, RefundRequestRow
 log = logging.getLogger(__name__)
 SYSTEM = Actor.system("refunds")
 SETTLED_STATES = (Status.EXECUTING, Status.NEEDS_ATTENTION)
+# A refund the provider holds as pending is on its way; past a week, a person checks it.
+PENDING_ATTENTION_AFTER = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,7 @@ class Claimed:
     last_in_flight_at: datetime | None
     basis: Basis
     dispute_number: int
+    attention: str | None = None
 
 
 def claimed_from(request: RefundRequestRow, dispute: DisputeRow, *, was: str) -> Claimed:
@@ -74,6 +77,7 @@ def claimed_from(request: RefundRequestRow, dispute: DisputeRow, *, was: str) ->
         last_in_flight_at=request.last_in_flight_at,
         basis=Basis(request.basis),
         dispute_number=dispute.number,
+        attention=request.attention,
     )
 
 
@@ -147,10 +151,11 @@ async def prepare_send(
     session: AsyncSession,
     claimed: Claimed,
     refunds: list[RefundResult],
-    now: datetime,
+    clock: Callable[[], datetime],
     timings: Timings,
 ) -> bool | RefundOutcome | None:
-    """Check the ledger as the provider shows it, then mark the send before it happens.
+    """Check the ledger as the provider shows it, then mark the send before it happens (the
+    stamp is read once the rows are locked, so waiting for them never makes it early).
 
     True: send now. An outcome: the ledger refused it (nothing sent). None: the claim was lost.
     """
@@ -159,9 +164,10 @@ async def prepare_send(
         return None
     request, dispute = found
     row = await lock_ledger(session, request.payment_reference)
+    now = clock()
     store_provider_read(row, refunds, None, now)
     ledger = await ledger_of(session, row)
-    room = ledger.refundable_minor(claimed.basis, excluding=request.id)
+    room = ledger.cap_minor(claimed.basis, excluding=request.id)
     if request.amount_minor > room:
         money = lambda minor: str(Money(minor, request.currency))  # noqa: E731
         reason = (
@@ -204,7 +210,7 @@ async def record_succeeded(
 ) -> RefundOutcome | None:
     found = await _fenced(session, claimed, "a refund that succeeded")
     if found is None:
-        return None
+        return await _late_refund(session, claimed, results, now)
     request, dispute = found
     note_provider_refunds(await lock_ledger(session, request.payment_reference), results)
     ids = [r.provider_refund_id for r in results]
@@ -231,6 +237,53 @@ async def record_succeeded(
         await note_duplicate(session, request, dispute, SYSTEM, now)
     await _move(session, dispute, Event.EXECUTION_SUCCEEDED, now)
     return _outcome(request, dispute, "duplicate" if duplicate else "succeeded")
+
+
+async def _late_refund(
+    session: AsyncSession, claimed: Claimed, results: list[RefundResult], now: datetime
+) -> RefundOutcome | None:
+    """A worker that lost its claim still heard of a refund: if the request was settled
+    without it, the money moved all the same, and that is written down (not left to chance)."""
+    request = await session.get(RefundRequestRow, claimed.id, populate_existing=True)
+    assert request is not None
+    known = list(request.provider_refund_ids or ())
+    new = [r.provider_refund_id for r in results if r.provider_refund_id not in known]
+    if not new or request.status not in ("succeeded", "failed", "canceled"):
+        return None  # not settled yet: whoever holds the claim sees it at the provider
+    dispute = await session.get(DisputeRow, request.dispute_id, populate_existing=True)
+    assert dispute is not None
+    note_provider_refunds(await lock_ledger(session, request.payment_reference), results)
+    request.provider_refund_ids = [*known, *new]
+    request.provider_refund_id = request.provider_refund_id or new[0]
+    request.updated_at = now
+    await audit.append(
+        session,
+        dispute,
+        SYSTEM,
+        "refund.found",
+        after={"refund_request": request.id, "provider_refund_ids": new, "late": True},
+        at=now,
+    )
+    if request.status == "succeeded":
+        await note_duplicate(session, request, dispute, SYSTEM, now)
+        return _outcome(request, dispute, "duplicate")
+    request.status, request.failure_reason = "succeeded", None  # taken as refused, yet paid
+    if Status(dispute.status) in (*SETTLED_STATES, Status.EXECUTION_FAILED):
+        await transition(session, dispute, Event.EXECUTION_SUCCEEDED, SYSTEM, at=now)
+    return _outcome(request, dispute, "succeeded")
+
+
+async def record_error(
+    session: AsyncSession, claimed: Claimed, detail: str, *, now: datetime, timings: Timings
+) -> RefundOutcome | None:
+    """Something unforeseen broke the pass: unknown if it was ever sent, else not sent."""
+    found = await _fenced(session, claimed, "an error")
+    if found is None:
+        return None
+    request, _dispute = found
+    if request.sends:
+        return await record_unknown(session, claimed, detail, now=now, timings=timings, sent=True)
+    return await record_not_sent(session, claimed, detail, now=now, timings=timings)
 
 
 async def note_duplicate(
@@ -265,13 +318,19 @@ async def record_failed(
     now: datetime,
     timings: Timings,
     held: tuple[RefundRequestRow, DisputeRow] | None = None,
+    sent: bool = False,
 ) -> RefundOutcome | None:
-    """The provider's definite refusal (or the ledger's, before sending): no money moved."""
+    """The provider's definite refusal (or the ledger's, before sending): no money moved.
+
+    After a POST (`sent`), the refusal's time is kept: a Retry sends nothing new before the
+    provider has had its settling time (a proxy's 4xx may hide a refund still being made)."""
     found = held or await _fenced(session, claimed, "a refusal")
     if found is None:
         return None
     request, dispute = found
     _release_claim(request, "failed", now)
+    if sent:
+        request.last_in_flight_at = now
     request.failure_reason = reason[:1000]
     await audit.append(
         session,
@@ -296,7 +355,9 @@ async def record_not_sent(
     _release_claim(request, "pending", now)
     request.failure_reason = reason[:1000]
     request.next_attempt_at = now + timings.backoff(request.attempts)
-    return await _attention_if_stuck(session, request, dispute, request.created_at, now, timings)
+    return await _attention_if_stuck(
+        session, request, dispute, request.created_at, now, timings.attention_after
+    )
 
 
 async def record_unknown(
@@ -338,11 +399,9 @@ async def record_unknown(
             at=now,
         )
         outcome = _outcome(request, dispute, "unknown")
-    if ids:  # the provider holds it, on its way: nothing for a person to do yet
-        return outcome
-    stuck = await _attention_if_stuck(
-        session, request, dispute, request.unknown_since, now, timings
-    )
+    after = PENDING_ATTENTION_AFTER if ids else timings.attention_after
+    since = request.unknown_since
+    stuck = await _attention_if_stuck(session, request, dispute, since, now, after)
     return stuck or outcome
 
 
@@ -393,7 +452,7 @@ async def _record_mismatch(
     )
     request.provider_refund_ids = found.ids
     request.next_attempt_at = now + timedelta(minutes=5)
-    if request.attention is not None:
+    if request.attention == "mismatch":
         return None
     return await _raise_attention(session, request, dispute, "mismatch", now)
 
@@ -404,9 +463,9 @@ async def _attention_if_stuck(
     dispute: DisputeRow,
     since: datetime | None,
     now: datetime,
-    timings: Timings,
+    after: timedelta,
 ) -> RefundOutcome | None:
-    if request.attention is not None or since is None or now - since < timings.attention_after:
+    if request.attention is not None or since is None or now - since < after:
         return None
     return await _raise_attention(session, request, dispute, "unknown_too_long", now)
 
@@ -418,14 +477,19 @@ async def _raise_attention(
     why: str,
     now: datetime,
 ) -> RefundOutcome:
-    """Once per request: the dispute needs a person; the worker keeps asking the provider."""
+    """Once per reason: the dispute needs a person; the worker keeps asking the provider."""
     request.attention = why
     await audit.append(
         session,
         dispute,
         SYSTEM,
         "refund.attention",
-        after={"refund_request": request.id, "why": why, "detail": request.failure_reason},
+        after={
+            "refund_request": request.id,
+            "why": why,
+            "detail": request.failure_reason,
+            "provider_refund_ids": list(request.provider_refund_ids or ()),
+        },
         at=now,
     )
     if Status(dispute.status) == Status.EXECUTING:

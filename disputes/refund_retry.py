@@ -3,8 +3,10 @@ refund for the refused one (a refusal can be wrong: a proxy's 4xx after the prov
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -61,6 +63,7 @@ class _Refused:
     proposer: str
     needs_supervisor: bool
     proposal_id: int | None
+    last_in_flight_at: datetime | None
 
 
 async def retry_after_refusal(
@@ -71,6 +74,7 @@ async def retry_after_refusal(
         row = await load_row(session, number)
         refused = await _refused_request(session, row)
         await _authority(service, session, row, actor, groups, refused)
+    _settled_or_refuse(service, refused)
     refunds, error = await service.ledger.read(refused.order.payment_reference)
     if refunds is None:
         raise DisputeError(
@@ -98,6 +102,26 @@ async def retry_after_refusal(
         return await _resend(session, service, row, current, actor)
 
     return await service.db.run(work)
+
+
+def _settled_or_refuse(service: ResolutionService, refused: _Refused) -> None:
+    """A refusal heard moments ago may hide a refund the provider is still making (a proxy's
+    4xx): Retry asks the provider only once its settling time has passed."""
+    if refused.last_in_flight_at is None:
+        return
+    wait = (refused.last_in_flight_at + service.settle - service.clock()).total_seconds()
+    if wait > 0:
+        raise DisputeError(
+            f"{refused.order.request_id} was refused {_ago(service, refused)}, and the provider "
+            f"may still be acting on it: nothing was sent. Retry in {math.ceil(wait)} s, once "
+            "the provider can be asked whether it paid after all."
+        )
+
+
+def _ago(service: ResolutionService, refused: _Refused) -> str:
+    assert refused.last_in_flight_at is not None
+    seconds = int((service.clock() - refused.last_in_flight_at).total_seconds())
+    return "just now" if seconds < 1 else f"{seconds} s ago"
 
 
 async def _refused_request(session: AsyncSession, row: DisputeRow) -> _Refused:
@@ -142,6 +166,7 @@ async def _refused_request(session: AsyncSession, row: DisputeRow) -> _Refused:
         proposer=latest.proposed_by or latest.requested_by,
         needs_supervisor=bool(proposal and proposal.needs_supervisor),
         proposal_id=latest.proposal_id,
+        last_in_flight_at=latest.last_in_flight_at,
     )
 
 

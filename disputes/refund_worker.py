@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,7 @@ from disputes.refund_records import (
     Timings,
     claimed_from,
     prepare_send,
+    record_error,
     record_failed,
     record_lookup,
     record_not_sent,
@@ -147,7 +149,11 @@ class RefundWorker:
         if claimed is None:
             return False
         async with self._renewing(claimed):
-            outcome = await self._execute(claimed)
+            try:
+                outcome = await self._execute(claimed)
+            except Exception as exc:
+                log.exception("refund request rr_%s: unexpected error", claimed.id)
+                outcome = await self._record(record_error, claimed, f"unexpected error: {exc!r}")
         if outcome is not None and self.notify is not None:
             try:
                 await self.notify(outcome)
@@ -177,12 +183,11 @@ class RefundWorker:
                 request.id,
                 request.fence,
             )
-            if request.sends and request.lease_until is not None:
-                # Its send may have been in flight until the last renewal of that claim: the
-                # settling time counts from then.
-                renewed = request.lease_until - self.timings.lease
-                if request.last_in_flight_at is None or renewed > request.last_in_flight_at:
-                    request.last_in_flight_at = renewed
+            # Its send may have been on its way until that claim ran out (a worker never starts
+            # a send on a claim it cannot vouch for): the settling time counts from then.
+            expired, last = request.lease_until, request.last_in_flight_at
+            if request.sends and expired is not None and (last is None or expired > last):
+                request.last_in_flight_at = expired
         was = "unknown" if request.sends else "pending"
         request.status = "in_flight"
         request.fence += 1
@@ -210,16 +215,20 @@ class RefundWorker:
         every = max(self.timings.lease.total_seconds() / 3, 0.05)
         while True:
             await asyncio.sleep(every)
-            async with self.db.transaction() as session:
-                renewed = await session.execute(
-                    update(RefundRequestRow)
-                    .where(
-                        RefundRequestRow.id == claimed.id,
-                        RefundRequestRow.fence == claimed.fence,
-                        RefundRequestRow.status == "in_flight",
+            try:
+                async with self.db.transaction() as session:
+                    renewed = await session.execute(
+                        update(RefundRequestRow)
+                        .where(
+                            RefundRequestRow.id == claimed.id,
+                            RefundRequestRow.fence == claimed.fence,
+                            RefundRequestRow.status == "in_flight",
+                        )
+                        .values(lease_until=self.clock() + self.timings.lease)
                     )
-                    .values(lease_until=self.clock() + self.timings.lease)
-                )
+            except Exception:
+                log.exception("refund request rr_%s: could not renew the claim", claimed.id)
+                continue
             if not renewed.rowcount:  # type: ignore[attr-defined]
                 log.warning("refund request rr_%s: claim %s lost", claimed.id, claimed.fence)
                 return
@@ -234,7 +243,8 @@ class RefundWorker:
                 return await self._record(record_not_sent, claimed, f"provider not read: {exc}")
             return await self._record(record_unknown, claimed, f"look-up failed: {exc}")
         found = classify(claimed.order, refunds)
-        if found.kind is not Found.NONE or not self._settled(claimed):
+        mismatch = claimed.attention == "mismatch"  # never sent again: a person looks first
+        if found.kind is not Found.NONE or not self._settled(claimed) or mismatch:
             return await self._record(record_lookup, claimed, found)
         return await self._send(claimed, refunds)
 
@@ -245,12 +255,17 @@ class RefundWorker:
         return last is None or self.clock() >= last + self.timings.settle
 
     async def _send(self, claimed: Claimed, refunds: list[RefundResult]) -> RefundOutcome | None:
-        timings = self.timings  # the send is stamped once the transaction holds the row
+        started = time.monotonic()
         ready = await self.db.run(
-            lambda s: prepare_send(s, claimed, refunds, self.clock(), timings)
+            lambda s: prepare_send(s, claimed, refunds, self.clock, self.timings)
         )
         if ready is not True:
             return ready  # the claim was lost (None) or the ledger refused it (an outcome)
+        if time.monotonic() - started > self.timings.lease.total_seconds() / 2:
+            # The database was so slow that this claim may already be another worker's: the
+            # send stays marked and unmade; whoever holds the claim next looks up first.
+            log.warning("refund request rr_%s: not sent, the claim went stale", claimed.id)
+            return None
         try:
             answer = await self.gateway.refund(claimed.order)
         except RefundError as refused:
@@ -287,7 +302,7 @@ class RefundWorker:
             refunds = []  # the refusal stands; Retry asks the provider again first
         found = classify(claimed.order, refunds)
         if found.kind in (Found.NONE, Found.REFUSED):
-            return await self._record(record_failed, claimed, reason)
+            return await self._record(record_failed, claimed, reason, sent=True)
         return await self._record(record_lookup, claimed, found, sent=True)
 
     async def _record(

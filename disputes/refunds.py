@@ -57,7 +57,7 @@ async def request_refund(
     reference = order.payment.reference
     await ensure_ledger(session, order)
     ledger = await ledger_of(session, await lock_ledger(session, reference))
-    remaining = ledger.refundable_minor(basis)
+    remaining = ledger.cap_minor(basis)
     if amount_minor > remaining:
         raise OverRefund(Money(amount_minor, currency), Money(remaining, currency))
     now = at or utcnow()

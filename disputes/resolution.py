@@ -57,7 +57,7 @@ class ReviewContext:
 
     @property
     def refundable_minor(self) -> int:
-        return self.ledger.refundable_minor(self.basis)
+        return self.ledger.cap_minor(self.basis)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +111,7 @@ class ResolutionService:
         orders: OrderSource | None = None,
         on_refund_queued: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
+        settle: timedelta = timedelta(seconds=30),
     ) -> None:
         self.db = db
         self.policy = policy
@@ -120,6 +121,7 @@ class ResolutionService:
         self.orders = orders
         self.on_refund_queued = on_refund_queued
         self.clock = clock
+        self.settle = settle  # a refused request's settling time, before Retry sends again
 
     async def review_context(self, number: int) -> ReviewContext:
         """What the resolution modal shows, with the payment's ledger read afresh from the
@@ -160,7 +162,7 @@ class ResolutionService:
                 entry,
                 order=order,
                 disputed_minor=row.disputed_amount_minor or 0,
-                refundable_minor=ledger.refundable_minor(basis_for(row.reason)),
+                refundable_minor=ledger.cap_minor(basis_for(row.reason)),
                 decision=decision,
                 missing_evidence=bool(case.missing_required) and Status(row.status) in {Status.NEW},
             )

@@ -61,7 +61,7 @@ class RetryingSender:
             response: httpx.Response | None = None
             try:
                 response = await self.client.request(method, url, **kwargs)
-            except httpx.TransportError as exc:
+            except httpx.HTTPError as exc:  # a transport error, or an answer we cannot decode
                 failure = self._describe(exc)
             else:
                 if not is_retryable(response.status_code):
@@ -81,7 +81,7 @@ class RetryingSender:
                 response = await self.client.request(method, url, **kwargs)
             except _NEVER_SENT as exc:
                 failure = self._describe(exc)
-            except httpx.TransportError as exc:
+            except httpx.HTTPError as exc:  # sent: a reset, a timeout, an undecodable answer
                 raise RefundUncertain(
                     f"{self.provider}: {self._describe(exc)}; the request was sent and may "
                     "have been acted on"
@@ -113,13 +113,15 @@ class RetryingSender:
         delay = self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
         await _sleep(max(delay, retry_after or 0.0))
 
-    def _describe(self, exc: httpx.TransportError) -> str:
+    def _describe(self, exc: httpx.HTTPError) -> str:
         if isinstance(exc, httpx.ConnectTimeout):
             return f"could not connect within {self.timeout:g}s"
         if isinstance(exc, httpx.TimeoutException):
             return f"timed out after {self.timeout:g}s"
         if isinstance(exc, httpx.ConnectError):
             return f"could not connect: {exc}".rstrip(": ")
+        if isinstance(exc, httpx.DecodingError):
+            return f"an answer that cannot be decoded: {exc}".rstrip(": ")
         return f"connection failed: {type(exc).__name__}: {exc}".rstrip(": ")
 
 

@@ -18,6 +18,7 @@ from tests.support.faulty_stripe import REFUND_LOOKUP, REFUND_POST, Fault, Fault
 from tests.support.localstripe import API_KEY
 
 SUPERVISORS = "C0SUPERVISORS"
+PASS = Fault.slow(0)  # forwarded and answered at once
 
 
 async def test_a_provider_that_stops_answering_brings_in_a_person_once(
@@ -85,6 +86,68 @@ async def test_a_provider_that_stops_answering_brings_in_a_person_once(
     ]
     payment = payment_of(paid_orders, "ORD-1001")
     assert [r["amount"] for r in await refunds_at(stripe, payment)] == [1500]
+    with sqlite3.connect(app.database) as db:
+        assert db.execute("SELECT status, sends FROM refund_requests").fetchall() == [
+            ("succeeded", 1)
+        ]
+
+
+async def test_retry_in_the_thread_finds_a_refund_that_was_taken_as_refused(
+    emulator: EmulatorServer, stripe: str, paid_orders: Path, tmp_path: Path
+) -> None:
+    roles = tmp_path / "roles.yml"
+    roles.write_text(ROLES)
+    workspace = emulator.workspace
+    with FaultyStripe(stripe) as proxy:
+        env = {
+            "ORDER_SOURCE": f"fixtures:{paid_orders}",
+            "ROLES_FILE": str(roles),
+            "REFUND_GATEWAY": "stripe",
+            "STRIPE_API_KEY": API_KEY,
+            "STRIPE_API_BASE": proxy.url,
+            "REFUND_SETTLE_SECONDS": "1",
+        }
+        with app_process(tmp_path, emulator.api_url, **env) as app:
+            async with SlackDriver(app.url, app.secret, workspace, emulator.base_url) as slack:
+                await slack.command("open ORD-1003 not as described", user="U0MANAGER1")
+                await propose(
+                    slack,
+                    workspace,
+                    "ORD-1003",
+                    "U0MANAGER1",
+                    kind="partial_refund",
+                    amount="12.00",
+                )
+                card = await eventually(
+                    lambda: find_reply(workspace, "ORD-1003", "proposal.approve")
+                )
+                # A proxy answers 400 after the provider refunded, and the check that follows
+                # cannot reach the provider either: the refund is taken as refused.
+                proxy.plan(REFUND_LOOKUP, PASS, times=2)  # the reads at approval and to send
+                proxy.plan(REFUND_POST, Fault.status_after_forward(400))
+                proxy.plan(REFUND_LOOKUP, Fault.status(503), times=6)  # 3 attempts, twice
+                await slack.block_action("proposal.approve", user="U0SUPER", message_ts=card.ts)
+                refused = await eventually(
+                    lambda: find_reply(workspace, "ORD-1003", "refund.retry"), 30
+                )
+                assert "was refused" in json.dumps(refused.blocks)
+                await asyncio.sleep(1.2)  # the refusal's settling time
+                seen = len(workspace.ephemerals_for("U0MANAGER2"))
+                await slack.block_action("refund.retry", user="U0MANAGER2", message_ts=refused.ts)
+                answer = await eventually(lambda: workspace.ephemerals_for("U0MANAGER2")[seen:], 30)
+                assert "could not be asked" in answer[0].text
+                proxy.clear()
+                await slack.block_action("refund.retry", user="U0SUPER", message_ts=refused.ts)
+                found = await eventually(
+                    lambda: find_reply(workspace, "ORD-1003", "refunded after all"), 30
+                )
+                assert "Nothing new was sent" in json.dumps(found.blocks)
+                await eventually(
+                    lambda: thread_of(workspace, "ORD-1003")[0].text.endswith("Resolved")
+                )
+        assert len(proxy.forwarded_posts()) == 1
+    payment = payment_of(paid_orders, "ORD-1003")
+    assert [r["amount"] for r in await refunds_at(stripe, payment)] == [1200]
     with sqlite3.connect(app.database) as db:
         assert db.execute("SELECT status, sends FROM refund_requests").fetchall() == [
             ("succeeded", 1)

@@ -6,12 +6,19 @@ requests and the audit trail (`check_books`), which also verifies the audit chai
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
 
 from connectors.refunds.fake import FakeGateway
-from connectors.refunds.protocol import RefundOrder, RefundResult, RefundStatus
+from connectors.refunds.protocol import (
+    RefundError,
+    RefundOrder,
+    RefundResult,
+    RefundStatus,
+    RefundUncertain,
+)
 from disputes.errors import DisputeError
 from storage.db import Database
 from tests.support.money import MANAGER, SUPERVISOR, MoneyWorld
@@ -124,6 +131,9 @@ async def test_retry_after_a_refusal_that_was_wrong_finds_the_refund(
     await world.worker_pass()
     assert (await world.requests(number))[0].status == "failed"
     assert await world.status(number) == "execution_failed"
+    with pytest.raises(DisputeError, match="Retry in 30 s"):
+        await world.retry(number, SUPERVISOR)  # the provider may still be acting on it
+    world.later(30)
     result = await world.retry(number, SUPERVISOR)
     assert not result.resent and result.found_refund_ids == tuple(ours(gateway))
     assert await world.status(number) == "resolved"
@@ -151,6 +161,7 @@ async def test_retry_after_a_true_refusal_sends_a_new_request(
     number = await approved(world)
     gateway.fail_next(1, "card closed")
     await world.worker_pass()
+    world.later(30)
     result = await world.retry(number, SUPERVISOR)
     assert result.resent
     with pytest.raises(DisputeError, match=r"under way|not known yet"):
@@ -213,7 +224,8 @@ async def test_a_worker_that_lost_its_claim_cannot_overwrite_the_outcome(
     gateway.hold_next()  # the provider takes longer than the lease
     first = world.start_pass(slow)
     await asyncio.wait_for(gateway.held.wait(), 10)
-    world.later(121)  # nobody renewed the claim (the worker froze): it expires
+    # Nobody renewed the claim (the worker froze): it expires, and the settling time passes.
+    world.later(121 + 30)
     await world.worker_pass()  # another worker takes over, looks up, sends, succeeds
     (request,) = await world.requests(number)
     assert (request.status, request.fence) == ("succeeded", 2)
@@ -258,14 +270,14 @@ async def test_a_worker_renews_its_claim_while_the_provider_is_slow(
     from disputes.refund_records import Timings
 
     gateway = provider(honour_keys=False, cap=False)
-    timings = Timings(lease=timedelta(seconds=0.3), settle=timedelta(seconds=0.2))
+    timings = Timings(lease=timedelta(seconds=0.9), settle=timedelta(seconds=0.6))
     world = MoneyWorld(db, gateway, tmp_path, orders=[order()], timings=timings, real_time=True)
     number = await approved(world)
     gateway.hold_next()
     first = world.start_pass()
     await asyncio.wait_for(gateway.held.wait(), 10)
-    for _ in range(6):  # 1.2 s: four leases; the claim is renewed every 0.1 s
-        await world.sleep(0.2)
+    for _ in range(8):  # 3.2 s: more than three leases; the claim is renewed every 0.3 s
+        await world.sleep(0.4)
         assert not await world.worker_pass(world.new_worker())
     gateway.release_held()
     await first
@@ -314,7 +326,7 @@ async def test_two_workers_declined_record_one_refusal(
     paused.pause_next()
     first = world.start_pass(world.new_worker())  # declined; its answer is slow to arrive
     await asyncio.wait_for(paused.paused.wait(), 10)
-    world.later(121)
+    world.later(121 + 30)  # its claim expires, and the settling time passes
     await world.worker_pass()  # the next holder of the claim: declined, recorded
     paused.release()
     await first  # the first one's decline arrives after it lost the claim: not recorded
@@ -528,3 +540,194 @@ async def test_the_settling_time_counts_from_when_the_worker_stopped_waiting(
     assert (request.status, request.sends) == ("succeeded", 1)
     assert len(ours(gateway)) == 1
     await world.check_books(PAY)
+
+
+async def test_a_request_flagged_for_a_mismatch_is_not_sent_once_that_refund_is_canceled(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    gateway.timeout_next(after_refund=False)
+    await world.worker_pass()
+    (request,) = await world.requests(number)
+    wrong = gateway.add_refund(PAY, 5_00, "USD", request_id=request.ref)
+    world.later(31)
+    await world.worker_pass()
+    assert await world.status(number) == "needs_attention"
+    gateway.settle(wrong.provider_refund_id, RefundStatus.CANCELED)  # a person cancels it,
+    gateway.add_refund(PAY, 50_00, "USD")  # and refunds the customer by hand
+    world.later(301)
+    await world.drain()
+    (request,) = await world.requests(number)
+    assert (request.status, request.sends) == ("unknown", 1)
+    assert len(ours(gateway)) == 1  # the canceled one
+    await world.check_books(PAY)
+
+
+async def test_a_refund_that_never_arrived_is_sent_again_when_the_provider_is_back(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    gateway.timeout_next(after_refund=False)  # the POST never reached the provider
+    gateway.lookup_fails_next(10_000, status_code=503, after=1)
+    await world.worker_pass()
+    for _ in range(10):
+        world.later(150)
+        await world.drain()
+    assert await world.status(number) == "needs_attention"
+    gateway.clear_faults()
+    world.later(300)
+    await world.drain()
+    (request,) = await world.requests(number)
+    assert (request.status, request.sends) == ("succeeded", 2)
+    assert await world.status(number) == "resolved" and len(ours(gateway)) == 1
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+class ProxyRefusesWhileTheProviderActsLate:
+    """A proxy answers 400 at once; the provider acts on the request later all the same."""
+
+    def __init__(self, inner: FakeGateway) -> None:
+        self.inner, self.name = inner, inner.name
+
+    async def refund(self, order: RefundOrder) -> RefundResult:
+        self.inner.delay_next()
+        with contextlib.suppress(RefundUncertain):
+            await self.inner.refund(order)
+        raise RefundError("proxy: HTTP 400 Bad Request", status_code=400)
+
+    async def refunds_on(self, payment_reference: str) -> list[RefundResult]:
+        return await self.inner.refunds_on(payment_reference)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_retry_waits_for_the_settling_time_of_a_refusal_before_sending_again(
+    db: Database, tmp_path: Path
+) -> None:
+    gateway = provider(honour_keys=False, cap=False)
+    world = MoneyWorld(
+        db, ProxyRefusesWhileTheProviderActsLate(gateway), tmp_path, orders=[order()]
+    )
+    number = await approved(world, "60.00")
+    await world.worker_pass()  # refused, and the provider holds nothing yet
+    assert await world.status(number) == "execution_failed"
+    world.later(5)
+    with pytest.raises(DisputeError, match="nothing was sent"):
+        await world.retry(number, SUPERVISOR)
+    world.later(5)
+    gateway.release_delayed()  # the provider acts, within its settling time
+    world.later(21)
+    result = await world.retry(number, SUPERVISOR)  # asks first: it paid after all
+    assert not result.resent and await world.status(number) == "resolved"
+    assert len(ours(gateway)) == 1 and gateway.refunded(PAY) == 29_00 + 60_00
+    await world.check_books(PAY, paid={PAY: PAID})
+
+
+class FrozenBeforeThePost:
+    """A worker that stalls after marking its send and before the POST leaves."""
+
+    def __init__(self, inner: FakeGateway) -> None:
+        self.inner, self.name = inner, inner.name
+        self.frozen, self.thaw = asyncio.Event(), asyncio.Event()
+
+    async def refund(self, order: RefundOrder) -> RefundResult:
+        self.frozen.set()
+        await self.thaw.wait()
+        return await self.inner.refund(order)
+
+    async def refunds_on(self, payment_reference: str) -> list[RefundResult]:
+        return await self.inner.refunds_on(payment_reference)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_refund_made_by_a_worker_that_lost_its_claim_is_flagged_as_a_duplicate(
+    db: Database, tmp_path: Path
+) -> None:
+    gateway = provider(honour_keys=False, cap=False)
+    world = MoneyWorld(db, gateway, tmp_path, orders=[order()])
+    number = await approved(world)
+    frozen = FrozenBeforeThePost(gateway)
+    stalled = world.new_worker()
+    stalled.gateway = frozen
+    first = world.start_pass(stalled)
+    await asyncio.wait_for(frozen.frozen.wait(), 10)
+    world.later(121 + 31)  # its claim expires, and the settling time after it passes
+    await world.worker_pass()  # another worker: nothing at the provider; it sends
+    frozen.thaw.set()
+    await first  # the stalled POST lands after all: a second refund, heard too late
+    (request,) = await world.requests(number)
+    assert request.status == "succeeded" and request.attention == "duplicate"
+    assert set(request.provider_refund_ids) == set(ours(gateway)) and len(ours(gateway)) == 2
+    assert world.outcomes[-1].status == "duplicate"
+    await world.check_books(PAY)
+
+
+async def test_a_refund_pending_for_a_week_brings_a_person_in(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    gateway.pending_next()
+    await world.worker_pass()
+    for _ in range(8):
+        world.later(86_400)
+        await world.drain()
+    assert await world.status(number) == "needs_attention"
+    assert [o.status for o in world.outcomes] == ["unknown", "needs_attention"]
+
+
+async def test_an_answer_that_cannot_be_decoded_is_an_unknown_outcome(
+    db: Database, tmp_path: Path
+) -> None:
+    import httpx
+
+    from connectors.refunds.http import HttpRefundGateway
+
+    broken = {"on": False}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if broken["on"]:  # says gzip, is not
+            return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"{}")
+        return httpx.Response(200, json={"refunds": []})
+
+    transport = httpx.MockTransport(answer)
+    gateway = HttpRefundGateway("http://shop.test/api", transport=transport, attempts=1)
+    world = MoneyWorld(db, gateway, tmp_path, orders=[order()])
+    number = await approved(world)
+    broken["on"] = True
+    await world.worker_pass()  # the read before sending fails: not sent, and said so
+    (request,) = await world.requests(number)
+    assert (request.status, request.sends) == ("pending", 0)
+    assert "cannot be decoded" in (request.failure_reason or "")
+    for _ in range(10):
+        world.later(150)
+        await world.drain()
+    assert await world.status(number) == "needs_attention"
+    await gateway.aclose()
+
+
+async def test_a_mismatch_found_after_attention_is_audited_and_told(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    number = await approved(world)
+    gateway.timeout_next(after_refund=False)
+    gateway.lookup_fails_next(10_000, status_code=503, after=1)
+    await world.worker_pass()
+    for _ in range(10):
+        world.later(150)
+        await world.drain()
+    assert await world.status(number) == "needs_attention"
+    (request,) = await world.requests(number)
+    wrong = gateway.add_refund(PAY, 5_00, "USD", request_id=request.ref)
+    gateway.clear_faults()
+    world.later(300)
+    await world.drain()
+    attention = [
+        after for action, after in await world.audit(number) if action == "refund.attention"
+    ]
+    assert [a["why"] for a in attention] == ["unknown_too_long", "mismatch"]
+    assert attention[-1]["provider_refund_ids"] == [wrong.provider_refund_id]
+    assert [o.status for o in world.outcomes][-1] == "needs_attention"
+    assert (await world.requests(number))[0].sends == 1

@@ -181,6 +181,7 @@ async def test_retry_is_refused_to_whoever_could_not_have_approved_the_amount(
     gateway.fail_next(1, "processor unavailable")
     await world.drain()
     assert await world.status(number) == "execution_failed"
+    world.later(30)  # the refusal's settling time
     for clicker in (MANAGER, MANAGER2):
         with pytest.raises(NotAllowed, match=r"approval limit|supervisor"):
             await world.retry(number, clicker)

@@ -13,6 +13,7 @@ from connectors.orders.factory import default_fixtures_path
 from connectors.orders.models import Order
 from connectors.refunds.fake import FakeGateway
 from disputes.errors import NotAllowed
+from disputes.refunds import OverRefund
 from storage.db import Database
 from tests.support.money import MANAGER, MANAGER2, SUPERVISOR, MoneyWorld
 from tests.support.orders import order
@@ -77,7 +78,7 @@ async def test_a_refund_not_received_is_shown_and_resent_by_a_supervisor(
     text = card_text(case)
     assert "Discrepancy" in text and "72.00 USD never reached the customer" in text
     review = await world.review(number)
-    assert review.refundable_minor == 77_95  # the provider holds nothing: not capped at 5.95
+    assert review.refundable_minor == 72_00  # what never arrived: not capped at 5.95
     proposal = await world.propose(number, MANAGER, kind="full_refund")
     with pytest.raises(NotAllowed, match="supervisor"):
         await world.approve(number, proposal, MANAGER2)
@@ -100,7 +101,7 @@ async def test_a_refund_not_received_cannot_resend_what_the_provider_already_hol
     assert case.dispute.disputed_amount_minor == 0
     assert "Discrepancy" not in card_text(case)
     review = await world.review(number)
-    assert review.refundable_minor == 5_95
+    assert review.refundable_minor == 0  # nothing is missing: nothing is re-sent
     await world.check_books("pi_sandals", paid={"pi_sandals": 77_95})
 
 
@@ -113,3 +114,17 @@ async def test_the_card_says_when_the_provider_could_not_be_read(
     text = card_text(case)
     assert "Provider not read" in text and "503" in text
     assert case.dispute.disputed_amount_minor == 100_00  # the order system's 29.00 counted
+
+
+async def test_a_refund_not_received_resends_only_what_is_missing_even_if_intake_missed_it(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    gateway.lookup_fails_next(1, status_code=503)  # intake cannot read the provider
+    gateway.add_refund("pi_sandals", 72_00, "USD")  # which holds the refund all along
+    number = await world.open("ORD-1017", MANAGER, reason="refund-not-received")
+    assert (await world.case(number)).dispute.disputed_amount_minor == 72_00  # as far as known
+    proposal = await world.propose(number, MANAGER, kind="full_refund")  # on what intake knew
+    with pytest.raises(OverRefund, match=r"at most 0\.00 USD"):
+        await world.approve(number, proposal, SUPERVISOR)  # the provider is read again here
+    await world.drain()
+    assert gateway.refunded("pi_sandals") == 72_00 and await world.requests(number) == []

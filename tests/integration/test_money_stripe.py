@@ -29,7 +29,7 @@ from tests.support.orders import order
 PAID = 129_00
 PASS = Fault.slow(0)  # forwarded and answered at once
 TIMINGS = Timings(
-    lease=timedelta(seconds=0.6),
+    lease=timedelta(seconds=1.0),
     settle=timedelta(seconds=1.2),
     attention_after=timedelta(seconds=60),
     max_backoff=timedelta(seconds=0.3),
@@ -115,6 +115,7 @@ async def test_a_4xx_after_the_refund_is_found_by_retry(
     proxy.plan(REFUND_POST, Fault.status_after_forward(400))
     proxy.plan(REFUND_LOOKUP, Fault.status(404))  # the check after the refusal fails too
     assert await until_settled(world, number) == "failed"
+    await world.sleep(1.3)  # the refusal's settling time
     result = await world.retry(number, SUPERVISOR)
     assert not result.resent and result.found_refund_ids
     assert await world.status(number) == "resolved"
@@ -155,9 +156,9 @@ async def test_a_provider_slower_than_the_lease_keeps_its_worker(
     slow_world_gateway = StripeGateway(API_KEY, api_base=proxy.url, timeout=5.0, attempts=1)
     slow = world.new_worker()
     slow.gateway = slow_world_gateway
-    proxy.plan(REFUND_POST, Fault.slow(2.0))  # more than three leases
+    proxy.plan(REFUND_POST, Fault.slow(3.2))  # more than three leases
     first = world.start_pass(slow)
-    for _ in range(10):
+    for _ in range(15):
         await world.sleep(0.2)
         assert not await world.worker_pass()  # the claim is renewed: nobody else takes it
     assert await first

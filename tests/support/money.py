@@ -157,6 +157,7 @@ class MoneyWorld:
             ledger=self.ledger_reader,
             orders=self.orders,
             clock=self.clock,
+            settle=timings.settle,
         )
         self.outcomes: list[RefundOutcome] = []
         self.worker = self.new_worker()
