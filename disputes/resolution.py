@@ -312,6 +312,15 @@ class ResolutionService:
             raise
         if result.resent:
             self.on_refund_queued()
+        elif self.orders is not None:  # settled by a refund found: the order system hears it
+            proposal = await self.approved_proposal(number)
+            if proposal is not None:
+                update = decision_update(
+                    proposal,
+                    refund_status="succeeded",
+                    provider_refund_id=result.found_refund_ids[0],
+                )
+                await write_back(self.db, self.orders, number, update)
         return result
 
     async def record_message(self, proposal_id: int, ts: str) -> None:

@@ -21,7 +21,7 @@ from connectors.refunds.protocol import (
 )
 from disputes.errors import DisputeError
 from storage.db import Database
-from tests.support.money import MANAGER, SUPERVISOR, MoneyWorld
+from tests.support.money import MANAGER, SUPERVISOR, MoneyWorld, WrappedGateway
 from tests.support.orders import order
 
 PAY = "pi_3QtestTEST"
@@ -137,6 +137,8 @@ async def test_retry_after_a_refusal_that_was_wrong_finds_the_refund(
     result = await world.retry(number, SUPERVISOR)
     assert not result.resent and result.found_refund_ids == tuple(ours(gateway))
     assert await world.status(number) == "resolved"
+    (told,) = world.orders.decisions  # the order system hears the refund was made
+    assert (told.refund_status, told.provider_refund_id) == ("succeeded", ours(gateway)[0])
     assert len(await world.requests(number)) == 1 and len(ours(gateway)) == 1
     assert await world.drain() == 0
     await world.check_books(PAY, paid={PAY: PAID})
@@ -339,12 +341,11 @@ async def test_two_workers_declined_record_one_refusal(
     await world.check_books(PAY, paid={PAY: PAID})
 
 
-class PausedAnswers:
+class PausedAnswers(WrappedGateway):
     """A gateway whose next refund answer (whatever it is) waits until the test releases it."""
 
     def __init__(self, inner: FakeGateway) -> None:
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self.paused = asyncio.Event()
         self._next = False
         self._gate = asyncio.Event()
@@ -364,12 +365,6 @@ class PausedAnswers:
             if gate is not None:
                 self.paused.set()
                 await gate.wait()
-
-    async def refunds_on(self, payment_reference: str) -> list[RefundResult]:
-        return await self.inner.refunds_on(payment_reference)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 # 7. Refunds made after the ledger row exists count, before proposing and before sending.
@@ -502,23 +497,17 @@ async def test_the_http_gateways_lookup_never_takes_a_strangers_refund(
     assert stranger["id"] not in request.provider_refund_ids
 
 
-class LateDeparture:
+class LateDeparture(WrappedGateway):
     """A gateway whose POSTs leave `seconds` after the worker recorded the send (the worker
     waited for the database, or for the network), on the world's clock."""
 
     def __init__(self, inner: FakeGateway, world: MoneyWorld, seconds: float) -> None:
-        self.inner, self.world, self.seconds = inner, world, seconds
-        self.name = inner.name
+        super().__init__(inner)
+        self.world, self.seconds = world, seconds
 
     async def refund(self, order: RefundOrder) -> RefundResult:
         self.world.later(self.seconds)
         return await self.inner.refund(order)
-
-    async def refunds_on(self, payment_reference: str) -> list[RefundResult]:
-        return await self.inner.refunds_on(payment_reference)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 async def test_the_settling_time_counts_from_when_the_worker_stopped_waiting(
@@ -583,23 +572,15 @@ async def test_a_refund_that_never_arrived_is_sent_again_when_the_provider_is_ba
     await world.check_books(PAY, paid={PAY: PAID})
 
 
-class ProxyRefusesWhileTheProviderActsLate:
+class ProxyRefusesWhileTheProviderActsLate(WrappedGateway):
     """A proxy answers 400 at once; the provider acts on the request later all the same."""
 
-    def __init__(self, inner: FakeGateway) -> None:
-        self.inner, self.name = inner, inner.name
-
     async def refund(self, order: RefundOrder) -> RefundResult:
+        assert isinstance(self.inner, FakeGateway)
         self.inner.delay_next()
         with contextlib.suppress(RefundUncertain):
             await self.inner.refund(order)
         raise RefundError("proxy: HTTP 400 Bad Request", status_code=400)
-
-    async def refunds_on(self, payment_reference: str) -> list[RefundResult]:
-        return await self.inner.refunds_on(payment_reference)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 async def test_retry_waits_for_the_settling_time_of_a_refusal_before_sending_again(
@@ -624,23 +605,17 @@ async def test_retry_waits_for_the_settling_time_of_a_refusal_before_sending_aga
     await world.check_books(PAY, paid={PAY: PAID})
 
 
-class FrozenBeforeThePost:
+class FrozenBeforeThePost(WrappedGateway):
     """A worker that stalls after marking its send and before the POST leaves."""
 
     def __init__(self, inner: FakeGateway) -> None:
-        self.inner, self.name = inner, inner.name
+        super().__init__(inner)
         self.frozen, self.thaw = asyncio.Event(), asyncio.Event()
 
     async def refund(self, order: RefundOrder) -> RefundResult:
         self.frozen.set()
         await self.thaw.wait()
         return await self.inner.refund(order)
-
-    async def refunds_on(self, payment_reference: str) -> list[RefundResult]:
-        return await self.inner.refunds_on(payment_reference)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 async def test_a_refund_made_by_a_worker_that_lost_its_claim_is_flagged_as_a_duplicate(

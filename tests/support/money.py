@@ -30,7 +30,13 @@ from sqlalchemy import select
 from bot.settings import default_policy_pack
 from connectors.orders.evidence import default_evidence_sources
 from connectors.orders.models import Order
-from connectors.refunds.protocol import RefundError, RefundGateway, RefundResult, RefundUncertain
+from connectors.refunds.protocol import (
+    RefundError,
+    RefundGateway,
+    RefundOrder,
+    RefundResult,
+    RefundUncertain,
+)
 from disputes.audit import Actor
 from disputes.intake import IntakeService, OpenRequest
 from disputes.ledger import LedgerReader, load_ledger
@@ -104,21 +110,29 @@ class _Killed(BaseException):
     """The process is gone: nothing after this point runs."""
 
 
-class _DiesAfterSending:
+class WrappedGateway:
+    """A gateway in front of another: subclasses change what `refund` does (a proxy, a stall,
+    a process that dies), look-ups go through unchanged."""
+
     def __init__(self, inner: RefundGateway) -> None:
         self.inner = inner
         self.name = inner.name
 
-    async def refund(self, order: Any) -> RefundResult:
-        with contextlib.suppress(RefundError, RefundUncertain):
-            await self.inner.refund(order)
-        raise _Killed
+    async def refund(self, order: RefundOrder) -> RefundResult:
+        return await self.inner.refund(order)
 
     async def refunds_on(self, payment_reference: str) -> list[RefundResult]:
         return await self.inner.refunds_on(payment_reference)
 
     async def aclose(self) -> None:
         return None
+
+
+class _DiesAfterSending(WrappedGateway):
+    async def refund(self, order: RefundOrder) -> RefundResult:
+        with contextlib.suppress(RefundError, RefundUncertain):
+            await self.inner.refund(order)
+        raise _Killed
 
 
 class MoneyWorld:

@@ -80,6 +80,7 @@ class StaticOrders:
     def __init__(self, *orders: Order) -> None:
         self.orders = {o.order_id: o for o in orders}
         self.calls = 0
+        self.decisions: list[Any] = []  # what the app wrote back, in order
 
     async def get_order(self, order_id: str) -> Order:
         from connectors.orders.protocol import OrderNotFound
@@ -88,6 +89,10 @@ class StaticOrders:
         if order_id not in self.orders:
             raise OrderNotFound(order_id)
         return self.orders[order_id]
+
+    async def record_decision(self, order_id: str, return_id: str | None, update: Any) -> bool:
+        self.decisions.append(update)
+        return True
 
     async def aclose(self) -> None:
         return None
