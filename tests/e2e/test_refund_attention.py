@@ -13,6 +13,7 @@ from sandbox.driver import SlackDriver
 from sandbox.server import EmulatorServer
 from sandbox.waiting import eventually
 from tests.e2e.test_refunds import ROLES, find_reply, payment_of, propose, thread_of
+from tests.integration.test_cli import run as run_cli
 from tests.support.app_process import app_process
 from tests.support.faulty_stripe import REFUND_LOOKUP, REFUND_POST, Fault, FaultyStripe, refunds_at
 from tests.support.localstripe import API_KEY
@@ -90,6 +91,10 @@ async def test_a_provider_that_stops_answering_brings_in_a_person_once(
         assert db.execute("SELECT status, sends FROM refund_requests").fetchall() == [
             ("succeeded", 1)
         ]
+    verify = run_cli(
+        tmp_path, "audit", "verify", DATABASE_URL=f"sqlite+aiosqlite:///{app.database}"
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
 async def test_retry_in_the_thread_finds_a_refund_that_was_taken_as_refused(
@@ -152,3 +157,7 @@ async def test_retry_in_the_thread_finds_a_refund_that_was_taken_as_refused(
         assert db.execute("SELECT status, sends FROM refund_requests").fetchall() == [
             ("succeeded", 1)
         ]
+    verify = run_cli(
+        tmp_path, "audit", "verify", DATABASE_URL=f"sqlite+aiosqlite:///{app.database}"
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
