@@ -95,6 +95,7 @@ from connectors.refunds.stripe import StripeGateway
 from disputes.audit import Actor
 from disputes.intake import IntakeService, OpenRequest
 from disputes.lifecycle import Event
+from disputes.payments import provider_request_id
 from disputes.records import load_row
 from disputes.refund_worker import RefundOutcome, Timings
 from disputes.refunds import request_refund
@@ -301,6 +302,11 @@ async def until_final(db: Database, limit: float) -> bool:
 # -- what is left to read ------------------------------------------------------------------------
 
 
+def short(ref: str) -> str:
+    """`rr_42` for the provider's `rr_42_<key>`: the form the worker's log names it by."""
+    return ref.rsplit("_", 1)[0]
+
+
 @dataclass(frozen=True)
 class Request:
     id: int
@@ -310,10 +316,7 @@ class Request:
     sends: int
     updated: float  # the last change, as the worker's clock had it; when final, settled
     payment: str
-
-    @property
-    def ref(self) -> str:
-        return f"rr_{self.id}"
+    ref: str  # as the provider's metadata carries it
 
 
 async def requests_of(db: Database) -> list[Request]:
@@ -332,6 +335,7 @@ async def requests_of(db: Database) -> list[Request]:
                 r.sends,
                 r.updated_at.timestamp(),
                 r.payment_reference,
+                provider_request_id(r.id, r.idempotency_key),
             )
             for r, n in rows
         ]
@@ -397,7 +401,8 @@ class WorkerLog(logging.Handler):
 
     def summary(self, killed: list[str]) -> str:
         takeovers = self.taken_over()
-        after_kill = sum(1 for ref in takeovers if ref in killed)
+        victims = {short(ref) for ref in killed}
+        after_kill = sum(1 for ref in takeovers if ref in victims)
         refused = Counter(
             str(r.args[4]) for r in self.of(self.WRITE_REFUSED) if isinstance(r.args, tuple)
         )
@@ -520,7 +525,7 @@ def story(seen: Seen, ref: str) -> str:
     )
     return (
         f"{ref} (dispute #{request.number}, {request.status}): {request.sends} sends,"
-        f" {request.claims} claims, {seen.log.taken_over().count(ref)} taken over,"
+        f" {request.claims} claims, {seen.log.taken_over().count(short(ref))} taken over,"
         f" {seen.kills.victims.count(ref)} kills while sending it,"
         f" {seen.wire.failed_lookups_on(request.payment)} failed look-ups;"
         f" POSTs: {sent or 'none seen'}"

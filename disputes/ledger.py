@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
@@ -25,13 +26,14 @@ from disputes.payments import (
     PaymentLedger,
     ProviderRefund,
     order_claim_minor,
-    request_ref,
+    provider_request_id,
     utcnow,
 )
 from storage.db import Database
 from storage.tables import DisputeRow, RefundLedgerRow, RefundRequestRow
 
 log = logging.getLogger(__name__)
+_PROVIDER_ID = re.compile(r"rr_(\d+)_[0-9a-f]{12}")
 
 # -- the ledger row -----------------------------------------------------------------------
 
@@ -117,6 +119,7 @@ async def ledger_of(session: AsyncSession, row: RefundLedgerRow) -> PaymentLedge
             amount_minor=request.amount_minor,
             status=request.status,
             provider_refund_ids=tuple(request.provider_refund_ids or ()),
+            provider_id=provider_request_id(request.id, request.idempotency_key),
         )
         for request, number in found.all()
     )
@@ -145,17 +148,16 @@ async def _ours_by_request(session: AsyncSession, refunds: list[dict[str, Any]])
     if not wanted:
         return {}
     found = await session.execute(
-        select(RefundRequestRow.id, DisputeRow.number)
+        select(RefundRequestRow.id, RefundRequestRow.idempotency_key, DisputeRow.number)
         .join(DisputeRow, DisputeRow.id == RefundRequestRow.dispute_id)
         .where(RefundRequestRow.id.in_(wanted))
     )
-    return {request_ref(request_id): number for request_id, number in found.all()}
+    return {provider_request_id(i, key): number for i, key, number in found.all()}
 
 
 def _request_number(ref: object) -> int | None:
-    if isinstance(ref, str) and ref.startswith("rr_") and ref[3:].isdigit():
-        return int(ref[3:])
-    return None
+    found = _PROVIDER_ID.fullmatch(ref) if isinstance(ref, str) else None
+    return int(found[1]) if found else None
 
 
 def _marked(refund: ProviderRefund, ours: dict[str, int]) -> ProviderRefund:

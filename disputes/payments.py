@@ -37,8 +37,15 @@ class Basis(StrEnum):
 
 
 def request_ref(request_id: int) -> str:
-    """Our id for a refund request at the provider (its metadata) and in messages."""
+    """A refund request as people see it, in messages: `rr_42`."""
     return f"rr_{request_id}"
+
+
+def provider_request_id(request_id: int, idempotency_key: str) -> str:
+    """A refund request as the provider's metadata carries it: `rr_42_` and the end of its
+    idempotency key. Unique beyond this database: another one (a restored backup, a staging
+    copy on the same payment account) has its own rr_42, which must never pass for ours."""
+    return f"{request_ref(request_id)}_{idempotency_key[-12:]}"
 
 
 def order_claim_minor(order: Order) -> int:
@@ -108,6 +115,7 @@ class OurRequest:
     amount_minor: int
     status: str
     provider_refund_ids: tuple[str, ...]
+    provider_id: str  # as the provider's metadata carries it
 
     @property
     def ref(self) -> str:
@@ -142,7 +150,7 @@ class PaymentLedger:
             request
             for request in self.requests
             if request.id != excluding
-            and request.ref not in shown_requests
+            and request.provider_id not in shown_requests
             and not shown_ids.intersection(request.provider_refund_ids)
         ]
 

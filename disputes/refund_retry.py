@@ -20,7 +20,7 @@ from disputes.ledger import lock_ledger, store_provider_read
 from disputes.lifecycle import Event, Status
 from disputes.models import dispute_ref
 from disputes.money import Money
-from disputes.payments import Basis, request_ref
+from disputes.payments import Basis, provider_request_id, request_ref
 from disputes.records import load_row
 from disputes.refund_lookup import Found, Lookup, classify
 from disputes.refund_records import note_duplicate
@@ -78,14 +78,14 @@ async def retry_after_refusal(
     refunds, error = await service.ledger.read(refused.order.payment_reference)
     if refunds is None:
         raise DisputeError(
-            f"The payment provider could not be asked whether {refused.order.request_id} was "
+            f"The payment provider could not be asked whether {request_ref(refused.id)} was "
             f"paid after all ({error}). Nothing was sent: try Retry again in a minute."
         )
     found = classify(refused.order, refunds)
     if found.kind is Found.MISMATCH:
         ids = ", ".join(found.ids)
         raise DisputeError(
-            f"The provider holds {ids} under {refused.order.request_id} with another amount or "
+            f"The provider holds {ids} under {request_ref(refused.id)} with another amount or "
             "currency. Nothing was sent: check it with the payments team first."
         )
 
@@ -112,7 +112,7 @@ def _settled_or_refuse(service: ResolutionService, refused: _Refused) -> None:
     wait = (refused.last_in_flight_at + service.settle - service.clock()).total_seconds()
     if wait > 0:
         raise DisputeError(
-            f"{refused.order.request_id} was refused {_ago(service, refused)}, and the provider "
+            f"{request_ref(refused.id)} was refused {_ago(service, refused)}, and the provider "
             f"may still be acting on it: nothing was sent. Retry in {math.ceil(wait)} s, once "
             "the provider can be asked whether it paid after all."
         )
@@ -152,7 +152,7 @@ async def _refused_request(session: AsyncSession, row: DisputeRow) -> _Refused:
     return _Refused(
         id=latest.id,
         order=RefundOrder(
-            request_id=request_ref(latest.id),
+            request_id=provider_request_id(latest.id, latest.idempotency_key),
             idempotency_key=latest.idempotency_key,
             payment_reference=latest.payment_reference,
             amount_minor=latest.amount_minor,

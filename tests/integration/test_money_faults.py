@@ -301,7 +301,7 @@ async def test_two_refunds_for_one_request_are_flagged(
     await world.worker_pass()
     (request,) = await world.requests(number)
     for _ in range(2):  # a misbehaving provider made it twice
-        gateway.add_refund(PAY, 50_00, "USD", request_id=request.ref, dispute_ref="D-1")
+        gateway.add_refund(PAY, 50_00, "USD", request_id=request.provider_id, dispute_ref="D-1")
     world.later(31)
     await world.worker_pass()
     (request,) = await world.requests(number)
@@ -412,7 +412,7 @@ async def test_a_refund_under_our_id_with_another_amount_needs_a_person(
     gateway.timeout_next(after_refund=False)
     await world.worker_pass()
     (request,) = await world.requests(number)
-    gateway.add_refund(PAY, 5_00, "USD", request_id=request.ref)
+    gateway.add_refund(PAY, 5_00, "USD", request_id=request.provider_id)
     world.later(31)
     await world.worker_pass()
     (request,) = await world.requests(number)
@@ -491,7 +491,7 @@ async def test_the_http_gateways_lookup_never_takes_a_strangers_refund(
         (request,) = await world.requests(number)
         await world.check_books(PAY)
         await gateway.aclose()
-    ours = [r for r in shop.refunds if r.get("request_id") == request.ref]
+    ours = [r for r in shop.refunds if r.get("request_id") == request.provider_id]
     assert [(r["amount_minor"], r["currency"]) for r in ours] == [(50_00, "USD")]
     assert request.status == "succeeded" and request.provider_refund_ids == (ours[0]["id"],)
     assert stranger["id"] not in request.provider_refund_ids
@@ -538,7 +538,7 @@ async def test_a_request_flagged_for_a_mismatch_is_not_sent_once_that_refund_is_
     gateway.timeout_next(after_refund=False)
     await world.worker_pass()
     (request,) = await world.requests(number)
-    wrong = gateway.add_refund(PAY, 5_00, "USD", request_id=request.ref)
+    wrong = gateway.add_refund(PAY, 5_00, "USD", request_id=request.provider_id)
     world.later(31)
     await world.worker_pass()
     assert await world.status(number) == "needs_attention"
@@ -695,7 +695,7 @@ async def test_a_mismatch_found_after_attention_is_audited_and_told(
         await world.drain()
     assert await world.status(number) == "needs_attention"
     (request,) = await world.requests(number)
-    wrong = gateway.add_refund(PAY, 5_00, "USD", request_id=request.ref)
+    wrong = gateway.add_refund(PAY, 5_00, "USD", request_id=request.provider_id)
     gateway.clear_faults()
     world.later(300)
     await world.drain()
@@ -706,3 +706,19 @@ async def test_a_mismatch_found_after_attention_is_audited_and_told(
     assert attention[-1]["provider_refund_ids"] == [wrong.provider_refund_id]
     assert [o.status for o in world.outcomes][-1] == "needs_attention"
     assert (await world.requests(number))[0].sends == 1
+
+
+async def test_another_databases_request_of_the_same_number_is_not_ours(
+    world: MoneyWorld, gateway: FakeGateway
+) -> None:
+    """A restored backup or a staging copy on the same payment account has its own rr_1."""
+    gateway.add_refund(PAY, 50_00, "USD", request_id="rr_1_0123456789ab", dispute_ref="D-1")
+    number = await approved(world, "20.00")
+    await world.worker_pass()
+    (request,) = await world.requests(number)
+    assert request.provider_id.startswith("rr_1_") and request.provider_id != "rr_1_0123456789ab"
+    assert (request.status, request.sends) == ("succeeded", 1)  # sent: the other was not ours
+    ledger = await world.ledger(PAY)
+    assert ledger is not None
+    assert [r.ours for r in ledger.provider_refunds or () if r.request_id] == [None, "D-1"]
+    await world.check_books(PAY)

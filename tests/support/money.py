@@ -40,7 +40,7 @@ from connectors.refunds.protocol import (
 from disputes.audit import Actor
 from disputes.intake import IntakeService, OpenRequest
 from disputes.ledger import LedgerReader, load_ledger
-from disputes.payments import PaymentLedger, utcnow
+from disputes.payments import PaymentLedger, provider_request_id, request_ref, utcnow
 from disputes.policy import PolicyService
 from disputes.proposals import ProposalInput
 from disputes.reasons import reason_from_word
@@ -103,7 +103,12 @@ class Request:
 
     @property
     def ref(self) -> str:
-        return f"rr_{self.id}"
+        return request_ref(self.id)
+
+    @property
+    def provider_id(self) -> str:
+        """The request's id as the provider's metadata carries it."""
+        return provider_request_id(self.id, self.idempotency_key)
 
 
 class _Killed(BaseException):
@@ -324,7 +329,7 @@ class MoneyWorld:
         succeeded with that refund's id, unless it is still unknown or flagged. The audit
         trail: one `refund.requested` per request, one `refund.succeeded` per succeeded one.
         """
-        requests = {r.ref: r for r in await self.requests()}
+        requests = {r.provider_id: r for r in await self.requests()}
         paid = paid or {}
         for payment in payments:
             held = [r for r in await self.provider_refunds(payment) if r.status.holds_money]
