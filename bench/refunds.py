@@ -95,7 +95,6 @@ from connectors.refunds.stripe import StripeGateway
 from disputes.audit import Actor
 from disputes.intake import IntakeService, OpenRequest
 from disputes.lifecycle import Event
-from disputes.payments import provider_request_id
 from disputes.records import load_row
 from disputes.refund_worker import RefundOutcome, Timings
 from disputes.refunds import request_refund
@@ -335,7 +334,7 @@ async def requests_of(db: Database) -> list[Request]:
                 r.sends,
                 r.updated_at.timestamp(),
                 r.payment_reference,
-                provider_request_id(r.id, r.idempotency_key),
+                r.provider_ref,
             )
             for r, n in rows
         ]

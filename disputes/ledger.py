@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
@@ -26,14 +25,12 @@ from disputes.payments import (
     PaymentLedger,
     ProviderRefund,
     order_claim_minor,
-    provider_request_id,
     utcnow,
 )
 from storage.db import Database
 from storage.tables import DisputeRow, RefundLedgerRow, RefundRequestRow
 
 log = logging.getLogger(__name__)
-_PROVIDER_ID = re.compile(r"rr_(\d+)_[0-9a-f]{12}")
 
 # -- the ledger row -----------------------------------------------------------------------
 
@@ -119,7 +116,7 @@ async def ledger_of(session: AsyncSession, row: RefundLedgerRow) -> PaymentLedge
             amount_minor=request.amount_minor,
             status=request.status,
             provider_refund_ids=tuple(request.provider_refund_ids or ()),
-            provider_id=provider_request_id(request.id, request.idempotency_key),
+            provider_id=request.provider_ref,
         )
         for request, number in found.all()
     )
@@ -142,22 +139,16 @@ async def ledger_of(session: AsyncSession, row: RefundLedgerRow) -> PaymentLedge
 
 
 async def _ours_by_request(session: AsyncSession, refunds: list[dict[str, Any]]) -> dict[str, int]:
-    """request ref (rr_N) -> dispute number, for the provider refunds that carry one of ours."""
-    ids = [_request_number(r.get("request_id")) for r in refunds]
-    wanted = {i for i in ids if i is not None}
+    """Our request id at the provider -> dispute number, for the refunds that carry one."""
+    wanted = {r["request_id"] for r in refunds if r.get("request_id")}
     if not wanted:
         return {}
     found = await session.execute(
-        select(RefundRequestRow.id, RefundRequestRow.idempotency_key, DisputeRow.number)
+        select(RefundRequestRow.provider_ref, DisputeRow.number)
         .join(DisputeRow, DisputeRow.id == RefundRequestRow.dispute_id)
-        .where(RefundRequestRow.id.in_(wanted))
+        .where(RefundRequestRow.provider_ref.in_(wanted))
     )
-    return {provider_request_id(i, key): number for i, key, number in found.all()}
-
-
-def _request_number(ref: object) -> int | None:
-    found = _PROVIDER_ID.fullmatch(ref) if isinstance(ref, str) else None
-    return int(found[1]) if found else None
+    return {ref: number for ref, number in found.all()}
 
 
 def _marked(refund: ProviderRefund, ours: dict[str, int]) -> ProviderRefund:

@@ -23,7 +23,7 @@ from disputes.ledger import ledger_of, lock_ledger, note_provider_refunds, store
 from disputes.lifecycle import Event, Status
 from disputes.models import dispute_ref
 from disputes.money import Money
-from disputes.payments import Basis, provider_request_id, request_ref
+from disputes.payments import Basis, request_ref
 from disputes.refund_lookup import Found, Lookup
 from disputes.transitions import transition
 from storage.tables import DisputeRow, RefundRequestRow
@@ -67,7 +67,7 @@ def claimed_from(request: RefundRequestRow, dispute: DisputeRow, *, was: str) ->
         fence=request.fence,
         was=was,
         order=RefundOrder(
-            request_id=provider_request_id(request.id, request.idempotency_key),
+            request_id=request.provider_ref,
             idempotency_key=request.idempotency_key,
             payment_reference=request.payment_reference,
             amount_minor=request.amount_minor,

@@ -20,7 +20,7 @@ from disputes.ledger import lock_ledger, store_provider_read
 from disputes.lifecycle import Event, Status
 from disputes.models import dispute_ref
 from disputes.money import Money
-from disputes.payments import Basis, provider_request_id, request_ref
+from disputes.payments import Basis, request_ref
 from disputes.records import load_row
 from disputes.refund_lookup import Found, Lookup, classify
 from disputes.refund_records import note_duplicate
@@ -152,7 +152,7 @@ async def _refused_request(session: AsyncSession, row: DisputeRow) -> _Refused:
     return _Refused(
         id=latest.id,
         order=RefundOrder(
-            request_id=provider_request_id(latest.id, latest.idempotency_key),
+            request_id=latest.provider_ref,
             idempotency_key=latest.idempotency_key,
             payment_reference=latest.payment_reference,
             amount_minor=latest.amount_minor,

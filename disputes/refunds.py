@@ -16,7 +16,7 @@ from disputes.audit import Actor
 from disputes.errors import DisputeError
 from disputes.ledger import ensure_ledger, ledger_of, lock_ledger
 from disputes.money import Money
-from disputes.payments import LIVE_STATUSES, Basis, utcnow
+from disputes.payments import LIVE_STATUSES, Basis, provider_request_id, utcnow
 from storage.tables import DisputeRow, RefundRequestRow
 
 
@@ -74,6 +74,7 @@ async def request_refund(
         fence=0,
         sends=0,
         provider_refund_ids=[],
+        provider_ref="",  # known once the row has its id
         requested_by=actor.id,
         proposed_by=proposed_by,
         proposal_id=proposal_id,
@@ -82,6 +83,8 @@ async def request_refund(
         next_attempt_at=now,
     )
     session.add(request)
+    await session.flush()
+    request.provider_ref = provider_request_id(request.id, request.idempotency_key)
     await session.flush()
     await audit.append(
         session,
@@ -96,6 +99,7 @@ async def request_refund(
             "gateway": gateway,
             "basis": basis.value,
             "idempotency_key": request.idempotency_key,
+            "provider_ref": request.provider_ref,
         },
         at=now,
     )

@@ -174,6 +174,8 @@ class RefundRequestRow(Base):
     currency: Mapped[str] = mapped_column(String(3))
     gateway: Mapped[str] = mapped_column(String(60))
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    # The request's id in the provider's metadata, unique beyond this database.
+    provider_ref: Mapped[str] = mapped_column(String(80), index=True)
     # pending, in_flight, unknown, succeeded, failed, canceled
     status: Mapped[str] = mapped_column(String(20), index=True)
     # "ledger": capped by paid minus everything refunded; "provider": by the provider's refunds

@@ -67,6 +67,12 @@ async def test_an_outbox_with_refunds_in_every_state_upgrades(database_url: str)
             (2, "unknown", 1),
             (3, "failed", 1),
         ]
+        # Sent as rr_2, the unknown one must be looked up as rr_2.
+        assert await rows(db, "SELECT provider_ref FROM refund_requests ORDER BY id") == [
+            ("rr_1",),
+            ("rr_2",),
+            ("rr_3",),
+        ]
 
         # And back: the previous version counts its own live requests in committed_minor.
         await migrate(db, "0004", down=True)

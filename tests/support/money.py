@@ -40,7 +40,7 @@ from connectors.refunds.protocol import (
 from disputes.audit import Actor
 from disputes.intake import IntakeService, OpenRequest
 from disputes.ledger import LedgerReader, load_ledger
-from disputes.payments import PaymentLedger, provider_request_id, request_ref, utcnow
+from disputes.payments import PaymentLedger, request_ref, utcnow
 from disputes.policy import PolicyService
 from disputes.proposals import ProposalInput
 from disputes.reasons import reason_from_word
@@ -100,15 +100,11 @@ class Request:
     attention: str | None
     failure_reason: str | None
     idempotency_key: str
+    provider_id: str  # as the provider's metadata carries it
 
     @property
     def ref(self) -> str:
         return request_ref(self.id)
-
-    @property
-    def provider_id(self) -> str:
-        """The request's id as the provider's metadata carries it."""
-        return provider_request_id(self.id, self.idempotency_key)
 
 
 class _Killed(BaseException):
@@ -300,6 +296,7 @@ class MoneyWorld:
                 attention=r.attention,
                 failure_reason=r.failure_reason,
                 idempotency_key=r.idempotency_key,
+                provider_id=r.provider_ref,
             )
             for r, n in rows
         ]

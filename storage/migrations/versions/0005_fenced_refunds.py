@@ -54,7 +54,13 @@ def upgrade() -> None:
         )
         batch.add_column(sa.Column("proposed_by", sa.String(length=100), nullable=True))
         batch.add_column(sa.Column("proposal_id", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("provider_ref", sa.String(length=80), nullable=True))
         batch.create_index("ix_refund_requests_payment", ["payment_reference"])
+    # Requests made before carry the id they were sent with: a look-up must find them by it.
+    op.execute("UPDATE refund_requests SET provider_ref = 'rr_' || CAST(id AS VARCHAR(20))")
+    with op.batch_alter_table("refund_requests") as batch:
+        batch.alter_column("provider_ref", existing_type=sa.String(length=80), nullable=False)
+        batch.create_index("ix_refund_requests_provider_ref", ["provider_ref"])
     # A request that was sent and never confirmed is unknown; one claimed mid-call too.
     op.execute(
         """
@@ -81,7 +87,9 @@ def downgrade() -> None:
     )
     with op.batch_alter_table("refund_requests") as batch:
         batch.drop_index("ix_refund_requests_payment")
+        batch.drop_index("ix_refund_requests_provider_ref")
         for column in (
+            "provider_ref",
             "proposal_id",
             "proposed_by",
             "provider_refund_ids",
