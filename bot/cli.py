@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.errors import StartupError
 from bot.policy_cli import add_policy_commands
-from bot.settings import SettingsError, load_settings
+from bot.settings import SettingsError, environment_secrets, load_settings, redact
 
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE
@@ -35,12 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except (SettingsError, StartupError) as exc:
-        print(f"dispute-desk: {exc}", file=sys.stderr)
+        _error(str(exc))
         return EXIT_USAGE
     except (OSError, DBAPIError) as exc:
         reason = getattr(exc, "orig", None) or exc
-        print(f"dispute-desk: cannot reach a service it needs: {reason}", file=sys.stderr)
+        _error(f"cannot reach a service it needs: {reason}")
         return EXIT_UNAVAILABLE
+
+
+def _error(message: str) -> None:
+    """One error on stderr, never with a secret or a password from a URL in it."""
+    print(f"dispute-desk: {redact(message, environment_secrets())}", file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import secrets
 import signal
+from pathlib import Path
 
 from bot import demo_world
 from bot.serve import http_server, start_runtime
@@ -75,29 +75,18 @@ async def run_demo(
         await mailbox.start()
         emulator.attach_mailbox(mailbox)
         _say(f"Customer mail (SMTP sink): {mailbox.url}")
-        roles = demo_world.write_roles(folder)
         database = folder / demo_world.DB_NAME
-        secret = secrets.token_hex(16)
-        settings = load_settings(
-            slack_bot_token=workspace.bot_token,
-            slack_signing_secret=secret,
-            slack_app_token=None,
-            slack_api_url=emulator.api_url,
-            database_url=f"sqlite+aiosqlite:///{database}",
-            disputes_channel="#disputes",
-            supervisors_channel="#dispute-supervisors",
-            order_source=f"fixtures:{orders}",
-            roles_file=roles,
-            refund_gateway="stripe",
-            stripe_api_key=API_KEY,
-            stripe_api_base=stripe.url,
-            customer_channel=mailbox.url,
-            refund_lease_seconds=5,
-            inbound_secret=secret,
-            host="127.0.0.1",
-            port=0,
+        settings = demo_settings(
+            bot_token=workspace.bot_token,
+            api_url=emulator.api_url,
+            database=database,
+            orders=orders,
+            roles=demo_world.write_roles(folder),
+            stripe_url=stripe.url,
+            mail_url=mailbox.url,
+            keys=demo_world.new_secrets(),
         )
-        await _run_app(settings, workspace, emulator, secret, signals, wait, keep, database)
+        await _run_app(settings, workspace, emulator, signals, wait, keep, database)
     except asyncio.CancelledError:
         if not signals.stop.is_set():
             raise
@@ -114,11 +103,44 @@ async def run_demo(
     return 0
 
 
+def demo_settings(
+    *,
+    bot_token: str,
+    api_url: str,
+    database: Path,
+    orders: Path,
+    roles: Path,
+    stripe_url: str,
+    mail_url: str,
+    keys: demo_world.DemoSecrets,
+) -> Settings:
+    """The app's settings for the demo world: Slack requests and customer replies are signed
+    with different secrets, as in a real installation."""
+    return load_settings(
+        slack_bot_token=bot_token,
+        slack_signing_secret=keys.signing,
+        slack_app_token=None,
+        slack_api_url=api_url,
+        database_url=f"sqlite+aiosqlite:///{database}",
+        disputes_channel="#disputes",
+        supervisors_channel="#dispute-supervisors",
+        order_source=f"fixtures:{orders}",
+        roles_file=roles,
+        refund_gateway="stripe",
+        stripe_api_key=API_KEY,
+        stripe_api_base=stripe_url,
+        customer_channel=mail_url,
+        refund_lease_seconds=5,
+        inbound_secret=keys.inbound,
+        host="127.0.0.1",
+        port=0,
+    )
+
+
 async def _run_app(
     settings: Settings,
     workspace: Workspace,
     emulator: EmulatorServer,
-    secret: str,
     signals: _Signals,
     wait: bool,
     keep: bool,
@@ -135,7 +157,9 @@ async def _run_app(
         app_port = server.servers[0].sockets[0].getsockname()[1]
         app_url = f"http://127.0.0.1:{app_port}"
         _say(f"App (HTTP mode): {app_url}/slack/events · database {database}")
-        async with SlackDriver(app_url, secret, workspace, emulator.base_url) as driver:
+        signing_secret = settings.slack_signing_secret
+        assert signing_secret is not None
+        async with SlackDriver(app_url, signing_secret, workspace, emulator.base_url) as driver:
             existing = await demo_world.opened_orders(runtime.db) if keep else set()
             await demo_world.seed(driver, workspace, existing)
             await runtime.queue.join()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -55,6 +56,19 @@ PAYMENT_CONCURRENCY = 8
 # none (a "refund not received" dispute). Every other refund the order system made is at the
 # provider too, as in a real shop.
 REFUND_NEVER_SENT = frozenset({"ORD-1017"})
+
+
+@dataclass(frozen=True)
+class DemoSecrets:
+    """The demo's Slack signing secret and its customer-reply (inbound) secret."""
+
+    signing: str = field(repr=False)
+    inbound: str = field(repr=False)
+
+
+def new_secrets() -> DemoSecrets:
+    """Two independent random secrets: one leaking never forges requests of the other kind."""
+    return DemoSecrets(signing=secrets.token_hex(32), inbound=secrets.token_hex(32))
 
 
 def default_data_folder() -> Path:

@@ -34,9 +34,11 @@ async def start_runtime(settings: Settings) -> Runtime:
     try:
         return await build_runtime(settings)
     except ChannelError as exc:
-        raise StartupError(str(exc)) from None
+        raise StartupError(settings.redact(str(exc))) from None
     except ValueError as exc:
-        raise StartupError(str(exc)) from None
+        raise StartupError(settings.redact(str(exc))) from None
+    except StartupError as exc:
+        raise StartupError(settings.redact(str(exc))) from None
 
 
 def http_server(runtime: Runtime, host: str, port: int, *, slack_events: bool = True) -> Server:
@@ -44,7 +46,12 @@ def http_server(runtime: Runtime, host: str, port: int, *, slack_events: bool = 
     inbound = inbound_endpoint(runtime.db, runtime.deps, runtime.settings.inbound_secret)
     routes = [Route("/api/customer-replies", inbound, methods=["POST"])]
     http_app = create_http_app(
-        runtime.app, runtime.db, runtime.queue.gate, routes, slack_events=slack_events
+        runtime.app,
+        runtime.db,
+        runtime.queue.gate,
+        routes,
+        slack_events=slack_events,
+        signing_secret=runtime.settings.slack_signing_secret,
     )
     return asgi_server(http_app, host, port)
 

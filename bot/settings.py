@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
+from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from connectors.orders.factory import default_fixtures_path
 
@@ -21,6 +29,54 @@ def default_policy_pack() -> Path:
     return PACKAGE_ROOT / "policies" / "packs" / "default.yml"
 
 
+# Settings whose values are never shown: in errors, logs or the settings' repr.
+SECRET_SETTINGS = frozenset(
+    {
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "stripe_api_key",
+        "inbound_secret",
+        "outbound_secret",
+    }
+)
+_SECRET_SUFFIXES = ("_token", "_secret", "_key", "_password")
+# A secret shorter than this is not searched for in messages: it would blank ordinary words.
+_SHORTEST_REDACTED = 8
+
+
+def is_secret(name: str) -> bool:
+    """Whether the setting `name` (any case) holds a secret."""
+    name = name.lower()
+    return name in SECRET_SETTINGS or name.endswith(_SECRET_SUFFIXES)
+
+
+# scheme://user:password@ -> the password; the user part may itself hold an @ (an email).
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/]*):[^\s]*@")
+_QUERY_SECRET = re.compile(
+    r"(?P<head>[?&](?:password|passwd|pwd|pass|secret|token|api_key|apikey|key)=)[^&\s'\"]*",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` with URL passwords and every one of `secrets` replaced by `***`."""
+    text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
+    text = _QUERY_SECRET.sub(r"\g<head>***", text)
+    for secret in sorted({s.strip() for s in secrets if s}, key=len, reverse=True):
+        if len(secret) >= _SHORTEST_REDACTED:
+            text = text.replace(secret, "***")
+    return text
+
+
+def environment_secrets() -> list[str]:
+    """The secret settings' values in the environment and `.env` (for last-resort redaction)."""
+    found = dict(os.environ)
+    with contextlib.suppress(OSError, ValueError):
+        found.update({k: v for k, v in dotenv_values(".env").items() if v})
+    return [value for name, value in found.items() if is_secret(name) and value]
+
+
 class SettingsError(Exception):
     """A missing or malformed setting, reported as one line naming the variable."""
 
@@ -30,9 +86,9 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
 
-    slack_bot_token: str | None = None
-    slack_signing_secret: str | None = None
-    slack_app_token: str | None = None
+    slack_bot_token: str | None = Field(None, repr=False)
+    slack_signing_secret: str | None = Field(None, repr=False)
+    slack_app_token: str | None = Field(None, repr=False)
     slack_api_url: str = "https://slack.com/api/"
     database_url: str = "sqlite+aiosqlite:///./dispute-desk.db"
     host: str = "127.0.0.1"
@@ -41,14 +97,14 @@ class Settings(BaseSettings):
     supervisors_channel: str | None = None
     order_source: str = Field(default_factory=default_order_source)
     refund_gateway: str | None = None
-    stripe_api_key: str | None = None
+    stripe_api_key: str | None = Field(None, repr=False)
     stripe_api_base: str | None = None
     customer_channel: str = "log"
     policy_pack: Path = Field(default_factory=default_policy_pack)
     roles_file: Path | None = None
     public_url: str | None = None
     # Shared secret that signs customer replies posted to /api/customer-replies.
-    inbound_secret: str | None = None
+    inbound_secret: str | None = Field(None, repr=False)
     intake_workers: int = Field(8, ge=1, le=256)
     # A worker's claim on a refund request, renewed while it waits on the provider.
     refund_lease_seconds: int = Field(120, ge=2, le=3600)
@@ -79,6 +135,31 @@ class Settings(BaseSettings):
             raise ValueError(
                 "expected sqlite+aiosqlite:///path/to.db or postgresql+asyncpg://user@host/db"
             )
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "not a database URL (a user name or password with / @ : or # in it must be "
+                "percent-encoded)"
+            ) from None
+        return value
+
+    @field_validator(
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "stripe_api_key",
+        "inbound_secret",
+        mode="before",
+    )
+    @classmethod
+    def _secret_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                return None
+            if any(char.isspace() or not char.isprintable() for char in value):
+                raise ValueError("must not contain spaces or control characters")
         return value
 
     @field_validator("order_source")
@@ -102,6 +183,17 @@ class Settings(BaseSettings):
             raise ValueError("expected an app-level token starting with xapp-")
         return value
 
+    @field_validator("stripe_api_key")
+    @classmethod
+    def _stripe_key(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sk_", "rk_")):
+            raise ValueError("expected a secret key starting with sk_ (or a restricted rk_ key)")
+        return value
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, redact(value) if isinstance(value, str) else value
+
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
@@ -111,6 +203,15 @@ class Settings(BaseSettings):
         for name in names:
             if not getattr(self, name):
                 raise SettingsError(f"{name.upper()} is not set: {_NEEDS.get(name, 'required')}")
+
+    def secrets(self) -> list[str]:
+        """The values of the secret settings that are set."""
+        values = (getattr(self, name) for name in type(self).model_fields if is_secret(name))
+        return [value for value in values if isinstance(value, str) and value]
+
+    def redact(self, text: str) -> str:
+        """`text` safe to print: URL passwords and this configuration's secrets as `***`."""
+        return redact(text, self.secrets())
 
 
 _NEEDS = {
@@ -131,8 +232,13 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        error = exc.errors()[0]
-        name = str(error["loc"][0]).upper() if error["loc"] else "settings"
-        value = error.get("input")
-        message = error["msg"].removeprefix("Value error, ")
-        raise SettingsError(f"{name}={value!r} is not valid: {message}") from None
+        error = exc.errors(include_url=False)[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = field.upper() or "settings"
+        secrets = [str(error.get("input"))] if is_secret(field) else []
+        message = redact(error["msg"].removeprefix("Value error, "), secrets)
+        if is_secret(field):
+            # The value of a secret is never shown, not even in part.
+            raise SettingsError(f"{name} is not valid: {message}") from None
+        value = redact(repr(error.get("input")))
+        raise SettingsError(f"{name}={value} is not valid: {message}") from None

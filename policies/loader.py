@@ -36,6 +36,7 @@ from policies.schema import (
     leaf_problems,
     parse_condition,
 )
+from policies.yaml_safety import YamlLimitError, compose_bounded, read_bounded
 
 Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
@@ -52,7 +53,17 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line} {self.rule_id} {self.field}: {self.message}"
+        rule_id, field, message = (
+            _one_line(part) for part in (self.rule_id, self.field, self.message)
+        )
+        return f"{self.file}:{self.line} {rule_id} {field}: {message}"
+
+
+def _one_line(text: str) -> str:
+    """`text` with line breaks and other unprintable characters escaped, as in a repr."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 class PackError(Exception):
@@ -115,22 +126,28 @@ def read_yaml(path: Path) -> tuple[YamlDoc | None, bytes, list[Problem]]:
     """Parse a YAML file keeping lines; problems for unreadable files, bad syntax, dup keys."""
     file = str(path)
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path)
     except OSError as exc:
         return None, b"", [Problem(file, 1, "-", "-", f"cannot read the file: {exc.strerror}")]
+    except YamlLimitError as exc:
+        return None, b"", [Problem(file, exc.line, "-", "-", exc.problem)]
     try:
-        loader = yaml.SafeLoader(raw.decode("utf-8"))
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return None, raw, [Problem(file, 1, "-", "-", "the file is not UTF-8 text")]
+    try:
+        node, data = compose_bounded(text)
+    except YamlLimitError as exc:
+        return None, raw, [Problem(file, exc.line, "-", "-", exc.problem)]
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"YAML syntax error: character #x{code:04x} is not allowed in YAML"
+        return None, raw, [Problem(file, line, "-", "-", message)]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1
-        detail = getattr(exc, "problem", None) or str(exc)
+        detail = " ".join(str(getattr(exc, "problem", None) or exc).split())
         return None, raw, [Problem(file, line, "-", "-", f"YAML syntax error: {detail}")]
     lines: dict[Loc, int] = {(): 1}
     problems: list[Problem] = []

@@ -3,10 +3,16 @@ site the developer has open could otherwise POST to it (a form or a `fetch` with
 content type needs no CORS preflight) and click the workspace's buttons or send the app
 files. Browsers say where a request comes from (`Sec-Fetch-Site`, `Origin`); requests from
 another site are refused. Uploads must also say their length, so the size limit holds before
-anything is read."""
+anything is read.
+
+A web page can also reach the sandbox under its own name, by pointing that name at 127.0.0.1
+(DNS rebinding): the browser then counts the sandbox as that site, and `Origin` matches `Host`.
+So every request must name the sandbox by a loopback name: `localhost`, `127.0.0.1` or `[::1]`,
+with or without a port."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
@@ -15,6 +21,39 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 GUARDED = ("/_sandbox/ui/", "/customer/")
 UPLOAD = "/_sandbox/ui/upload"
+LOOPBACK_HOST = re.compile(r"(?:localhost|127\.0\.0\.1|\[::1\])(?::\d{1,5})?", re.IGNORECASE)
+
+
+def loopback_host(host: str | None) -> bool:
+    """True when a `Host` header names this machine by a loopback name (port optional)."""
+    return host is not None and LOOPBACK_HOST.fullmatch(host.strip()) is not None
+
+
+class LoopbackHostOnly:
+    """ASGI middleware answering only requests whose `Host` is a loopback name; others get a
+    400 (HTTP) or a policy-violation close (WebSocket) before any route sees them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and not loopback_host(
+            Headers(scope=scope).get("host")
+        ):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008, "reason": "bad host"})
+                return
+            refusal = JSONResponse(
+                {
+                    "ok": False,
+                    "error": "bad_host",
+                    "detail": "the sandbox answers to localhost, 127.0.0.1 or [::1] only",
+                },
+                status_code=400,
+            )
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def cross_site(headers: Headers) -> bool:

@@ -13,7 +13,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from sandbox.api import create_app
-from sandbox.guard import SameOriginPosts
+from sandbox.guard import LoopbackHostOnly, SameOriginPosts
 from sandbox.web import web_routes
 from sandbox.workspace import Workspace
 
@@ -26,6 +26,7 @@ def create_emulator_app(workspace: Workspace) -> Starlette:
     """The full emulator: Web API, /_sandbox endpoints and the browser page."""
     app = create_app(workspace, extra_routes=web_routes())
     app.add_middleware(SameOriginPosts)
+    app.add_middleware(LoopbackHostOnly)  # added last: runs first
     app.state.driver = None
     app.state.mailbox = None
     app.state.inbound = None

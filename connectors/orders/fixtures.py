@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from connectors.orders.models import Order, describe_validation_error
 from connectors.orders.protocol import DecisionUpdate, OrderNotFound
 
+MAX_FIXTURE_BYTES = 16 * 1024 * 1024
+
 
 class FixtureError(ValueError):
     """A fixture file that cannot be read as §4 orders; the message names file, order and field."""
@@ -79,11 +81,19 @@ def load_fixture_orders(path: Path) -> dict[str, Order]:
 
 def _read_file(file: Path) -> list[Order]:
     try:
-        document = json.loads(file.read_text(encoding="utf-8"))
+        with file.open("rb") as stream:
+            raw = stream.read(MAX_FIXTURE_BYTES + 1)
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise FixtureError(f"{file}: cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
+    if len(raw) > MAX_FIXTURE_BYTES:
+        raise FixtureError(f"{file}: over {MAX_FIXTURE_BYTES // (1024 * 1024)} MiB: too large")
+    try:
+        document = json.loads(text)
+    except ValueError as exc:  # JSONDecodeError, or a number of thousands of digits
         raise FixtureError(f"{file}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise FixtureError(f"{file}: not valid JSON: nested too deep") from None
     if isinstance(document, dict):
         return [_parse(file, document, None)]
     if isinstance(document, list):

@@ -24,6 +24,7 @@ from pydantic import (
 
 from disputes.money import Money, MoneyError, format_minor, normalise_currency, to_minor
 from disputes.reasons import Reason
+from disputes.text import clean_text
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -76,6 +77,14 @@ class _Model(BaseModel):
     model_config = ConfigDict(
         extra="ignore", frozen=True, populate_by_name=True, str_strip_whitespace=True
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _clean_text(cls, value: Any) -> Any:
+        """An order system's text never carries control or invisible characters into ours."""
+        if isinstance(value, list):
+            return [clean_text(v) if isinstance(v, str) else v for v in value]
+        return clean_text(value) if isinstance(value, str) else value
 
 
 class Customer(_Model):
@@ -217,6 +226,9 @@ class Order(_Model):
         """Turn §4 decimal strings (`total`, `unit_price`, ...) into `*_minor` integers."""
         if not isinstance(data, dict) or "currency" not in data:
             return data
+        if not isinstance(data["currency"], str):
+            got = data["currency"]
+            raise ValueError(f"currency: expected a 3-letter ISO 4217 code, got {got!r}")
         try:
             currency = normalise_currency(data["currency"])
         except MoneyError as exc:

@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.demo import demo_settings
+from bot.demo_world import new_secrets
 from tests.support.localstripe import API_KEY, require_localstripe
 
 STATES = {
@@ -208,3 +210,30 @@ def test_a_killed_demo_takes_localstripe_with_it_and_keep_reuses_the_folder(
     while _alive(stripe_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(stripe_pid)
+
+
+def test_slack_requests_and_customer_replies_are_signed_with_different_secrets(
+    tmp_path: Path,
+) -> None:
+    keys = new_secrets()
+    settings = demo_settings(
+        bot_token="xoxb-demo",
+        api_url="http://127.0.0.1:9/api/",
+        database=tmp_path / "demo.db",
+        orders=tmp_path,
+        roles=tmp_path / "roles.yml",
+        stripe_url="http://127.0.0.1:9",
+        mail_url="smtp://127.0.0.1:9",
+        keys=keys,
+    )
+    signing, inbound = settings.slack_signing_secret or "", settings.inbound_secret or ""
+    # Compared without being shown: a failure message must not print either secret.
+    same = signing == inbound
+    assert not same, "the demo signs Slack requests and customer replies with one secret"
+    strong = min(len(signing), len(inbound)) >= 32
+    assert strong, "the demo's secrets are shorter than 32 characters"
+    hidden = signing not in repr(keys) and inbound not in repr(keys)
+    assert hidden, "the demo's secrets show in the repr of DemoSecrets"
+    again = new_secrets()
+    fresh = again.signing != keys.signing and again.inbound != keys.inbound
+    assert fresh, "the demo's secrets are not new on each run"

@@ -109,3 +109,43 @@ def test_audit_verify_on_an_empty_database_says_to_migrate(tmp_path: Path) -> No
     result = run(tmp_path, "audit", "verify", DATABASE_URL=db_url(tmp_path))
     assert result.returncode == 2
     assert "run `dispute-desk migrate`" in result.stderr
+
+
+MARKER = "MARKER9f3ac1d7"
+NEEDED = {"SLACK_BOT_TOKEN": "xoxb-1", "DISPUTES_CHANNEL": "#d", "SLACK_SIGNING_SECRET": "s"}
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"SLACK_BOT_TOKEN": f"xapp-{MARKER}"}, "SLACK_BOT_TOKEN is not valid"),
+        ({"SLACK_APP_TOKEN": f"xoxb-{MARKER}"}, "SLACK_APP_TOKEN is not valid"),
+        ({"SLACK_SIGNING_SECRET": f"{MARKER} {MARKER}"}, "SLACK_SIGNING_SECRET is not valid"),
+        ({"STRIPE_API_KEY": f"pk_live_{MARKER}"}, "STRIPE_API_KEY is not valid"),
+        ({"INBOUND_SECRET": f"{MARKER}\tx"}, "INBOUND_SECRET is not valid"),
+        (
+            {"DATABASE_URL": f"postgresql://admin:{MARKER}@db.example/disputes"},
+            "DATABASE_URL='postgresql://admin:***@db.example/disputes' is not valid",
+        ),
+        (
+            {**NEEDED, "ORDER_SOURCE": f"http:https://orders:{MARKER}@orders.example/api?x=1"},
+            "ORDER_SOURCE http: base URL must not have a query",
+        ),
+    ],
+)
+def test_serve_never_prints_a_secret(tmp_path: Path, env: dict[str, str], names: str) -> None:
+    run(tmp_path, "migrate", DATABASE_URL=db_url(tmp_path))
+    result = run(tmp_path, "serve", **{"DATABASE_URL": db_url(tmp_path), **env})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("dispute-desk: ") and names in lines[0]
+    assert MARKER not in result.stderr + result.stdout
+
+
+def test_serve_reads_a_bad_secret_from_dot_env_without_printing_it(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"SLACK_SIGNING_SECRET='{MARKER} pasted twice {MARKER}'\n")
+    result = run(tmp_path, "serve", DATABASE_URL=db_url(tmp_path))
+    assert result.returncode == 2
+    assert "SLACK_SIGNING_SECRET is not valid" in result.stderr
+    assert MARKER not in result.stderr + result.stdout

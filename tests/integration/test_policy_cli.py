@@ -9,6 +9,7 @@ import pytest
 
 from bot.settings import default_policy_pack
 from tests.integration.test_cli import run
+from tests.unit.test_yaml_safety import BOMB
 
 PACKS = default_policy_pack().parent
 
@@ -109,3 +110,32 @@ def test_serve_with_a_broken_pack_stops_with_the_lint_messages(
     assert result.stderr.startswith(f"dispute-desk: POLICY_PACK {broken} has problems:")
     assert "bad-op" in result.stderr
     assert not (tmp_path / "x.db").exists()  # stopped before touching anything
+
+
+def test_lint_refuses_an_alias_bomb(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.yml"
+    bomb.write_text(BOMB)
+    result = run(tmp_path, "policy", "lint", str(bomb))
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines()[0].startswith(f"{bomb}:1 - -: ")
+    assert result.stdout.splitlines()[0].endswith(": too many aliases")
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_with_an_alias_bomb_for_a_pack_stops_with_one_problem(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.yml"
+    bomb.write_text(BOMB)
+    result = run(
+        tmp_path,
+        "serve",
+        SLACK_BOT_TOKEN="xoxb-1",
+        SLACK_SIGNING_SECRET="s",
+        DISPUTES_CHANNEL="#d",
+        POLICY_PACK=str(bomb),
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"dispute-desk: POLICY_PACK {bomb} has problems:",
+        f"{bomb}:1 - -: aliases would add more than 10000 nodes to the document: too many aliases",
+    ]

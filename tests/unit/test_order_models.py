@@ -322,3 +322,19 @@ def test_to_wire_round_trips_to_the_same_order_and_section_4_shape() -> None:
     assert "total_minor" not in document
     assert Order.model_validate(document) == order
     assert Order.model_validate(order.model_dump()) == order
+
+
+def test_an_order_systems_text_is_cleaned_of_controls_and_invisible_characters() -> None:
+    from tests.support.orders import ORDER
+
+    data = {**ORDER, "customer": {**ORDER["customer"], "name": "Jane\u202e eoD\x00"}}
+    data["condition_report"] = {
+        **ORDER["condition_report"],
+        "notes": "ok\u200b\r\nfine",
+        "photos": ["https://x.example/1.jpg\u2066"],
+    }
+    order = Order.from_wire(data)
+    assert order.customer.name == "Jane eoD"
+    assert order.condition_report is not None
+    assert order.condition_report.notes == "ok\nfine"
+    assert order.condition_report.photos == ["https://x.example/1.jpg"]
