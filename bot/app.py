@@ -16,6 +16,30 @@ from handlers.errors import user_message
 log = logging.getLogger(__name__)
 
 
+class WithoutRequestBodies(logging.Filter):
+    """Bolt puts request bodies in some of its lines (an unhandled request, a failed
+    signature, a middleware that did not answer): such a line keeps its first words only."""
+
+    MARKERS = ("Unhandled request", "body", "for the request (")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(marker in message for marker in self.MARKERS):
+            head = message.splitlines()[0].split("(", 1)[0].split(" body", 1)[0].strip()
+            record.msg, record.args = f"{head} (request body not logged)", ()
+        return True
+
+
+def bolt_logger() -> logging.Logger:
+    """The base of Bolt's loggers (each takes its level and filters when created): warnings
+    and errors only, whatever the app's own level, and never a request body."""
+    logger = logging.getLogger("slack_bolt")
+    logger.setLevel(logging.WARNING)
+    if not any(isinstance(f, WithoutRequestBodies) for f in logger.filters):
+        logger.addFilter(WithoutRequestBodies())
+    return logger
+
+
 def build_bolt_app(
     *, client: AsyncWebClient, signing_secret: str | None, deps: Deps, recent: RecentKeys
 ) -> AsyncApp:
@@ -24,6 +48,7 @@ def build_bolt_app(
         signing_secret=signing_secret,
         request_verification_enabled=signing_secret is not None,
         process_before_response=False,
+        logger=bolt_logger(),
     )
     app.use(dedupe_middleware(recent))
     commands.register(app, deps)

@@ -10,6 +10,7 @@ from connectors.evidence import EvidenceDraft, EvidenceKind
 from disputes.audit import Actor
 from disputes.errors import DisputeError, DisputeNotFound
 from disputes.service import DisputeService
+from disputes.text import clean_text
 from storage.db import Database
 
 MAX_BODY = 10_000
@@ -29,11 +30,13 @@ class InvalidReply(DisputeError):
 
 
 def check_reply(raw: object) -> CustomerReply:
+    """The reply in a posted JSON object, its text cleaned of control and invisible
+    characters; InvalidReply names the first field that is wrong."""
     if not isinstance(raw, dict):
         raise InvalidReply("expected a JSON object with dispute, from and body")
-    dispute = str(raw.get("dispute") or "").strip()
-    sender = str(raw.get("from") or "").strip()
-    body = str(raw.get("body") or "").strip()
+    dispute = _text(raw, "dispute", "expected a dispute like D-7")
+    sender = _text(raw, "from", "expected the customer's email address")
+    body = _text(raw, "body", "expected the text of the reply")
     if not _REF.match(dispute):
         raise InvalidReply("dispute: expected a dispute like D-7")
     if not _EMAIL.match(sender):
@@ -43,6 +46,15 @@ def check_reply(raw: object) -> CustomerReply:
     if len(body) > MAX_BODY:
         raise InvalidReply(f"body: longer than {MAX_BODY} characters")
     return CustomerReply(dispute, sender, body)
+
+
+def _text(raw: dict[object, object], field: str, expected: str) -> str:
+    value = raw.get(field)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidReply(f"{field}: {expected}")
+    return clean_text(value).strip()
 
 
 async def file_reply(db: Database, reply: CustomerReply) -> int:

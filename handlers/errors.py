@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from blocks.ids import BadSubject
 from disputes.errors import DisputeError
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,9 @@ def slack_error(exc: SlackApiError) -> str:
 def user_message(exc: BaseException) -> str:
     if isinstance(exc, DisputeError):
         return str(exc)
+    if isinstance(exc, BadSubject):
+        log.warning("a button value or modal metadata the app did not write: not acted on")
+        return "That button or form was not made by Dispute Desk, so nothing was done."
     reference = uuid.uuid4().hex[:8]
     log.error("unexpected error (ref %s)", reference, exc_info=exc)
     return (

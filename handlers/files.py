@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
 from connectors.evidence import EvidenceDraft, EvidenceKind
+from disputes.text import clean_text
+
+log = logging.getLogger(__name__)
 
 DOWNLOAD_TIMEOUT = 30.0  # seconds to read one file (10 MB at most) from Slack
+SLACK_FILE_HOST = "files.slack.com"
+SLACK_API_URL = "https://slack.com/api/"
+MAX_NAME_CHARS = 255
+
+
+def file_name(file: dict[str, Any], *fields: str) -> str:
+    """The first of `fields` the file object has, as clean text, or "file"."""
+    for field in fields:
+        value = file.get(field)
+        if isinstance(value, str) and (name := clean_text(value).strip()):
+            return name[:MAX_NAME_CHARS]
+    return "file"
+
+
+def token_may_go_to(url: str, api_url: str) -> bool:
+    """Whether the bot token may be sent to `url`: only to Slack's file host over HTTPS, or
+    to the host of the Web API the app is configured with (the sandbox in tests)."""
+    try:
+        target, api = httpx.URL(url), httpx.URL(api_url)
+    except (httpx.InvalidURL, TypeError):
+        return False
+    if target.userinfo or not target.host:
+        return False
+    origin = (target.scheme, target.host, target.port)
+    if origin in {("https", SLACK_FILE_HOST, None), ("https", SLACK_FILE_HOST, 443)}:
+        return True
+    return origin == (api.scheme, api.host, api.port)
 
 
 def file_kind(file: dict[str, Any]) -> EvidenceKind:
@@ -30,7 +61,7 @@ def file_draft(
     """One Slack file object as evidence, filed under `kind` (by default from its type) with
     the person's note (by default, who shared it) and a link they gave with it."""
     kind = kind or file_kind(file)
-    name = str(file.get("name") or file.get("title") or file.get("id") or "file")
+    name = file_name(file, "name", "title", "id")
     permalink = file.get("permalink") or file.get("url_private")
     mimetype = str(file.get("mimetype") or "")
     payload: dict[str, Any] = {
@@ -87,24 +118,40 @@ async def share_files(
     uploads = []
     async with httpx.AsyncClient(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True) as http:
         for file in files:
-            uploads.append(await download(http, client.token or "", file))
+            uploads.append(await download(http, client.token or "", file, api_url=client.base_url))
     done = await client.files_upload_v2(
         file_uploads=uploads, channel=channel, thread_ts=thread_ts, initial_comment=comment
     )
     return [(await client.files_info(file=entry["id"]))["file"] for entry in done["files"]]
 
 
-async def download(http: httpx.AsyncClient, token: str, file: dict[str, Any]) -> dict[str, Any]:
-    """One file's bytes, read with the bot token, as files_upload_v2 takes them."""
-    name = str(file.get("name") or file.get("id") or "file")
+async def download(
+    http: httpx.AsyncClient, token: str, file: dict[str, Any], *, api_url: str = SLACK_API_URL
+) -> dict[str, Any]:
+    """One file's bytes, read with the bot token, as files_upload_v2 takes them. The token
+    goes only to Slack's own file host (see `token_may_go_to`); a file elsewhere is not read."""
+    name = file_name(file, "name", "id")
     url = file.get("url_private_download") or file.get("url_private")
-    if not url:
+    if not url or not isinstance(url, str):
         raise FileShareError(f"{name}: Slack gave no address to read it from")
-    response = await http.get(str(url), headers={"Authorization": f"Bearer {token}"})
+    if not token_may_go_to(url, api_url):
+        log.warning(
+            "not reading file %r from %r: not a Slack file host", file.get("id"), _host(url)
+        )
+        raise FileShareError(f"{name}: its address is not on Slack's file host")
+    response = await http.get(url, headers={"Authorization": f"Bearer {token}"})
     response.raise_for_status()
     # Without access Slack answers with its sign-in page rather than an error.
     if response.headers.get("content-type", "").startswith("text/html") and not str(
         file.get("mimetype") or ""
     ).startswith("text/html"):
         raise FileShareError(f"{name}: Slack did not let the app read it (files:read)")
-    return {"content": response.content, "filename": name, "title": str(file.get("title") or name)}
+    title = file_name(file, "title", "name", "id")
+    return {"content": response.content, "filename": name, "title": title}
+
+
+def _host(url: str) -> str:
+    try:
+        return httpx.URL(url).host
+    except httpx.InvalidURL:
+        return "?"

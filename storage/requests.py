@@ -21,6 +21,13 @@ async def claim_request(db: Database, key: str, kind: str) -> bool:
     return True
 
 
+async def release_request(db: Database, key: str) -> None:
+    """Forget `key` again: the request it names was refused, so sending it again is no
+    duplicate of anything done."""
+    async with db.transaction() as session:
+        await session.execute(delete(ProcessedRequestRow).where(ProcessedRequestRow.key == key))
+
+
 async def forget_requests_before(db: Database, age: timedelta) -> int:
     """Drop keys older than any retry or replay Slack could still send."""
     async with db.transaction() as session:

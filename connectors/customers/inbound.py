@@ -28,6 +28,14 @@ def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[s
 
 def is_valid(secret: str, timestamp: str, given: str, body: bytes) -> bool:
     """A fresh timestamp and a matching signature, compared in constant time."""
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_SKEW_SECONDS:
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 15:
+        return False
+    if abs(time.time() - int(timestamp)) > MAX_SKEW_SECONDS or not given.isascii():
         return False
     return hmac.compare_digest(given, signature(secret, timestamp, body))
+
+
+def request_key(timestamp: str, body: bytes) -> str:
+    """One signed reply's identity, the same every time it is sent again: a replay repeats
+    both its timestamp and its body."""
+    return "inbound:" + hashlib.sha256(f"{timestamp}.".encode() + body).hexdigest()

@@ -76,10 +76,10 @@ async def test_reading_a_file_refuses_slacks_sign_in_page_and_a_file_without_add
         )
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(slack)) as http:
-        photo = {**PHOTO, "url_private_download": "https://files.example/dl/lid.jpg"}
+        photo = {**PHOTO, "url_private_download": "https://files.slack.com/dl/lid.jpg"}
         read = await download(http, "xoxb-t", photo)
         assert read == {"content": b"\xff\xd8", "filename": "lid.jpg", "title": "lid.jpg"}
-        pdf = {**PDF, "name": "r.pdf", "url_private_download": "https://files.example/dl/r.pdf"}
+        pdf = {**PDF, "name": "r.pdf", "url_private_download": "https://files.slack.com/dl/r.pdf"}
         with pytest.raises(FileShareError, match="did not let the app read it"):
             await download(http, "xoxb-t", pdf)
         with pytest.raises(FileShareError, match="no address"):
