@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from blocks.ids import ActionId, Subject
 from blocks.labels import resolution_label
-from blocks.text import Message, clip, context, escape, section, user
+from blocks.text import (
+    QUOTE_MAX,
+    Message,
+    clip,
+    clip_escaped,
+    context,
+    inline,
+    labelled,
+    link,
+    plain,
+    quote,
+    section,
+    user,
+)
 from connectors.evidence import EvidenceKind
 from disputes.models import PROPOSABLE, Resolution
 
@@ -16,14 +30,9 @@ Block = dict[str, Any]
 REVIEW_OPTIONS = PROPOSABLE
 OUTSIDE_POLICY = "(outside policy — needs a supervisor)"
 TEXT_MAX = 2500  # free text typed in a modal; leaves room in a 3000-character section
-QUOTE_MAX = 2800
 MAX_EVIDENCE_FILES = 10  # the most a file_input takes, and a message carries
 OUTSIDE_POLICY_FLAG = ":warning: outside policy — a supervisor must approve"
 SUPERVISOR_FLAG = ":warning: over the manager's limit — a supervisor must approve"
-
-
-def plain(text: str, limit: int = 3000) -> dict[str, Any]:
-    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
 
 
 def button(
@@ -43,6 +52,7 @@ def button(
 def text_input(*, multiline: bool = False, initial: Any = None, **extra: Any) -> Block:
     element: Block = {"type": "plain_text_input", "multiline": multiline, **extra}
     if initial:
+        # The person's own words, returned as typed: an input value, never rendered as mrkdwn.
         element["initial_value"] = clip(str(initial), element.get("max_length", 3000))
     return element
 
@@ -61,10 +71,6 @@ def input_block(
     if hint:
         block["hint"] = plain(hint, 2000)
     return block
-
-
-def _quote(text: str, limit: int = QUOTE_MAX) -> str:
-    return "\n".join(f"> {line}" for line in escape(clip(text, limit)).splitlines() or [""])
 
 
 # -- review -------------------------------------------------------------------------
@@ -100,10 +106,13 @@ def _summary(
 ) -> Block:
     names = [resolution_label(r) for r in REVIEW_OPTIONS if r.value in allowed]
     lines = [
-        f"*{escape(ref)}* · paid {escape(paid)} {currency} · refundable {escape(refundable)} "
-        f"{currency}",
+        f"*{inline(ref, 100)}* · paid {inline(paid, 100)} {inline(currency, 10)} · "
+        f"refundable {inline(refundable, 100)} {inline(currency, 10)}",
         "*Recommended:* "
-        + escape(recommended or "no rule recommends one: use judgement within the allowed options"),
+        + inline(
+            recommended or "no rule recommends one: use judgement within the allowed options",
+            1000,
+        ),
         "*Allowed by policy:* " + (", ".join(names) or "none"),
     ]
     if fee_percent:
@@ -133,9 +142,9 @@ def resolution_modal(
         _summary(ref, currency, paid, refundable, recommended, allowed, fee_percent)
     ]
     if money_note:
-        blocks.append(context(escape(clip(money_note, 2000))))
+        blocks.append(context(inline(money_note, 2000)))
     if missing_evidence:
-        listed = ", ".join(escape(kind) for kind in missing_evidence)
+        listed = ", ".join(inline(kind, 100) for kind in missing_evidence)
         blocks.append(
             section(
                 f":warning: *Required evidence is missing:* {listed}.\n"
@@ -228,29 +237,29 @@ class ProposalCard:
 
 def _proposal_blocks(card: ProposalCard) -> list[Block]:
     head = (
-        f":memo: *Proposal {card.proposal_id} for {escape(card.ref)}:* "
-        f"{escape(clip(card.kind_label, 200))}"
+        f":memo: *Proposal {card.proposal_id} for {inline(card.ref, 100)}:* "
+        f"{inline(card.kind_label, 200)}"
     )
     if card.amount:
-        head += f" · *{escape(clip(card.amount, 100))}*"
+        head += f" · *{inline(card.amount, 100)}*"
     blocks = [section(f"{head}\nProposed by {user(card.proposer)}")]
     if card.note:
-        blocks.append(section(_quote(card.note)))
+        blocks.append(section(quote(card.note)))
     flags = []
     if card.outside_policy:
         flags.append(OUTSIDE_POLICY_FLAG)
     elif card.needs_supervisor:
         flags.append(SUPERVISOR_FLAG)
     if card.justification:
-        flags.append(f"*Justification:* {escape(clip(card.justification, QUOTE_MAX))}")
+        flags.append(labelled("*Justification:*", card.justification, QUOTE_MAX))
     if flags:
         blocks.append(section("\n".join(flags)))
     return blocks
 
 
 def _proposal_text(ref: str, kind_label: str, amount: str | None, proposer: str) -> str:
-    what = f"{kind_label} {amount}" if amount else kind_label
-    return clip(f"{ref}: {what} proposed by {user(proposer)}", 3000)
+    what = f"{inline(kind_label, 200)} {inline(amount, 100)}" if amount else inline(kind_label, 200)
+    return clip_escaped(f"{inline(ref, 100)}: {what} proposed by {user(proposer)}", 3000)
 
 
 def proposal_message(card: ProposalCard) -> Message:
@@ -303,17 +312,18 @@ def proposal_decided(
     else:
         outcome = f":leftwards_arrow_with_hook: Changes requested by {user(decided_by)}"
         if reason:
-            outcome += f": {escape(clip(reason, QUOTE_MAX))}"
+            outcome = labelled(f"{outcome}:", reason, QUOTE_MAX)
     blocks.append(section(outcome))
     done = "approved" if decision == "approved" else "sent back for changes"
-    return Message(clip(f"{card.ref}: proposal {card.proposal_id} {done}", 3000), blocks)
+    return Message(f"{inline(card.ref, 100)}: proposal {card.proposal_id} {done}", blocks)
 
 
 def supervisor_ping(ref: str, permalink: str | None, reason: str) -> Message:
     """A short note in the supervisors' channel pointing at the dispute's thread."""
-    link = f" <{permalink}|Open the thread>" if permalink else ""
-    text = f":rotating_light: *{escape(ref)}* needs a supervisor: {escape(clip(reason, QUOTE_MAX))}"
-    return Message(clip(f"{ref} needs a supervisor: {reason}", 3000), [section(text + link)])
+    there = f" {link(permalink, 'Open the thread')}" if permalink else ""
+    text = labelled(f":rotating_light: *{inline(ref, 100)}* needs a supervisor:", reason, QUOTE_MAX)
+    fallback = f"{inline(ref, 100)} needs a supervisor: {inline(reason, 1000)}"
+    return Message(fallback, [section(text + there)])
 
 
 # -- refunds ------------------------------------------------------------------------
@@ -324,11 +334,13 @@ def refund_alert(
 ) -> Message:
     """For the supervisors' channel: a refund that needs a person (unknown too long, a refund
     the provider holds oddly, or one paid more than once)."""
-    link = f" <{permalink}|Open the thread>" if permalink else ""
+    there = f" {link(permalink, 'Open the thread')}" if permalink else ""
     what = "was refunded more than once" if status == "duplicate" else "needs attention"
-    why = f": {escape(clip(detail, QUOTE_MAX))}" if detail else ""
-    text = f":rotating_light: The refund of *{escape(amount)}* for *{escape(ref)}* {what}{why}"
-    return Message(clip(f"{ref}: the refund of {amount} {what}", 3000), [section(text + link)])
+    shown, where = inline(amount, 100), inline(ref, 100)
+    text = f":rotating_light: The refund of *{shown}* for *{where}* {what}"
+    if detail:
+        text = labelled(f"{text}:", detail, QUOTE_MAX)
+    return Message(f"{where}: the refund of {shown} {what}", [section(text + there)])
 
 
 RefundNews = Literal["succeeded", "duplicate", "failed", "unknown", "needs_attention", "found"]
@@ -346,9 +358,9 @@ def refund_outcome(
 ) -> Message:
     """A change in a refund's state, in the thread: one message per change, never per attempt.
     A refused one carries a Retry button (which asks the provider before sending anything)."""
-    shown, where = escape(clip(amount, 100)), escape(ref)
-    why = f" ({escape(clip(detail, QUOTE_MAX))})" if detail else ""
-    ids = ", ".join(f"`{escape(clip(i, 200))}`" for i in list(provider_refund_ids)[:10])
+    shown, where = inline(amount, 100), inline(ref, 100)
+    why = f" ({inline(detail, 1000)})" if detail else ""
+    ids = ", ".join(f"`{inline(i, 200)}`" for i in list(provider_refund_ids)[:10])
     heads = {
         "succeeded": f":white_check_mark: Refunded *{shown}* for {where}.",
         "found": (
@@ -371,7 +383,7 @@ def refund_outcome(
             "is still asked in the background; check the payment in its dashboard."
         ),
     }
-    facts = [f"Request `{escape(clip(request_id, 200))}`"]
+    facts = [f"Request `{inline(request_id, 200)}`"]
     if ids and status in ("succeeded", "unknown", "needs_attention"):
         facts.append(f"refund {ids}")
     blocks: list[Block] = [section(heads[status]), context(" · ".join(facts))]
@@ -393,15 +405,16 @@ def refund_outcome(
         "unknown": "sent, outcome not known yet",
         "needs_attention": "needs attention",
     }
-    return Message(clip(f"{ref}: refund of {amount} {words[status]}", 3000), blocks)
+    return Message(f"{where}: refund of {shown} {words[status]}", blocks)
 
 
 # -- evidence -----------------------------------------------------------------------
 
 
-def evidence_modal(number: int) -> Block:
-    """The "Add evidence" modal: what kind, a note, and an optional link and files."""
-    options = [{"text": plain(kind.label, 75), "value": kind.value} for kind in EvidenceKind]
+def evidence_modal(number: int, kinds: Sequence[EvidenceKind] = tuple(EvidenceKind)) -> Block:
+    """The "Add evidence" modal: what kind (of those the person may add), a note, and an
+    optional link and files."""
+    options = [{"text": plain(kind.label, 75), "value": kind.value} for kind in kinds]
     blocks = [
         input_block("kind", "Kind", {"type": "static_select", "options": options}, optional=False),
         input_block(

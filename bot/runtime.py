@@ -29,6 +29,7 @@ from connectors.orders.protocol import OrderSource
 from connectors.refunds.protocol import RefundGateway
 from disputes.intake import IntakeService
 from disputes.ledger import LedgerReader
+from disputes.permissions import Gate
 from disputes.policy import PolicyService
 from disputes.refund_worker import RefundWorker, Timings
 from disputes.resolution import ResolutionService
@@ -127,7 +128,8 @@ async def build_runtime(
     roles = load_roles(settings.roles_file)
     gateway = load_gateway(settings)
     ledger = LedgerReader(db, gateway)
-    disputes = DisputeService(db)
+    gate = Gate(db, roles)
+    disputes = DisputeService(db, gate)
     policy = PolicyService(db, current_pack)
     intake = IntakeService(
         db,
@@ -135,6 +137,7 @@ async def build_runtime(
         evidence_sources if evidence_sources is not None else default_evidence_sources(),
         policy=current_pack,
         ledger=ledger,
+        gate=gate,
     )
     threads = ThreadPublisher(client, channel_id, disputes, policy)
     supervisors = None
@@ -154,6 +157,7 @@ async def build_runtime(
         orders=orders,
         on_refund_queued=worker.wake if worker is not None else lambda: None,
         settle=timedelta(seconds=settings.refund_settle_seconds),
+        gate=gate,
     )
     if worker is not None:
         worker.notify = RefundReporter(disputes, threads, resolution, orders, supervisors)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,14 +19,21 @@ GENESIS = "0" * 64
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who did something: a Slack user, the customer, or the system itself."""
+    """Who did something: a Slack user (with the user groups the roles file names that they
+    are in), the customer, or the system itself."""
 
     kind: str
     id: str
+    groups: frozenset[str] = field(default=frozenset(), compare=False)
 
     @classmethod
-    def slack_user(cls, user_id: str) -> Actor:
-        return cls("slack_user", user_id)
+    def slack_user(cls, user_id: str, groups: Iterable[str] = ()) -> Actor:
+        return cls("slack_user", user_id, frozenset(groups))
+
+    @property
+    def is_person(self) -> bool:
+        """A person in Slack, whose permissions are checked (not the customer or the app)."""
+        return self.kind == "slack_user"
 
     @classmethod
     def system(cls, component: str) -> Actor:

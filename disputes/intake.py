@@ -25,9 +25,11 @@ from disputes.ledger import LedgerReader, ensure_ledger, ledger_of, lock_ledger,
 from disputes.lifecycle import Status
 from disputes.models import CaseFile
 from disputes.payments import Basis, PaymentLedger, order_claim_minor
+from disputes.permissions import Gate
 from disputes.policy import decide
 from disputes.reasons import Reason
 from disputes.records import UNAVAILABLE_ACTION, load_case, open_row_for_order
+from disputes.roles import Action
 from policies.current import CurrentPack
 from storage.db import Database
 from storage.tables import Counter, DisputeRow
@@ -60,6 +62,7 @@ class IntakeService:
         *,
         policy: CurrentPack | None = None,
         ledger: LedgerReader | None = None,
+        gate: Gate | None = None,
         source_timeout: float = 5.0,
     ) -> None:
         self.db = db
@@ -67,10 +70,13 @@ class IntakeService:
         self.evidence_sources = list(evidence_sources)
         self.policy = policy
         self.ledger = ledger
+        self.gate = gate  # who may open; a service built without one checks nobody
         self.source_timeout = source_timeout
 
     async def open(self, request: OpenRequest) -> IntakeResult:
         """Open a dispute, or return the one already open for the order; never half-written."""
+        if self.gate is not None:
+            await self.gate.require(Action.OPEN, request.actor)
         existing = await self._existing(request.order_id)
         if existing is not None:
             return IntakeResult(existing, created=False)

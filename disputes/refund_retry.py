@@ -4,7 +4,6 @@ refund for the refused one (a refusal can be wrong: a proxy's 4xx after the prov
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -66,14 +65,11 @@ class _Refused:
     last_in_flight_at: datetime | None
 
 
-async def retry_after_refusal(
-    service: ResolutionService, number: int, actor: Actor, groups: Iterable[str]
-) -> RetryResult:
-    groups = list(groups)
+async def retry_after_refusal(service: ResolutionService, number: int, actor: Actor) -> RetryResult:
     async with service.db.reading() as session:
         row = await load_row(session, number)
         refused = await _refused_request(session, row)
-        await _authority(service, session, row, actor, groups, refused)
+        await _authority(service, session, row, actor, refused)
     _settled_or_refuse(service, refused)
     refunds, error = await service.ledger.read(refused.order.payment_reference)
     if refunds is None:
@@ -94,7 +90,7 @@ async def retry_after_refusal(
         current = await _refused_request(session, row)
         if current.id != refused.id:
             raise DisputeError(f"{dispute_ref(number)} was retried already.")
-        await _authority(service, session, row, actor, groups, current)
+        await _authority(service, session, row, actor, current)
         ledger_row = await lock_ledger(session, refused.order.payment_reference)
         store_provider_read(ledger_row, refunds, None, service.clock())
         if found.kind in (Found.SUCCEEDED, Found.DUPLICATE, Found.PENDING):
@@ -175,7 +171,6 @@ async def _authority(
     session: AsyncSession,
     row: DisputeRow,
     actor: Actor,
-    groups: list[str],
     refused: _Refused,
 ) -> None:
     """Whoever clicks Retry needs the authority to approve this amount, as approving did."""
@@ -183,7 +178,6 @@ async def _authority(
         session,
         row,
         actor,
-        groups,
         proposer=refused.proposer,
         amount_minor=refused.amount_minor,
         supervisor_required=refused.needs_supervisor,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -22,12 +22,13 @@ from disputes.ledger import LedgerReader, ensure_ledger, ledger_of, lock_ledger
 from disputes.lifecycle import Event, Status
 from disputes.models import CaseFile, dispute_ref
 from disputes.payments import Basis, PaymentLedger, utcnow
+from disputes.permissions import Gate
 from disputes.policy import PolicyService
 from disputes.proposals import MONEY_KINDS, CheckedProposal, ProposalInput, check_proposal
 from disputes.records import load_case, load_row
 from disputes.refund_retry import RetryResult, retry_after_refusal
 from disputes.refunds import approved_before, request_refund
-from disputes.roles import CurrentRoles, Roles
+from disputes.roles import Action, CurrentRoles, Roles
 from disputes.transitions import transition
 from disputes.writeback import write_back
 from policies.engine import Decision
@@ -112,8 +113,10 @@ class ResolutionService:
         on_refund_queued: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = utcnow,
         settle: timedelta = timedelta(seconds=30),
+        gate: Gate | None = None,
     ) -> None:
         self.db = db
+        self.gate = gate  # who may review, request changes, approve, retry; without one, all
         self.policy = policy
         self.roles = roles
         self.gateway_name = gateway_name
@@ -123,9 +126,14 @@ class ResolutionService:
         self.clock = clock
         self.settle = settle  # a refused request's settling time, before Retry sends again
 
-    async def review_context(self, number: int) -> ReviewContext:
+    async def _require(self, action: Action, actor: Actor, number: int) -> None:
+        if self.gate is not None:
+            await self.gate.require(action, actor, number=number)
+
+    async def review_context(self, number: int, actor: Actor) -> ReviewContext:
         """What the resolution modal shows, with the payment's ledger read afresh from the
         provider and the order system (a refund either made since intake counts)."""
+        await self._require(Action.REVIEW, actor, number)
         decision = await self.policy.latest(number)
         async with self.db.reading() as session:
             row = await load_row(session, number)
@@ -150,6 +158,7 @@ class ResolutionService:
 
     async def propose(self, number: int, entry: ProposalInput, actor: Actor) -> Proposal:
         """Check the modal's input, start the review if needed and record the proposal."""
+        await self._require(Action.REVIEW, actor, number)
         decision = await self.policy.latest(number)
 
         async def work(session: AsyncSession) -> Proposal:
@@ -178,6 +187,8 @@ class ResolutionService:
         return await self.db.run(work)
 
     async def request_changes(self, number: int, proposal_id: int, actor: Actor) -> Proposal:
+        await self._require(Action.REQUEST_CHANGES, actor, number)
+
         async def work(session: AsyncSession) -> Proposal:
             row, proposal = await _open_proposal(session, number, proposal_id)
             proposal.status, proposal.decided_by = "changes_requested", actor.id
@@ -189,10 +200,9 @@ class ResolutionService:
 
         return await self.db.run(work)
 
-    async def approve(
-        self, number: int, proposal_id: int, actor: Actor, groups: Iterable[str] = ()
-    ) -> Proposal:
+    async def approve(self, number: int, proposal_id: int, actor: Actor) -> Proposal:
         """Role and limit checks, then approval and the refund request in one transaction."""
+        await self._require(Action.APPROVE, actor, number)
         async with self.db.reading() as session:
             row, proposal = await _open_proposal(session, number, proposal_id)
             moves_money = proposal.kind in MONEY_KINDS
@@ -202,12 +212,11 @@ class ResolutionService:
         if moves_money:
             await self.ledger.refresh(order)  # the send re-checks; this catches it earlier
         try:
-            approved = await self.db.run(
-                lambda s: self._approve(s, number, proposal_id, actor, groups)
-            )
+            approved = await self.db.run(lambda s: self._approve(s, number, proposal_id, actor))
         except NotAllowed as refused:
-            await self._audit_refusal(number, proposal_id, actor, str(refused))
-            raise
+            named = NotAllowed(f"{dispute_ref(number)}: {refused}")
+            await self._audit_refusal(number, proposal_id, actor, str(named))
+            raise named from None
         if approved.moves_money:
             self.on_refund_queued()
         elif self.orders is not None:
@@ -232,14 +241,12 @@ class ResolutionService:
         number: int,
         proposal_id: int,
         actor: Actor,
-        groups: Iterable[str],
     ) -> Proposal:
         row, proposal = await _open_proposal(session, number, proposal_id)
         await self.check_authority(
             session,
             row,
             actor,
-            groups,
             proposer=proposal.proposed_by,
             amount_minor=proposal.amount_minor or 0,
             supervisor_required=proposal.needs_supervisor,
@@ -276,7 +283,6 @@ class ResolutionService:
         session: AsyncSession,
         row: DisputeRow,
         actor: Actor,
-        groups: Iterable[str],
         *,
         proposer: str,
         amount_minor: int,
@@ -292,7 +298,7 @@ class ResolutionService:
         )
         self.roles.current().check_approval(
             approver=actor.id,
-            approver_groups=groups,
+            approver_groups=actor.groups,
             proposer=proposer,
             amount_minor=amount_minor,
             currency=row.currency,
@@ -302,14 +308,16 @@ class ResolutionService:
             order_id=row.order_id,
         )
 
-    async def retry(self, number: int, actor: Actor, groups: Iterable[str] = ()) -> RetryResult:
+    async def retry(self, number: int, actor: Actor) -> RetryResult:
         """After a definite refusal: ask the provider first; a refund found settles the dispute,
         otherwise a new request (new idempotency key) for the same amount."""
+        await self._require(Action.RETRY, actor, number)
         try:
-            result = await retry_after_refusal(self, number, actor, groups)
+            result = await retry_after_refusal(self, number, actor)
         except NotAllowed as refused:
-            await self._audit_refusal(number, None, actor, str(refused))
-            raise
+            named = NotAllowed(f"{dispute_ref(number)}: {refused}")
+            await self._audit_refusal(number, None, actor, str(named))
+            raise named from None
         if result.resent:
             self.on_refund_queued()
         elif self.orders is not None:  # settled by a refund found: the order system hears it

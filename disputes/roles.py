@@ -1,4 +1,5 @@
-"""Who may approve money: the roles file (ARCHITECTURE §3) and the approval checks."""
+"""Who may do what: the roles file (ARCHITECTURE §3), its permission table and the approval
+checks."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -20,10 +21,12 @@ from pydantic import (
     ValidationError,
 )
 
+from connectors.evidence import EvidenceKind
 from disputes.errors import NotAllowed
 from disputes.money import MoneyError, format_minor, normalise_currency, to_minor
 from policies.loader import format_loc
 from policies.schema import money_problem
+from policies.yaml_safety import YamlLimitError, read_bounded, safe_load
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,47 @@ class Role(StrEnum):
     @property
     def rank(self) -> int:
         return list(Role).index(self)
+
+
+class Action(StrEnum):
+    """What a person may be allowed to do; the roles file's `permissions:` keys."""
+
+    OPEN = "open"  # open a dispute
+    REVIEW = "review"  # start a review and propose a resolution
+    REQUEST_CHANGES = "request_changes"
+    APPROVE = "approve"  # approve a resolution (money within the approval limits)
+    RETRY = "retry"  # retry a refused refund
+    ADD_EVIDENCE = "add_evidence"
+    SEE_CUSTOMER = "see_customer"  # the customer's name and contact details in private views
+    ASSIGN = "assign"  # give a dispute an owner (read from the file; no command sets owners yet)
+
+    def refusal(self, where: str) -> str:
+        """What the person cannot do, on the dispute `where` names ("D-7")."""
+        return _REFUSALS[self].format(where=where or "this dispute")
+
+
+_REFUSALS = {
+    Action.OPEN: "You cannot open disputes",
+    Action.REVIEW: "You cannot review {where} or propose a resolution for it",
+    Action.REQUEST_CHANGES: "You cannot request changes to the proposal for {where}",
+    Action.APPROVE: "You cannot approve the proposal for {where}",
+    Action.RETRY: "You cannot retry the refund of {where}",
+    Action.ADD_EVIDENCE: "You cannot add evidence to {where}",
+    Action.SEE_CUSTOMER: "You cannot see the customer details of {where}",
+    Action.ASSIGN: "You cannot assign {where} to someone",
+}
+
+EVERYONE, NOBODY = "everyone", "nobody"
+# Who a permission is given to: the lowest role that has it (and every role above it), anyone
+# in the workspace, or nobody.
+Who = Literal["everyone", "agent", "manager", "supervisor", "nobody"]
+# What people add; the rest of the case file comes from the order system and nobody else.
+PEOPLE_KINDS = (
+    EvidenceKind.PROOF_OF_DAMAGE,
+    EvidenceKind.CUSTOMER_COMMUNICATION,
+    EvidenceKind.ATTACHMENT,
+)
+PeopleKind = Literal["PROOF_OF_DAMAGE", "CUSTOMER_COMMUNICATION", "ATTACHMENT"]
 
 
 class RolesError(ValueError):
@@ -136,10 +180,31 @@ class RoleTable(_Model):
     supervisor: RoleEntry | None = None
 
 
+class Permissions(_Model):
+    """Who may do what; a file without this section (or a key of it) keeps these defaults."""
+
+    open: Who = "agent"
+    review: Who = "agent"
+    request_changes: Who = "manager"
+    approve: Who = "agent"  # and then the approval limits decide
+    retry: Who = "manager"
+    see_customer: Who = "agent"
+    assign: Who = "manager"
+    # One role for every kind people add, or one per kind.
+    add_evidence: Who | dict[PeopleKind, Who] = "agent"
+
+    def who(self, action: Action, kind: EvidenceKind | None = None) -> str:
+        given = getattr(self, action.value)
+        if isinstance(given, dict):
+            return given.get(kind.value if kind else "", "agent")
+        return str(given)
+
+
 class RolesFile(_Model):
     currency: Annotated[StrictStr, AfterValidator(_currency_code)] | None = None
     roles: RoleTable
     two_person_rule_above: AmountsField | None
+    permissions: Permissions = Permissions()
 
 
 class Roles:
@@ -204,6 +269,49 @@ class Roles:
             if entry and (user_id in entry.users or groups.intersection(entry.groups)):
                 return role
         return None
+
+    def may(
+        self,
+        action: Action,
+        user_id: str,
+        group_ids: Iterable[str] = (),
+        *,
+        kind: EvidenceKind | None = None,
+    ) -> bool:
+        """Whether the user may take `action` (for evidence, add that kind)."""
+        if action is Action.ADD_EVIDENCE and kind not in PEOPLE_KINDS:
+            return False  # order-system evidence comes from the order system alone
+        who = self.spec.permissions.who(action, kind)
+        if who in (EVERYONE, NOBODY):
+            return who == EVERYONE
+        role = self.role_of(user_id, group_ids)
+        return role is not None and role.rank >= Role(who).rank
+
+    def require(
+        self,
+        action: Action,
+        user_id: str,
+        group_ids: Iterable[str] = (),
+        *,
+        kind: EvidenceKind | None = None,
+        where: str = "",
+    ) -> None:
+        """Raise `NotAllowed`, in one sentence naming who may, unless the user may."""
+        if self.may(action, user_id, group_ids, kind=kind):
+            return
+        refused = action.refusal(where)
+        if action is Action.ADD_EVIDENCE and kind not in PEOPLE_KINDS:
+            label = kind.label if kind else "this kind"
+            raise NotAllowed(
+                f"{refused} as “{label}”: that comes from the order system alone. People add "
+                "photos, correspondence, notes and files."
+            )
+        who = self.spec.permissions.who(action, kind)
+        if who == NOBODY:
+            raise NotAllowed(f"{refused}: nobody may ({ROLES_HELP}).")
+        ranks = [r.value for r in Role if r.rank >= Role(who).rank]
+        needed = " or ".join([", ".join(ranks[:-1]), ranks[-1]] if len(ranks) > 1 else ranks)
+        raise NotAllowed(f"{refused}: that needs the role of {needed} ({ROLES_HELP}).")
 
     def needs_groups(self) -> bool:
         """Whether any role names groups, so the caller must look up the user's groups."""
@@ -351,7 +459,7 @@ class CurrentRoles:
         self.path = path
         self._stamp: tuple[int, int, int] | None = None
         if path is None:
-            log.warning("no ROLES_FILE: nobody may approve money until one is configured")
+            log.warning("no ROLES_FILE: nobody has a role, so nobody may open, review or approve")
             self._roles = Roles.nobody()
             return
         self._stamp = self._stat(path)  # before reading: an edit made meanwhile is seen next
@@ -385,13 +493,17 @@ class CurrentRoles:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path).decode("utf-8")
     except FileNotFoundError:
         raise RolesError(path, "file", "no such file") from None
+    except YamlLimitError as exc:
+        raise RolesError(path, "file", exc.problem) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RolesError(path, "file", f"cannot read it ({exc})") from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        data = safe_load(text, Loader=_UniqueKeyLoader)  # aliases and depth within bounds
+    except YamlLimitError as exc:
+        raise RolesError(path, f"line {exc.line}", exc.problem) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "file"

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.evidence import EvidenceDraft
+from connectors.evidence import EvidenceDraft, EvidenceKind
 from disputes import audit
 from disputes.audit import Actor
 from disputes.errors import DisputeClosed
 from disputes.evidence_store import store_evidence
 from disputes.lifecycle import Event, Status
 from disputes.models import CaseFile, Dispute
+from disputes.permissions import Gate
 from disputes.records import load_case, load_row, to_dispute
+from disputes.roles import PEOPLE_KINDS, Action
 from disputes.transitions import transition
 from storage.db import Database
 from storage.tables import DisputeRow
@@ -24,12 +27,49 @@ CARD_COLUMNS = {"evidence": "evidence_card_ts", "policy": "policy_card_ts"}
 
 
 class DisputeService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, gate: Gate | None = None) -> None:
         self.db = db
+        self.gate = gate  # who may add evidence and see customers; without one, everybody
 
     async def case(self, number: int) -> CaseFile:
         async with self.db.reading() as session:
             return await load_case(session, await load_row(session, number))
+
+    async def case_for(self, number: int, actor: Actor) -> CaseFile:
+        """The case file as `actor` may see it: without the customer's details unless their
+        role may see customers."""
+        case = await self.case(number)
+        return case if self._sees_customers(actor) else without_customer(case)
+
+    async def open_disputes_for(self, actor: Actor, limit: int = 20) -> list[Dispute]:
+        disputes = await self.open_disputes(limit)
+        if self._sees_customers(actor):
+            return disputes
+        return [without_customer(CaseFile(d)).dispute for d in disputes]
+
+    def _sees_customers(self, actor: Actor) -> bool:
+        return self.gate is None or self.gate.may(Action.SEE_CUSTOMER, actor)
+
+    async def evidence_kinds_for(self, number: int, actor: Actor) -> list[EvidenceKind]:
+        """The kinds of evidence `actor` may add to the open dispute; `NotAllowed` (audited)
+        when there are none."""
+        await self.open_case(number)
+        if self.gate is None:
+            return list(PEOPLE_KINDS)
+        kinds = [k for k in PEOPLE_KINDS if self.gate.may(Action.ADD_EVIDENCE, actor, k)]
+        if not kinds:
+            await self.gate.require(Action.ADD_EVIDENCE, actor, number=number, kind=PEOPLE_KINDS[0])
+        return kinds
+
+    async def check_evidence(
+        self, number: int, actor: Actor, kinds: Iterable[EvidenceKind]
+    ) -> CaseFile:
+        """The open case file, if `actor` may add evidence of these kinds to it."""
+        case = await self.open_case(number)
+        if self.gate is not None:
+            for kind in sorted(set(kinds)):
+                await self.gate.require(Action.ADD_EVIDENCE, actor, number=number, kind=kind)
+        return case
 
     async def open_case(self, number: int) -> CaseFile:
         """The case file of a dispute that still takes evidence, else `DisputeClosed`."""
@@ -57,6 +97,11 @@ class DisputeService:
                 select(DisputeRow).where(where).order_by(DisputeRow.updated_at).limit(limit)
             )
             return int(total or 0), [to_dispute(row) for row in rows]
+
+    async def thread_of(self, number: int) -> str | None:
+        """Where the dispute's thread is (its parent's ts), if it has one yet."""
+        async with self.db.reading() as session:
+            return (await load_row(session, number)).thread_ts
 
     async def by_thread(self, channel_id: str, thread_ts: str) -> int | None:
         """The number of the dispute whose thread this is, if any."""
@@ -100,6 +145,7 @@ class DisputeService:
     ) -> int:
         """File several pieces of evidence in one transaction (all or none); returns how many
         were new to the case file."""
+        await self.check_evidence(number, actor, (draft.kind for draft in drafts))
 
         async def work(session: AsyncSession) -> int:
             row = await load_row(session, number)
@@ -127,6 +173,12 @@ class DisputeService:
             if number is not None:
                 await load_row(session, number)
             return await audit.verify(session, number)
+
+
+def without_customer(case: CaseFile) -> CaseFile:
+    """The case file without who the customer is (name, email, id)."""
+    dispute = replace(case.dispute, customer_name=None, customer_email=None, customer_id=None)
+    return replace(case, dispute=dispute)
 
 
 def _require_open(number: int, status: Status) -> None:

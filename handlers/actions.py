@@ -17,9 +17,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def policy_why(ack: Any, body: dict[str, Any], client: Any, respond: Any) -> None:
         # views.open needs the trigger within 3 s, so this runs right after the ack.
         await ack()
-        subject = Subject.decode(body["actions"][0].get("value"))
+        subject = Subject.decode(action_value(body))
         case = await deps.disputes.case(subject.dispute)
         decision = await deps.policy.latest(subject.dispute)
         if decision is None:
             raise DisputeError(f"{case.dispute.ref} has no policy decision yet.")
-        await client.views_open(trigger_id=body["trigger_id"], view=why_modal(case, decision))
+        await client.views_open(trigger_id=body.get("trigger_id"), view=why_modal(case, decision))
+
+
+def action_value(body: dict[str, Any]) -> str | None:
+    """The `value` of the clicked element, or None when the payload names none."""
+    actions = body.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions else None
+    value = first.get("value") if isinstance(first, dict) else None
+    return value if isinstance(value, str) else None

@@ -30,14 +30,18 @@ log = logging.getLogger(__name__)
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.command("/dispute")
     async def dispute_command(
-        ack: Any, command: dict[str, Any], respond: Respond, context: dict[str, Any]
+        ack: Any, command: dict[str, Any], respond: Respond, context: dict[str, Any], client: Any
     ) -> None:
+        user_id, text = command.get("user_id"), command.get("text")
+        if not isinstance(user_id, str) or not user_id:
+            log.warning("slash command without user_id: not processed")
+            await ack(response_type="ephemeral", text="Slack sent this command without its user.")
+            return
         try:
-            parsed = parse_command(command.get("text", ""))
+            parsed = parse_command(text if isinstance(text, str) else "")
         except CommandError as exc:
             await ack(response_type="ephemeral", text=str(exc))
             return
-        user_id = command["user_id"]
         if isinstance(parsed, HelpCommand):
             message = help_message()
             await ack(response_type="ephemeral", text=message.text, blocks=message.blocks)
@@ -46,7 +50,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             opening = parsed
 
             async def open_job() -> None:
-                await answering_errors(respond, open_dispute(deps, opening, user_id, respond))
+                actor = await deps.actor(client, user_id)
+                await answering_errors(respond, open_dispute(deps, opening, actor, respond))
 
             deps.later(context, open_job)
         elif isinstance(parsed, PolicyCommand):
@@ -58,18 +63,19 @@ def register(app: AsyncApp, deps: Deps) -> None:
             showing = parsed
 
             async def show_job() -> None:
-                await answering_errors(respond, show_dispute(deps, showing, respond))
+                actor = await deps.actor(client, user_id)
+                await answering_errors(respond, show_dispute(deps, showing, actor, respond))
 
             deps.later(context, show_job)
 
 
-async def open_dispute(deps: Deps, command: OpenCommand, user_id: str, respond: Respond) -> None:
+async def open_dispute(deps: Deps, command: OpenCommand, actor: Actor, respond: Respond) -> None:
     result = await deps.intake.open(
         OpenRequest(
             order_id=command.order_id,
             reason=command.reason,
             claim=command.claim,
-            actor=Actor.slack_user(user_id),
+            actor=actor,
         )
     )
     if not result.created:
@@ -85,12 +91,13 @@ async def open_dispute(deps: Deps, command: OpenCommand, user_id: str, respond: 
     await respond(text=message.text, blocks=message.blocks, response_type="ephemeral")
 
 
-async def show_dispute(deps: Deps, command: ShowCommand, respond: Respond) -> None:
+async def show_dispute(deps: Deps, command: ShowCommand, actor: Actor, respond: Respond) -> None:
     case = await deps.disputes.case(command.number)
     if case.dispute.thread_ts is None or case.dispute.evidence_card_ts is None:
         try:
             case = await deps.threads.publish(case)
         except SlackApiError as exc:
             log.warning("could not post the thread of %s: %s", case.dispute.ref, slack_error(exc))
-    message = summary(case, await deps.threads.permalink(case))
+    link = await deps.threads.permalink(case)
+    message = summary(await deps.disputes.case_for(command.number, actor), link)
     await respond(text=message.text, blocks=message.blocks, response_type="ephemeral")

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from disputes.audit import Actor
 from disputes.intake import IntakeService
 from disputes.policy import PolicyService
 from disputes.resolution import ResolutionService
 from disputes.service import DisputeService
 from handlers.threads import ThreadPublisher
 
+log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[None]]
 
 
@@ -34,6 +38,17 @@ class Deps:
     # The Slack user groups (from the roles file) a user belongs to.
     groups_of: Callable[[Any, str], Awaitable[set[str]]]
     supervisors_channel: str | None = None
+
+    async def actor(self, client: Any, user_id: str, *, within: float | None = None) -> Actor:
+        """The person acting, with the roles file's user groups they are in. A lookup that
+        fails or takes longer than `within` seconds counts as no groups: never more rights."""
+        try:
+            async with asyncio.timeout(within):
+                groups = await self.groups_of(client, user_id)
+        except TimeoutError:
+            log.warning("user groups of %s not read in time: acting without them", user_id)
+            groups = set()
+        return Actor.slack_user(user_id, groups)
 
     def later(self, context: dict[str, Any], job: Job) -> None:
         """Queue `job` for the request in `context`; a duplicate of it never runs."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ from blocks.resolution import MAX_EVIDENCE_FILES, evidence_modal, field_errors
 from blocks.text import clip, escape
 from connectors.evidence import EvidenceDraft, EvidenceKind
 from disputes.audit import Actor
+from disputes.text import clean_text
 from handlers.deps import Deps
 from handlers.errors import answering_errors, slack_error
 from handlers.files import FileShareError, file_draft, share_files
@@ -33,10 +33,17 @@ def evidence_drafts(
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.action(ActionId.ADD_EVIDENCE.value)
-    async def add_evidence(ack: Any, body: dict[str, Any], client: Any) -> None:
+    async def add_evidence(ack: Any, body: dict[str, Any], client: Any, respond: Any) -> None:
         await ack()
         subject = Subject.decode(body["actions"][0].get("value"))
-        await client.views_open(trigger_id=body["trigger_id"], view=evidence_modal(subject.dispute))
+
+        async def open_modal() -> None:
+            actor = await deps.actor(client, body["user"]["id"])
+            kinds = await deps.disputes.evidence_kinds_for(subject.dispute, actor)
+            view = evidence_modal(subject.dispute, kinds)
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+        await answering_errors(respond, open_modal())
 
     @app.view(ActionId.EVIDENCE_MODAL.value)
     async def evidence_submitted(
@@ -44,7 +51,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         body: dict[str, Any],
         view: dict[str, Any],
         context: dict[str, Any],
-        respond: Any = None,
+        client: Any,
     ) -> None:
         values = view.get("state", {}).get("values", {})
 
@@ -52,8 +59,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return values.get(name, {}).get(name, {})
 
         kind = (field("kind").get("selected_option") or {}).get("value")
-        note = (field("note").get("value") or "").strip()
-        link = (field("link").get("value") or "").strip() or None
+
+        def typed(name: str) -> str:
+            value = field(name).get("value")
+            return clean_text(value).strip() if isinstance(value, str) else ""
+
+        note, link = typed("note"), typed("link") or None
         files = field("file").get("files") or []
         errors = {}
         if kind not in EvidenceKind.__members__:
@@ -70,11 +81,17 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         subject = Subject.decode(view.get("private_metadata"))
         user_id = body["user"]["id"]
-        answer = EvidenceAnswer(EvidenceKind(kind), note, link, files, user_id)
-        tell = partial(deps.threads.tell, user_id)
-        deps.later(
-            context, lambda: answering_errors(tell, file_answer(deps, subject.dispute, answer))
-        )
+
+        async def job() -> None:
+            actor = await deps.actor(client, user_id)
+            answer = EvidenceAnswer(EvidenceKind(kind), note, link, files, actor)
+            await file_answer(deps, subject.dispute, answer)
+
+        async def tell(text: str, **_: object) -> None:
+            thread_ts = await deps.disputes.thread_of(subject.dispute)
+            await deps.threads.tell(user_id, text, thread_ts)
+
+        deps.later(context, lambda: answering_errors(tell, job()))
 
 
 @dataclass(frozen=True)
@@ -85,14 +102,19 @@ class EvidenceAnswer:
     note: str
     link: str | None
     files: list[dict[str, Any]]
-    user_id: str
+    actor: Actor
+
+    @property
+    def user_id(self) -> str:
+        return self.actor.id
 
 
 async def file_answer(deps: Deps, number: int, answer: EvidenceAnswer) -> None:
     """File the modal's evidence. Its files are first copied into the dispute's thread, for
     the team to open; if that fails they are filed as they are (visible to their uploader)
     and the person is told."""
-    dispute = (await deps.disputes.open_case(number)).dispute
+    kinds = [answer.kind]  # checked before its files are copied anywhere
+    dispute = (await deps.disputes.check_evidence(number, answer.actor, kinds)).dispute
     files, problem = answer.files, None
     if files and dispute.channel_id and dispute.thread_ts:
         comment = f"Evidence from <@{answer.user_id}>: {escape(clip(answer.note, 300))}"
@@ -107,7 +129,7 @@ async def file_answer(deps: Deps, number: int, answer: EvidenceAnswer) -> None:
         except (SlackApiError, httpx.HTTPError, FileShareError) as exc:
             problem = slack_error(exc) if isinstance(exc, SlackApiError) else str(exc)
     drafts = evidence_drafts(answer.kind, answer.note, answer.link, files, answer.user_id)
-    await deps.disputes.add_evidence_items(number, drafts, Actor.slack_user(answer.user_id))
+    await deps.disputes.add_evidence_items(number, drafts, answer.actor)
     await deps.threads.refresh(number)
     if problem:
         await deps.threads.tell(

@@ -20,7 +20,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
 
         async def publish() -> None:
-            disputes = await deps.disputes.open_disputes(HOME_LIMIT)
+            actor = await deps.actor(client, event["user"])
+            disputes = await deps.disputes.open_disputes_for(actor, HOME_LIMIT)
             failed = await deps.disputes.in_status(Status.EXECUTION_FAILED, MAX_NAMED)
             attention = await deps.disputes.in_status(Status.NEEDS_ATTENTION, MAX_NAMED)
             view = home_view(disputes, failed, attention)

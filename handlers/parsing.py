@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from disputes.reasons import Reason, split_reason
+from disputes.text import clean_text
 
 MAX_CLAIM_CHARS = 2000
 ORDER_ID = re.compile(r"#?[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,63}")
@@ -54,7 +55,7 @@ Command = HelpCommand | OpenCommand | ShowCommand | PolicyCommand
 
 def parse_command(text: str) -> Command:
     # Slack escapes &, < and > in command text; read what the person typed.
-    text = html.unescape(text or "").strip()
+    text = clean_text(html.unescape(text or "")).strip()
     if not text:
         return HelpCommand()
     head, *tail = text.split(maxsplit=1)

@@ -27,6 +27,7 @@ from disputes.payments import Basis, PaymentLedger, request_ref
 from disputes.proposals import ProposalInput, ProposalInvalid
 from disputes.refund_retry import RetryResult
 from disputes.resolution import Proposal
+from disputes.text import clean_text
 from handlers.deps import Deps
 from handlers.errors import answering_errors
 
@@ -40,7 +41,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         subject = Subject.decode(body["actions"][0].get("value"))
 
         async def open_modal() -> None:
-            view = await review_modal(deps, subject.dispute)
+            actor = await deps.actor(client, body["user"]["id"])
+            view = await review_modal(deps, subject.dispute, actor)
             await client.views_open(trigger_id=body["trigger_id"], view=view)
 
         await answering_errors(respond, open_modal())
@@ -48,7 +50,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @app.view(ActionId.PROPOSE.value)
     async def propose(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
         subject = Subject.decode(view.get("private_metadata"))
-        actor = Actor.slack_user(body["user"]["id"])
+        # Before the ack (field errors go with it): the groups were just read to open the modal.
+        actor = await deps.actor(client, body["user"]["id"], within=1.0)
         try:
             proposal = await deps.resolution.propose(subject.dispute, read_entry(view), actor)
         except ProposalInvalid as invalid:
@@ -64,17 +67,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
         body: dict[str, Any], respond: Any, client: Any, context: dict[str, Any], decision: str
     ) -> None:
         subject = Subject.decode(body["actions"][0].get("value"))
-        user_id, actor = body["user"]["id"], Actor.slack_user(body["user"]["id"])
+        user_id = body["user"]["id"]
         if subject.proposal is None:
             raise DisputeError("This button does not name a proposal.")
         proposal_id = subject.proposal
 
         async def job() -> None:
+            actor = await deps.actor(client, user_id)
             if decision == "approved":
-                groups = await deps.groups_of(client, user_id)
-                proposal = await deps.resolution.approve(
-                    subject.dispute, proposal_id, actor, groups
-                )
+                proposal = await deps.resolution.approve(subject.dispute, proposal_id, actor)
             else:
                 proposal = await deps.resolution.request_changes(
                     subject.dispute, proposal_id, actor
@@ -106,8 +107,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         user_id = body["user"]["id"]
 
         async def job() -> None:
-            groups = await deps.groups_of(client, user_id)
-            result = await deps.resolution.retry(subject.dispute, Actor.slack_user(user_id), groups)
+            actor = await deps.actor(client, user_id)
+            result = await deps.resolution.retry(subject.dispute, actor)
             case = await deps.disputes.case(subject.dispute)
             if not result.resent:
                 await post_found(client, case, result)
@@ -143,19 +144,23 @@ def read_entry(view: dict[str, Any]) -> ProposalInput:
     def field(name: str) -> dict[str, Any]:
         return values.get(name, {}).get(name, {})
 
+    def typed(name: str) -> str | None:
+        value = field(name).get("value")
+        return clean_text(value) if isinstance(value, str) else None
+
     kind = (field("kind").get("selected_option") or {}).get("value")
     return ProposalInput(
         kind=kind,
-        amount=field("amount").get("value"),
-        percent=field("percent").get("value"),
-        note=field("note").get("value") or "",
-        justification=field("justification").get("value"),
-        override_reason=field("override_reason").get("value"),
+        amount=typed("amount"),
+        percent=typed("percent"),
+        note=typed("note") or "",
+        justification=typed("justification"),
+        override_reason=typed("override_reason"),
     )
 
 
-async def review_modal(deps: Deps, number: int) -> dict[str, Any]:
-    context = await deps.resolution.review_context(number)
+async def review_modal(deps: Deps, number: int, actor: Actor) -> dict[str, Any]:
+    context = await deps.resolution.review_context(number, actor)
     dispute, decision = context.case.dispute, context.decision
     missing = context.case.missing_required if dispute.status == Status.NEW else []
     return resolution_modal(

@@ -47,7 +47,7 @@ def test_attach_a_file_in_a_thread_and_choose_files_in_a_modal(
     thread.get_by_role("button", name="Add evidence").first.click()
     modal = page.locator("#modal")
     modal.get_by_text("What it shows").wait_for()
-    modal.locator('[data-block-id="kind"] select').select_option("CONDITION_REPORT")
+    modal.locator('[data-block-id="kind"] select').select_option("PROOF_OF_DAMAGE")
     modal.get_by_label("What it shows").fill("Warehouse re-inspection")
     files = modal.get_by_label("Files")
     assert files.get_attribute("multiple") is not None  # up to ten at once

@@ -159,7 +159,7 @@ async def test_add_evidence_modal_files_note_link_and_files(
     # A note and a link alone; then a note with two files.
     await slack.view_submission(
         {
-            "kind": {"kind": "RETURN_TRACKING_INFORMATION"},
+            "kind": {"kind": "CUSTOMER_COMMUNICATION"},
             "note": {"note": "Carrier confirms the return scan"},
             "link": {"link": "https://carrier.example/track/1Z999"},
         }
@@ -169,7 +169,7 @@ async def test_add_evidence_modal_files_note_link_and_files(
     report = workspace.add_file("warehouse.pdf", b"%PDF-1.4", user="U0MANAGER1")
     await slack.view_submission(
         {
-            "kind": {"kind": "CONDITION_REPORT"},
+            "kind": {"kind": "PROOF_OF_DAMAGE"},
             "note": {"note": "Warehouse re-inspection"},
             "file": {"file": [photo.id, report.id]},
         },
@@ -177,11 +177,11 @@ async def test_add_evidence_modal_files_note_link_and_files(
     )
     rows = await eventually(lambda: len(filed(app)) == before + 3 and sorted(filed(app)[before:]))
     assert [(kind, summary) for kind, summary, _ in rows] == [
-        ("CONDITION_REPORT", "Warehouse re-inspection (lid.png)"),
-        ("CONDITION_REPORT", "Warehouse re-inspection (warehouse.pdf)"),
-        ("RETURN_TRACKING_INFORMATION", "Carrier confirms the return scan"),
+        ("CUSTOMER_COMMUNICATION", "Carrier confirms the return scan"),
+        ("PROOF_OF_DAMAGE", "Warehouse re-inspection (lid.png)"),
+        ("PROOF_OF_DAMAGE", "Warehouse re-inspection (warehouse.pdf)"),
     ]
-    assert rows[2][2] == "https://carrier.example/track/1Z999"
+    assert rows[0][2] == "https://carrier.example/track/1Z999"
     card = workspace.thread("C0DISPUTES", parent.ts)[1]
     await eventually(lambda: "warehouse.pdf" in json.dumps(card.blocks))
 
@@ -196,7 +196,7 @@ async def test_add_evidence_modal_files_note_link_and_files(
         ("warehouse.pdf", b"%PDF-1.4"),
     ]
     links = {f.to_slack(workspace.base_url)["permalink"] for f in shared}
-    assert {url for _, _, url in rows[:2]} == links
+    assert {url for _, _, url in rows[1:]} == links
     async with httpx.AsyncClient() as http:
         for url in links:
             assert (await http.get(url, params={"user": "U0MANAGER2"})).status_code == 200
@@ -210,6 +210,7 @@ async def test_modal_files_that_cannot_be_copied_are_filed_as_they_are_and_the_p
     parent = await open_thread(slack, workspace, "ORD-1016")
     before = len(filed(app))
     await slack.block_action("evidence.add")
+    opened = await eventually(lambda: workspace.top_view("U0MANAGER1"))
     gone = {
         "id": "F0GONE",
         "name": "gone.png",
@@ -222,7 +223,8 @@ async def test_modal_files_that_cannot_be_copied_are_filed_as_they_are_and_the_p
             "kind": {"kind": "PROOF_OF_DAMAGE"},
             "note": {"note": "Customer's photo"},
             "file": {"file": {"type": "file_input", "files": [gone]}},
-        }
+        },
+        view_id=opened.id,
     )
     rows = await eventually(lambda: len(filed(app)) == before + 1 and filed(app)[before:])
     assert rows == [("PROOF_OF_DAMAGE", "Customer's photo (gone.png)", gone["permalink"])]

@@ -12,12 +12,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
+from bot.demo_world import ROLES as DEMO_ROLES
 from tests.support.postgres import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
+SANDBOX_ROLES = DEMO_ROLES
 
 
 @dataclass
@@ -38,6 +41,10 @@ def app_process(
 ) -> Iterator[AppProcess]:
     """Start `dispute-desk serve`; yield once /healthz answers; stop it with SIGTERM."""
     tmp.mkdir(parents=True, exist_ok=True)
+    if "ROLES_FILE" not in env:  # the sandbox's people, as the demo gives them roles
+        roles = tmp / "roles.yml"
+        roles.write_text(SANDBOX_ROLES)
+        env["ROLES_FILE"] = str(roles)
     port = free_port()
     secret = env.pop("SLACK_SIGNING_SECRET", None) or secrets.token_hex(16)
     database = tmp / "app.db"
@@ -72,6 +79,29 @@ def app_process(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+    # Every run, whatever it tested, checks that no secret it was given reached its output.
+    leaked = leaked_secrets(app.output(), environment)
+    assert not leaked, f"the app's output holds the value of {', '.join(leaked)}"
+
+
+SECRET_NAMES = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_APP_TOKEN",
+    "INBOUND_SECRET",
+    "OUTBOUND_SECRET",
+    "STRIPE_API_KEY",
+)
+
+
+def leaked_secrets(output: str, environment: dict[str, str]) -> list[str]:
+    """Names of the secrets (and passwords inside URLs) whose values appear in `output`."""
+    found = [name for name in SECRET_NAMES if environment.get(name) and environment[name] in output]
+    for name, value in environment.items():
+        password = urlsplit(value).password if "://" in value else None
+        if password and password in output:
+            found.append(f"the password in {name}")
+    return found
 
 
 def _wait_healthy(app: AppProcess, timeout: float = 30.0) -> None:

@@ -41,6 +41,7 @@ from disputes.audit import Actor
 from disputes.intake import IntakeService, OpenRequest
 from disputes.ledger import LedgerReader, load_ledger
 from disputes.payments import PaymentLedger, request_ref, utcnow
+from disputes.permissions import Gate
 from disputes.policy import PolicyService
 from disputes.proposals import ProposalInput
 from disputes.reasons import reason_from_word
@@ -158,11 +159,17 @@ class MoneyWorld:
         self.roles_file = folder / "roles.yml"
         self.roles_file.write_text(roles)
         self.roles = CurrentRoles(self.roles_file)
+        self.gate = Gate(db, self.roles)
         self.ledger_reader = LedgerReader(db, gateway, clock=self.clock)
         pack = CurrentPack(default_policy_pack())
         self.policy = PolicyService(db, pack)
         self.intake = IntakeService(
-            db, self.orders, default_evidence_sources(), policy=pack, ledger=self.ledger_reader
+            db,
+            self.orders,
+            default_evidence_sources(),
+            policy=pack,
+            ledger=self.ledger_reader,
+            gate=self.gate,
         )
         self.resolution = ResolutionService(
             db,
@@ -173,6 +180,7 @@ class MoneyWorld:
             orders=self.orders,
             clock=self.clock,
             settle=timings.settle,
+            gate=self.gate,
         )
         self.outcomes: list[RefundOutcome] = []
         self.worker = self.new_worker()
@@ -207,7 +215,7 @@ class MoneyWorld:
 
     async def review(self, number: int) -> Any:
         """What the resolution modal shows (the provider and the order system read afresh)."""
-        return await self.resolution.review_context(number)
+        return await self.resolution.review_context(number, Actor.slack_user(MANAGER))
 
     async def propose(
         self,
@@ -230,12 +238,12 @@ class MoneyWorld:
     async def approve(
         self, number: int, proposal: int, by: str = SUPERVISOR, groups: Iterable[str] = ()
     ) -> None:
-        await self.resolution.approve(number, proposal, Actor.slack_user(by), list(groups))
+        await self.resolution.approve(number, proposal, Actor.slack_user(by, groups))
 
     async def retry(
         self, number: int, by: str = SUPERVISOR, groups: Iterable[str] = ()
     ) -> RetryResult:
-        return await self.resolution.retry(number, Actor.slack_user(by), list(groups))
+        return await self.resolution.retry(number, Actor.slack_user(by, groups))
 
     async def worker_pass(self, worker: RefundWorker | None = None) -> bool:
         """One claim taken as far as the provider allows; False when nothing was due."""
@@ -267,7 +275,7 @@ class MoneyWorld:
     # -- what there is to read --------------------------------------------------------------
 
     async def status(self, number: int) -> str:
-        return (await DisputeService(self.db).case(number)).dispute.status.value
+        return (await DisputeService(self.db, self.gate).case(number)).dispute.status.value
 
     async def case(self, number: int) -> Any:
         return await DisputeService(self.db).case(number)

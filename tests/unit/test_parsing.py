@@ -96,7 +96,7 @@ def test_good_commands(text: str, expected: object) -> None:
         ("open ORD-1;DROP", "is not an order id"),
         ("open -ORD", "is not an order id"),
         ("open " + "A" * 65, "is not an order id"),
-        ("open ORD\u200b1", "is not an order id"),
+        ("open ORD\u20101", "is not an order id"),  # a hyphen that is not an ASCII one
         ("show", "Which dispute?"),
         ("show D-", "is not a dispute number"),
         ("show D-0", "is not a dispute number"),
@@ -209,3 +209,9 @@ def test_every_alias_is_found_at_the_start_of_a_claim() -> None:
 
 def test_refund_not_received_has_a_label() -> None:
     assert Reason.REFUND_NOT_RECEIVED.label == "Refund not received"
+
+
+def test_invisible_and_control_characters_never_reach_an_order_id_or_a_claim() -> None:
+    parsed = parse_command("open ORD\u200b-1\u202e damaged bo\x00x crushed")
+    assert isinstance(parsed, OpenCommand)
+    assert (parsed.order_id, parsed.claim) == ("ORD-1", "box crushed")

@@ -599,3 +599,58 @@ def test_grid_user_ids_and_empty_roles_load(tmp_path: Path) -> None:
     assert roles.role_of("W0GRID1") is Role.MANAGER
     assert roles.limit_minor(Role.MANAGER, "USD") == 5000
     assert Roles.load(write(tmp_path, "roles: {}\n" + TAIL)).role_of("W0GRID1") is None
+
+
+# -- the permission table ------------------------------------------------------------------
+
+
+def test_a_file_without_permissions_keeps_the_defaults(roles: Roles) -> None:
+    from disputes.roles import Action
+
+    table = roles.spec.permissions
+    assert (table.open, table.review, table.request_changes, table.retry) == (
+        "agent",
+        "agent",
+        "manager",
+        "manager",
+    )
+    assert (table.approve, table.see_customer, table.add_evidence) == ("agent", "agent", "agent")
+    assert table.assign == "manager"
+    assert not roles.may(Action.OPEN, "U0STRANGER")
+    assert roles.may(Action.ASSIGN, "U0MANAGER1") and not roles.may(Action.ASSIGN, "U0AGENT")
+
+
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        ("permissions: {approve: admins}", "permissions.approve"),
+        ("permissions: {delete: manager}", "unknown field"),
+        ("permissions: {add_evidence: {RETURN_REQUEST: agent}}", "permissions.add_evidence"),
+        ("permissions: [open]", "permissions"),
+    ],
+)
+def test_a_permission_table_that_cannot_be_used_is_named(
+    tmp_path: Path, section: str, problem: str
+) -> None:
+    with pytest.raises(RolesError) as error:
+        Roles.load(write(tmp_path, ROLES_YAML + section + "\n"))
+    assert problem in str(error.value)
+
+
+def test_everyone_and_nobody(tmp_path: Path) -> None:
+    from disputes.roles import Action
+
+    text = ROLES_YAML + "permissions: {open: everyone, retry: nobody}\n"
+    roles = Roles.load(write(tmp_path, text))
+    assert roles.may(Action.OPEN, "U0STRANGER")
+    with pytest.raises(NotAllowed, match="nobody may"):
+        roles.require(Action.RETRY, "U0SUPERVISOR1", where="D-3")
+
+
+def test_a_roles_file_that_is_an_alias_bomb_is_refused(tmp_path: Path) -> None:
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n'
+    for n in "bcdefghi":
+        prev = chr(ord(n) - 1)
+        bomb += f"{n}: &{n} [" + ",".join([f"*{prev}"] * 9) + "]\n"
+    with pytest.raises(RolesError, match="too many aliases"):
+        Roles.load(write(tmp_path, bomb))

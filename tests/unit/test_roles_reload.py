@@ -55,7 +55,7 @@ def check(roles: CurrentRoles | Roles, approver: str, amount_minor: int = 5000) 
 def test_without_a_file_nobody_may_approve(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
         roles = CurrentRoles(None)
-    assert "no ROLES_FILE: nobody may approve money" in caplog.text
+    assert "no ROLES_FILE: nobody has a role" in caplog.text
     assert roles.current().role_of("U0SUPER") is None
     with pytest.raises(NotAllowed, match="You cannot approve refunds"):
         check(roles, "U0SUPER")
