@@ -6,7 +6,19 @@ from typing import Any
 
 from blocks.evidence import evidence_sections
 from blocks.ledger import earlier_blocks, ledger_blocks
-from blocks.text import Message, clip, context, date, divider, escape, header, section, user
+from blocks.text import (
+    Message,
+    context,
+    date,
+    divider,
+    escape,
+    header,
+    inline,
+    link,
+    quote,
+    section,
+    user,
+)
 from disputes.models import CaseFile, Dispute
 
 STATUS_EMOJI = {
@@ -26,15 +38,19 @@ STATUS_EMOJI = {
 
 
 def title(dispute: Dispute) -> str:
-    return f"{dispute.ref} · {dispute.order_id} · {dispute.reason.label} · {dispute.status.label}"
+    """The dispute's one-line name, escaped: fit for any text field as it is."""
+    return (
+        f"{dispute.ref} · {inline(dispute.order_id, 100)} · {dispute.reason.label} · "
+        f"{dispute.status.label}"
+    )
 
 
 def _facts(dispute: Dispute) -> str:
     amount = dispute.disputed_amount
     parts = [
-        f"Customer: {escape(dispute.customer_name or dispute.customer_id or 'unknown')}",
-        f"Disputed: {amount}" if amount else f"Order total: {dispute.order_total}",
-        f"Priority: {dispute.priority}",
+        f"Customer: {inline(dispute.customer_name or dispute.customer_id or 'unknown', 200)}",
+        f"Disputed: {escape(amount)}" if amount else f"Order total: {escape(dispute.order_total)}",
+        f"Priority: {inline(dispute.priority, 40)}",
         f"Opened by {user(dispute.opened_by)} {date(dispute.created_at, with_time=True)}",
     ]
     return " · ".join(parts)
@@ -42,18 +58,22 @@ def _facts(dispute: Dispute) -> str:
 
 def parent_message(dispute: Dispute) -> Message:
     emoji = STATUS_EMOJI.get(dispute.status.value, "")
-    blocks: list[dict[str, Any]] = [section(f"{emoji} *{escape(title(dispute))}*")]
+    blocks: list[dict[str, Any]] = [section(f"{emoji} *{title(dispute)}*")]
     if dispute.claim:
-        blocks.append(section(f"> {escape(clip(dispute.claim, 2800))}"))
+        blocks.append(section(quote(dispute.claim)))
     blocks.append(context(_facts(dispute)))
     return Message(title(dispute), blocks)
 
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_GAPS = 5
+MAX_LISTED_EVIDENCE = 100  # evidence lines in `/dispute show`
+EVIDENCE_LINE = 150
 
 
 def evidence_card(case: CaseFile) -> Message:
+    """The case file in the thread; when its items do not all fit one message, a line says
+    how many were left out and where they are listed."""
     dispute = case.dispute
     tail: list[dict[str, Any]] = []
     money = ledger_blocks(case.ledger) + earlier_blocks(case.earlier)
@@ -63,11 +83,22 @@ def evidence_card(case: CaseFile) -> Message:
     for gap in case.unavailable[:MAX_GAPS]:
         kinds = ", ".join(kind.label for kind in gap.kinds)
         tail.append(
-            context(f":warning: {escape(gap.source)} unavailable ({escape(gap.reason)}): {kinds}")
+            context(
+                f":warning: {inline(gap.source, 100)} unavailable ({inline(gap.reason, 300)}): "
+                f"{kinds}"
+            )
         )
     room = MAX_MESSAGE_BLOCKS - 1 - len(tail)
     blocks = [header(f"Evidence · {dispute.ref} · {dispute.order_id}")]
-    blocks += evidence_sections(case)[:room]
+    sections = evidence_sections(case)
+    if len(sections) > room:
+        shown = room - 1
+        blocks += sections[:shown]
+        blocks.append(
+            context(f"…and {len(sections) - shown} more: `/dispute show {dispute.ref}` lists them.")
+        )
+    else:
+        blocks += sections
     missing = case.missing_required
     return Message(
         f"Evidence for {dispute.ref}: {len(case.evidence)} items, {len(missing)} required missing",
@@ -89,51 +120,82 @@ def checklist_text(case: CaseFile) -> str:
     return "\n".join(lines)
 
 
+def evidence_lines(case: CaseFile) -> list[str]:
+    """One line per piece of evidence: its kind and the first line of its summary."""
+    lines = [
+        f"• *{item.kind.label}* · {inline(item.summary, EVIDENCE_LINE)}"
+        for item in case.evidence[:MAX_LISTED_EVIDENCE]
+    ]
+    if len(case.evidence) > MAX_LISTED_EVIDENCE:
+        lines.append(f"…and {len(case.evidence) - MAX_LISTED_EVIDENCE} more")
+    return lines
+
+
+def _in_sections(lines: list[str], limit: int = 3000) -> list[dict[str, Any]]:
+    """`lines` packed into as few sections as fit, none over `limit` characters."""
+    blocks, current = [], ""
+    for line in lines:
+        if current and len(current) + 1 + len(line) > limit:
+            blocks.append(section(current))
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    if current:
+        blocks.append(section(current))
+    return blocks
+
+
 def summary(case: CaseFile, permalink: str | None) -> Message:
     dispute = case.dispute
     missing = ", ".join(kind.label for kind in case.missing_required) or "none"
     lines = [
-        f"*{escape(title(dispute))}*",
+        f"*{title(dispute)}*",
         _facts(dispute),
         f"Evidence: {len(case.evidence)} items · required missing: {missing}",
         f"Owner: {user(dispute.owner_id)} · last change {date(dispute.updated_at, with_time=True)}",
     ]
     if permalink:
-        lines.append(f"<{permalink}|Open the thread>")
-    return Message(title(dispute), [section("\n".join(lines))])
+        lines.append(link(permalink, "Open the thread"))
+    blocks = [section("\n".join(lines))]
+    blocks += _in_sections(evidence_lines(case))
+    return Message(title(dispute), blocks)
 
 
 def opened(dispute: Dispute, permalink: str | None) -> Message:
-    link = f" <{permalink}|Open the thread>" if permalink else ""
+    order = inline(dispute.order_id, 100)
+    there = f" {link(permalink, 'Open the thread')}" if permalink else ""
     return Message(
-        f"Opened {dispute.ref} for {dispute.order_id}.",
-        [section(f":white_check_mark: Opened *{dispute.ref}* for {dispute.order_id}.{link}")],
+        f"Opened {dispute.ref} for {order}.",
+        [section(f":white_check_mark: Opened *{dispute.ref}* for {order}.{there}")],
     )
 
 
 def already_open(dispute: Dispute, permalink: str | None) -> Message:
-    link = f" <{permalink}|Go to its thread>" if permalink else ""
+    there = f" {link(permalink, 'Go to its thread')}" if permalink else ""
     text = (
-        f"{dispute.order_id} already has an open dispute, {dispute.ref} "
+        f"Order {inline(dispute.order_id, 100)} already has an open dispute, {dispute.ref} "
         f"({dispute.status.label.lower()}). Nothing new was created."
     )
-    return Message(text, [section(f":information_source: {escape(text)}{link}")])
+    return Message(text, [section(f":information_source: {text}{there}")])
 
 
 def thread_not_posted(dispute: Dispute, error: str) -> Message:
     text = (
-        f"Opened {dispute.ref} for {dispute.order_id}, but its thread could not be posted "
-        f"(Slack said `{error}`). Nothing is lost: `/dispute show {dispute.ref}` posts it again."
+        f"Opened {dispute.ref} for {inline(dispute.order_id, 100)}, but its thread could not be "
+        f"posted (Slack said `{inline(error, 200)}`). Nothing is lost: "
+        f"`/dispute show {dispute.ref}` posts it again."
     )
-    return Message(text, [section(f":warning: {escape(text)}")])
+    return Message(text, [section(f":warning: {text}")])
+
+
+REPLY_PREVIEW = 200
 
 
 def customer_reply(sender: str, body: str) -> Message:
-    text = f"The customer ({sender}) replied: {clip(body, 200)}"
+    shown = inline(sender, 200)
     return Message(
-        text,
+        f"The customer ({shown}) replied: {inline(body, REPLY_PREVIEW)}",
         [
-            section(f":incoming_envelope: *The customer replied* ({escape(sender)})"),
-            section("> " + escape(clip(body, 2800)).replace("\n", "\n> ")),
+            section(f":incoming_envelope: *The customer replied* ({shown})"),
+            section(quote(body)),
         ],
     )

@@ -4,22 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
-from blocks.text import clip, date, escape, section
+from blocks.text import date, inline, labelled, link, quote, safe_url, section
 from connectors.evidence import EvidenceKind
-from disputes.models import CaseFile
+from disputes.models import CaseFile, EvidenceItem
 
 MAX_LINES = 8
+MAX_PHOTOS = 10
+SUMMARY_MAX = 1000
 
 
 def evidence_sections(case: CaseFile) -> list[dict[str, Any]]:
+    """Every item, in the card's order of kinds; the card decides how many it shows."""
     blocks = []
     for kind in EvidenceKind:
         for item in case.items(kind):
-            lines = [f"*{kind.label}* · {escape(item.summary)}"]
+            lines = [labelled(f"*{kind.label}* ·", item.summary, SUMMARY_MAX)]
             lines += DETAILS.get(kind, _none)(item.payload)[:MAX_LINES]
+            lines += _links(item, photos_shown=kind in SHOWS_PHOTOS)
             blocks.append(section("\n".join(lines)))
-    return blocks[:40]
+    return blocks
+
+
+def _s(value: Any, limit: int = 200) -> str:
+    return inline(str(value), limit)
 
 
 def _none(_payload: dict[str, Any]) -> list[str]:
@@ -33,17 +42,18 @@ def _order(payload: dict[str, Any]) -> list[str]:
         if item.get("final_sale"):
             flags.append("final sale")
         if item.get("discount_percent"):
-            flags.append(f"{item['discount_percent']}% off {item.get('original_price')}")
+            off = _s(item["discount_percent"], 20)
+            flags.append(f"{off}% off {_s(item.get('original_price'))}")
         extra = f" _({', '.join(flags)})_" if flags else ""
         lines.append(
-            f"• {item.get('quantity')} × {escape(str(item.get('name')))} "
-            f"`{escape(str(item.get('sku')))}` — {item.get('line_total')}{extra}"
+            f"• {_s(item.get('quantity'), 20)} × {_s(item.get('name'))} "
+            f"`{_s(item.get('sku'), 100)}` — {_s(item.get('line_total'), 100)}{extra}"
         )
     customer = payload.get("customer") or {}
     if customer:
         lines.append(
-            f"Customer {escape(str(customer.get('name')))} · {customer.get('tier')} · "
-            f"{customer.get('prior_returns_90d', 0)} returns in 90 days"
+            f"Customer {_s(customer.get('name'))} · {_s(customer.get('tier'), 40)} · "
+            f"{_s(customer.get('prior_returns_90d', 0), 20)} returns in 90 days"
         )
     return lines
 
@@ -51,35 +61,35 @@ def _order(payload: dict[str, Any]) -> list[str]:
 def _shipment(payload: dict[str, Any]) -> list[str]:
     lines = []
     for event in payload.get("recent_events", []):
-        where = f" — {escape(event['location'])}" if event.get("location") else ""
-        lines.append(f"• {date(event['at'], with_time=True)} {escape(event['status'])}{where}")
+        where = f" — {_s(event['location'])}" if event.get("location") else ""
+        lines.append(f"• {date(event['at'], with_time=True)} {_s(event['status'])}{where}")
     return lines
 
 
 def _return_request(payload: dict[str, Any]) -> list[str]:
     lines = []
     if payload.get("customer_note"):
-        lines.append(f"> {escape(clip(payload['customer_note'], 500))}")
+        lines.append(quote(payload["customer_note"], 500))
     received = payload.get("received_at")
     lines.append(f"Received {date(received)}" if received else "Return not received yet")
     decision = payload.get("decision")
     if decision:
-        amount = f" {decision['amount']}" if decision.get("amount") else ""
-        note = f": {escape(clip(decision['note'], 300))}" if decision.get("note") else ""
-        outcome = decision["outcome"].replace("_", " ")
-        lines.append(f"Original decision: *{outcome}{amount}*{note}")
+        amount = f" {_s(decision['amount'], 100)}" if decision.get("amount") else ""
+        outcome = _s(str(decision["outcome"]).replace("_", " "), 100)
+        head = f"Original decision: *{outcome}{amount}*"
+        lines.append(labelled(f"{head}:", decision["note"], 400) if decision.get("note") else head)
     else:
         lines.append("Original decision: none yet")
     return lines
 
 
 def _condition(payload: dict[str, Any]) -> list[str]:
-    return [f"Notes: {escape(clip(payload['notes'], 500))}"] if payload.get("notes") else []
+    return [labelled("Notes:", payload["notes"], 500)] if payload.get("notes") else []
 
 
 def _photos(payload: dict[str, Any]) -> list[str]:
     photos = payload.get("photos", [])
-    links = [f"<{escape(url)}|Photo {n}>" for n, url in enumerate(photos[:10], start=1)]
+    links = [link(url, f"Photo {n}") for n, url in enumerate(photos[:MAX_PHOTOS], start=1)]
     return [" · ".join(links)] if links else []
 
 
@@ -89,10 +99,31 @@ def _correspondence(payload: dict[str, Any]) -> list[str]:
         return []
     more = "…" if last.get("truncated") else ""
     return [
-        f"Last, {last.get('direction')} by {escape(str(last.get('from')))} "
+        f"Last, {_s(last.get('direction'), 40)} by {_s(last.get('from'))} "
         f"{date(last.get('at'), with_time=True)}:",
-        f"> {escape(last.get('excerpt', ''))}{more}",
+        quote(last.get("excerpt", ""), 1000) + more,
     ]
+
+
+def _links(item: EvidenceItem, *, photos_shown: bool) -> list[str]:
+    """The item's own link (labelled with its file name) and the one a person gave with it
+    (labelled with its host), unless already shown as a photo."""
+    photos = item.payload.get("photos", []) if photos_shown else []
+    shown = {str(url) for url in photos[:MAX_PHOTOS]}
+    name = item.payload.get("name")
+    labels: dict[str, str] = {}
+    for url, label in ((item.url, name), (item.payload.get("link"), None)):
+        if url and str(url) not in shown and str(url) not in labels:
+            labels[str(url)] = str(label) if label else _host(url)
+    if not labels:
+        return []
+    return [":link: " + " · ".join(link(url, label) for url, label in labels.items())]
+
+
+def _host(url: Any) -> str:
+    if safe_url(url) is None:
+        return "Link"
+    return urlsplit(str(url).strip()).hostname or "Link"
 
 
 DETAILS: dict[EvidenceKind, Callable[[dict[str, Any]], list[str]]] = {
@@ -103,3 +134,4 @@ DETAILS: dict[EvidenceKind, Callable[[dict[str, Any]], list[str]]] = {
     EvidenceKind.PROOF_OF_DAMAGE: _photos,
     EvidenceKind.CUSTOMER_COMMUNICATION: _correspondence,
 }
+SHOWS_PHOTOS = {kind for kind, details in DETAILS.items() if details is _photos}

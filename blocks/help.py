@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from blocks.text import Message, context, header, section
+from blocks.text import Message, context, escape, header, section
 from disputes.reasons import ALIASES, Reason
 
 SUBCOMMANDS = (
@@ -31,12 +31,12 @@ def help_message() -> Message:
         if reason in ALIASES.values()
     )
     blocks = [header("Dispute Desk: /dispute")]
-    blocks += [section(f"*`{usage}`*\n{what}") for usage, what in SUBCOMMANDS]
+    blocks += [section(f"*`{escape(usage)}`*\n{escape(what)}") for usage, what in SUBCOMMANDS]
     blocks.append(
         context(
             f"Reasons: {reasons}. Any spelling with `-`, `_` or spaces works; also {aliases}.",
             "Example: `/dispute open ORD-1001 damaged the box was crushed`",
         )
     )
-    text = "Dispute Desk commands: " + "; ".join(usage for usage, _ in SUBCOMMANDS)
+    text = "Dispute Desk commands: " + "; ".join(escape(usage) for usage, _ in SUBCOMMANDS)
     return Message(text, blocks)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from blocks.disputes import STATUS_EMOJI, title
-from blocks.text import context, date, divider, escape, header, section
+from blocks.text import context, date, divider, escape, header, inline, section
 from disputes.models import Dispute
 
 MAX_LISTED = 45  # two blocks each, under the Home tab's 100
@@ -38,11 +38,11 @@ def home_view(
     for dispute in disputes[:MAX_LISTED]:
         emoji = STATUS_EMOJI.get(dispute.status.value, "")
         amount = dispute.disputed_amount or dispute.order_total
-        blocks.append(section(f"{emoji} *{escape(title(dispute))}*"))
+        blocks.append(section(f"{emoji} *{title(dispute)}*"))
         blocks.append(
             context(
-                f"{escape(dispute.customer_name or 'unknown customer')} · {amount} · "
-                f"priority {dispute.priority} · opened {date(dispute.created_at)}"
+                f"Customer {inline(dispute.customer_name or 'unknown', 200)} · {escape(amount)} · "
+                f"priority {inline(dispute.priority, 40)} · opened {date(dispute.created_at)}"
             )
         )
     return {"type": "home", "blocks": blocks}
@@ -59,7 +59,7 @@ def failed_refunds(total: int, waiting: list[Dispute]) -> dict[str, Any]:
     noun = "refund" if total == 1 else "refunds"
     return section(
         f":x: *{total} {noun} failed* and wait for a *Retry* in the dispute's thread: "
-        f"{_named(total, waiting)}. `/dispute show D-<n>` links to the thread."
+        f"{_named(total, waiting)}. `/dispute show D-&lt;n&gt;` links to the thread."
     )
 
 

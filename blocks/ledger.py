@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from blocks.labels import resolution_label
-from blocks.text import clip, context, date, escape, section
+from blocks.text import context, date, escape, inline, section
 from disputes.models import EarlierDispute
 from disputes.money import Money
 from disputes.payments import PaymentLedger, ProviderRefund
@@ -19,7 +19,7 @@ def ledger_blocks(ledger: PaymentLedger | None) -> list[dict[str, Any]]:
     claims, our requests the provider does not show yet, and a discrepancy when there is one."""
     if ledger is None:
         return []
-    money = lambda minor: str(Money(minor, ledger.currency))  # noqa: E731
+    money = lambda minor: escape(Money(minor, ledger.currency))  # noqa: E731
     lines = [
         f"*Payment ledger* · paid {money(ledger.paid_minor)} · refundable "
         f"{money(ledger.refundable_minor())}"
@@ -49,25 +49,23 @@ def ledger_blocks(ledger: PaymentLedger | None) -> list[dict[str, Any]]:
             )
         )
     if ledger.provider_error and ledger.provider_read_at is None:
-        blocks.append(
-            context(f":warning: Provider not read: {escape(clip(ledger.provider_error, 300))}")
-        )
+        blocks.append(context(f":warning: Provider not read: {inline(ledger.provider_error, 300)}"))
     elif ledger.provider_read_at is not None:
         note = f"Provider read {date(ledger.provider_read_at, with_time=True)}"
         if ledger.provider_error:
-            note += f"; the last read failed: {escape(clip(ledger.provider_error, 200))}"
+            note += f"; the last read failed: {inline(ledger.provider_error, 200)}"
         blocks.append(context(note))
     return blocks
 
 
 def _refund(refund: ProviderRefund) -> str:
-    parts = [f"`{escape(clip(refund.id, 60))}` {Money(refund.amount_minor, refund.currency)}"]
+    parts = [f"`{inline(refund.id, 60)}` {escape(Money(refund.amount_minor, refund.currency))}"]
     if refund.ours:
-        parts.append(f"*{refund.ours}*")
+        parts.append(f"*{inline(refund.ours, 20)}*")
     if refund.created_at is not None:
         parts.append(date(refund.created_at))
     if refund.status != "succeeded":
-        parts.append(f"({escape(refund.status)})")
+        parts.append(f"({inline(refund.status, 40)})")
     return " ".join(parts)
 
 
@@ -81,7 +79,7 @@ def earlier_blocks(earlier: list[EarlierDispute]) -> list[dict[str, Any]]:
         if other.resolution is not None:
             parts.append(resolution_label(other.resolution).lower())
         if other.refunded_minor:
-            parts.append(f"refunded {other.refunded}")
+            parts.append(f"refunded {escape(other.refunded)}")
         lines.append("• " + " · ".join(parts))
     if len(earlier) > MAX_EARLIER:
         lines.append(f"and {len(earlier) - MAX_EARLIER} more")

@@ -7,7 +7,7 @@ from typing import Any
 from blocks.ids import ActionId, Subject
 from blocks.labels import recommendation_text, resolution_label
 from blocks.resolution import review_button
-from blocks.text import Message, clip, context, escape, header, section
+from blocks.text import Message, clip_escaped, context, escape, header, inline, plain, section
 from disputes.models import (
     CaseFile,
     PolicyRule,
@@ -28,11 +28,12 @@ def policy_card(case: CaseFile, decision: Decision) -> Message:
     dispute = case.dispute
     blocks: list[dict[str, Any]] = [header(f"Policy · {dispute.ref}")]
     cited = [
-        f"• *{escape(rule.citation)}* — {escape(rule.title)}" for rule in decision.matched[:20]
+        f"• *{inline(rule.citation, 100)}* — {inline(rule.title, 200)}"
+        for rule in decision.matched[:20]
     ]
     blocks.append(section("*Rules that apply*\n" + ("\n".join(cited) or "_None_")))
     lines = [
-        f"*Recommended:* {recommendation_text(decision.recommended, dispute.currency)}",
+        f"*Recommended:* {escape(recommendation_text(decision.recommended, dispute.currency))}",
         "*Allowed:* " + (", ".join(resolution_label(r) for r in decision.allowed) or "none"),
     ]
     if decision.restocking_fee_percent:
@@ -46,7 +47,7 @@ def policy_card(case: CaseFile, decision: Decision) -> Message:
             accessory={
                 "type": "button",
                 "action_id": ActionId.POLICY_WHY.value,
-                "text": {"type": "plain_text", "text": "Why?"},
+                "text": plain("Why?", 75),
                 "value": Subject(dispute=dispute.number).encode(),
             },
         )
@@ -54,11 +55,11 @@ def policy_card(case: CaseFile, decision: Decision) -> Message:
     blocks.append(review_button(dispute.number))
     blocks.append(
         context(
-            f"Pack {escape(decision.pack_name)} {escape(decision.pack_version)} · "
-            f"`{decision.pack_hash[:12]}`"
+            f"Pack {inline(decision.pack_name, 100)} {inline(decision.pack_version, 40)} · "
+            f"`{inline(decision.pack_hash[:12])}`"
         )
     )
-    recommended = recommendation_text(decision.recommended, dispute.currency)
+    recommended = escape(recommendation_text(decision.recommended, dispute.currency))
     return Message(f"Policy for {dispute.ref}: {recommended}", blocks)
 
 
@@ -67,8 +68,8 @@ def why_modal(case: CaseFile, decision: Decision) -> dict[str, Any]:
     traces = sorted(decision.trace, key=lambda t: not t.matched)
     blocks: list[dict[str, Any]] = [
         context(
-            f"{case.dispute.ref} · pack {escape(decision.pack_name)} "
-            f"{escape(decision.pack_version)}: ✅ passed, ❌ failed, "
+            f"{case.dispute.ref} · pack {inline(decision.pack_name, 100)} "
+            f"{inline(decision.pack_version, 40)}: ✅ passed, ❌ failed, "
             "❔ fact unknown (counts as false)"
         )
     ]
@@ -80,26 +81,26 @@ def why_modal(case: CaseFile, decision: Decision) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": "policy.why",
-        "title": {"type": "plain_text", "text": clip(f"Why · {case.dispute.ref}", 24)},
-        "close": {"type": "plain_text", "text": "Close"},
+        "title": plain(f"Why · {case.dispute.ref}", 24),
+        "close": plain("Close", 24),
         "blocks": blocks,
     }
 
 
 def _trace_text(trace: RuleTrace, matched: Any) -> str:
     head = "✅ *matched*" if trace.matched else "▫️ not matched"
-    title = f" · {escape(matched.citation)}" if matched is not None else ""
-    lines = [f"{head} `{escape(trace.id)}`{title}"]
+    title = f" · {inline(matched.citation, 100)}" if matched is not None else ""
+    lines = [f"{head} `{inline(trace.id, 100)}`{title}"]
     if not trace.checks:
         lines.append("   (no conditions: always applies)")
     for check in trace.checks[:25]:
         mark = "❔" if check.unknown else ("✅" if check.passed else "❌")
-        actual = "unknown" if check.unknown else escape(_show(check.actual))
+        actual = "unknown" if check.unknown else inline(_show(check.actual), 300)
         lines.append(
-            f"{mark} `{escape(check.path)}` {escape(check.fact)} {escape(check.operator)} "
-            f"{escape(_show(check.expected))} — actual: {actual}"
+            f"{mark} `{inline(check.path, 100)}` {inline(check.fact, 100)} "
+            f"{inline(check.operator, 40)} {inline(_show(check.expected), 300)} — actual: {actual}"
         )
-    return clip("\n".join(lines), 3000)
+    return clip_escaped("\n".join(lines), 3000)
 
 
 def _show(value: Any) -> str:
@@ -110,13 +111,18 @@ def _show(value: Any) -> str:
 
 def search_results(words: str, rules: list[PolicyRule]) -> Message:
     if not rules:
-        text = f"No policy rule matches “{words}”. Try a reason such as `damaged` or a word."
-        return Message(text, [section(escape(text))])
-    blocks: list[dict[str, Any]] = [section(f"*Policy rules for “{escape(clip(words, 100))}”*")]
+        text = (
+            f"No policy rule matches “{inline(words, 100)}”. "
+            "Try a reason such as `damaged` or a word."
+        )
+        return Message(text, [section(text)])
+    blocks: list[dict[str, Any]] = [section(f"*Policy rules for “{inline(words, 100)}”*")]
     for rule in rules[:10]:
         blocks.append(
-            section(f"*{escape(rule.citation)} — {escape(rule.title)}*\n{escape(rule.text)}")
+            section(
+                f"*{inline(rule.citation, 100)} — {inline(rule.title, 200)}*\n{escape(rule.text)}"
+            )
         )
     if len(rules) > 10:
         blocks.append(context(f"…and {len(rules) - 10} more; narrow the search."))
-    return Message(f"{len(rules)} policy rules match “{words}”", blocks)
+    return Message(f"{len(rules)} policy rules match “{inline(words, 100)}”", blocks)
