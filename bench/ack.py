@@ -61,9 +61,10 @@ from bot.http import create_http_app
 from bot.runtime import Runtime, build_runtime
 from bot.serve import asgi_server, http_server
 from bot.settings import Settings, load_settings
-from connectors.evidence import EvidenceDraft, EvidenceSource
+from connectors.evidence import EvidenceSource
 from connectors.orders.evidence import default_evidence_sources
-from connectors.orders.models import Order
+from domain.evidence import EvidenceDraft
+from domain.orders import Order
 from sandbox.driver import VERIFICATION_TOKEN, SlackDriver
 from sandbox.order_service import OrderServiceServer, create_order_service
 from sandbox.records import APP_ID, BOT_TOKEN, TEAM_DOMAIN, TEAM_ID

@@ -29,11 +29,12 @@ from typing import Any
 
 import yaml
 
-from disputes.money import to_minor
+from domain.money import to_minor
+from domain.resolutions import Resolution
 from policies.engine import evaluate
 from policies.facts import FACTS, FactType
 from policies.loader import LoadedPack, lint_pack, load_pack
-from policies.schema import STRICTNESS, Resolution
+from policies.schema import STRICTNESS
 
 SAMPLES = 10_000
 AS_OF = datetime(2026, 11, 15, 12, tzinfo=UTC)

@@ -7,8 +7,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from blocks.text import date, inline, labelled, link, quote, safe_url, section
-from connectors.evidence import EvidenceKind
 from disputes.models import CaseFile, EvidenceItem
+from domain.evidence import EvidenceKind
 
 MAX_LINES = 8
 MAX_PHOTOS = 10

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from blocks.text import Message, context, escape, header, section
-from disputes.reasons import ALIASES, Reason
+from domain.reasons import ALIASES, Reason
 
 SUBCOMMANDS = (
     (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from disputes.models import Recommendation, Resolution
+from disputes.models import Recommendation
+from domain.resolutions import Resolution
 
 
 def resolution_label(resolution: Resolution) -> str:

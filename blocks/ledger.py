@@ -7,8 +7,8 @@ from typing import Any
 from blocks.labels import resolution_label
 from blocks.text import context, date, escape, inline, section
 from disputes.models import EarlierDispute
-from disputes.money import Money
 from disputes.payments import PaymentLedger, ProviderRefund
+from domain.money import Money
 
 MAX_REFUNDS = 10
 MAX_EARLIER = 10

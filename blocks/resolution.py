@@ -22,8 +22,9 @@ from blocks.text import (
     section,
     user,
 )
-from connectors.evidence import EvidenceKind
-from disputes.models import PROPOSABLE, Resolution
+from disputes.models import PROPOSABLE
+from domain.evidence import EvidenceKind
+from domain.resolutions import Resolution
 
 Block = dict[str, Any]
 

@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import text
 
 from connectors.orders.factory import default_fixtures_path
-from disputes.money import to_minor
+from domain.money import to_minor
 from sandbox.driver import SlackDriver
 from sandbox.localstripe_runner import auth_headers, create_payment, create_refund
 from sandbox.records import Message

@@ -14,7 +14,7 @@ from connectors.orders.evidence import default_evidence_sources
 from connectors.orders.factory import order_source_from_spec
 from disputes.evidence import collect_evidence
 from disputes.intake import disputed_amount_minor
-from disputes.reasons import Reason, reason_from_word
+from domain.reasons import Reason, reason_from_word
 from policies.cases import CasesError, run_cases
 from policies.engine import Decision, evaluate
 from policies.facts import facts_from_order

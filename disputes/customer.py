@@ -6,11 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from connectors.evidence import EvidenceDraft, EvidenceKind
 from disputes.audit import Actor
 from disputes.errors import DisputeError, DisputeNotFound
 from disputes.service import DisputeService
-from disputes.text import clean_text
+from domain.evidence import EvidenceDraft, EvidenceKind
+from domain.text import clean_text
 from storage.db import Database
 
 MAX_BODY = 10_000

@@ -8,11 +8,12 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from connectors.evidence import EvidenceDraft, EvidenceKind, EvidenceSource
-from connectors.orders.models import Order
+from connectors.evidence import EvidenceSource
 from disputes.audit import canonical_json
 from disputes.models import ChecklistEntry, UnavailableSource
-from disputes.reasons import Reason
+from domain.evidence import EvidenceDraft, EvidenceKind
+from domain.orders import Order
+from domain.reasons import Reason
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.evidence import EvidenceDraft
 from disputes import audit
 from disputes.audit import Actor
 from disputes.evidence import content_hash
+from domain.evidence import EvidenceDraft
 from storage.tables import DisputeRow, EvidenceRow
 
 

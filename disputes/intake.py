@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.evidence import EvidenceSource
 from connectors.orders import protocol as orders
-from connectors.orders.models import Order
 from connectors.refunds.protocol import RefundResult
 from disputes import audit
 from disputes.audit import Actor
@@ -27,9 +26,10 @@ from disputes.models import CaseFile
 from disputes.payments import Basis, PaymentLedger, order_claim_minor
 from disputes.permissions import Gate
 from disputes.policy import decide
-from disputes.reasons import Reason
 from disputes.records import UNAVAILABLE_ACTION, load_case, open_row_for_order
-from disputes.roles import Action
+from domain.orders import Order
+from domain.reasons import Reason
+from domain.roles import Action
 from policies.current import CurrentPack
 from storage.db import Database
 from storage.tables import Counter, DisputeRow

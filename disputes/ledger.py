@@ -15,7 +15,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.orders.models import Order
 from connectors.refunds.protocol import RefundGateway, RefundResult, RefundUncertain
 from disputes.models import dispute_ref
 from disputes.payments import (
@@ -27,6 +26,7 @@ from disputes.payments import (
     order_claim_minor,
     utcnow,
 )
+from domain.orders import Order
 from storage.db import Database
 from storage.tables import DisputeRow, RefundLedgerRow, RefundRequestRow
 

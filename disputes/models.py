@@ -6,14 +6,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from connectors.evidence import EvidenceKind
 from disputes.lifecycle import Status
-from disputes.money import Money
 from disputes.payments import PaymentLedger
-from disputes.reasons import Reason
+from domain.evidence import EvidenceKind
+from domain.money import Money
+from domain.reasons import Reason
+from domain.resolutions import Resolution
 from policies.engine import Decision as PolicyDecision
 from policies.engine import RuleTrace
-from policies.schema import Recommendation, Resolution
+from policies.schema import Recommendation
 from policies.schema import Rule as PolicyRule
 
 # What a reviewer may propose (F4); deny and carrier claims are policy outcomes only.

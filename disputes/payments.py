@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from connectors.orders.models import Order, Outcome
 from connectors.refunds.protocol import RefundResult, RefundStatus
+from domain.orders import Order, Outcome
 
 Clock = Callable[[], datetime]
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 
-from connectors.evidence import EvidenceKind
 from disputes import audit
 from disputes.audit import Actor
 from disputes.errors import NotAllowed
 from disputes.models import dispute_ref
 from disputes.records import load_row
-from disputes.roles import Action, CurrentRoles, Roles
+from disputes.roles import CurrentRoles, Roles
+from domain.evidence import EvidenceKind
+from domain.roles import Action
 from storage.db import Database
 
 log = logging.getLogger(__name__)

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.evidence import EvidenceKind
-from connectors.orders.models import Order
 from disputes import audit
 from disputes.audit import Actor, canonical_json
 from disputes.evidence import required_kinds
 from disputes.models import CaseFile
-from disputes.reasons import Reason
 from disputes.records import load_case, load_row
+from domain.evidence import EvidenceKind
+from domain.orders import Order
+from domain.reasons import Reason
 from policies.current import CurrentPack
 from policies.engine import Decision, evaluate
 from policies.facts import facts_from_order

@@ -6,12 +6,12 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from connectors.orders.models import Order
 from disputes.errors import DisputeError
 from disputes.models import PROPOSABLE
-from disputes.money import Money, MoneyError, exponent, to_minor
+from domain.money import Money, MoneyError, exponent, to_minor
+from domain.orders import Order
+from domain.resolutions import Resolution
 from policies.engine import Decision
-from policies.schema import Resolution
 
 MONEY_KINDS = frozenset(
     {Resolution.FULL_REFUND, Resolution.PARTIAL_REFUND, Resolution.OVERTURN, Resolution.WAIVE_FEE}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.evidence import EvidenceKind
 from disputes.errors import DisputeNotFound
 from disputes.evidence import checklist
 from disputes.ledger import load_ledger
@@ -15,11 +14,12 @@ from disputes.models import (
     Dispute,
     EarlierDispute,
     EvidenceItem,
-    Resolution,
     UnavailableSource,
     dispute_ref,
 )
-from disputes.reasons import Reason
+from domain.evidence import EvidenceKind
+from domain.reasons import Reason
+from domain.resolutions import Resolution
 from storage.tables import AuditRow, DisputeRow, EvidenceRow, ProposalRow, RefundRequestRow
 
 UNAVAILABLE_ACTION = "evidence.unavailable"

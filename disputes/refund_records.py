@@ -22,10 +22,10 @@ from disputes.audit import Actor
 from disputes.ledger import ledger_of, lock_ledger, note_provider_refunds, store_provider_read
 from disputes.lifecycle import Event, Status
 from disputes.models import dispute_ref
-from disputes.money import Money
 from disputes.payments import Basis, request_ref
 from disputes.refund_lookup import Found, Lookup
 from disputes.transitions import transition
+from domain.money import Money
 from storage.tables import DisputeRow, RefundRequestRow
 
 log = logging.getLogger(__name__)

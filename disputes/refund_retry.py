@@ -18,13 +18,13 @@ from disputes.errors import DisputeError
 from disputes.ledger import lock_ledger, store_provider_read
 from disputes.lifecycle import Event, Status
 from disputes.models import dispute_ref
-from disputes.money import Money
 from disputes.payments import Basis, request_ref
 from disputes.records import load_row
 from disputes.refund_lookup import Found, Lookup, classify
 from disputes.refund_records import note_duplicate
 from disputes.refunds import request_refund
 from disputes.transitions import transition
+from domain.money import Money
 from storage.tables import DisputeRow, ProposalRow, RefundRequestRow
 
 if TYPE_CHECKING:

@@ -10,13 +10,13 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.orders.models import Order
 from disputes import audit
 from disputes.audit import Actor
 from disputes.errors import DisputeError
 from disputes.ledger import ensure_ledger, ledger_of, lock_ledger
-from disputes.money import Money
 from disputes.payments import LIVE_STATUSES, Basis, provider_request_id, utcnow
+from domain.money import Money
+from domain.orders import Order
 from storage.tables import DisputeRow, RefundRequestRow
 
 

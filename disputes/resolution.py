@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.orders import protocol as orders_protocol
-from connectors.orders.models import Order
 from connectors.orders.protocol import DecisionUpdate, OrderSource
 from disputes import audit
 from disputes.audit import Actor
@@ -28,11 +27,13 @@ from disputes.proposals import MONEY_KINDS, CheckedProposal, ProposalInput, chec
 from disputes.records import load_case, load_row
 from disputes.refund_retry import RetryResult, retry_after_refusal
 from disputes.refunds import approved_before, request_refund
-from disputes.roles import Action, CurrentRoles, Roles
+from disputes.roles import CurrentRoles, Roles
 from disputes.transitions import transition
 from disputes.writeback import write_back
+from domain.orders import Order
+from domain.resolutions import Resolution
+from domain.roles import Action
 from policies.engine import Decision
-from policies.schema import Resolution
 from storage.db import Database
 from storage.tables import DisputeRow, ProposalRow
 

@@ -7,9 +7,8 @@ import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
@@ -21,9 +20,10 @@ from pydantic import (
     ValidationError,
 )
 
-from connectors.evidence import EvidenceKind
 from disputes.errors import NotAllowed
-from disputes.money import MoneyError, format_minor, normalise_currency, to_minor
+from domain.evidence import EvidenceKind
+from domain.money import MoneyError, format_minor, normalise_currency, to_minor
+from domain.roles import EVERYONE, NOBODY, PEOPLE_KINDS, Action, PeopleKind, Role, Who
 from policies.loader import format_loc
 from policies.schema import money_problem
 from policies.yaml_safety import YamlLimitError, read_bounded, safe_load
@@ -35,59 +35,6 @@ DEFAULT_CURRENCY = "USD"
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _GROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
-
-
-class Role(StrEnum):
-    """Listed lowest rank first; `rank` compares them."""
-
-    AGENT = "agent"
-    MANAGER = "manager"
-    SUPERVISOR = "supervisor"
-
-    @property
-    def rank(self) -> int:
-        return list(Role).index(self)
-
-
-class Action(StrEnum):
-    """What a person may be allowed to do; the roles file's `permissions:` keys."""
-
-    OPEN = "open"  # open a dispute
-    REVIEW = "review"  # start a review and propose a resolution
-    REQUEST_CHANGES = "request_changes"
-    APPROVE = "approve"  # approve a resolution (money within the approval limits)
-    RETRY = "retry"  # retry a refused refund
-    ADD_EVIDENCE = "add_evidence"
-    SEE_CUSTOMER = "see_customer"  # the customer's name and contact details in private views
-    ASSIGN = "assign"  # give a dispute an owner (read from the file; no command sets owners yet)
-
-    def refusal(self, where: str) -> str:
-        """What the person cannot do, on the dispute `where` names ("D-7")."""
-        return _REFUSALS[self].format(where=where or "this dispute")
-
-
-_REFUSALS = {
-    Action.OPEN: "You cannot open disputes",
-    Action.REVIEW: "You cannot review {where} or propose a resolution for it",
-    Action.REQUEST_CHANGES: "You cannot request changes to the proposal for {where}",
-    Action.APPROVE: "You cannot approve the proposal for {where}",
-    Action.RETRY: "You cannot retry the refund of {where}",
-    Action.ADD_EVIDENCE: "You cannot add evidence to {where}",
-    Action.SEE_CUSTOMER: "You cannot see the customer details of {where}",
-    Action.ASSIGN: "You cannot assign {where} to someone",
-}
-
-EVERYONE, NOBODY = "everyone", "nobody"
-# Who a permission is given to: the lowest role that has it (and every role above it), anyone
-# in the workspace, or nobody.
-Who = Literal["everyone", "agent", "manager", "supervisor", "nobody"]
-# What people add; the rest of the case file comes from the order system and nobody else.
-PEOPLE_KINDS = (
-    EvidenceKind.PROOF_OF_DAMAGE,
-    EvidenceKind.CUSTOMER_COMMUNICATION,
-    EvidenceKind.ATTACHMENT,
-)
-PeopleKind = Literal["PROOF_OF_DAMAGE", "CUSTOMER_COMMUNICATION", "ATTACHMENT"]
 
 
 class RolesError(ValueError):

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.evidence import EvidenceDraft, EvidenceKind
 from disputes import audit
 from disputes.audit import Actor
 from disputes.errors import DisputeClosed
@@ -18,8 +17,9 @@ from disputes.lifecycle import Event, Status
 from disputes.models import CaseFile, Dispute
 from disputes.permissions import Gate
 from disputes.records import load_case, load_row, to_dispute
-from disputes.roles import PEOPLE_KINDS, Action
 from disputes.transitions import transition
+from domain.evidence import EvidenceDraft, EvidenceKind
+from domain.roles import PEOPLE_KINDS, Action
 from storage.db import Database
 from storage.tables import DisputeRow
 

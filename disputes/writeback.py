@@ -6,11 +6,11 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.orders.models import Order
 from connectors.orders.protocol import DecisionUpdate, OrderSource, OrderSourceError
 from disputes import audit
 from disputes.audit import Actor
 from disputes.records import load_row
+from domain.orders import Order
 from storage.db import Database
 
 log = logging.getLogger(__name__)

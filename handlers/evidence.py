@@ -12,9 +12,9 @@ from slack_sdk.errors import SlackApiError
 from blocks.ids import ActionId, Subject
 from blocks.resolution import MAX_EVIDENCE_FILES, evidence_modal, field_errors
 from blocks.text import clip, escape
-from connectors.evidence import EvidenceDraft, EvidenceKind
 from disputes.audit import Actor
-from disputes.text import clean_text
+from domain.evidence import EvidenceDraft, EvidenceKind
+from domain.text import clean_text
 from handlers.deps import Deps
 from handlers.errors import answering_errors, slack_error
 from handlers.files import FileShareError, file_draft, share_files

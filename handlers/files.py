@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
-from connectors.evidence import EvidenceDraft, EvidenceKind
-from disputes.text import clean_text
+from domain.evidence import EvidenceDraft, EvidenceKind
+from domain.text import clean_text
 
 log = logging.getLogger(__name__)
 

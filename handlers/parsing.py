@@ -7,8 +7,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from disputes.reasons import Reason, split_reason
-from disputes.text import clean_text
+from domain.reasons import Reason, split_reason
+from domain.text import clean_text
 
 MAX_CLAIM_CHARS = 2000
 ORDER_ID = re.compile(r"#?[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,63}")

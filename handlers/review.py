@@ -22,12 +22,12 @@ from disputes.audit import Actor
 from disputes.errors import DisputeError
 from disputes.lifecycle import Status
 from disputes.models import CaseFile
-from disputes.money import Money, format_minor
 from disputes.payments import Basis, PaymentLedger, request_ref
 from disputes.proposals import ProposalInput, ProposalInvalid
 from disputes.refund_retry import RetryResult
 from disputes.resolution import Proposal
-from disputes.text import clean_text
+from domain.money import Money, format_minor
+from domain.text import clean_text
 from handlers.deps import Deps
 from handlers.errors import answering_errors
 

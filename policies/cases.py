@@ -10,12 +10,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr
 
-from connectors.evidence import EvidenceKind
-from disputes.money import MoneyError, to_minor
+from domain.evidence import EvidenceKind
+from domain.money import MoneyError, to_minor
+from domain.resolutions import Resolution
 from policies.engine import Decision, evaluate
 from policies.facts import FACTS, FactType
 from policies.loader import LoadedPack, Loc, Problem, YamlDoc, read_yaml, validate
-from policies.schema import Resolution, money_problem
+from policies.schema import money_problem
 
 
 class CasesError(Exception):

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from disputes.money import MoneyError, exponent, format_minor, to_minor
+from domain.money import MoneyError, exponent, format_minor, to_minor
 from policies.facts import FACTS, FactType
 from policies.schema import AllOf, AnyOf, Condition, Leaf, NotOf, Op
 

@@ -13,18 +13,11 @@ from decimal import Decimal
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from connectors.evidence import EvidenceKind
-from disputes.money import MoneyError
+from domain.evidence import EvidenceKind
+from domain.money import MoneyError
+from domain.resolutions import Resolution
 from policies.conditions import Facts, LeafCheck, Predicate, Traced, compile_condition, minor_units
-from policies.schema import (
-    ROLES,
-    STRICTNESS,
-    STRICTNESS_RANK,
-    Approval,
-    Recommendation,
-    Resolution,
-    Rule,
-)
+from policies.schema import ROLES, STRICTNESS, STRICTNESS_RANK, Approval, Recommendation, Rule
 
 if TYPE_CHECKING:
     from policies.loader import LoadedPack

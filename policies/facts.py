@@ -12,9 +12,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from connectors.evidence import EvidenceKind
-from connectors.orders.models import Order
-from disputes.reasons import Reason
+from domain.evidence import EvidenceKind
+from domain.orders import Order
+from domain.reasons import Reason
 from policies.order_facts import order_facts
 
 

@@ -15,7 +15,8 @@ import yaml
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ValidationError
 
-from connectors.evidence import EvidenceKind
+from domain.evidence import EvidenceKind
+from domain.resolutions import Resolution
 from policies.conditions import contradictions
 from policies.engine import CompiledRule, compile_rule
 from policies.schema import (
@@ -31,7 +32,6 @@ from policies.schema import (
     Pack,
     PackHeader,
     Recommendation,
-    Resolution,
     Rule,
     leaf_problems,
     parse_condition,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.orders.models import Item, Order
+from domain.orders import Item, Order
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)

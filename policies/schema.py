@@ -21,22 +21,10 @@ from pydantic import (
     model_validator,
 )
 
-from connectors.evidence import EvidenceKind
-from disputes.money import MoneyError, parse_decimal
+from domain.evidence import EvidenceKind
+from domain.money import MoneyError, parse_decimal
+from domain.resolutions import Resolution
 from policies.facts import FACTS, FactType
-
-
-class Resolution(StrEnum):
-    FULL_REFUND = "full_refund"
-    PARTIAL_REFUND = "partial_refund"
-    REPLACEMENT = "replacement"
-    STORE_CREDIT = "store_credit"
-    WAIVE_FEE = "waive_fee"
-    OVERTURN = "overturn"
-    UPHOLD = "uphold"
-    DENY = "deny"
-    CARRIER_CLAIM = "carrier_claim"
-
 
 # Strictest first: breaks ties between equally ranked rules and orders option lists.
 STRICTNESS: tuple[Resolution, ...] = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from disputes.reasons import Reason
+from domain.reasons import Reason
 from policies.loader import LoadedPack, walk_leaves
 from policies.schema import Rule
 

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.evidence import EvidenceDraft, EvidenceKind, EvidenceSource
-from connectors.orders.models import Order, ReturnRequest, Shipment
+from connectors.evidence import EvidenceSource
+from domain.evidence import EvidenceDraft, EvidenceKind
+from domain.orders import Order, ReturnRequest, Shipment
 
 Clock = Callable[[], datetime]
 EXCERPT_CHARS = 200

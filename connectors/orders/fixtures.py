@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connectors.orders.models import Order, describe_validation_error
 from connectors.orders.protocol import DecisionUpdate, OrderNotFound
+from domain.orders import Order, describe_validation_error
 
 MAX_FIXTURE_BYTES = 16 * 1024 * 1024
 

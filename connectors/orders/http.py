@@ -10,13 +10,13 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
-from connectors.orders.models import Order, describe_validation_error
 from connectors.orders.protocol import (
     DecisionUpdate,
     InvalidOrderData,
     OrderNotFound,
     OrderSourceUnavailable,
 )
+from domain.orders import Order, describe_validation_error
 
 
 class HttpOrderSource:

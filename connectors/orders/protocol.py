@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from connectors.orders.models import Order
+from domain.orders import Order
 
 
 class OrderSourceError(Exception):

@@ -7,11 +7,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import default_policy_pack
-from connectors.evidence import EvidenceDraft, EvidenceKind
 from disputes.audit import Actor
 from disputes.errors import DisputeClosed
 from disputes.lifecycle import Status
 from disputes.service import DisputeService
+from domain.evidence import EvidenceDraft, EvidenceKind
 from policies.current import CurrentPack
 from storage.db import Database
 from storage.tables import AuditRow, DisputeRow, EvidenceRow

@@ -7,15 +7,15 @@ import asyncio
 import pytest
 from sqlalchemy import func, select, update
 
-from connectors.evidence import EvidenceKind
 from connectors.orders.evidence import default_evidence_sources
 from connectors.orders.protocol import OrderSourceUnavailable
 from disputes.audit import Actor
 from disputes.errors import DisputeNotFound, OrderNotFound, OrderSystemUnavailable
 from disputes.intake import IntakeService, OpenRequest
 from disputes.lifecycle import Status
-from disputes.reasons import Reason
 from disputes.service import DisputeService
+from domain.evidence import EvidenceKind
+from domain.reasons import Reason
 from storage.db import Database
 from storage.migrate import current_revision, head_revision, migrate
 from storage.tables import AuditRow, DisputeRow, EvidenceRow
@@ -116,7 +116,7 @@ async def test_failure_while_writing_rolls_everything_back(db: Database) -> None
         name, kinds = "exploding", (EvidenceKind.CUSTOMER_COMMUNICATION,)
 
         async def collect(self, _order):  # type: ignore[no-untyped-def]
-            from connectors.evidence import EvidenceDraft
+            from domain.evidence import EvidenceDraft
 
             # A payload the database cannot store: the whole intake must roll back.
             return [EvidenceDraft(self.kinds[0], self.name, "bad", {"x": object()})]

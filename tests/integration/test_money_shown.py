@@ -10,10 +10,10 @@ import pytest
 
 from blocks.disputes import evidence_card
 from connectors.orders.factory import default_fixtures_path
-from connectors.orders.models import Order
 from connectors.refunds.fake import FakeGateway
 from disputes.errors import NotAllowed
 from disputes.refunds import OverRefund
+from domain.orders import Order
 from storage.db import Database
 from tests.support.money import MANAGER, MANAGER2, SUPERVISOR, MoneyWorld
 from tests.support.orders import order

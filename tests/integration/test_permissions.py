@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from connectors.evidence import EvidenceDraft, EvidenceKind
 from connectors.refunds.fake import FakeGateway
 from disputes.audit import Actor
 from disputes.errors import NotAllowed
 from disputes.service import DisputeService
+from domain.evidence import EvidenceDraft, EvidenceKind
 from storage.db import Database
 from tests.support.money import MoneyWorld
 from tests.support.orders import order

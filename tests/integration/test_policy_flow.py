@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.settings import default_policy_pack
-from connectors.evidence import EvidenceDraft, EvidenceKind
 from connectors.orders.evidence import default_evidence_sources
 from disputes.audit import Actor
 from disputes.intake import IntakeService, OpenRequest
 from disputes.policy import PolicyService
 from disputes.service import DisputeService
+from domain.evidence import EvidenceDraft, EvidenceKind
 from policies.current import CurrentPack
 from storage.db import Database
 from storage.tables import AuditRow, DisputeRow, PolicyDecisionRow

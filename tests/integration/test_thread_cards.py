@@ -10,13 +10,13 @@ from pathlib import Path
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import default_policy_pack
-from connectors.evidence import EvidenceDraft, EvidenceKind
 from connectors.orders.evidence import default_evidence_sources
 from disputes.audit import Actor
 from disputes.intake import IntakeService, OpenRequest
 from disputes.lifecycle import Status
 from disputes.policy import PolicyService
 from disputes.service import DisputeService
+from domain.evidence import EvidenceDraft, EvidenceKind
 from handlers.threads import ThreadPublisher
 from policies.current import CurrentPack
 from sandbox.server import EmulatorServer

@@ -29,7 +29,6 @@ from sqlalchemy import select
 
 from bot.settings import default_policy_pack
 from connectors.orders.evidence import default_evidence_sources
-from connectors.orders.models import Order
 from connectors.refunds.protocol import (
     RefundError,
     RefundGateway,
@@ -44,13 +43,14 @@ from disputes.payments import PaymentLedger, request_ref, utcnow
 from disputes.permissions import Gate
 from disputes.policy import PolicyService
 from disputes.proposals import ProposalInput
-from disputes.reasons import reason_from_word
 from disputes.refund_records import RefundOutcome, Timings
 from disputes.refund_retry import RetryResult
 from disputes.refund_worker import RefundWorker
 from disputes.resolution import ResolutionService
 from disputes.roles import CurrentRoles
 from disputes.service import DisputeService
+from domain.orders import Order
+from domain.reasons import reason_from_word
 from policies.current import CurrentPack
 from storage.db import Database
 from storage.tables import AuditRow, DisputeRow, RefundRequestRow

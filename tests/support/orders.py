@@ -6,8 +6,8 @@ import asyncio
 import copy
 from typing import Any
 
-from connectors.evidence import EvidenceDraft, EvidenceKind
-from connectors.orders.models import Order
+from domain.evidence import EvidenceDraft, EvidenceKind
+from domain.orders import Order
 
 ORDER: dict[str, Any] = {
     "order_id": "ORD-T1",

@@ -13,15 +13,15 @@ from blocks.disputes import already_open, evidence_card, opened, parent_message,
 from blocks.help import help_message
 from blocks.home import home_view
 from blocks.text import Message, escape
-from connectors.evidence import EvidenceKind
 from connectors.orders.evidence import default_evidence_sources
 from connectors.orders.factory import default_fixtures_path
 from connectors.orders.fixtures import load_fixture_orders
-from connectors.orders.models import Order
 from disputes.evidence import checklist, required_kinds
 from disputes.lifecycle import Status
 from disputes.models import CaseFile, Dispute, EvidenceItem, UnavailableSource
-from disputes.reasons import Reason
+from domain.evidence import EvidenceKind
+from domain.orders import Order
+from domain.reasons import Reason
 from sandbox.blockkit import validate_message, validate_view
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from disputes.text import clean_text
+from domain.text import clean_text
 
 
 @pytest.mark.parametrize(

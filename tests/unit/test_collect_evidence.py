@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from connectors.evidence import EvidenceKind
 from connectors.orders.evidence import default_evidence_sources
 from disputes.evidence import checklist, collect_evidence, required_kinds
-from disputes.reasons import Reason
+from domain.evidence import EvidenceKind
+from domain.reasons import Reason
 from tests.support.orders import SlowSource, order
 
 

@@ -17,15 +17,15 @@ import policies
 from connectors.orders.evidence import default_evidence_sources
 from connectors.orders.factory import default_fixtures_path
 from connectors.orders.fixtures import FixtureOrderSource
-from connectors.orders.models import Order
 from disputes.evidence import collect_evidence
 from disputes.intake import disputed_amount_minor
-from disputes.reasons import Reason
+from domain.orders import Order
+from domain.reasons import Reason
+from domain.resolutions import Resolution
 from policies.cases import run_cases
 from policies.engine import Decision, evaluate
 from policies.facts import FACTS, facts_from_order
 from policies.loader import LoadedPack, lint_pack, load_pack
-from policies.schema import Resolution
 from policies.search import search_rules
 
 PACKS = Path(policies.__file__).parent / "packs"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from connectors.evidence import EvidenceKind
+from domain.evidence import EvidenceKind
 from handlers.evidence import evidence_drafts
 from handlers.files import FileShareError, download, file_draft
 

@@ -11,9 +11,9 @@ import pytest
 
 from connectors.orders.factory import default_fixtures_path
 from connectors.orders.fixtures import FixtureError, FixtureOrderSource
-from connectors.orders.models import Grade, Order, Outcome, ProofOfDelivery, Tier
 from connectors.orders.protocol import OrderNotFound
-from disputes.reasons import Reason
+from domain.orders import Grade, Order, Outcome, ProofOfDelivery, Tier
+from domain.reasons import Reason
 
 TODAY = datetime.fromisoformat("2026-11-26T23:59:59+00:00")
 

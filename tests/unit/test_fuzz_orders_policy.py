@@ -21,12 +21,12 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from connectors.evidence import EvidenceKind
 from connectors.orders import fixtures
 from connectors.orders.factory import default_fixtures_path
 from connectors.orders.fixtures import FixtureError, load_fixture_orders
-from connectors.orders.models import Order, describe_validation_error
-from disputes.reasons import Reason
+from domain.evidence import EvidenceKind
+from domain.orders import Order, describe_validation_error
+from domain.reasons import Reason
 from policies.engine import evaluate
 from policies.facts import facts_from_order
 from policies.loader import LoadedPack, PackError, load_pack

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.inbound import parse_json
 from disputes.customer import MAX_BODY, CustomerReply, InvalidReply, check_reply
-from disputes.text import clean_text
+from domain.text import clean_text
 from handlers.parsing import (
     MAX_CLAIM_CHARS,
     MAX_QUERY_CHARS,

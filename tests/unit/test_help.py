@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from blocks.help import help_message
-from disputes.reasons import Reason
+from domain.reasons import Reason
 
 
 def help_text() -> str:

@@ -51,7 +51,6 @@ from blocks.text import (
     quote,
     section,
 )
-from connectors.evidence import EvidenceKind
 from disputes.evidence import checklist
 from disputes.lifecycle import Status
 from disputes.models import (
@@ -59,12 +58,13 @@ from disputes.models import (
     Dispute,
     EarlierDispute,
     EvidenceItem,
-    Resolution,
     RuleTrace,
     UnavailableSource,
 )
 from disputes.payments import OurRequest, PaymentLedger, ProviderRefund
-from disputes.reasons import Reason
+from domain.evidence import EvidenceKind
+from domain.reasons import Reason
+from domain.resolutions import Resolution
 from policies.conditions import LeafCheck
 from policies.engine import MatchedRule
 from sandbox.blockkit import validate_message, validate_view

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from disputes.money import Money, MoneyError, format_minor, to_minor
+from domain.money import Money, MoneyError, format_minor, to_minor
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from connectors.evidence import EvidenceDraft, EvidenceKind
 from connectors.orders.evidence import (
     ConditionReportSource,
     CorrespondenceSource,
@@ -19,7 +18,8 @@ from connectors.orders.evidence import (
 )
 from connectors.orders.factory import default_fixtures_path
 from connectors.orders.fixtures import FixtureOrderSource
-from connectors.orders.models import Order
+from domain.evidence import EvidenceDraft, EvidenceKind
+from domain.orders import Order
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 FIXTURES = FixtureOrderSource(default_fixtures_path())

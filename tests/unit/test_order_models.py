@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from connectors.orders.models import (
+from domain.orders import (
     Direction,
     Grade,
     Order,
@@ -18,7 +18,7 @@ from connectors.orders.models import (
     Tier,
     describe_validation_error,
 )
-from disputes.reasons import Reason
+from domain.reasons import Reason
 
 WIRE: dict[str, Any] = {
     "order_id": "ORD-7001",

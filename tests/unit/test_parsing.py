@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from disputes.reasons import ALIASES, MAX_REASON_WORDS, Reason, reason_from_word, split_reason
+from domain.reasons import ALIASES, MAX_REASON_WORDS, Reason, reason_from_word, split_reason
 from handlers.parsing import (
     MAX_CLAIM_CHARS,
     CommandError,

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from connectors.evidence import EvidenceKind
+from domain.evidence import EvidenceKind
+from domain.resolutions import Resolution
 from policies.conditions import LeafCheck
 from policies.engine import Decision, evaluate
 from policies.loader import LoadedPack, load_pack
-from policies.schema import STRICTNESS, Approval, Resolution
+from policies.schema import STRICTNESS, Approval
 
 AS_OF = datetime(2026, 11, 15, 12, tzinfo=UTC)
 R = Resolution

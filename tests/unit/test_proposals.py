@@ -7,8 +7,9 @@ from dataclasses import replace
 import pytest
 
 from disputes.proposals import ProposalInput, ProposalInvalid, check_proposal, supervisor_required
+from domain.resolutions import Resolution
 from policies.engine import Decision
-from policies.schema import Approval, Resolution
+from policies.schema import Approval
 from tests.support.orders import order
 
 ORDER = order()  # 129.00 USD paid, 29.00 already refunded

@@ -22,7 +22,7 @@ from blocks.resolution import (
     supervisor_ping,
 )
 from blocks.text import Message
-from connectors.evidence import EvidenceKind
+from domain.evidence import EvidenceKind
 from sandbox.blockkit import validate_blocks, validate_message, validate_view
 
 LONG = "Très <long> & detailed note. " * 200  # ~5800 characters with mrkdwn specials

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from disputes.errors import NotAllowed
-from disputes.roles import Role, Roles, RolesError
+from disputes.roles import Roles, RolesError
+from domain.roles import Role
 
 ROLES_YAML = """\
 roles:
@@ -605,7 +606,7 @@ def test_grid_user_ids_and_empty_roles_load(tmp_path: Path) -> None:
 
 
 def test_a_file_without_permissions_keeps_the_defaults(roles: Roles) -> None:
-    from disputes.roles import Action
+    from domain.roles import Action
 
     table = roles.spec.permissions
     assert (table.open, table.review, table.request_changes, table.retry) == (
@@ -638,7 +639,7 @@ def test_a_permission_table_that_cannot_be_used_is_named(
 
 
 def test_everyone_and_nobody(tmp_path: Path) -> None:
-    from disputes.roles import Action
+    from domain.roles import Action
 
     text = ROLES_YAML + "permissions: {open: everyone, retry: nobody}\n"
     roles = Roles.load(write(tmp_path, text))

@@ -12,7 +12,8 @@ import pytest
 from bot.errors import StartupError
 from bot.money import GROUPS_TTL, GroupDirectory, load_roles
 from disputes.errors import NotAllowed
-from disputes.roles import CurrentRoles, Role, Roles, RolesError
+from disputes.roles import CurrentRoles, Roles, RolesError
+from domain.roles import Role
 
 ROLES_YAML = """\
 currency: USD

@@ -22,9 +22,9 @@ from pydantic import (
     model_validator,
 )
 
-from disputes.money import Money, MoneyError, format_minor, normalise_currency, to_minor
-from disputes.reasons import Reason
-from disputes.text import clean_text
+from domain.money import Money, MoneyError, format_minor, normalise_currency, to_minor
+from domain.reasons import Reason
+from domain.text import clean_text
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -1,0 +1,1 @@
+"""The shared nouns of Dispute Desk: a leaf that imports nothing else of the project."""

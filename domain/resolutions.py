@@ -1,0 +1,17 @@
+"""The ways a dispute can be resolved."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Resolution(StrEnum):
+    FULL_REFUND = "full_refund"
+    PARTIAL_REFUND = "partial_refund"
+    REPLACEMENT = "replacement"
+    STORE_CREDIT = "store_credit"
+    WAIVE_FEE = "waive_fee"
+    OVERTURN = "overturn"
+    UPHOLD = "uphold"
+    DENY = "deny"
+    CARRIER_CLAIM = "carrier_claim"
