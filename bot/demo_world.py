@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,7 +19,7 @@ from connectors.orders.factory import default_fixtures_path
 from domain.money import to_minor
 from sandbox.driver import SlackDriver
 from sandbox.localstripe_runner import auth_headers, create_payment, create_refund
-from sandbox.records import Message
+from sandbox.records import Message, View
 from sandbox.waiting import eventually
 from sandbox.workspace import Workspace
 from storage.db import Database
@@ -199,6 +200,10 @@ def thread_of(ws: Workspace, order_id: str) -> list[Message]:
     return []
 
 
+def in_review(ws: Workspace, order_id: str) -> bool:
+    return thread_of(ws, order_id)[0].text.endswith("In review")
+
+
 def find_reply(ws: Workspace, order_id: str, needle: str) -> Message | None:
     return next((m for m in thread_of(ws, order_id) if needle in json.dumps(m.blocks)), None)
 
@@ -209,7 +214,12 @@ async def propose(
     card = await eventually(lambda: find_reply(ws, order_id, "review.start"))
     before = ws.top_view(user)
     await slack.block_action("review.start", user=user, message_ts=card.ts)
-    opened = await eventually(lambda: (v := ws.top_view(user)) and v is not before and v)
+
+    def new_view() -> View | None:
+        view = ws.top_view(user)
+        return view if view is not before else None
+
+    opened = await eventually(new_view)
     fields = {name: {name: value} for name, value in values.items()}
     reply = await slack.view_submission(fields, user=user, view_id=opened.id)
     if reply.status_code != 200 or reply.content not in (b"", b"null"):
@@ -221,7 +231,7 @@ async def seed(slack: SlackDriver, ws: Workspace, skip: set[str]) -> list[Seed]:
     todo = [s for s in SEEDS if s.order_id not in skip]
     for item in todo:
         await slack.command(f"open {item.order_id} {item.text}", user=item.user)
-        await eventually(lambda item=item: find_reply(ws, item.order_id, "Evidence"))
+        await eventually(partial(find_reply, ws, item.order_id, "Evidence"))
     for item in todo:
         if item.state == "resolved":
             await propose(
@@ -233,11 +243,9 @@ async def seed(slack: SlackDriver, ws: Workspace, skip: set[str]) -> list[Seed]:
                 amount="40.00",
                 note="crushed corner: goodwill refund",
             )
-            card = await eventually(
-                lambda item=item: find_reply(ws, item.order_id, "proposal.approve")
-            )
+            card = await eventually(partial(find_reply, ws, item.order_id, "proposal.approve"))
             await slack.block_action("proposal.approve", user="U0SUPER", message_ts=card.ts)
-            await eventually(lambda item=item: find_reply(ws, item.order_id, "Refunded *"), 30)
+            await eventually(partial(find_reply, ws, item.order_id, "Refunded *"), 30)
         elif item.state == "proposed":
             await propose(
                 slack,
@@ -248,14 +256,10 @@ async def seed(slack: SlackDriver, ws: Workspace, skip: set[str]) -> list[Seed]:
                 amount="30.00",
                 note="goodwill",
             )
-            await eventually(lambda item=item: find_reply(ws, item.order_id, "proposal.approve"))
+            await eventually(partial(find_reply, ws, item.order_id, "proposal.approve"))
         elif item.state == "in_review":
             await propose(slack, ws, item.order_id, item.user, kind="store_credit")
-            card = await eventually(
-                lambda item=item: find_reply(ws, item.order_id, "proposal.changes")
-            )
+            card = await eventually(partial(find_reply, ws, item.order_id, "proposal.changes"))
             await slack.block_action("proposal.changes", user="U0SUPER", message_ts=card.ts)
-            await eventually(
-                lambda item=item: thread_of(ws, item.order_id)[0].text.endswith("In review")
-            )
+            await eventually(partial(in_review, ws, item.order_id))
     return todo

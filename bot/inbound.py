@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -34,7 +35,9 @@ MAX_REPLY_BODY = 256 * 1024  # a reply is at most 10,000 characters, JSON-escape
 REPLY_KIND = "customer-reply"
 
 
-def inbound_endpoint(db: Database, deps: Deps, secret: str | None):  # type: ignore[no-untyped-def]
+def inbound_endpoint(
+    db: Database, deps: Deps, secret: str | None
+) -> Callable[[Request], Awaitable[Response]]:
     async def customer_reply(request: Request) -> Response:
         if not secret:
             return JSONResponse({"ok": False, "error": "INBOUND_SECRET is not set"}, 404)

@@ -84,7 +84,7 @@ class GroupDirectory:
             return cached[1]
         try:
             answer = await client.usergroups_users_list(usergroup=group)
-            users = set(answer.get("users", []))
+            users: set[str] = set(answer.get("users", []))
         except SlackApiError as exc:
             log.warning("cannot read user group %s: %s", group, slack_error(exc))
             users = set()

@@ -23,7 +23,7 @@ from policies.loader import LoadedPack, PackError, lint_pack, load_pack
 EXIT_FAILED = 1
 
 
-def add_policy_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_policy_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     policy = sub.add_parser("policy", help="policy pack tools for policy authors")
     actions = policy.add_subparsers(required=True, metavar="ACTION")
 

@@ -11,7 +11,12 @@ from domain.orders import Order
 class EvidenceSource(Protocol):
     """Produces the evidence of some kinds for an order; may be slow or fail."""
 
-    name: str
-    kinds: tuple[EvidenceKind, ...]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kinds(self) -> tuple[EvidenceKind, ...]:
+        """The kinds this source can produce (read-only: a source's kinds are fixed)."""
+        ...
 
     async def collect(self, order: Order) -> list[EvidenceDraft]: ...

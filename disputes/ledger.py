@@ -27,7 +27,7 @@ from disputes.payments import (
     utcnow,
 )
 from domain.orders import Order
-from storage.db import Database
+from storage.db import Database, on_postgresql
 from storage.tables import DisputeRow, RefundLedgerRow, RefundRequestRow
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ async def ensure_ledger(session: AsyncSession, order: Order) -> None:
     """The payment's row, created if new; the order system's claim only ever grows."""
     reference = order.payment.reference
     claim = order_claim_minor(order)
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if on_postgresql(session) else sqlite_insert
     await session.execute(
         insert(RefundLedgerRow)
         .values(
@@ -63,7 +63,7 @@ async def ensure_ledger(session: AsyncSession, order: Order) -> None:
 async def lock_ledger(session: AsyncSession, reference: str) -> RefundLedgerRow:
     """The payment's row, held until the transaction ends: money is committed one at a time."""
     query = select(RefundLedgerRow).where(RefundLedgerRow.payment_reference == reference)
-    if session.bind.dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE already serialises
+    if on_postgresql(session):  # SQLite's BEGIN IMMEDIATE already serialises
         query = query.with_for_update()
     row = await session.scalar(query.execution_options(populate_existing=True))
     if row is None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from disputes import audit
 from disputes.audit import Actor
 from disputes.errors import NotAllowed
@@ -58,7 +60,7 @@ class Gate:
         kind: EvidenceKind | None,
         reason: str,
     ) -> None:
-        async def work(session):  # type: ignore[no-untyped-def]
+        async def work(session: AsyncSession) -> None:
             row = await load_row(session, number)
             after = {"action": action.value, "reason": reason}
             if kind is not None:

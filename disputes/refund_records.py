@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +27,7 @@ from disputes.payments import Basis, request_ref
 from disputes.refund_lookup import Found, Lookup
 from disputes.transitions import transition
 from domain.money import Money
+from storage.db import on_postgresql
 from storage.tables import DisputeRow, RefundRequestRow
 
 log = logging.getLogger(__name__)
@@ -102,7 +104,7 @@ async def _fenced(
     session: AsyncSession, claimed: Claimed, step: str
 ) -> tuple[RefundRequestRow, DisputeRow] | None:
     query = select(RefundRequestRow).where(RefundRequestRow.id == claimed.id)
-    if session.bind.dialect.name == "postgresql":
+    if on_postgresql(session):
         query = query.with_for_update()
     request = await session.scalar(query.execution_options(populate_existing=True))
     assert request is not None
@@ -153,7 +155,7 @@ async def prepare_send(
     refunds: list[RefundResult],
     clock: Callable[[], datetime],
     timings: Timings,
-) -> bool | RefundOutcome | None:
+) -> Literal[True] | RefundOutcome | None:
     """Check the ledger as the provider shows it, then mark the send before it happens (the
     stamp is read once the rows are locked, so waiting for them never makes it early).
 
@@ -415,22 +417,21 @@ async def record_lookup(
     sent: bool = False,
 ) -> RefundOutcome | None:
     """What a look-up at the provider found for the request."""
-    options = {"now": now, "timings": timings}
     refunds = list(found.refunds)
     if found.kind in (Found.SUCCEEDED, Found.DUPLICATE):
-        return await record_succeeded(session, claimed, refunds, **options)
+        return await record_succeeded(session, claimed, refunds, now=now, timings=timings)
     if found.kind is Found.REFUSED:
         reason = found.failure_reason or "the provider's refund for it failed"
-        return await record_failed(session, claimed, reason, **options)
+        return await record_failed(session, claimed, reason, now=now, timings=timings)
     if found.kind is Found.PENDING:
         detail = f"the provider holds refund {found.ids[0]} as pending"
         return await record_unknown(
-            session, claimed, detail, provider_ids=found.ids, sent=sent, **options
+            session, claimed, detail, provider_ids=found.ids, sent=sent, now=now, timings=timings
         )
     if found.kind is Found.MISMATCH:
         return await _record_mismatch(session, claimed, found, now=now)
     detail = f"the provider holds no refund for {request_ref(claimed.id)} yet"
-    return await record_unknown(session, claimed, detail, sent=sent, **options)
+    return await record_unknown(session, claimed, detail, sent=sent, now=now, timings=timings)
 
 
 async def _record_mismatch(

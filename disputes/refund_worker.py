@@ -259,7 +259,7 @@ class RefundWorker:
         ready = await self.db.run(
             lambda s: prepare_send(s, claimed, refunds, self.clock, self.timings)
         )
-        if ready is not True:
+        if ready is None or isinstance(ready, RefundOutcome):
             return ready  # the claim was lost (None) or the ledger refused it (an outcome)
         if time.monotonic() - started > self.timings.lease.total_seconds() / 2:
             # The database was so slow that this claim may already be another worker's: the

@@ -98,7 +98,7 @@ class Customer(_Model):
     @field_validator("tier", "prior_returns_90d", mode="before")
     @classmethod
     def _null_is_default(cls, value: Any, info: ValidationInfo) -> Any:
-        if value is None:
+        if value is None and info.field_name is not None:
             return cls.model_fields[info.field_name].default
         return value
 
@@ -330,7 +330,7 @@ def _with_minor(node: Any, keys: tuple[str, ...], currency: str, where: str) -> 
 
 def _minor_money_to_wire(order: dict[str, Any], currency: str) -> None:
     """In place: the reverse of `_wire_money_to_minor` on a JSON dump."""
-    nodes = [(order, ("total", "shipping_total"))]
+    nodes: list[tuple[dict[str, Any], tuple[str, ...]]] = [(order, ("total", "shipping_total"))]
     nodes += [(item, ("unit_price", "original_price")) for item in order.get("items", [])]
     request = order.get("return_request") or {}
     nodes += [(request, ("return_shipping_cost",)), (request.get("decision") or {}, ("amount",))]

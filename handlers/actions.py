@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.ids import ActionId, Subject
 from blocks.policy import why_modal
@@ -14,7 +17,9 @@ from handlers.deps import Deps
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.action(ActionId.POLICY_WHY.value)
-    async def policy_why(ack: Any, body: dict[str, Any], client: Any, respond: Any) -> None:
+    async def policy_why(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         # views.open needs the trigger within 3 s, so this runs right after the ack.
         await ack()
         subject = Subject.decode(action_value(body))

@@ -6,7 +6,10 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.disputes import already_open, opened, summary, thread_not_posted
 from blocks.help import help_message
@@ -30,7 +33,11 @@ log = logging.getLogger(__name__)
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.command("/dispute")
     async def dispute_command(
-        ack: Any, command: dict[str, Any], respond: Respond, context: dict[str, Any], client: Any
+        ack: AsyncAck,
+        command: dict[str, Any],
+        respond: Respond,
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
         user_id, text = command.get("user_id"), command.get("text")
         if not isinstance(user_id, str) or not user_id:

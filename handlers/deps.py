@@ -8,6 +8,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
+
 from disputes.audit import Actor
 from disputes.intake import IntakeService
 from disputes.policy import PolicyService
@@ -39,7 +42,9 @@ class Deps:
     groups_of: Callable[[Any, str], Awaitable[set[str]]]
     supervisors_channel: str | None = None
 
-    async def actor(self, client: Any, user_id: str, *, within: float | None = None) -> Actor:
+    async def actor(
+        self, client: AsyncWebClient, user_id: str, *, within: float | None = None
+    ) -> Actor:
         """The person acting, with the roles file's user groups they are in. A lookup that
         fails or takes longer than `within` seconds counts as no groups: never more rights."""
         try:
@@ -50,6 +55,6 @@ class Deps:
             groups = set()
         return Actor.slack_user(user_id, groups)
 
-    def later(self, context: dict[str, Any], job: Job) -> None:
+    def later(self, context: AsyncBoltContext, job: Job) -> None:
         """Queue `job` for the request in `context`; a duplicate of it never runs."""
         self.submit(job, context.get("request_key"))

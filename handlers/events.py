@@ -6,6 +6,7 @@ from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 
 from blocks.resolution import MAX_EVIDENCE_FILES
 from handlers.deps import Deps
@@ -15,7 +16,7 @@ from handlers.files import complete_files, file_draft, file_kind
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.event("message")
-    async def thread_message(event: dict[str, Any], context: dict[str, Any]) -> None:
+    async def thread_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
         listed = event.get("files")
         files = [f for f in listed if isinstance(f, dict)] if isinstance(listed, list) else []
         thread_ts, channel = _text(event, "thread_ts"), _text(event, "channel")

@@ -7,7 +7,11 @@ from typing import Any
 
 import httpx
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.ids import ActionId, Subject
 from blocks.resolution import MAX_EVIDENCE_FILES, evidence_modal, field_errors
@@ -33,7 +37,9 @@ def evidence_drafts(
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.action(ActionId.ADD_EVIDENCE.value)
-    async def add_evidence(ack: Any, body: dict[str, Any], client: Any, respond: Any) -> None:
+    async def add_evidence(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         await ack()
         subject = Subject.decode(body["actions"][0].get("value"))
 
@@ -47,18 +53,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     @app.view(ActionId.EVIDENCE_MODAL.value)
     async def evidence_submitted(
-        ack: Any,
+        ack: AsyncAck,
         body: dict[str, Any],
         view: dict[str, Any],
-        context: dict[str, Any],
-        client: Any,
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
         values = view.get("state", {}).get("values", {})
 
         def field(name: str) -> dict[str, Any]:
             return values.get(name, {}).get(name, {})
 
-        kind = (field("kind").get("selected_option") or {}).get("value")
+        kind = str((field("kind").get("selected_option") or {}).get("value") or "")
 
         def typed(name: str) -> str:
             value = field(name).get("value")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.home import MAX_NAMED, home_view
 from disputes.lifecycle import Status
@@ -15,7 +17,9 @@ HOME_LIMIT = 40
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.event("app_home_opened")
-    async def home_opened(event: dict[str, Any], client: Any, context: dict[str, Any]) -> None:
+    async def home_opened(
+        event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         if event.get("tab", "home") != "home":
             return
 

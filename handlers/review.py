@@ -6,6 +6,10 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.ids import ActionId, Subject
 from blocks.labels import recommendation_text, resolution_label
@@ -30,13 +34,16 @@ from domain.money import Money, format_minor
 from domain.text import clean_text
 from handlers.deps import Deps
 from handlers.errors import answering_errors
+from handlers.threads import channel_of
 
 log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.action(ActionId.START_REVIEW.value)
-    async def start_review(ack: Any, body: dict[str, Any], client: Any, respond: Any) -> None:
+    async def start_review(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         await ack()  # views.open needs the trigger within 3 s: open it right after the ack
         subject = Subject.decode(body["actions"][0].get("value"))
 
@@ -48,7 +55,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await answering_errors(respond, open_modal())
 
     @app.view(ActionId.PROPOSE.value)
-    async def propose(ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
+    async def propose(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         subject = Subject.decode(view.get("private_metadata"))
         # Before the ack (field errors go with it): the groups were just read to open the modal.
         actor = await deps.actor(client, body["user"]["id"], within=1.0)
@@ -64,7 +73,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await post_proposal(deps, client, proposal)
 
     async def decide(
-        body: dict[str, Any], respond: Any, client: Any, context: dict[str, Any], decision: str
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
+        decision: str,
     ) -> None:
         subject = Subject.decode(body["actions"][0].get("value"))
         user_id = body["user"]["id"]
@@ -86,21 +99,33 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
     @app.action(ActionId.APPROVE.value)
     async def approve(
-        ack: Any, body: dict[str, Any], respond: Any, client: Any, context: dict[str, Any]
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
     ) -> None:
         await ack()
         await decide(body, respond, client, context, "approved")
 
     @app.action(ActionId.REQUEST_CHANGES.value)
     async def request_changes(
-        ack: Any, body: dict[str, Any], respond: Any, client: Any, context: dict[str, Any]
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        context: AsyncBoltContext,
     ) -> None:
         await ack()
         await decide(body, respond, client, context, "changes_requested")
 
     @app.action(ActionId.RETRY_REFUND.value)
     async def retry(
-        ack: Any, body: dict[str, Any], respond: Any, context: dict[str, Any], client: Any
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
+        client: AsyncWebClient,
     ) -> None:
         await ack()
         subject = Subject.decode(body["actions"][0].get("value"))
@@ -117,7 +142,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         deps.later(context, lambda: answering_errors(respond, job()))
 
 
-async def post_found(client: Any, case: CaseFile, result: RetryResult) -> None:
+async def post_found(client: AsyncWebClient, case: CaseFile, result: RetryResult) -> None:
     """Retry found the refund at the provider: the thread says so, and nothing new was sent."""
     dispute = case.dispute
     if dispute.channel_id is None or dispute.thread_ts is None:
@@ -218,12 +243,12 @@ def card_of(proposal: Proposal) -> ProposalCard:
     )
 
 
-async def post_proposal(deps: Deps, client: Any, proposal: Proposal) -> None:
+async def post_proposal(deps: Deps, client: AsyncWebClient, proposal: Proposal) -> None:
     case = await deps.disputes.case(proposal.dispute_number)
     dispute = case.dispute
     message = proposal_message(card_of(proposal))
     posted = await client.chat_postMessage(
-        channel=dispute.channel_id,
+        channel=channel_of(case),
         thread_ts=dispute.thread_ts,
         text=message.text,
         blocks=message.blocks,
@@ -239,7 +264,7 @@ async def post_proposal(deps: Deps, client: Any, proposal: Proposal) -> None:
 
 
 async def mark_decided(
-    deps: Deps, client: Any, proposal: Proposal, decision: str, user_id: str
+    deps: Deps, client: AsyncWebClient, proposal: Proposal, decision: str, user_id: str
 ) -> None:
     case = await deps.disputes.case(proposal.dispute_number)
     if proposal.message_ts and case.dispute.channel_id:

@@ -125,7 +125,7 @@ class ThreadPublisher:
 
     async def _reply(self, case: CaseFile, message: Message) -> str:
         posted = await self.client.chat_postMessage(
-            channel=case.dispute.channel_id,
+            channel=channel_of(case),
             thread_ts=case.dispute.thread_ts,
             text=message.text,
             blocks=message.blocks,
@@ -138,7 +138,7 @@ class ThreadPublisher:
         if ts is None:
             return
         await self.client.chat_update(
-            channel=case.dispute.channel_id, ts=ts, text=message.text, blocks=message.blocks
+            channel=channel_of(case), ts=ts, text=message.text, blocks=message.blocks
         )
 
     async def _refresh_parent(self, case: CaseFile) -> None:
@@ -162,3 +162,10 @@ class ThreadPublisher:
             log.warning("no permalink for %s: %s", dispute.ref, slack_error(exc))
             return None
         return str(found["permalink"])
+
+
+def channel_of(case: CaseFile) -> str:
+    """The channel of the dispute's thread; a dispute gets one before anything is posted in it."""
+    if case.dispute.channel_id is None:
+        raise RuntimeError(f"D-{case.dispute.number} has no thread yet")
+    return case.dispute.channel_id

@@ -160,8 +160,8 @@ def _money_traced(leaf: Leaf, test: Predicate, path: str) -> Traced:
             out.append(_new(LeafCheck, (path, name, op, expected, None, True, passed)))
             return passed
         currency = f.get("currency")
-        usable = _exponent_of(currency) is not None
-        actual = format_minor(value, currency) if usable else value
+        usable = isinstance(currency, str) and _exponent_of(currency) is not None
+        actual = format_minor(value, currency) if usable and isinstance(currency, str) else value
         unknown = needs_currency and not usable
         out.append(_new(LeafCheck, (path, name, op, expected, actual, unknown, passed)))
         return passed
@@ -262,6 +262,7 @@ def _date_test(name: str, op: Op, days: timedelta) -> Predicate:
 def _money_test(name: str, op: Op, value: Any) -> Predicate:
     """Money leaves: the rule's amounts become minor units of the facts' currency, once each."""
     cache: dict[Any, Any] = {}
+    check: Callable[[Any, Any], Any]
     if op in (Op.IN, Op.NOT_IN):
 
         def convert(currency: Any) -> Any:

@@ -294,7 +294,7 @@ def needs_supervisor(approval: Approval, facts: Facts) -> bool:
             return True
     total = facts.get("order_total")
     percent = approval.supervisor_above_percent
-    return percent is not None and bool(total) and amount * 100 > percent * total
+    return percent is not None and bool(total) and amount * 100 > percent * (total or 0)
 
 
 @lru_cache(maxsize=256)

@@ -84,6 +84,11 @@ class Database:
             await self.read_engine.dispose()
 
 
+def on_postgresql(session: AsyncSession) -> bool:
+    """Whether the session's database is PostgreSQL (row locks; SQLite serialises writers)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _is_retryable(exc: Exception) -> bool:
     if isinstance(exc, StaleDataError):
         return True

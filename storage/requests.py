@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
@@ -36,4 +37,4 @@ async def forget_requests_before(db: Database, age: timedelta) -> int:
                 ProcessedRequestRow.received_at < datetime.now(UTC) - age
             )
         )
-        return result.rowcount or 0
+        return cast(CursorResult[Any], result).rowcount or 0
