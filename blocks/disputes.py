@@ -5,20 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from blocks.evidence import evidence_sections
+from blocks.kit import context, divider, header, section
 from blocks.ledger import earlier_blocks, ledger_blocks
-from blocks.text import (
-    Message,
-    context,
-    date,
-    divider,
-    escape,
-    header,
-    inline,
-    link,
-    quote,
-    section,
-    user,
-)
+from blocks.text import Message, date, escape, inline, link, quote, user
 from disputes.models import CaseFile, Dispute
 
 STATUS_EMOJI = {

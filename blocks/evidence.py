@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from blocks.text import date, inline, labelled, link, quote, safe_url, section
+from blocks.kit import section
+from blocks.text import date, inline, labelled, link, quote, safe_url
 from disputes.models import CaseFile, EvidenceItem
 from domain.evidence import EvidenceKind
 

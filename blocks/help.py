@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from blocks.text import Message, context, escape, header, section
+from blocks.kit import context, header, section
+from blocks.text import Message, escape
 from domain.reasons import ALIASES, Reason
 
 SUBCOMMANDS = (

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from blocks.disputes import STATUS_EMOJI, title
-from blocks.text import context, date, divider, escape, header, inline, section
+from blocks.kit import context, divider, header, section
+from blocks.text import date, escape, inline
 from disputes.models import Dispute
 
 MAX_LISTED = 45  # two blocks each, under the Home tab's 100

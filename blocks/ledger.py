@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from blocks.kit import context, section
 from blocks.labels import resolution_label
-from blocks.text import context, date, escape, inline, section
+from blocks.text import date, escape, inline
 from disputes.models import EarlierDispute
 from disputes.payments import PaymentLedger, ProviderRefund
 from domain.money import Money

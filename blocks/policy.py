@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from blocks.ids import ActionId, Subject
+from blocks.kit import button, context, header, plain, section
 from blocks.labels import recommendation_text, resolution_label
-from blocks.resolution import review_button
-from blocks.text import Message, clip_escaped, context, escape, header, inline, plain, section
+from blocks.review_modal import review_button
+from blocks.text import Message, clip_escaped, escape, inline
 from disputes.models import (
     CaseFile,
     PolicyRule,
@@ -44,12 +45,7 @@ def policy_card(case: CaseFile, decision: Decision) -> Message:
     blocks.append(
         section(
             "\n".join(lines),
-            accessory={
-                "type": "button",
-                "action_id": ActionId.POLICY_WHY.value,
-                "text": plain("Why?", 75),
-                "value": Subject(dispute=dispute.number).encode(),
-            },
+            accessory=button(ActionId.POLICY_WHY, "Why?", Subject(dispute=dispute.number)),
         )
     )
     blocks.append(review_button(dispute.number))

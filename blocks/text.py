@@ -1,9 +1,10 @@
 """Small text helpers shared by the block builders.
 
 Text from outside (a customer, an order system, a file name, a person) reaches a Slack text
-field only through `escape` (or a helper built on it: `inline`, `quote`, `link`, `plain`,
-`header`), so it can never mention, link or format as if the app had written it. The app's own
-tokens (`user`, `date`, `link`) are added around escaped text, never inside it.
+field only through `escape` (or a helper built on it: `inline`, `quote`, `link`, and
+`blocks.kit`'s `plain` and `header`), so it can never mention, link or format as if the app
+had written it. The app's own tokens (`user`, `date`, `link`) are added around escaped text,
+never inside it.
 """
 
 from __future__ import annotations
@@ -58,13 +59,13 @@ def clip_escaped(text: str, limit: int) -> str:
     return text[:cut] + ELLIPSIS
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def inline(text: object, limit: int = 3000) -> str:
     """Outside text shown within a line: escaped, its line breaks made spaces, clipped."""
-    return clip_escaped(escape(_one_line(str(text))), limit)
+    return clip_escaped(escape(one_line(str(text))), limit)
 
 
 def quote(text: object, limit: int = QUOTE_MAX) -> str:
@@ -132,34 +133,3 @@ def date(value: datetime | str | None, *, with_time: bool = False) -> str:
 
 def user(user_id: str | None) -> str:
     return f"<@{user_id}>" if user_id else "nobody"
-
-
-def plain(text: object, limit: int = 3000) -> dict[str, Any]:
-    """A plain_text object (a label, a button, an option, a title) on one line: escaped like
-    every other text field, then clipped."""
-    shown = clip_escaped(escape(_one_line(str(text))), limit)
-    return {"type": "plain_text", "text": shown, "emoji": True}
-
-
-def section(text: str, **extra: Any) -> dict[str, Any]:
-    """A mrkdwn section; `text` is already built from escaped pieces."""
-    shown = clip_escaped(text, 3000)
-    return {"type": "section", "text": {"type": "mrkdwn", "text": shown}, **extra}
-
-
-def context(*texts: str) -> dict[str, Any]:
-    """A context line; each of `texts` is mrkdwn already built from escaped pieces."""
-    return {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": clip_escaped(t, 3000)} for t in texts[:10]],
-    }
-
-
-def header(text: str) -> dict[str, Any]:
-    """A header from plain text (escaped here), on one line."""
-    shown = clip_escaped(escape(_one_line(text)), 150)
-    return {"type": "header", "text": {"type": "plain_text", "text": shown}}
-
-
-def divider() -> dict[str, Any]:
-    return {"type": "divider"}

@@ -10,7 +10,7 @@ from pathlib import Path
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from blocks.resolution import refund_alert, refund_outcome
+from blocks.refund_messages import refund_alert, refund_outcome
 from bot.errors import StartupError
 from bot.settings import Settings
 from connectors.orders.protocol import OrderSource

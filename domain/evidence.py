@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+MAX_EVIDENCE_FILES = 10  # the most files added at once: a file_input's limit, and a message's
+
 
 class EvidenceKind(StrEnum):
     """PayPal-style evidence names; the order they are listed in is the card's order."""

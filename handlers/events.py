@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from blocks.resolution import MAX_EVIDENCE_FILES
+from domain.evidence import MAX_EVIDENCE_FILES
 from handlers.deps import Deps
 from handlers.errors import answering_errors
 from handlers.files import complete_files, file_draft, file_kind

@@ -13,15 +13,16 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from blocks.evidence_modal import evidence_modal
 from blocks.ids import ActionId, Subject
-from blocks.resolution import MAX_EVIDENCE_FILES, evidence_modal, field_errors
+from blocks.kit import field_errors
 from blocks.text import clip, escape
 from disputes.audit import Actor
-from domain.evidence import EvidenceDraft, EvidenceKind
-from domain.text import clean_text
+from domain.evidence import MAX_EVIDENCE_FILES, EvidenceDraft, EvidenceKind
 from handlers.deps import Deps
 from handlers.errors import answering_errors, slack_error
 from handlers.files import FileShareError, file_draft, share_files
+from handlers.modal_values import ModalValues
 
 
 def evidence_drafts(
@@ -59,19 +60,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         context: AsyncBoltContext,
         client: AsyncWebClient,
     ) -> None:
-        values = view.get("state", {}).get("values", {})
-
-        def field(name: str) -> dict[str, Any]:
-            return values.get(name, {}).get(name, {})
-
-        kind = str((field("kind").get("selected_option") or {}).get("value") or "")
-
-        def typed(name: str) -> str:
-            value = field(name).get("value")
-            return clean_text(value).strip() if isinstance(value, str) else ""
-
-        note, link = typed("note"), typed("link") or None
-        files = field("file").get("files") or []
+        entered = ModalValues(view)
+        kind = entered.choice("kind") or ""
+        note = (entered.text("note") or "").strip()
+        link = (entered.text("link") or "").strip() or None
+        files = entered.files("file")
         errors = {}
         if kind not in EvidenceKind.__members__:
             errors["kind"] = "Choose what kind of evidence this is."

@@ -12,16 +12,11 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.ids import ActionId, Subject
+from blocks.kit import field_errors
 from blocks.labels import recommendation_text, resolution_label
-from blocks.resolution import (
-    ProposalCard,
-    field_errors,
-    proposal_decided,
-    proposal_message,
-    refund_outcome,
-    resolution_modal,
-    supervisor_ping,
-)
+from blocks.proposal import ProposalCard, proposal_decided, proposal_message, supervisor_ping
+from blocks.refund_messages import refund_outcome
+from blocks.review_modal import resolution_modal
 from disputes.audit import Actor
 from disputes.errors import DisputeError
 from disputes.lifecycle import Status
@@ -31,9 +26,9 @@ from disputes.proposals import ProposalInput, ProposalInvalid
 from disputes.refund_retry import RetryResult
 from disputes.resolution import Proposal
 from domain.money import Money, format_minor
-from domain.text import clean_text
 from handlers.deps import Deps
 from handlers.errors import answering_errors
+from handlers.modal_values import ModalValues
 from handlers.threads import channel_of
 
 log = logging.getLogger(__name__)
@@ -164,23 +159,14 @@ async def post_found(client: AsyncWebClient, case: CaseFile, result: RetryResult
 
 
 def read_entry(view: dict[str, Any]) -> ProposalInput:
-    values = view.get("state", {}).get("values", {})
-
-    def field(name: str) -> dict[str, Any]:
-        return values.get(name, {}).get(name, {})
-
-    def typed(name: str) -> str | None:
-        value = field(name).get("value")
-        return clean_text(value) if isinstance(value, str) else None
-
-    kind = (field("kind").get("selected_option") or {}).get("value")
+    entered = ModalValues(view)
     return ProposalInput(
-        kind=kind,
-        amount=typed("amount"),
-        percent=typed("percent"),
-        note=typed("note") or "",
-        justification=typed("justification"),
-        override_reason=typed("override_reason"),
+        kind=entered.choice("kind"),
+        amount=entered.text("amount"),
+        percent=entered.text("percent"),
+        note=entered.text("note") or "",
+        justification=entered.text("justification"),
+        override_reason=entered.text("override_reason"),
     )
 
 

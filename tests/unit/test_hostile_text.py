@@ -26,31 +26,16 @@ from blocks.disputes import (
     thread_not_posted,
 )
 from blocks.evidence import evidence_sections
+from blocks.evidence_modal import evidence_modal
 from blocks.help import help_message
 from blocks.home import home_view
+from blocks.kit import plain, section
 from blocks.ledger import earlier_blocks, ledger_blocks
 from blocks.policy import policy_card, search_results, why_modal
-from blocks.resolution import (
-    ProposalCard,
-    evidence_modal,
-    proposal_decided,
-    proposal_message,
-    refund_alert,
-    refund_outcome,
-    resolution_modal,
-    supervisor_ping,
-)
-from blocks.text import (
-    Message,
-    clip_escaped,
-    escape,
-    inline,
-    labelled,
-    link,
-    plain,
-    quote,
-    section,
-)
+from blocks.proposal import ProposalCard, proposal_decided, proposal_message, supervisor_ping
+from blocks.refund_messages import refund_alert, refund_outcome
+from blocks.review_modal import resolution_modal
+from blocks.text import Message, clip_escaped, escape, inline, labelled, link, quote
 from disputes.evidence import checklist
 from disputes.lifecycle import Status
 from disputes.models import (

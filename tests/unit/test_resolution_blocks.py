@@ -7,20 +7,12 @@ from typing import Any
 
 import pytest
 
+from blocks.evidence_modal import evidence_modal
 from blocks.ids import ActionId, BadSubject, Subject
-from blocks.resolution import (
-    OUTSIDE_POLICY,
-    REVIEW_OPTIONS,
-    ProposalCard,
-    evidence_modal,
-    field_errors,
-    proposal_decided,
-    proposal_message,
-    refund_outcome,
-    resolution_modal,
-    review_button,
-    supervisor_ping,
-)
+from blocks.kit import field_errors
+from blocks.proposal import ProposalCard, proposal_decided, proposal_message, supervisor_ping
+from blocks.refund_messages import refund_outcome
+from blocks.review_modal import OUTSIDE_POLICY, REVIEW_OPTIONS, resolution_modal, review_button
 from blocks.text import Message
 from domain.evidence import EvidenceKind
 from sandbox.blockkit import validate_blocks, validate_message, validate_view
