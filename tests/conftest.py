@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -13,9 +12,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.db import Database
 from storage.migrate import migrate
+from tests.support.outside import unavailable
 from tests.support.postgres import find_bindir, postgres_cluster
-
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 # Property tests check behaviour, never speed: a busy 2-core CI machine must not fail them.
 hypothesis_settings.register_profile("dispute-desk", deadline=None)
@@ -26,9 +24,7 @@ hypothesis_settings.load_profile("dispute-desk")
 def postgres_server() -> Iterator[str]:
     bindir = find_bindir()
     if bindir is None:
-        if IN_CI:
-            pytest.fail("PostgreSQL server binaries are missing in CI: .ci/run installs them")
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+        unavailable("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
     with postgres_cluster(bindir) as url:
         yield url
 

@@ -18,6 +18,7 @@ from sandbox.driver import SlackDriver
 from sandbox.server import EmulatorServer
 from sandbox.workspace import Workspace
 from tests.support.app_process import ROOT, AppProcess, app_process
+from tests.support.outside import unavailable
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_FLAGS = [
@@ -38,12 +39,6 @@ two_person_rule_above: "100.00"
 """
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"browser tests must run in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 # Module scope, not session: sync_playwright keeps an event loop running on the main thread,
 # and pytest-asyncio tests collected after this folder (one pytest run over several tiers)
 # cannot start theirs while it lives.
@@ -52,9 +47,9 @@ def chromium() -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("playwright is not installed (pip install -e '.[dev]')")
+        unavailable("playwright is not installed (pip install -e '.[dev]')")
     if not CHROMIUM.is_file():
-        _unavailable(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+        unavailable(f"{CHROMIUM} is missing (apt-get install -y chromium)")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS

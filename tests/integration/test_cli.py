@@ -149,3 +149,37 @@ def test_serve_reads_a_bad_secret_from_dot_env_without_printing_it(tmp_path: Pat
     assert result.returncode == 2
     assert "SLACK_SIGNING_SECRET is not valid" in result.stderr
     assert MARKER not in result.stderr + result.stdout
+
+
+def test_the_installed_command_works_from_any_folder(tmp_path: Path) -> None:
+    """From outside the repository nothing is found by accident (pytest's root is not on the
+    path there): every package of the project must be installed, the command included."""
+    command = Path(sys.executable).with_name("dispute-desk")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    shown = subprocess.run(
+        [str(command), "--help"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "serve" in shown.stdout and "migrate" in shown.stdout
+    root = Path(__file__).resolve().parents[2]
+    modules = sorted(
+        ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        for package in root.iterdir()
+        if (package / "__init__.py").exists() and package.name not in ("tests", "bench")
+        for path in package.rglob("*.py")
+        if "migrations" not in path.parts
+    )
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import importlib, sys\nfor m in sys.argv[1:]: importlib.import_module(m)",
+            *modules,
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert imported.returncode == 0, imported.stderr[-2000:]
