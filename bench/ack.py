@@ -61,8 +61,8 @@ from bot.http import create_http_app
 from bot.runtime import Runtime, build_runtime
 from bot.serve import asgi_server, http_server
 from bot.settings import Settings, load_settings
-from connectors.evidence import EvidenceSource
-from connectors.orders.evidence import default_evidence_sources
+from connectors.evidence_source import EvidenceSource
+from connectors.orders.evidence_sources import default_evidence_sources
 from domain.evidence import EvidenceDraft
 from domain.orders import Order
 from sandbox.driver import VERIFICATION_TOKEN, SlackDriver

@@ -95,9 +95,9 @@ from connectors.refunds.stripe import StripeGateway
 from disputes.audit import Actor
 from disputes.intake import IntakeService, OpenRequest
 from disputes.lifecycle import Event
-from disputes.records import load_row
 from disputes.refund_worker import RefundOutcome, Timings
 from disputes.refunds import request_refund
+from disputes.repository import load_row
 from disputes.transitions import transition
 from sandbox.localstripe_runner import create_payment
 from storage.db import Database

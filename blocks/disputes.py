@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from blocks.evidence import evidence_sections
+from blocks.evidence_details import evidence_sections
 from blocks.kit import context, divider, header, section
 from blocks.ledger import earlier_blocks, ledger_blocks
 from blocks.text import Message, date, escape, inline, link, quote, user

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dedupe import RecentKeys, dedupe_middleware
-from handlers import actions, commands, events, evidence, home, review
+from handlers import actions, add_evidence, commands, events, home, review
 from handlers.deps import Deps
 from handlers.errors import user_message
 
@@ -55,7 +55,7 @@ def build_bolt_app(
     home.register(app, deps)
     actions.register(app, deps)
     review.register(app, deps)
-    evidence.register(app, deps)
+    add_evidence.register(app, deps)
     events.register(app, deps)
 
     @app.error

@@ -112,8 +112,8 @@ async def _migrate(_args: argparse.Namespace) -> int:
 
 
 async def _audit_verify(args: argparse.Namespace) -> int:
+    from disputes.case_files import DisputeService
     from disputes.errors import DisputeNotFound
-    from disputes.service import DisputeService
     from handlers.parsing import DISPUTE_REF
     from storage.db import Database
     from storage.migrate import current_revision

@@ -10,9 +10,9 @@ from blocks.labels import recommendation_text, resolution_label
 from bot.errors import StartupError
 from bot.settings import load_settings
 from connectors.orders import protocol as orders
-from connectors.orders.evidence import default_evidence_sources
+from connectors.orders.evidence_sources import default_evidence_sources
 from connectors.orders.factory import order_source_from_spec
-from disputes.evidence import collect_evidence
+from disputes.evidence_gathering import collect_evidence
 from disputes.intake import disputed_amount_minor
 from domain.reasons import Reason, reason_from_word
 from policies.cases import CasesError, run_cases

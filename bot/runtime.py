@@ -19,21 +19,21 @@ from bot.channels import resolve_channel
 from bot.dedupe import RecentKeys
 from bot.errors import StartupError
 from bot.housekeeping import Housekeeping
-from bot.money import GroupDirectory, RefundReporter, load_gateway, load_roles
+from bot.money_wiring import GroupDirectory, RefundReporter, load_gateway, load_roles
 from bot.settings import Settings
 from bot.workers import WorkQueue
-from connectors.evidence import EvidenceSource
-from connectors.orders.evidence import default_evidence_sources
+from connectors.evidence_source import EvidenceSource
+from connectors.orders.evidence_sources import default_evidence_sources
 from connectors.orders.factory import order_source_from_spec
 from connectors.orders.protocol import OrderSource
 from connectors.refunds.protocol import RefundGateway
+from disputes.case_files import DisputeService
 from disputes.intake import IntakeService
 from disputes.ledger import LedgerReader
 from disputes.permissions import Gate
-from disputes.policy import PolicyService
+from disputes.policy_decisions import PolicyService
 from disputes.refund_worker import RefundWorker, Timings
 from disputes.resolution import ResolutionService
-from disputes.service import DisputeService
 from handlers.deps import Deps, Job, RequestKey
 from handlers.threads import ThreadPublisher
 from policies.current import CurrentPack

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from disputes.audit import Actor
+from disputes.case_files import DisputeService
 from disputes.errors import DisputeError, DisputeNotFound
-from disputes.service import DisputeService
 from domain.evidence import EvidenceDraft, EvidenceKind
 from domain.text import clean_text
 from storage.db import Database

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes import audit
 from disputes.audit import Actor
-from disputes.evidence import content_hash
+from disputes.evidence_gathering import content_hash
 from domain.evidence import EvidenceDraft
 from storage.tables import DisputeRow, EvidenceRow
 

@@ -12,21 +12,21 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from connectors.evidence import EvidenceSource
+from connectors.evidence_source import EvidenceSource
 from connectors.orders import protocol as orders
 from connectors.refunds.protocol import RefundResult
 from disputes import audit
 from disputes.audit import Actor
 from disputes.errors import OrderNotFound, OrderSystemUnavailable
-from disputes.evidence import EvidenceCollection, collect_evidence, required_kinds
+from disputes.evidence_gathering import EvidenceCollection, collect_evidence, required_kinds
 from disputes.evidence_store import store_evidence
 from disputes.ledger import LedgerReader, ensure_ledger, ledger_of, lock_ledger, store_provider_read
 from disputes.lifecycle import Status
 from disputes.models import CaseFile
 from disputes.payments import Basis, PaymentLedger, order_claim_minor
 from disputes.permissions import Gate
-from disputes.policy import decide
-from disputes.records import UNAVAILABLE_ACTION, load_case, open_row_for_order
+from disputes.policy_decisions import decide
+from disputes.repository import UNAVAILABLE_ACTION, load_case, open_row_for_order
 from domain.orders import Order
 from domain.reasons import Reason
 from domain.roles import Action

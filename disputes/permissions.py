@@ -11,7 +11,7 @@ from disputes import audit
 from disputes.audit import Actor
 from disputes.errors import NotAllowed
 from disputes.models import dispute_ref
-from disputes.records import load_row
+from disputes.repository import load_row
 from disputes.roles import CurrentRoles, Roles
 from domain.evidence import EvidenceKind
 from domain.roles import Action

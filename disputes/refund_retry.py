@@ -19,10 +19,10 @@ from disputes.ledger import lock_ledger, store_provider_read
 from disputes.lifecycle import Event, Status
 from disputes.models import dispute_ref
 from disputes.payments import Basis, request_ref
-from disputes.records import load_row
 from disputes.refund_lookup import Found, Lookup, classify
 from disputes.refund_records import note_duplicate
 from disputes.refunds import request_refund
+from disputes.repository import load_row
 from disputes.transitions import transition
 from domain.money import Money
 from storage.tables import DisputeRow, ProposalRow, RefundRequestRow

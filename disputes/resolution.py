@@ -22,11 +22,11 @@ from disputes.lifecycle import Event, Status
 from disputes.models import CaseFile, dispute_ref
 from disputes.payments import Basis, PaymentLedger, utcnow
 from disputes.permissions import Gate
-from disputes.policy import PolicyService
+from disputes.policy_decisions import PolicyService
 from disputes.proposals import MONEY_KINDS, CheckedProposal, ProposalInput, check_proposal
-from disputes.records import load_case, load_row
 from disputes.refund_retry import RetryResult, retry_after_refusal
 from disputes.refunds import approved_before, request_refund
+from disputes.repository import load_case, load_row
 from disputes.roles import CurrentRoles, Roles
 from disputes.transitions import transition
 from disputes.writeback import write_back

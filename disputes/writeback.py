@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectors.orders.protocol import DecisionUpdate, OrderSource, OrderSourceError
 from disputes import audit
 from disputes.audit import Actor
-from disputes.records import load_row
+from disputes.repository import load_row
 from domain.orders import Order
 from storage.db import Database
 

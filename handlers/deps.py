@@ -12,10 +12,10 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from disputes.audit import Actor
+from disputes.case_files import DisputeService
 from disputes.intake import IntakeService
-from disputes.policy import PolicyService
+from disputes.policy_decisions import PolicyService
 from disputes.resolution import ResolutionService
-from disputes.service import DisputeService
 from handlers.threads import ThreadPublisher
 
 log = logging.getLogger(__name__)

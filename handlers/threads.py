@@ -14,9 +14,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks.disputes import customer_reply, evidence_card, parent_message
 from blocks.policy import policy_card
 from blocks.text import Message
+from disputes.case_files import DisputeService
 from disputes.models import CaseFile
-from disputes.policy import PolicyService
-from disputes.service import DisputeService
+from disputes.policy_decisions import PolicyService
 from handlers.errors import slack_error
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.orders.evidence import default_evidence_sources
+from connectors.orders.evidence_sources import default_evidence_sources
 from connectors.orders.factory import default_fixtures_path, order_source_from_spec
 from disputes.audit import Actor
 from disputes.intake import IntakeService, OpenRequest

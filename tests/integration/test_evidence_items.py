@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import default_policy_pack
 from disputes.audit import Actor
+from disputes.case_files import DisputeService
 from disputes.errors import DisputeClosed
 from disputes.lifecycle import Status
-from disputes.service import DisputeService
 from domain.evidence import EvidenceDraft, EvidenceKind
 from policies.current import CurrentPack
 from storage.db import Database

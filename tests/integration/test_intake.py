@@ -7,13 +7,13 @@ import asyncio
 import pytest
 from sqlalchemy import func, select, update
 
-from connectors.orders.evidence import default_evidence_sources
+from connectors.orders.evidence_sources import default_evidence_sources
 from connectors.orders.protocol import OrderSourceUnavailable
 from disputes.audit import Actor
+from disputes.case_files import DisputeService
 from disputes.errors import DisputeNotFound, OrderNotFound, OrderSystemUnavailable
 from disputes.intake import IntakeService, OpenRequest
 from disputes.lifecycle import Status
-from disputes.service import DisputeService
 from domain.evidence import EvidenceKind
 from domain.reasons import Reason
 from storage.db import Database

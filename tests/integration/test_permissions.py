@@ -10,8 +10,8 @@ import pytest
 
 from connectors.refunds.fake import FakeGateway
 from disputes.audit import Actor
+from disputes.case_files import DisputeService
 from disputes.errors import NotAllowed
-from disputes.service import DisputeService
 from domain.evidence import EvidenceDraft, EvidenceKind
 from storage.db import Database
 from tests.support.money import MoneyWorld

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.settings import default_policy_pack
-from connectors.orders.evidence import default_evidence_sources
+from connectors.orders.evidence_sources import default_evidence_sources
 from disputes.audit import Actor
+from disputes.case_files import DisputeService
 from disputes.intake import IntakeService, OpenRequest
-from disputes.policy import PolicyService
-from disputes.service import DisputeService
+from disputes.policy_decisions import PolicyService
 from domain.evidence import EvidenceDraft, EvidenceKind
 from policies.current import CurrentPack
 from storage.db import Database

@@ -8,16 +8,16 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from connectors.orders.evidence import default_evidence_sources
+from connectors.orders.evidence_sources import default_evidence_sources
 from connectors.refunds.fake import FakeGateway
 from disputes.audit import Actor
+from disputes.case_files import DisputeService
 from disputes.intake import IntakeService, OpenRequest
 from disputes.ledger import load_ledger
 from disputes.lifecycle import Event, Status
-from disputes.records import load_row
 from disputes.refund_worker import RefundWorker
 from disputes.refunds import InvalidRefund, OverRefund, request_refund
-from disputes.service import DisputeService
+from disputes.repository import load_row
 from disputes.transitions import transition
 from storage.db import Database
 from storage.tables import RefundRequestRow

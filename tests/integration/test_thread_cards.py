@@ -10,12 +10,12 @@ from pathlib import Path
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import default_policy_pack
-from connectors.orders.evidence import default_evidence_sources
+from connectors.orders.evidence_sources import default_evidence_sources
 from disputes.audit import Actor
+from disputes.case_files import DisputeService
 from disputes.intake import IntakeService, OpenRequest
 from disputes.lifecycle import Status
-from disputes.policy import PolicyService
-from disputes.service import DisputeService
+from disputes.policy_decisions import PolicyService
 from domain.evidence import EvidenceDraft, EvidenceKind
 from handlers.threads import ThreadPublisher
 from policies.current import CurrentPack

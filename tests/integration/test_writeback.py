@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from connectors.orders.evidence import default_evidence_sources
+from connectors.orders.evidence_sources import default_evidence_sources
 from connectors.orders.http import HttpOrderSource
 from connectors.orders.protocol import DecisionUpdate
 from disputes.audit import Actor

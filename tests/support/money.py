@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.settings import default_policy_pack
-from connectors.orders.evidence import default_evidence_sources
+from connectors.orders.evidence_sources import default_evidence_sources
 from connectors.refunds.protocol import (
     RefundError,
     RefundGateway,
@@ -37,18 +37,18 @@ from connectors.refunds.protocol import (
     RefundUncertain,
 )
 from disputes.audit import Actor
+from disputes.case_files import DisputeService
 from disputes.intake import IntakeService, OpenRequest
 from disputes.ledger import LedgerReader, load_ledger
 from disputes.payments import PaymentLedger, request_ref, utcnow
 from disputes.permissions import Gate
-from disputes.policy import PolicyService
+from disputes.policy_decisions import PolicyService
 from disputes.proposals import ProposalInput
 from disputes.refund_records import RefundOutcome, Timings
 from disputes.refund_retry import RetryResult
 from disputes.refund_worker import RefundWorker
 from disputes.resolution import ResolutionService
 from disputes.roles import CurrentRoles
-from disputes.service import DisputeService
 from domain.orders import Order
 from domain.reasons import reason_from_word
 from policies.current import CurrentPack

@@ -13,10 +13,10 @@ from blocks.disputes import already_open, evidence_card, opened, parent_message,
 from blocks.help import help_message
 from blocks.home import home_view
 from blocks.text import Message, escape
-from connectors.orders.evidence import default_evidence_sources
+from connectors.orders.evidence_sources import default_evidence_sources
 from connectors.orders.factory import default_fixtures_path
 from connectors.orders.fixtures import load_fixture_orders
-from disputes.evidence import checklist, required_kinds
+from disputes.evidence_gathering import checklist, required_kinds
 from disputes.lifecycle import Status
 from disputes.models import CaseFile, Dispute, EvidenceItem, UnavailableSource
 from domain.evidence import EvidenceKind

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from connectors.orders.evidence import default_evidence_sources
-from disputes.evidence import checklist, collect_evidence, required_kinds
+from connectors.orders.evidence_sources import default_evidence_sources
+from disputes.evidence_gathering import checklist, collect_evidence, required_kinds
 from domain.evidence import EvidenceKind
 from domain.reasons import Reason
 from tests.support.orders import SlowSource, order

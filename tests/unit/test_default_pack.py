@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import policies
-from connectors.orders.evidence import default_evidence_sources
+from connectors.orders.evidence_sources import default_evidence_sources
 from connectors.orders.factory import default_fixtures_path
 from connectors.orders.fixtures import FixtureOrderSource
-from disputes.evidence import collect_evidence
+from disputes.evidence_gathering import collect_evidence
 from disputes.intake import disputed_amount_minor
 from domain.orders import Order
 from domain.reasons import Reason

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from domain.evidence import EvidenceKind
-from handlers.evidence import evidence_drafts
+from handlers.add_evidence import evidence_drafts
 from handlers.files import FileShareError, download, file_draft
 
 PHOTO = {

@@ -25,7 +25,7 @@ from blocks.disputes import (
     summary,
     thread_not_posted,
 )
-from blocks.evidence import evidence_sections
+from blocks.evidence_details import evidence_sections
 from blocks.evidence_modal import evidence_modal
 from blocks.help import help_message
 from blocks.home import home_view
@@ -36,7 +36,7 @@ from blocks.proposal import ProposalCard, proposal_decided, proposal_message, su
 from blocks.refund_messages import refund_alert, refund_outcome
 from blocks.review_modal import resolution_modal
 from blocks.text import Message, clip_escaped, escape, inline, labelled, link, quote
-from disputes.evidence import checklist
+from disputes.evidence_gathering import checklist
 from disputes.lifecycle import Status
 from disputes.models import (
     CaseFile,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connectors.orders.evidence import (
+from connectors.orders.evidence_sources import (
     ConditionReportSource,
     CorrespondenceSource,
     OrderDetailsSource,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.errors import StartupError
-from bot.money import GROUPS_TTL, GroupDirectory, load_roles
+from bot.money_wiring import GROUPS_TTL, GroupDirectory, load_roles
 from disputes.errors import NotAllowed
 from disputes.roles import CurrentRoles, Roles, RolesError
 from domain.roles import Role

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import StartupError
-from bot.money import load_gateway
+from bot.money_wiring import load_gateway
 from bot.settings import Settings, SettingsError, is_secret, load_settings, redact
 
 MARKER = "MARKER9f3ac1d7"

@@ -16,7 +16,7 @@ from disputes.evidence_store import store_evidence
 from disputes.lifecycle import Event, Status
 from disputes.models import CaseFile, Dispute
 from disputes.permissions import Gate
-from disputes.records import load_case, load_row, to_dispute
+from disputes.repository import load_case, load_row, to_dispute
 from disputes.transitions import transition
 from domain.evidence import EvidenceDraft, EvidenceKind
 from domain.roles import PEOPLE_KINDS, Action

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes.errors import DisputeNotFound
-from disputes.evidence import checklist
+from disputes.evidence_gathering import checklist
 from disputes.ledger import load_ledger
 from disputes.lifecycle import Status
 from disputes.models import (

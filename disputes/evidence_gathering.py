@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from connectors.evidence import EvidenceSource
+from connectors.evidence_source import EvidenceSource
 from disputes.audit import canonical_json
 from disputes.models import ChecklistEntry, UnavailableSource
 from domain.evidence import EvidenceDraft, EvidenceKind

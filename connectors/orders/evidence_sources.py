@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.evidence import EvidenceSource
+from connectors.evidence_source import EvidenceSource
 from domain.evidence import EvidenceDraft, EvidenceKind
 from domain.orders import Order, ReturnRequest, Shipment
 

@@ -16,11 +16,11 @@ from bot.settings import Settings
 from connectors.orders.protocol import OrderSource
 from connectors.refunds.factory import refund_gateway_from_settings
 from connectors.refunds.protocol import RefundGateway
+from disputes.case_files import DisputeService
 from disputes.payments import request_ref
 from disputes.refund_worker import RefundOutcome
 from disputes.resolution import ResolutionService, decision_update
 from disputes.roles import CurrentRoles, RolesError
-from disputes.service import DisputeService
 from disputes.writeback import write_back
 from domain.money import Money
 from domain.roles import Role

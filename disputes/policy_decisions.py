@@ -1,4 +1,4 @@
-"""F3: the policy decision for a dispute, stored with the pack it was made under."""
+"""The policy decision for a dispute, stored with the pack it was made under."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes import audit
 from disputes.audit import Actor, canonical_json
-from disputes.evidence import required_kinds
+from disputes.evidence_gathering import required_kinds
 from disputes.models import CaseFile
-from disputes.records import load_case, load_row
+from disputes.repository import load_case, load_row
 from domain.evidence import EvidenceKind
 from domain.orders import Order
 from domain.reasons import Reason
