@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
 
@@ -23,38 +22,13 @@ from domain.evidence import EvidenceKind
 from domain.orders import Order
 from domain.reasons import Reason
 from sandbox.blockkit import validate_message, validate_view
+from tests.support.disputes import NOW, make_dispute
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 ORDERS = load_fixture_orders(default_fixtures_path())
 
 
 def dispute(**changes: object) -> Dispute:
-    base = Dispute(
-        number=7,
-        order_id="ORD-1001",
-        reason=Reason.DAMAGED,
-        claim="the box was crushed",
-        status=Status.NEW,
-        customer_id="C1",
-        customer_name="Maya <Thompson> & co",
-        customer_email="m@example.com",
-        currency="USD",
-        order_total_minor=12900,
-        disputed_amount_minor=9400,
-        priority="normal",
-        owner_id=None,
-        opened_by="U0MANAGER1",
-        channel_id="C0DISPUTES",
-        thread_ts="1.000100",
-        evidence_card_ts=None,
-        policy_card_ts=None,
-        state_times={"new": NOW.isoformat()},
-        required_evidence=(EvidenceKind.ORDER_DETAILS,),
-        created_at=NOW,
-        updated_at=NOW,
-        version=1,
-    )
-    return replace(base, **changes)
+    return make_dispute(**{"customer_name": "Maya <Thompson> & co", **changes})
 
 
 def case_for(order: Order, **changes: object) -> CaseFile:

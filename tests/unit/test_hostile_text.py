@@ -9,7 +9,6 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -53,8 +52,8 @@ from domain.resolutions import Resolution
 from policies.conditions import LeafCheck
 from policies.engine import MatchedRule
 from sandbox.blockkit import validate_message, validate_view
+from tests.support.disputes import NOW, make_dispute
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 APP_USERS = ("U0MANAGER1", "U0SUPER", "U0AGENT")
 PERMALINK = "https://acme.slack.com/archives/C0DISPUTES/p1000100"
 
@@ -213,37 +212,12 @@ def check_view(view: dict[str, Any], links: set[str] = frozenset()) -> dict[str,
     return view
 
 
-def make_dispute(**changes: Any) -> Dispute:
-    base = Dispute(
-        number=7,
-        order_id="ORD-1001",
-        reason=Reason.DAMAGED,
-        claim="the box was crushed",
-        status=Status.NEW,
-        customer_id="C1",
-        customer_name="Maya Thompson",
-        customer_email="m@example.com",
-        currency="USD",
-        order_total_minor=12900,
-        disputed_amount_minor=9400,
-        priority="normal",
-        owner_id="U0AGENT",
-        opened_by="U0MANAGER1",
-        channel_id="C0DISPUTES",
-        thread_ts="1.000100",
-        evidence_card_ts=None,
-        policy_card_ts=None,
-        state_times={"new": NOW.isoformat()},
-        required_evidence=(EvidenceKind.ORDER_DETAILS,),
-        created_at=NOW,
-        updated_at=NOW,
-        version=1,
-    )
-    return replace(base, **changes)
+def hostile_dispute(**changes: Any) -> Dispute:
+    return make_dispute(**{"owner_id": "U0AGENT", **changes})
 
 
 disputes = st.builds(
-    make_dispute,
+    hostile_dispute,
     order_id=name,
     claim=quoted,
     customer_id=name,
