@@ -47,7 +47,7 @@ from connectors.refunds.protocol import (
     RefundResult,
     RefundStatus,
 )
-from connectors.refunds.retry import RetryingSender
+from connectors.refunds.sending import RefundSender
 
 
 class ContractRefund(BaseModel):
@@ -103,7 +103,7 @@ class HttpRefundGateway:
         self._client = httpx.AsyncClient(
             timeout=timeout, transport=transport, headers={"Accept": "application/json"}
         )
-        self._sender = RetryingSender(
+        self._sender = RefundSender(
             self._client,
             provider=f"refund service {self.url}",
             timeout=timeout,

@@ -23,7 +23,7 @@ from connectors.refunds.protocol import (
     RefundStatus,
     RefundUncertain,
 )
-from connectors.refunds.retry import RetryingSender
+from connectors.refunds.sending import RefundSender
 
 STRIPE_VERSION = "2024-06-20"
 PAGE_SIZE = 100
@@ -110,7 +110,7 @@ class StripeGateway:
                 "Accept": "application/json",
             },
         )
-        self._sender = RetryingSender(
+        self._sender = RefundSender(
             self._client, provider="Stripe", timeout=timeout, attempts=attempts, backoff=backoff
         )
 
