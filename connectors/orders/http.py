@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import random
 from urllib.parse import quote
 
 import httpx
 from pydantic import ValidationError
 
+from connectors.http_retry import HttpRetry, NoFinalAnswer, WaitTooLong
 from connectors.orders.protocol import (
     DecisionUpdate,
     InvalidOrderData,
@@ -44,32 +43,28 @@ class HttpOrderSource:
             follow_redirects=True,
             headers={"Accept": "application/json"},
         )
+        self._retry = HttpRetry(self._client, attempts=attempts, backoff=backoff)
 
     async def get_order(self, order_id: str) -> Order:
+        """404 is `OrderNotFound`, another 4xx a refusal at once; 5xx and lost connections retry."""
         wanted = order_id.strip()
         url = f"{self.base_url}/orders/{quote(wanted, safe='')}"
-        failure = ""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                response = await self._client.get(url)
-            except httpx.TimeoutException:
-                failure = f"timed out after {self.timeout:g}s"
-            except httpx.TransportError as exc:
-                failure = f"connection failed: {type(exc).__name__}: {exc}".rstrip(": ")
-            else:
-                if response.status_code == 404:
-                    raise OrderNotFound(wanted)
-                if response.is_success:
-                    return _parse(wanted, response)
-                if response.status_code < 500:
-                    raise OrderSourceUnavailable(
-                        f"order system refused the request: HTTP {response.status_code}"
-                    )
-                failure = f"HTTP {response.status_code}"
-            if attempt < self.attempts:
-                await asyncio.sleep(self._delay(attempt))
+        try:
+            response = await self._retry.request(
+                "GET",
+                url,
+                retry_status=_server_error,
+                retry_error=_transport_error,
+                describe=self._describe,
+            )
+        except NoFinalAnswer as exc:
+            raise OrderSourceUnavailable(_gave_up("order system unavailable", exc)) from None
+        if response.status_code == 404:
+            raise OrderNotFound(wanted)
+        if response.is_success:
+            return _parse(wanted, response)
         raise OrderSourceUnavailable(
-            f"order system unavailable after {self.attempts} attempts: {failure}"
+            f"order system refused the request: HTTP {response.status_code}"
         )
 
     async def record_decision(
@@ -78,30 +73,30 @@ class HttpOrderSource:
         """`POST <base>/returns/<id>/decision`, retried on 5xx and timeouts with one key."""
         target = quote(return_id or order_id, safe="")
         url = f"{self.base_url}/returns/{target}/decision"
-        headers = {"Idempotency-Key": update.idempotency_key}
-        failure = ""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                response = await self._client.post(url, json=update.to_json(), headers=headers)
-            except httpx.TransportError as exc:
-                failure = f"{type(exc).__name__}: {exc}".rstrip(": ")
-            else:
-                if response.is_success:
-                    return True
-                if response.status_code < 500:
-                    raise OrderSourceUnavailable(
-                        f"order system refused the decision: HTTP {response.status_code}"
-                    )
-                failure = f"HTTP {response.status_code}"
-            if attempt < self.attempts:
-                await asyncio.sleep(self._delay(attempt))
+        try:
+            # The idempotency key makes a resend after a lost answer safe for the order system.
+            response = await self._retry.request(
+                "POST",
+                url,
+                retry_status=_server_error,
+                retry_error=_transport_error,
+                json=update.to_json(),
+                headers={"Idempotency-Key": update.idempotency_key},
+            )
+        except NoFinalAnswer as exc:
+            raise OrderSourceUnavailable(
+                _gave_up("order system did not take the decision", exc)
+            ) from None
+        if response.is_success:
+            return True
         raise OrderSourceUnavailable(
-            f"order system did not take the decision after {self.attempts} attempts: {failure}"
+            f"order system refused the decision: HTTP {response.status_code}"
         )
 
-    def _delay(self, attempt: int) -> float:
-        """Exponential backoff with jitter, so that many callers do not retry in step."""
-        return self.backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+    def _describe(self, exc: httpx.HTTPError) -> str:
+        if isinstance(exc, httpx.TimeoutException):
+            return f"timed out after {self.timeout:g}s"
+        return f"connection failed: {type(exc).__name__}: {exc}".rstrip(": ")
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -111,6 +106,20 @@ class HttpOrderSource:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _server_error(status_code: int) -> bool:
+    return status_code >= 500
+
+
+def _transport_error(exc: httpx.HTTPError) -> bool:
+    return isinstance(exc, httpx.TransportError)
+
+
+def _gave_up(what: str, exc: NoFinalAnswer) -> str:
+    if isinstance(exc, WaitTooLong):
+        return f"{what}: {exc.failure} and asked to wait {exc.retry_after:g}s"
+    return f"{what} after {exc.attempts} attempts: {exc.failure}"
 
 
 def _parse(order_id: str, response: httpx.Response) -> Order:

@@ -33,24 +33,17 @@ from datetime import datetime
 import httpx
 from pydantic import BaseModel
 
-from connectors.refunds.answers import (
-    as_utc,
-    lookup_failed,
-    oldest_first,
-    read_answer,
-    read_error,
-    refused,
+from connectors.refunds.answers import as_utc, oldest_first, read_error
+from connectors.refunds.gateway import (
+    HttpRefundGatewayBase,
+    ProviderError,
+    RefundAnswer,
+    RefundPost,
 )
-from connectors.refunds.protocol import (
-    RefundError,
-    RefundOrder,
-    RefundResult,
-    RefundStatus,
-)
-from connectors.refunds.retry import RetryingSender
+from connectors.refunds.protocol import RefundOrder, RefundResult, RefundStatus
 
 
-class ContractRefund(BaseModel):
+class ContractRefund(RefundAnswer):
     id: str
     status: RefundStatus
     amount_minor: int
@@ -86,8 +79,10 @@ class ContractError(BaseModel):
     error: ContractErrorBody
 
 
-class HttpRefundGateway:
+class HttpRefundGateway(HttpRefundGatewayBase):
     """A payment back end that speaks the contract above; one pooled client per gateway."""
+
+    refund_answer = ContractRefund
 
     def __init__(
         self,
@@ -100,60 +95,36 @@ class HttpRefundGateway:
     ) -> None:
         self.url = url.rstrip("/")
         self.name = f"http:{self.url}"
-        self._client = httpx.AsyncClient(
-            timeout=timeout, transport=transport, headers={"Accept": "application/json"}
-        )
-        self._sender = RetryingSender(
-            self._client,
-            provider=f"refund service {self.url}",
+        super().__init__(
+            label=self.name,
+            sender_label=f"refund service {self.url}",
             timeout=timeout,
             attempts=attempts,
             backoff=backoff,
+            transport=transport,
         )
 
-    async def refund(self, order: RefundOrder) -> RefundResult:
-        """One refund POST; resent (same key) only when it cannot have reached the service."""
-        if order.amount_minor <= 0:
-            raise RefundError(f"refund amount must be positive, got {order.amount_minor}")
-        if not order.idempotency_key:
-            raise RefundError("an idempotency key is required")
-        response = await self._sender.send_once(
-            "POST",
+    async def refunds_on(self, payment_reference: str) -> list[RefundResult]:
+        """Every refund the service lists on the payment, oldest first."""
+        listed = await self._look_up(
+            ContractRefundList, f"{self.url}/refunds", {"payment_reference": payment_reference}
+        )
+        return oldest_first([refund.result() for refund in listed.refunds], ties_by_id=False)
+
+    def _refund_post(self, order: RefundOrder) -> RefundPost:
+        return RefundPost(
             f"{self.url}/refunds",
-            json={
+            {
                 "request_id": order.request_id,
                 "amount_minor": order.amount_minor,
                 "currency": order.currency.upper(),
                 "payment_reference": order.payment_reference,
                 "dispute": order.dispute_ref,
             },
-            headers={"Idempotency-Key": order.idempotency_key},
         )
-        if not response.is_success:
-            error = _error(response)
-            raise refused(self.name, response.status_code, error.message, error.code)
-        return read_answer(ContractRefund, response, provider=self.name).result()
 
-    async def refunds_on(self, payment_reference: str) -> list[RefundResult]:
-        """Every refund the service lists on the payment, oldest first."""
-        response = await self._sender.send(
-            "GET", f"{self.url}/refunds", params={"payment_reference": payment_reference}
-        )
-        if not response.is_success:
-            raise lookup_failed(self.name, response, _error(response).message)
-        listed = read_answer(ContractRefundList, response, provider=self.name).refunds
-        return oldest_first([refund.result() for refund in listed], ties_by_id=False)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-    async def __aenter__(self) -> HttpRefundGateway:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-
-def _error(response: httpx.Response) -> ContractErrorBody:
-    answer = read_error(ContractError, response)
-    return answer.error if answer is not None else ContractErrorBody()
+    def _error(self, response: httpx.Response) -> ProviderError:
+        answer = read_error(ContractError, response)
+        if answer is None:
+            return ProviderError()
+        return ProviderError(answer.error.message, answer.error.code)

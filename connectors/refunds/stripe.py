@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from connectors.refunds.answers import (
-    lookup_failed,
-    oldest_first,
-    read_answer,
-    read_error,
-    refused,
+from connectors.refunds.answers import oldest_first, read_error
+from connectors.refunds.gateway import (
+    HttpRefundGatewayBase,
+    ProviderError,
+    RefundAnswer,
+    RefundPost,
 )
 from connectors.refunds.protocol import (
     RefundError,
@@ -23,7 +23,6 @@ from connectors.refunds.protocol import (
     RefundStatus,
     RefundUncertain,
 )
-from connectors.refunds.retry import RetryingSender
 
 STRIPE_VERSION = "2024-06-20"
 PAGE_SIZE = 100
@@ -38,7 +37,7 @@ _STATUSES = {
 }
 
 
-class StripeRefund(BaseModel):
+class StripeRefund(RefundAnswer):
     """The fields of a Stripe refund object we read."""
 
     id: str
@@ -83,10 +82,11 @@ class StripeErrorResponse(BaseModel):
     error: StripeErrorBody
 
 
-class StripeGateway:
+class StripeGateway(HttpRefundGatewayBase):
     """Refunds through Stripe's API (or anything that speaks it, like localstripe)."""
 
     name = "stripe"
+    refund_answer = StripeRefund
 
     def __init__(
         self,
@@ -101,46 +101,14 @@ class StripeGateway:
         if not api_key:
             raise ValueError("a Stripe API key is required")
         self.api_base = api_base.rstrip("/")
-        self._client = httpx.AsyncClient(
+        super().__init__(
+            label="Stripe",
+            headers={"Authorization": f"Bearer {api_key}", "Stripe-Version": STRIPE_VERSION},
             timeout=timeout,
+            attempts=attempts,
+            backoff=backoff,
             transport=transport,
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "Stripe-Version": STRIPE_VERSION,
-                "Accept": "application/json",
-            },
         )
-        self._sender = RetryingSender(
-            self._client, provider="Stripe", timeout=timeout, attempts=attempts, backoff=backoff
-        )
-
-    async def refund(self, order: RefundOrder) -> RefundResult:
-        """One refund POST; resent (same key) only when it cannot have reached Stripe."""
-        try:
-            field, reference = _payment_field(order.payment_reference)
-        except ValueError as exc:
-            raise RefundError(str(exc), code="unsupported_payment_reference") from None
-        if order.amount_minor <= 0:
-            raise RefundError(f"refund amount must be positive, got {order.amount_minor}")
-        if not order.idempotency_key:
-            raise RefundError("an idempotency key is required")
-        response = await self._sender.send_once(
-            "POST",
-            f"{self.api_base}/v1/refunds",
-            data={
-                field: reference,
-                "amount": str(order.amount_minor),
-                "metadata[dispute]": order.dispute_ref,
-                "metadata[refund_request]": order.request_id,
-            },
-            headers={"Idempotency-Key": order.idempotency_key},
-        )
-        if not response.is_success:
-            error = _error(response)
-            raise refused(
-                "Stripe", response.status_code, error.message, error.decline_code or error.code
-            )
-        return read_answer(StripeRefund, response, provider="Stripe").result()
 
     async def refunds_on(self, payment_reference: str) -> list[RefundResult]:
         """Every refund on a payment intent (pi_) or charge (ch_), following every page."""
@@ -152,10 +120,7 @@ class StripeGateway:
         listed: dict[str, StripeRefund] = {}
         cursors: set[str] = set()
         for _ in range(MAX_PAGES):
-            response = await self._sender.send("GET", f"{self.api_base}/v1/refunds", params=params)
-            if not response.is_success:
-                raise lookup_failed("Stripe", response, _error(response).message)
-            page = read_answer(StripeRefundList, response, provider="Stripe")
+            page = await self._look_up(StripeRefundList, f"{self.api_base}/v1/refunds", params)
             for refund in page.data:
                 listed.setdefault(refund.id, refund)
             if not page.has_more:
@@ -176,14 +141,28 @@ class StripeGateway:
         results = [refund.result() for refund in reversed(listed.values())]
         return oldest_first(results, ties_by_id=True)
 
-    async def aclose(self) -> None:
-        await self._client.aclose()
+    def _refund_post(self, order: RefundOrder) -> RefundPost:
+        try:
+            field, reference = _payment_field(order.payment_reference)
+        except ValueError as exc:
+            raise RefundError(str(exc), code="unsupported_payment_reference") from None
+        return RefundPost(
+            f"{self.api_base}/v1/refunds",
+            {
+                field: reference,
+                "amount": str(order.amount_minor),
+                "metadata[dispute]": order.dispute_ref,
+                "metadata[refund_request]": order.request_id,
+            },
+            form=True,
+        )
 
-    async def __aenter__(self) -> StripeGateway:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
+    def _error(self, response: httpx.Response) -> ProviderError:
+        answer = read_error(StripeErrorResponse, response)
+        if answer is None:
+            return ProviderError()
+        # A card's decline code says more than Stripe's generic error code.
+        return ProviderError(answer.error.message, answer.error.decline_code or answer.error.code)
 
 
 def _payment_field(payment_reference: str) -> tuple[str, str]:
@@ -196,8 +175,3 @@ def _payment_field(payment_reference: str) -> tuple[str, str]:
     raise ValueError(
         f"Stripe payment reference must start with pi_ or ch_, got {payment_reference!r}"
     )
-
-
-def _error(response: httpx.Response) -> StripeErrorBody:
-    answer = read_error(StripeErrorResponse, response)
-    return answer.error if answer is not None else StripeErrorBody()

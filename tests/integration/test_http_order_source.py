@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from connectors import http_retry
 from connectors.orders.factory import default_fixtures_path
 from connectors.orders.http import HttpOrderSource
 from connectors.orders.protocol import InvalidOrderData, OrderNotFound, OrderSourceUnavailable
@@ -150,3 +151,28 @@ async def test_mock_transport_is_accepted() -> None:
 
     assert order.currency == "JPY"
     assert calls == ["https://orders.example.com/api/orders/ORD-1011"]
+
+
+async def test_a_short_retry_after_is_waited_and_a_long_one_ends_the_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slept: list[float] = []
+
+    async def record(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(http_retry, "_sleep", record)
+    waits = ["2", "120"]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if not waits:
+            return httpx.Response(200, json=ORDERS["ORD-1011"])
+        return httpx.Response(503, headers={"Retry-After": waits.pop(0)})
+
+    async with HttpOrderSource(
+        "https://orders.example.com", backoff=0.001, transport=httpx.MockTransport(handler)
+    ) as source:
+        with pytest.raises(OrderSourceUnavailable, match="HTTP 503 and asked to wait 120s"):
+            await source.get_order("ORD-1011")
+        assert slept == [2.0]
+        assert (await source.get_order("ORD-1011")).order_id == "ORD-1011"

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from connectors.refunds import retry as retry_module
+from connectors import http_retry as retry_module
 from connectors.refunds.http import HttpRefundGateway
 from connectors.refunds.protocol import (
     RefundError,

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from connectors.refunds import retry as retry_module
+from connectors import http_retry as retry_module
 from connectors.refunds import stripe as stripe_module
 from connectors.refunds.protocol import (
     RefundError,
