@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from domain.evidence import EvidenceKind
 from domain.resolutions import Resolution
-from policies.conditions import contradictions
+from policies.contradictions import contradictions
 from policies.engine import CompiledRule, compile_rule
 from policies.schema import (
     ROLES,
