@@ -22,12 +22,9 @@ from policies.engine import CompiledRule, compile_rule
 from policies.schema import (
     ROLES,
     STRICTNESS_RANK,
-    AllOf,
-    AnyOf,
     Approval,
     Condition,
     Leaf,
-    NotOf,
     Outcome,
     Pack,
     PackHeader,
@@ -410,19 +407,6 @@ def _recommend_allowed(doc: YamlDoc, index: int, rule: Rule, problems: list[Prob
         problems.append(doc.problem(where, message))
         return False
     return True
-
-
-def walk_leaves(condition: Condition | None, path: str = "when") -> list[tuple[str, Leaf]]:
-    """(path, leaf) for every leaf, in written order; paths as in the trace."""
-    if condition is None:
-        return []
-    if isinstance(condition, Leaf):
-        return [(path, condition)]
-    if isinstance(condition, NotOf):
-        return walk_leaves(condition.not_, f"{path}.not")
-    key, items = ("all", condition.all) if isinstance(condition, AllOf) else ("any", condition.any)
-    assert isinstance(condition, AllOf | AnyOf)
-    return [pair for i, c in enumerate(items) for pair in walk_leaves(c, f"{path}.{key}[{i}]")]
 
 
 def _shadowed(doc: YamlDoc, rules: list[tuple[int, Rule]]) -> list[Problem]:
