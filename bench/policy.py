@@ -33,7 +33,8 @@ from domain.money import to_minor
 from domain.resolutions import Resolution
 from policies.engine import evaluate
 from policies.facts import FACTS, FactType
-from policies.loader import LoadedPack, lint_pack, load_pack
+from policies.lint import lint_pack
+from policies.loader import LoadedPack, load_pack
 from policies.schema import STRICTNESS
 
 SAMPLES = 10_000

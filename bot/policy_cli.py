@@ -18,7 +18,8 @@ from domain.reasons import Reason, reason_from_word
 from policies.cases import CasesError, run_cases
 from policies.engine import Decision, evaluate
 from policies.facts import facts_from_order
-from policies.loader import LoadedPack, PackError, lint_pack, load_pack
+from policies.lint import lint_pack
+from policies.loader import LoadedPack, PackError, load_pack
 
 EXIT_FAILED = 1
 

@@ -24,9 +24,9 @@ from disputes.errors import NotAllowed
 from domain.evidence import EvidenceKind
 from domain.money import MoneyError, format_minor, normalise_currency, to_minor
 from domain.roles import EVERYONE, NOBODY, PEOPLE_KINDS, Action, PeopleKind, Role, Who
-from policies.loader import format_loc
 from policies.schema import money_problem
 from policies.yaml_safety import YamlLimitError, read_bounded, safe_load
+from policies.yaml_source import format_loc
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,10 @@ from domain.money import MoneyError, to_minor
 from domain.resolutions import Resolution
 from policies.engine import Decision, evaluate
 from policies.facts import FACTS, FactType
-from policies.loader import LoadedPack, Loc, Problem, YamlDoc, read_yaml, validate
+from policies.loader import LoadedPack
 from policies.schema import money_problem
+from policies.validation import validate
+from policies.yaml_source import Loc, Problem, YamlDoc, read_yaml
 
 
 class CasesError(Exception):

@@ -323,3 +323,16 @@ def leaves(condition: Condition | None) -> list[Leaf]:
         return leaves(condition.not_)
     children = condition.all if isinstance(condition, AllOf) else condition.any
     return [leaf for child in children for leaf in leaves(child)]
+
+
+def walk_leaves(condition: Condition | None, path: str = "when") -> list[tuple[str, Leaf]]:
+    """(path, leaf) for every leaf, in written order; paths as in the trace."""
+    if condition is None:
+        return []
+    if isinstance(condition, Leaf):
+        return [(path, condition)]
+    if isinstance(condition, NotOf):
+        return walk_leaves(condition.not_, f"{path}.not")
+    key, items = ("all", condition.all) if isinstance(condition, AllOf) else ("any", condition.any)
+    assert isinstance(condition, AllOf | AnyOf)
+    return [pair for i, c in enumerate(items) for pair in walk_leaves(c, f"{path}.{key}[{i}]")]

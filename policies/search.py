@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from domain.reasons import Reason
-from policies.loader import LoadedPack, walk_leaves
-from policies.schema import Rule
+from policies.loader import LoadedPack
+from policies.schema import Rule, walk_leaves
 
 
 def mentions_reason(rule: Rule, reason: Reason) -> bool:

@@ -25,7 +25,8 @@ from domain.resolutions import Resolution
 from policies.cases import run_cases
 from policies.engine import Decision, evaluate
 from policies.facts import FACTS, facts_from_order
-from policies.loader import LoadedPack, lint_pack, load_pack
+from policies.lint import lint_pack
+from policies.loader import LoadedPack, load_pack
 from policies.search import search_rules
 
 PACKS = Path(policies.__file__).parent / "packs"

@@ -8,8 +8,10 @@ from textwrap import dedent, indent
 import pytest
 
 from policies.facts import FACTS
-from policies.loader import PackError, Problem, lint_pack, load_pack
+from policies.lint import lint_pack
+from policies.loader import PackError, load_pack
 from policies.schema import Op
+from policies.yaml_source import Problem
 
 HEAD = 'pack: test\nversion: "1"\nrules:\n'
 RULE = """\

@@ -14,7 +14,8 @@ import yaml
 
 from bot.settings import default_policy_pack
 from policies.current import CurrentPack
-from policies.loader import PackError, lint_pack, load_pack
+from policies.lint import lint_pack
+from policies.loader import PackError, load_pack
 from policies.yaml_safety import (
     MAX_ALIAS_NODES,
     MAX_DEPTH,
