@@ -64,14 +64,14 @@ from bot.settings import Settings, load_settings
 from connectors.evidence import EvidenceDraft, EvidenceSource
 from connectors.orders.evidence import default_evidence_sources
 from connectors.orders.models import Order
-from sandbox.driver import VERIFICATION_TOKEN, SlackDriver
-from sandbox.order_service import OrderServiceServer, create_order_service
-from sandbox.records import APP_ID, BOT_TOKEN, TEAM_DOMAIN, TEAM_ID
-from sandbox.server import EmulatorServer
-from sandbox.workspace import Workspace
+from sandbox.slack.driver import VERIFICATION_TOKEN, SlackDriver
+from sandbox.slack.records import APP_ID, BOT_TOKEN, TEAM_DOMAIN, TEAM_ID
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import Workspace
+from sandbox.world.order_service import OrderServiceServer, create_order_service
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "sandbox" / "fixtures" / "orders"
+FIXTURES = ROOT / "sandbox" / "world" / "fixtures" / "orders"
 CHANNEL = "C0DISPUTES"
 USER_NAMES = {user.id: user.name for user in Workspace.default().users.values()}
 USERS = ("U0AGENT", "U0MANAGER1", "U0MANAGER2", "U0SUPER")

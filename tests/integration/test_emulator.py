@@ -12,10 +12,10 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from sandbox.driver import SlackDriver
-from sandbox.server import EmulatorServer
-from sandbox.transcript import render_transcript
-from sandbox.workspace import SlackError, Workspace
+from sandbox.page.transcript import render_transcript
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import SlackError, Workspace
 from tests.support.emulator import TOKEN, FakeClock, Receiver, slack_error
 
 

@@ -12,7 +12,7 @@ import pytest
 from connectors.orders.factory import default_fixtures_path
 from connectors.orders.http import HttpOrderSource
 from connectors.orders.protocol import InvalidOrderData, OrderNotFound, OrderSourceUnavailable
-from sandbox.order_service import OrderServiceServer, create_order_service, load_raw_orders
+from sandbox.world.order_service import OrderServiceServer, create_order_service, load_raw_orders
 
 ORDERS = load_raw_orders(default_fixtures_path())
 

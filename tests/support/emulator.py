@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.records import BOT_TOKEN
+from sandbox.slack.records import BOT_TOKEN
 
 TOKEN = BOT_TOKEN
 SECRET = "test-signing-secret"

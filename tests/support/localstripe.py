@@ -1,4 +1,5 @@
-"""localstripe for the tests: the package's runner (sandbox.localstripe_runner), plus a skip rule.
+"""localstripe for the tests: the package's runner (sandbox.world.localstripe_runner), plus a
+skip rule.
 
 localstripe is GPL-licensed: it is only ever run as an installed package, never copied here.
 """
@@ -10,7 +11,7 @@ import os
 
 import pytest
 
-from sandbox.localstripe_runner import API_KEY, create_payment, localstripe_server
+from sandbox.world.localstripe_runner import API_KEY, create_payment, localstripe_server
 
 __all__ = [
     "API_KEY",

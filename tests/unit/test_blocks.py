@@ -22,7 +22,7 @@ from disputes.evidence import checklist, required_kinds
 from disputes.lifecycle import Status
 from disputes.models import CaseFile, Dispute, EvidenceItem, UnavailableSource
 from disputes.reasons import Reason
-from sandbox.blockkit import validate_message, validate_view
+from sandbox.slack.blockkit import validate_message, validate_view
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 ORDERS = load_fixture_orders(default_fixtures_path())

@@ -67,7 +67,7 @@ from disputes.payments import OurRequest, PaymentLedger, ProviderRefund
 from disputes.reasons import Reason
 from policies.conditions import LeafCheck
 from policies.engine import MatchedRule
-from sandbox.blockkit import validate_message, validate_view
+from sandbox.slack.blockkit import validate_message, validate_view
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 APP_USERS = ("U0MANAGER1", "U0SUPER", "U0AGENT")

@@ -23,7 +23,7 @@ from blocks.resolution import (
 )
 from blocks.text import Message
 from connectors.evidence import EvidenceKind
-from sandbox.blockkit import validate_blocks, validate_message, validate_view
+from sandbox.slack.blockkit import validate_blocks, validate_message, validate_view
 
 LONG = "Très <long> & detailed note. " * 200  # ~5800 characters with mrkdwn specials
 LONG_NAME = "Maximilian-Alexander " * 20

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from sandbox.workspace import Workspace
+    from sandbox.slack.workspace import Workspace
 
 TEAM_ID = "T0SANDBOX"
 TEAM_DOMAIN = "sandbox"

@@ -8,7 +8,7 @@ import secrets
 import threading
 from typing import TYPE_CHECKING
 
-from sandbox.records import (
+from sandbox.slack.records import (
     MAX_FILE_BYTES,
     File,
     PendingUpload,
@@ -21,7 +21,7 @@ from sandbox.records import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from sandbox.records import Channel, Message
+    from sandbox.slack.records import Channel, Message
 
 
 def _check_size(length: int) -> None:

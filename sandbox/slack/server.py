@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 import uvicorn
 from starlette.applications import Starlette
 
-from sandbox.api import create_app
-from sandbox.guard import LoopbackHostOnly, SameOriginPosts
-from sandbox.web import web_routes
-from sandbox.workspace import Workspace
+from sandbox.page.guard import LoopbackHostOnly, SameOriginPosts
+from sandbox.page.routes import web_routes
+from sandbox.slack.api import create_app
+from sandbox.slack.workspace import Workspace
 
 if TYPE_CHECKING:
-    from sandbox.driver import SlackDriver
-    from sandbox.mailbox import Mailbox
+    from sandbox.slack.driver import SlackDriver
+    from sandbox.world.mailbox import Mailbox
 
 
 def create_emulator_app(workspace: Workspace) -> Starlette:

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from sandbox.workspace import APP_ID, TEAM_DOMAIN, File, Message, SlackError, View, Workspace
+from sandbox.slack.workspace import APP_ID, TEAM_DOMAIN, File, Message, SlackError, View, Workspace
 
 # Slack's legacy verification token; Bolt ignores it but Slack still sends it.
 VERIFICATION_TOKEN = "sandbox-verification-token"

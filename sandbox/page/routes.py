@@ -26,10 +26,10 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from sandbox.inbox import inbox_routes
-from sandbox.page import render_page
-from sandbox.records import MAX_FILE_BYTES
-from sandbox.workspace import SlackError, Workspace
+from sandbox.page.plain import render_page
+from sandbox.slack.records import MAX_FILE_BYTES
+from sandbox.slack.workspace import SlackError, Workspace
+from sandbox.world.inbox import inbox_routes
 
 TEMPLATES = Path(__file__).parent / "templates"
 DEFAULT_USER = "U0MANAGER1"

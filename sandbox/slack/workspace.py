@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.files_store import FileStore
-from sandbox.records import (
+from sandbox.slack.files_store import FileStore
+from sandbox.slack.records import (
     APP_ID,
     APP_TOKEN,
     BOT_ID,
