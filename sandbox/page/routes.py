@@ -27,34 +27,17 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from sandbox.page.plain import render_page
-from sandbox.slack.records import MAX_FILE_BYTES
+from sandbox.slack.records import MAX_FILE_BYTES, MAX_UPLOAD_BODY
+from sandbox.slack.session import page_user
 from sandbox.slack.workspace import SlackError, Workspace
-from sandbox.world.inbox import inbox_routes
 
 TEMPLATES = Path(__file__).parent / "templates"
-DEFAULT_USER = "U0MANAGER1"
 DEFAULT_CHANNEL = "C0DISPUTES"
 PAGE_SIZE = 200
 # An event stream ends after this long (the browser reconnects) so shutdown never waits on it.
 STREAM_LIFETIME_S = 15.0
 STREAM_POLL_S = 0.1
-USER_COOKIE = "sandbox_user"
-# An upload's body: one file of at most MAX_FILE_BYTES, a few short fields and the boundaries.
-MAX_UPLOAD_BODY = MAX_FILE_BYTES + 64 * 1024
 TOO_LARGE = f"Files are limited to {MAX_FILE_BYTES // 2**20} MB."
-
-
-def _is_human(ws: Workspace, user: str) -> bool:
-    u = ws.users.get(user)
-    return u is not None and not u.is_bot
-
-
-def page_user(ws: Workspace, request: Request, params: dict[str, Any] | None = None) -> str:
-    """Who the page is acting as: `user` in the params or query, the page's cookie, or the
-    default person."""
-    wanted = (params or {}).get("user") or request.query_params.get("user")
-    wanted = wanted or request.cookies.get(USER_COOKIE) or DEFAULT_USER
-    return wanted if _is_human(ws, wanted) else DEFAULT_USER
 
 
 def ui_state(
@@ -442,9 +425,6 @@ async def ui_close(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
-# -- the customer's side -------------------------------------------------------------
-
-
 def web_routes() -> list[Route]:
     """The page, its assets and the endpoints it calls."""
     return [
@@ -459,7 +439,6 @@ def web_routes() -> list[Route]:
         Route("/_sandbox/ui/close", ui_close, methods=["POST"]),
         Route("/_sandbox/ui/home", ui_home, methods=["POST"]),
         Route("/_sandbox/ui/upload", ui_upload, methods=["POST"]),
-        *inbox_routes(),
     ]
 
 

@@ -16,8 +16,8 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Message
 
-from sandbox.page.routes import MAX_UPLOAD_BODY, page_user
-from sandbox.slack.records import MAX_FILE_BYTES
+from sandbox.slack.records import MAX_FILE_BYTES, MAX_UPLOAD_BODY
+from sandbox.slack.session import page_user
 from sandbox.slack.workspace import File, SlackError, Workspace
 
 

@@ -26,6 +26,8 @@ RESPONSE_URL_MAX_USES = 5
 VIEW_STACK_LIMIT = 3
 # Slack's limit for a file attached through a file_input; the emulator keeps files in memory.
 MAX_FILE_BYTES = 10 * 1024 * 1024
+# An upload's body: one file of at most MAX_FILE_BYTES, a few short fields and the boundaries.
+MAX_UPLOAD_BODY = MAX_FILE_BYTES + 64 * 1024
 
 
 class SlackError(Exception):

@@ -16,6 +16,7 @@ from sandbox.page.guard import LoopbackHostOnly, SameOriginPosts
 from sandbox.page.routes import web_routes
 from sandbox.slack.api import create_app
 from sandbox.slack.workspace import Workspace
+from sandbox.world.inbox import inbox_routes
 
 if TYPE_CHECKING:
     from sandbox.slack.driver import SlackDriver
@@ -23,8 +24,9 @@ if TYPE_CHECKING:
 
 
 def create_emulator_app(workspace: Workspace) -> Starlette:
-    """The full emulator: Web API, /_sandbox endpoints and the browser page."""
-    app = create_app(workspace, extra_routes=web_routes())
+    """The full emulator: Web API, /_sandbox endpoints, the browser page and the customer's
+    inbox."""
+    app = create_app(workspace, extra_routes=[*web_routes(), *inbox_routes()])
     app.add_middleware(SameOriginPosts)
     app.add_middleware(LoopbackHostOnly)  # added last: runs first
     app.state.driver = None

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
-from sandbox.page.routes import USER_COOKIE
 from sandbox.slack.records import MAX_FILE_BYTES
 from sandbox.slack.server import EmulatorServer
+from sandbox.slack.session import USER_COOKIE
 from sandbox.slack.workspace import Channel, User, Workspace
 from tests.support.emulator import PNG, slack_error
 
