@@ -84,6 +84,15 @@ class User:
 
 
 @dataclass
+class Usergroup:
+    """A Slack user group (`@handle`), as `usergroups.users.list` sees it."""
+
+    id: str
+    handle: str
+    users: list[str]
+
+
+@dataclass
 class Channel:
     """A public channel and who is in it."""
 
