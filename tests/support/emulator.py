@@ -72,3 +72,13 @@ class Receiver:
 
     def payload(self, i: int = -1) -> dict[str, Any]:
         return json.loads(self.form(i)["payload"])
+
+
+def header(text: str) -> dict[str, Any]:
+    """A header block."""
+    return {"type": "header", "text": {"type": "plain_text", "text": text}}
+
+
+def modal(title: str = "Resolve", **kw: Any) -> dict[str, Any]:
+    """A modal view with no blocks; `kw` adds fields (callback_id, external_id, …)."""
+    return {"type": "modal", "title": {"type": "plain_text", "text": title}, "blocks": [], **kw}
