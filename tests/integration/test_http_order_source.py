@@ -1,4 +1,4 @@
-"""`HttpOrderSource` against a real loopback order service (sandbox/order_service.py)."""
+"""`HttpOrderSource` against a real loopback order service (sandbox/world/order_service.py)."""
 
 from __future__ import annotations
 
