@@ -99,7 +99,7 @@ from disputes.refund_worker import RefundOutcome, Timings
 from disputes.refunds import request_refund
 from disputes.repository import load_row
 from disputes.transitions import transition
-from sandbox.localstripe_runner import create_payment
+from sandbox.world.localstripe_runner import create_payment
 from storage.db import Database
 from storage.migrate import migrate
 from storage.tables import DisputeRow, RefundRequestRow

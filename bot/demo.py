@@ -16,12 +16,12 @@ from pathlib import Path
 from bot import demo_world
 from bot.serve import http_server, start_runtime
 from bot.settings import Settings, load_settings
-from sandbox.driver import SlackDriver
-from sandbox.localstripe_runner import API_KEY, LocalStripe
-from sandbox.mailbox import Mailbox
-from sandbox.server import EmulatorServer
-from sandbox.transcript import render_transcript
-from sandbox.workspace import Workspace
+from sandbox.page.transcript import render_transcript
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import Workspace
+from sandbox.world.localstripe_runner import API_KEY, LocalStripe
+from sandbox.world.mailbox import Mailbox
 
 
 def _say(text: str) -> None:

@@ -17,11 +17,11 @@ from sqlalchemy import text
 
 from connectors.orders.factory import default_fixtures_path
 from domain.money import to_minor
-from sandbox.driver import SlackDriver
-from sandbox.localstripe_runner import auth_headers, create_payment, create_refund
-from sandbox.records import Message, View
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.records import Message, View
+from sandbox.slack.workspace import Workspace
 from sandbox.waiting import eventually
-from sandbox.workspace import Workspace
+from sandbox.world.localstripe_runner import auth_headers, create_payment, create_refund
 from storage.db import Database
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ ACCEPTED_FORMS = "fixtures:<file-or-folder> or http:<base-url>"
 
 def default_fixtures_path() -> Path:
     """The demo orders shipped inside the package (not looked up from the current folder)."""
-    return Path(__file__).resolve().parents[2] / "sandbox" / "fixtures" / "orders"
+    return Path(__file__).resolve().parents[2] / "sandbox" / "world" / "fixtures" / "orders"
 
 
 def order_source_from_spec(spec: str) -> OrderSource:

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from sandbox.driver import SlackDriver
-from sandbox.server import EmulatorServer
-from sandbox.workspace import Workspace
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import Workspace
 from tests.support.app_process import ROOT, AppProcess, app_process
 from tests.support.outside import unavailable
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sandbox.server import EmulatorServer
+from sandbox.slack.server import EmulatorServer
 from tests.browser.conftest import ARTIFACTS
 from tests.support.emulator import PNG
 

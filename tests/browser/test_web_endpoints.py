@@ -6,9 +6,9 @@ import time
 
 import httpx
 
-from sandbox.server import EmulatorServer
-from sandbox.web import ui_state
-from sandbox.workspace import Workspace
+from sandbox.page.routes import ui_state
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import Workspace
 
 
 def test_a_channel_of_2000_messages_is_served_in_pages_of_200() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sandbox.server import EmulatorServer
+from sandbox.slack.server import EmulatorServer
 from tests.browser.conftest import ARTIFACTS
 
 

@@ -11,9 +11,9 @@ from typing import TypeVar
 import pytest
 
 from connectors.orders.factory import default_fixtures_path
-from sandbox.driver import SlackDriver
-from sandbox.server import EmulatorServer
-from sandbox.workspace import Workspace
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import Workspace
 from tests.support.app_process import AppProcess, app_process
 from tests.support.localstripe import create_payment, localstripe_server, require_localstripe
 

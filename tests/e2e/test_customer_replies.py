@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from connectors.customers.inbound import signed_headers
-from sandbox.driver import SlackDriver
-from sandbox.server import EmulatorServer
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import Workspace
 from sandbox.waiting import eventually
-from sandbox.workspace import Workspace
 from tests.support.app_process import AppProcess, app_process
 
 SECRET = "inbound-test-secret"

@@ -9,10 +9,10 @@ import sqlite3
 
 import httpx
 
-from sandbox.blockkit import validate_view
-from sandbox.driver import SlackDriver
+from sandbox.slack.blockkit import validate_view
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.workspace import Message, View, Workspace
 from sandbox.waiting import eventually
-from sandbox.workspace import Message, View, Workspace
 from tests.support.app_process import AppProcess
 from tests.support.emulator import JPEG, PNG
 

@@ -9,10 +9,10 @@ import sqlite3
 
 import pytest
 
-from sandbox.driver import SlackDriver
-from sandbox.records import User
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.records import User
+from sandbox.slack.workspace import Workspace
 from sandbox.waiting import eventually
-from sandbox.workspace import Workspace
 from tests.e2e.test_refunds import find_reply, propose, thread_of
 from tests.support.app_process import AppProcess
 

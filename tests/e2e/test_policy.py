@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from sandbox.blockkit import validate_message, validate_view
-from sandbox.driver import SlackDriver
+from sandbox.slack.blockkit import validate_message, validate_view
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.workspace import Workspace
 from sandbox.waiting import eventually
-from sandbox.workspace import Workspace
 
 CHANNEL = "C0DISPUTES"
 

@@ -9,8 +9,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-from sandbox.driver import SlackDriver
-from sandbox.server import EmulatorServer
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import EmulatorServer
 from sandbox.waiting import eventually
 from tests.e2e.test_refunds import ROLES, find_reply, payment_of, propose, thread_of
 from tests.integration.test_cli import run as run_cli

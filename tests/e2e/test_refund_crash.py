@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.driver import SlackDriver
-from sandbox.server import EmulatorServer
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import EmulatorServer
 from sandbox.waiting import eventually
 from tests.e2e.test_refunds import ROLES, find_reply, payment_of, propose, thread_of
 from tests.integration.test_cli import run as run_cli

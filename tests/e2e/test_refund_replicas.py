@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from sandbox.driver import SlackDriver
-from sandbox.server import EmulatorServer
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import EmulatorServer
 from sandbox.waiting import eventually
 from tests.conftest import _fresh_postgres_database
 from tests.e2e.test_refunds import ROLES, find_reply, payment_of, propose

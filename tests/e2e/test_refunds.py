@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.driver import SlackDriver
-from sandbox.server import EmulatorServer
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import Workspace
 from sandbox.waiting import eventually
-from sandbox.workspace import Workspace
 from tests.integration.test_cli import run as run_cli
 from tests.support.app_process import AppProcess, app_process
 from tests.support.localstripe import (

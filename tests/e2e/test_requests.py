@@ -23,10 +23,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from connectors.customers.inbound import signed_headers
-from sandbox.driver import SlackDriver
-from sandbox.server import EmulatorServer
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import Workspace
 from sandbox.waiting import eventually
-from sandbox.workspace import Workspace
 from tests.support.app_process import AppProcess, app_process
 
 INBOUND_SECRET = "inbound-" + secrets.token_hex(12)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from connectors.orders.factory import default_fixtures_path
-from sandbox.driver import SlackDriver
-from sandbox.order_service import OrderServiceServer, create_order_service
-from sandbox.server import EmulatorServer
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import EmulatorServer
 from sandbox.waiting import eventually
+from sandbox.world.order_service import OrderServiceServer, create_order_service
 from tests.support.app_process import app_process
 
 pytestmark = pytest.mark.e2e

@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 
 import httpx
 
-from sandbox.blockkit import validate_message
-from sandbox.driver import SlackDriver
-from sandbox.server import EmulatorServer
+from sandbox.slack.blockkit import validate_message
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import Message, Workspace
 from sandbox.waiting import eventually
-from sandbox.workspace import Message, Workspace
 from tests.support.app_process import AppProcess, app_process
 
 CHANNEL = "C0DISPUTES"

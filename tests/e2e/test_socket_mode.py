@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sandbox.records import APP_TOKEN
-from sandbox.server import EmulatorServer
-from sandbox.socket_mode import SocketModeDriver, SocketModeServer
+from sandbox.slack.records import APP_TOKEN
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.socket_mode import SocketModeDriver, SocketModeServer
+from sandbox.slack.workspace import Workspace
 from sandbox.waiting import eventually
-from sandbox.workspace import Workspace
 from tests.support.app_process import AppProcess, app_process
 
 pytestmark = pytest.mark.e2e

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from sandbox.driver import SlackDriver
-from sandbox.server import EmulatorServer
-from sandbox.workspace import Workspace
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import Workspace
 from tests.support.emulator import SECRET, TOKEN, FakeClock, Receiver
 
 

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from sandbox.driver import SlackDriver
-from sandbox.records import MAX_FILE_BYTES
-from sandbox.server import EmulatorServer
-from sandbox.workspace import SlackError, Workspace
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.records import MAX_FILE_BYTES
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import SlackError, Workspace
 from tests.support.emulator import PNG, TOKEN, Receiver, slack_error
 
 

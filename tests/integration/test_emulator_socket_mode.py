@@ -13,11 +13,11 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from sandbox.records import APP_TOKEN, BOT_TOKEN
-from sandbox.server import EmulatorServer
-from sandbox.socket_mode import SocketModeServer, envelope_of
+from sandbox.slack.records import APP_TOKEN, BOT_TOKEN
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.socket_mode import SocketModeServer, envelope_of
+from sandbox.slack.workspace import Workspace
 from sandbox.waiting import eventually
-from sandbox.workspace import Workspace
 
 
 @pytest.fixture

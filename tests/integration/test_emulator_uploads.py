@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
-from sandbox.records import MAX_FILE_BYTES
-from sandbox.server import EmulatorServer
-from sandbox.web import USER_COOKIE
-from sandbox.workspace import Channel, User, Workspace
+from sandbox.slack.records import MAX_FILE_BYTES
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.session import USER_COOKIE
+from sandbox.slack.workspace import Channel, User, Workspace
 from tests.support.emulator import PNG, slack_error
 
 

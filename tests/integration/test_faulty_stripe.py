@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.localstripe_runner import auth_headers
 from sandbox.waiting import eventually
+from sandbox.world.localstripe_runner import auth_headers
 from tests.support.faulty_stripe import Fault, FaultyStripe, refunds_at
 from tests.support.localstripe import create_payment, localstripe_server, require_localstripe
 

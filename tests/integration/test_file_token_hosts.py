@@ -8,7 +8,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.files import FileShareError, share_files
-from sandbox.workspace import Workspace
+from sandbox.slack.workspace import Workspace
 from tests.support.emulator import PNG
 
 

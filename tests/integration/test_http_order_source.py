@@ -1,4 +1,4 @@
-"""`HttpOrderSource` against a real loopback order service (sandbox/order_service.py)."""
+"""`HttpOrderSource` against a real loopback order service (sandbox/world/order_service.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from connectors import http_retry
 from connectors.orders.factory import default_fixtures_path
 from connectors.orders.http import HttpOrderSource
 from connectors.orders.protocol import InvalidOrderData, OrderNotFound, OrderSourceUnavailable
-from sandbox.order_service import OrderServiceServer, create_order_service, load_raw_orders
+from sandbox.world.order_service import OrderServiceServer, create_order_service, load_raw_orders
 
 ORDERS = load_raw_orders(default_fixtures_path())
 

@@ -25,7 +25,7 @@ from connectors.refunds.protocol import (
     RefundStatus,
     RefundUncertain,
 )
-from sandbox.order_service import OrderServiceServer
+from sandbox.world.order_service import OrderServiceServer
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

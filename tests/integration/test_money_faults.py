@@ -474,7 +474,7 @@ async def test_the_http_gateways_lookup_never_takes_a_strangers_refund(
     """A sloppy back end lists every refund it holds, someone else's among them (no request
     id, another amount and currency): the customer must still be paid."""
     from connectors.refunds.http import HttpRefundGateway
-    from sandbox.order_service import OrderServiceServer
+    from sandbox.world.order_service import OrderServiceServer
     from tests.integration.test_http_refund_gateway import Shop, contract_app
 
     shop = Shop(paid={PAY: PAID}, ignore_filter=True)

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.guard import LoopbackHostOnly, loopback_host
-from sandbox.server import EmulatorServer
-from sandbox.workspace import Workspace
+from sandbox.page.guard import LoopbackHostOnly, loopback_host
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import Workspace
 
 COMMAND = {"channel": "C0DISPUTES", "text": "/dispute help"}
 

@@ -19,8 +19,8 @@ from disputes.policy_decisions import PolicyService
 from domain.evidence import EvidenceDraft, EvidenceKind
 from handlers.threads import ThreadPublisher
 from policies.current import CurrentPack
-from sandbox.server import EmulatorServer
-from sandbox.workspace import Workspace
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import Workspace
 from storage.db import Database
 from tests.support.orders import StaticOrders, order
 

@@ -10,7 +10,7 @@ from connectors.orders.protocol import DecisionUpdate
 from disputes.audit import Actor
 from disputes.intake import IntakeService, OpenRequest
 from disputes.writeback import write_back
-from sandbox.order_service import OrderServiceServer, create_order_service
+from sandbox.world.order_service import OrderServiceServer, create_order_service
 from storage.db import Database
 from storage.tables import AuditRow
 from tests.support.orders import StaticOrders, order

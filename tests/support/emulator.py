@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from sandbox.records import BOT_TOKEN
+from sandbox.slack.records import BOT_TOKEN
 
 TOKEN = BOT_TOKEN
 SECRET = "test-signing-secret"
@@ -72,3 +72,13 @@ class Receiver:
 
     def payload(self, i: int = -1) -> dict[str, Any]:
         return json.loads(self.form(i)["payload"])
+
+
+def header(text: str) -> dict[str, Any]:
+    """A header block."""
+    return {"type": "header", "text": {"type": "plain_text", "text": text}}
+
+
+def modal(title: str = "Resolve", **kw: Any) -> dict[str, Any]:
+    """A modal view with no blocks; `kw` adds fields (callback_id, external_id, …)."""
+    return {"type": "modal", "title": {"type": "plain_text", "text": title}, "blocks": [], **kw}

@@ -51,7 +51,7 @@ from urllib.parse import parse_qs
 import httpx
 import uvicorn
 
-from sandbox.localstripe_runner import auth_headers
+from sandbox.world.localstripe_runner import auth_headers
 
 __all__ = [
     "ANY",

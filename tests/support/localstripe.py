@@ -1,4 +1,5 @@
-"""localstripe for the tests: the package's runner (sandbox.localstripe_runner), plus a skip rule.
+"""localstripe for the tests: the package's runner (sandbox.world.localstripe_runner), plus a
+skip rule.
 
 localstripe is GPL-licensed: it is only ever run as an installed package, never copied here.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from sandbox.localstripe_runner import API_KEY, create_payment, localstripe_server
+from sandbox.world.localstripe_runner import API_KEY, create_payment, localstripe_server
 from tests.support.outside import unavailable
 
 __all__ = [

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sandbox.blockkit import validate_blocks, validate_message, validate_view
+from sandbox.slack.blockkit import validate_blocks, validate_message, validate_view
 
 
 def pt(text: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from disputes.models import CaseFile, Dispute, EvidenceItem, UnavailableSource
 from domain.evidence import EvidenceKind
 from domain.orders import Order
 from domain.reasons import Reason
-from sandbox.blockkit import validate_message, validate_view
+from sandbox.slack.blockkit import validate_message, validate_view
 from tests.support.disputes import NOW, make_dispute
 
 ORDERS = load_fixture_orders(default_fixtures_path())

@@ -51,7 +51,7 @@ from domain.reasons import Reason
 from domain.resolutions import Resolution
 from policies.conditions import LeafCheck
 from policies.engine import MatchedRule
-from sandbox.blockkit import validate_message, validate_view
+from sandbox.slack.blockkit import validate_message, validate_view
 from tests.support.disputes import NOW, make_dispute
 
 APP_USERS = ("U0MANAGER1", "U0SUPER", "U0AGENT")

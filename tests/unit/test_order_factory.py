@@ -21,7 +21,7 @@ def test_default_fixtures_path_is_inside_the_package_not_the_cwd(
     path = default_fixtures_path()
 
     assert path.is_absolute()
-    assert path.parts[-3:] == ("sandbox", "fixtures", "orders")
+    assert path.parts[-4:] == ("sandbox", "world", "fixtures", "orders")
     assert (path / "ORD-1001.json").is_file()
 
 

@@ -15,7 +15,7 @@ from blocks.refund_messages import refund_outcome
 from blocks.review_modal import OUTSIDE_POLICY, REVIEW_OPTIONS, resolution_modal, review_button
 from blocks.text import Message
 from domain.evidence import EvidenceKind
-from sandbox.blockkit import validate_blocks, validate_message, validate_view
+from sandbox.slack.blockkit import validate_blocks, validate_message, validate_view
 
 LONG = "Très <long> & detailed note. " * 200  # ~5800 characters with mrkdwn specials
 LONG_NAME = "Maximilian-Alexander " * 20

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.workspace import SlackError, Workspace
+from sandbox.slack.workspace import SlackError, Workspace
 from tests.support.emulator import FakeClock
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.records import MAX_FILE_BYTES, filetype_of, guess_mimetype, safe_file_name
-from sandbox.transcript import render_transcript
-from sandbox.workspace import SlackError, Workspace
+from sandbox.page.transcript import render_transcript
+from sandbox.slack.records import MAX_FILE_BYTES, filetype_of, guess_mimetype, safe_file_name
+from sandbox.slack.workspace import SlackError, Workspace
 
 BASE = "http://127.0.0.1:9"
 

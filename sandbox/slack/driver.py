@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from sandbox.workspace import APP_ID, TEAM_DOMAIN, File, Message, SlackError, View, Workspace
+from sandbox.slack.workspace import APP_ID, TEAM_DOMAIN, File, Message, SlackError, View, Workspace
 
 # Slack's legacy verification token; Bolt ignores it but Slack still sends it.
 VERIFICATION_TOKEN = "sandbox-verification-token"
@@ -66,7 +66,10 @@ class SlackDriver:
     def sign(self, body: bytes, timestamp: int, secret: str | None = None) -> str:
         """The X-Slack-Signature value for this body and timestamp."""
         verifier = SignatureVerifier(secret or self.signing_secret)
-        return verifier.generate_signature(timestamp=str(timestamp), body=body)
+        signature = verifier.generate_signature(timestamp=str(timestamp), body=body)
+        if signature is None:  # only for a body that is neither str nor bytes
+            raise TypeError("the body to sign must be bytes")
+        return signature
 
     async def send(
         self,

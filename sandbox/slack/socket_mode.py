@@ -18,8 +18,8 @@ from urllib.parse import parse_qsl
 import httpx
 from aiohttp import WSMsgType, web
 
-from sandbox.driver import SlackDriver
-from sandbox.workspace import APP_ID, Workspace
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.workspace import APP_ID, Workspace
 
 CONNECT_TIMEOUT = 30.0
 ACK_TIMEOUT = 10.0  # Slack waits 3 s and then retries; tests get more room on a slow machine

@@ -11,8 +11,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from sandbox.render import element_label, mrkdwn_html, safe_url, text_of, ts_time
-from sandbox.workspace import Workspace
+from sandbox.page.render import element_label, mrkdwn_html, safe_url, text_of, ts_time
+from sandbox.slack.workspace import Workspace
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -11,9 +11,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from sandbox.blockkit import validate_message, validate_view
-from sandbox.files import file_routes
-from sandbox.workspace import APP_ID, TEAM_DOMAIN, SlackError, Workspace
+from sandbox.slack.blockkit import validate_message, validate_view
+from sandbox.slack.file_routes import file_routes
+from sandbox.slack.workspace import APP_ID, TEAM_DOMAIN, SlackError, Workspace
 
 Params = dict[str, Any]
 Handler = Callable[[Workspace, Params, Request], Params]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from sandbox.workspace import Workspace
+    from sandbox.slack.workspace import Workspace
 
 TEAM_ID = "T0SANDBOX"
 TEAM_DOMAIN = "sandbox"
@@ -26,6 +26,8 @@ RESPONSE_URL_MAX_USES = 5
 VIEW_STACK_LIMIT = 3
 # Slack's limit for a file attached through a file_input; the emulator keeps files in memory.
 MAX_FILE_BYTES = 10 * 1024 * 1024
+# An upload's body: one file of at most MAX_FILE_BYTES, a few short fields and the boundaries.
+MAX_UPLOAD_BODY = MAX_FILE_BYTES + 64 * 1024
 
 
 class SlackError(Exception):
@@ -79,6 +81,15 @@ class User:
             "is_app_user": False,
             "updated": 1700000000,
         }
+
+
+@dataclass
+class Usergroup:
+    """A Slack user group (`@handle`), as `usergroups.users.list` sees it."""
+
+    id: str
+    handle: str
+    users: list[str]
 
 
 @dataclass

@@ -40,8 +40,9 @@ def _element_types() -> set[str]:
     while stack:
         cls = stack.pop()
         stack.extend(cls.__subclasses__())
-        if isinstance(getattr(cls, "type", None), str):
-            found.add(cls.type)
+        kind = getattr(cls, "type", None)
+        if isinstance(kind, str):
+            found.add(kind)
     return found | {"plain_text", "mrkdwn"}
 
 

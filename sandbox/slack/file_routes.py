@@ -16,9 +16,9 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import Message
 
-from sandbox.records import MAX_FILE_BYTES
-from sandbox.web import MAX_UPLOAD_BODY, page_user
-from sandbox.workspace import File, SlackError, Workspace
+from sandbox.slack.records import MAX_FILE_BYTES, MAX_UPLOAD_BODY
+from sandbox.slack.session import page_user
+from sandbox.slack.workspace import File, SlackError, Workspace
 
 
 def file_response(f: File, *, download: bool = False) -> Response:

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from connectors.customers.inbound import signed_headers
+from sandbox.world.reply_signing import signed_reply_headers
 
 _URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _TRAILING = ".,;:!?)]}"
@@ -73,7 +73,7 @@ def mailbox_messages(mailbox: Any) -> list[dict[str, Any]]:
     if callable(raw):
         raw = raw()
     items = list(raw or [])  # a copy: the SMTP sink may append while we read
-    out = []
+    out: list[dict[str, Any]] = []
     for item in items:
         recipients = _field(item, "recipients") or _field(item, "to") or []
         if isinstance(recipients, str):
@@ -129,7 +129,9 @@ async def customer_reply(request: Request) -> Response:
     app_url, secret = inbound
     async with httpx.AsyncClient(timeout=10) as client:
         answer = await client.post(
-            f"{app_url}/api/customer-replies", content=body, headers=signed_headers(secret, body)
+            f"{app_url}/api/customer-replies",
+            content=body,
+            headers=signed_reply_headers(secret, body),
         )
     try:
         data = answer.json()

@@ -6,25 +6,27 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Generator, Iterator
+from collections.abc import Awaitable, Generator
 from typing import TYPE_CHECKING
 
 import uvicorn
 from starlette.applications import Starlette
 
-from sandbox.api import create_app
-from sandbox.guard import LoopbackHostOnly, SameOriginPosts
-from sandbox.web import web_routes
-from sandbox.workspace import Workspace
+from sandbox.page.guard import LoopbackHostOnly, SameOriginPosts
+from sandbox.page.routes import web_routes
+from sandbox.slack.api import create_app
+from sandbox.slack.workspace import Workspace
+from sandbox.world.inbox import inbox_routes
 
 if TYPE_CHECKING:
-    from sandbox.driver import SlackDriver
-    from sandbox.mailbox import Mailbox
+    from sandbox.slack.driver import SlackDriver
+    from sandbox.world.mailbox import Mailbox
 
 
 def create_emulator_app(workspace: Workspace) -> Starlette:
-    """The full emulator: Web API, /_sandbox endpoints and the browser page."""
-    app = create_app(workspace, extra_routes=web_routes())
+    """The full emulator: Web API, /_sandbox endpoints, the browser page and the customer's
+    inbox."""
+    app = create_app(workspace, extra_routes=[*web_routes(), *inbox_routes()])
     app.add_middleware(SameOriginPosts)
     app.add_middleware(LoopbackHostOnly)  # added last: runs first
     app.state.driver = None
@@ -37,8 +39,8 @@ def create_emulator_app(workspace: Workspace) -> Starlette:
 class _Done:
     """An awaitable that is already finished, so a threaded stop() may be awaited or not."""
 
-    def __await__(self) -> Iterator[None]:
-        return iter(())
+    def __await__(self) -> Generator[None, None, None]:
+        yield from ()
 
 
 class _Server(uvicorn.Server):

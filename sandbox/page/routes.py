@@ -26,35 +26,18 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from sandbox.inbox import inbox_routes
-from sandbox.page import render_page
-from sandbox.records import MAX_FILE_BYTES
-from sandbox.workspace import SlackError, Workspace
+from sandbox.page.plain import render_page
+from sandbox.slack.records import MAX_FILE_BYTES, MAX_UPLOAD_BODY
+from sandbox.slack.session import page_user
+from sandbox.slack.workspace import SlackError, Workspace
 
 TEMPLATES = Path(__file__).parent / "templates"
-DEFAULT_USER = "U0MANAGER1"
 DEFAULT_CHANNEL = "C0DISPUTES"
 PAGE_SIZE = 200
 # An event stream ends after this long (the browser reconnects) so shutdown never waits on it.
 STREAM_LIFETIME_S = 15.0
 STREAM_POLL_S = 0.1
-USER_COOKIE = "sandbox_user"
-# An upload's body: one file of at most MAX_FILE_BYTES, a few short fields and the boundaries.
-MAX_UPLOAD_BODY = MAX_FILE_BYTES + 64 * 1024
 TOO_LARGE = f"Files are limited to {MAX_FILE_BYTES // 2**20} MB."
-
-
-def _is_human(ws: Workspace, user: str) -> bool:
-    u = ws.users.get(user)
-    return u is not None and not u.is_bot
-
-
-def page_user(ws: Workspace, request: Request, params: dict[str, Any] | None = None) -> str:
-    """Who the page is acting as: `user` in the params or query, the page's cookie, or the
-    default person."""
-    wanted = (params or {}).get("user") or request.query_params.get("user")
-    wanted = wanted or request.cookies.get(USER_COOKIE) or DEFAULT_USER
-    return wanted if _is_human(ws, wanted) else DEFAULT_USER
 
 
 def ui_state(
@@ -275,7 +258,9 @@ async def ui_command(request: Request) -> JSONResponse:
         )
     elif body:
         message = body if isinstance(body, dict) else {"text": str(body)}
-        text_out, blocks = str(message.get("text") or ""), message.get("blocks") or []
+        text_out = str(message.get("text") or "")
+        listed = message.get("blocks")
+        blocks = [b for b in listed if isinstance(b, dict)] if isinstance(listed, list) else []
         if message.get("response_type") == "in_channel":
             ws.post_message(channel.id, text=text_out, blocks=blocks)
         elif text_out or blocks:
@@ -442,9 +427,6 @@ async def ui_close(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
-# -- the customer's side -------------------------------------------------------------
-
-
 def web_routes() -> list[Route]:
     """The page, its assets and the endpoints it calls."""
     return [
@@ -459,7 +441,6 @@ def web_routes() -> list[Route]:
         Route("/_sandbox/ui/close", ui_close, methods=["POST"]),
         Route("/_sandbox/ui/home", ui_home, methods=["POST"]),
         Route("/_sandbox/ui/upload", ui_upload, methods=["POST"]),
-        *inbox_routes(),
     ]
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.render import compact_blocks, plain_mrkdwn, ts_time
-from sandbox.workspace import Workspace
+from sandbox.page.render import compact_blocks, plain_mrkdwn, ts_time
+from sandbox.slack.workspace import Workspace
 
 LINE_CHARS = 160
 

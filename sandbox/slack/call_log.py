@@ -1,0 +1,42 @@
+"""Every Web API call the app made, and the 429s a test armed for the next calls of a method."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sandbox.slack.records import RateLimit
+from sandbox.slack.shared import Shared
+
+
+class CallLog:
+    """The calls, in order, and the armed rate limits by method."""
+
+    def __init__(self, shared: Shared) -> None:
+        self.shared = shared
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.ratelimits: dict[str, RateLimit] = {}
+
+    def arm_ratelimit(self, method: str, retry_after: int = 1, times: int = 1) -> None:
+        """Make the next `times` calls of `method` answer HTTP 429 with Retry-After."""
+        with self.shared.lock:
+            self.ratelimits[method] = RateLimit(retry_after, times)
+
+    def take_ratelimit(self, method: str) -> int | None:
+        """Retry-After seconds if this call is rate limited, spending one armed 429."""
+        with self.shared.lock:
+            rl = self.ratelimits.get(method)
+            if rl is None or rl.times <= 0:
+                return None
+            rl.times -= 1
+            return rl.retry_after
+
+    def record_call(self, method: str, params: dict[str, Any]) -> None:
+        """Keep every Web API call so tests can assert on what the app sent."""
+        with self.shared.lock:
+            self.calls.append((method, copy.deepcopy(params)))
+
+    def calls_to(self, method: str) -> list[dict[str, Any]]:
+        """The params of every call of `method`, in order."""
+        with self.shared.lock:
+            return [p for m, p in self.calls if m == method]
