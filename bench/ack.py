@@ -47,6 +47,7 @@ from slack_sdk.signature import SignatureVerifier
 from bench.ack_servers import start_emulator
 from bench.common import CHANNEL, FIXTURES, ROOT, cpu_seconds, ms, percentile, verdict
 from bench.evidence_card import card_benchmark
+from bot.demo_world import ROLES as DEMO_ROLES
 from sandbox.app_process import app_process, clean_environment, free_port, running, wait_serving
 from sandbox.slack.driver import VERIFICATION_TOKEN
 from sandbox.slack.records import APP_ID, BOT_TOKEN, TEAM_DOMAIN, TEAM_ID
@@ -254,7 +255,13 @@ async def ack_benchmark(tmp: Path) -> None:
         emulator = await start_emulator(grants_file, emu_proc)
         api = emulator["url"] + "/api/"
         app = stack.enter_context(
-            app_process(tmp / "app", api, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=secret)
+            app_process(
+                tmp / "app",
+                api,
+                roles=DEMO_ROLES,  # the sandbox's people may open disputes, as in the demo
+                SLACK_BOT_TOKEN=BOT_TOKEN,
+                SLACK_SIGNING_SECRET=secret,
+            )
         )
         app_port, app_proc, bare_port = app.port, app.process, free_port()
         bare_env = {

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bench.common import CHANNEL, FIXTURES, START_TIMEOUT, ms, verdict, wait_until
+from bot.demo_world import ROLES as DEMO_ROLES
 from bot.runtime import Runtime, build_runtime
 from bot.serve import http_server
 from bot.settings import Settings, load_settings
@@ -117,6 +118,9 @@ async def card_setting(
 ) -> None:
     secret = secrets.token_hex(16)
     overrides: dict[str, object] = {"order_source": order_source} if order_source else {}
+    folder.mkdir(parents=True, exist_ok=True)
+    roles = folder / "roles.yml"
+    roles.write_text(DEMO_ROLES)  # the sandbox's people may open disputes, as in the demo
     settings = load_settings(
         slack_bot_token=emulator.workspace.bot_token,
         slack_signing_secret=secret,
@@ -124,6 +128,7 @@ async def card_setting(
         slack_api_url=emulator.api_url,
         database_url=f"sqlite+aiosqlite:///{folder / 'app.db'}",
         disputes_channel="#disputes",
+        roles_file=roles,
         port=0,
         **overrides,
     )
