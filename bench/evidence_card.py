@@ -118,9 +118,7 @@ async def card_setting(
 ) -> None:
     secret = secrets.token_hex(16)
     overrides: dict[str, object] = {"order_source": order_source} if order_source else {}
-    folder.mkdir(parents=True, exist_ok=True)
-    roles = folder / "roles.yml"
-    roles.write_text(DEMO_ROLES)  # the sandbox's people may open disputes, as in the demo
+    roles = write_roles(folder)
     settings = load_settings(
         slack_bot_token=emulator.workspace.bot_token,
         slack_signing_secret=secret,
@@ -140,6 +138,14 @@ async def card_setting(
         await time_to_card(driver, emulator.workspace, runtime, warm)
         times = [await time_to_card(driver, emulator.workspace, runtime, o) for o in measured]
     report_cards(label, times)
+
+
+def write_roles(folder: Path) -> Path:
+    """The demo's roles file in `folder`: the sandbox's people may open disputes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    roles = folder / "roles.yml"
+    roles.write_text(DEMO_ROLES)
+    return roles
 
 
 def report_cards(label: str, times: list[float | None]) -> None:

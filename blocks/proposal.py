@@ -9,6 +9,7 @@ from blocks.ids import ActionId, Subject
 from blocks.kit import Block, button, plain, section
 from blocks.text import QUOTE_MAX, Message, clip_escaped, inline, labelled, link, quote, user
 
+Decision = Literal["approved", "changes_requested"]
 OUTSIDE_POLICY_FLAG = ":warning: outside policy — a supervisor must approve"
 SUPERVISOR_FLAG = ":warning: over the manager's limit — a supervisor must approve"
 
@@ -95,7 +96,7 @@ def _approve_confirm(ref: str, kind_label: str, amount: str | None) -> Block:
 def proposal_decided(
     card: ProposalCard,
     *,
-    decision: Literal["approved", "changes_requested"],
+    decision: Decision,
     decided_by: str,
     reason: str | None = None,
 ) -> Message:

@@ -18,9 +18,9 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.refunds.protocol import (
@@ -229,7 +229,7 @@ class RefundWorker:
             except Exception:
                 log.exception("refund request rr_%s: could not renew the claim", claimed.id)
                 continue
-            if not renewed.rowcount:  # type: ignore[attr-defined]
+            if not cast(CursorResult[Any], renewed).rowcount:
                 log.warning("refund request rr_%s: claim %s lost", claimed.id, claimed.fence)
                 return
 

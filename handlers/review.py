@@ -14,7 +14,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks.ids import ActionId, Subject
 from blocks.kit import field_errors
 from blocks.labels import recommendation_text, resolution_label
-from blocks.proposal import ProposalCard, proposal_decided, proposal_message, supervisor_ping
+from blocks.proposal import (
+    Decision,
+    ProposalCard,
+    proposal_decided,
+    proposal_message,
+    supervisor_ping,
+)
 from blocks.refund_messages import refund_outcome
 from blocks.review_modal import resolution_modal
 from disputes.audit import Actor
@@ -72,7 +78,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         respond: AsyncRespond,
         client: AsyncWebClient,
         context: AsyncBoltContext,
-        decision: str,
+        decision: Decision,
     ) -> None:
         subject = Subject.decode(body["actions"][0].get("value"))
         user_id = body["user"]["id"]
@@ -250,13 +256,13 @@ async def post_proposal(deps: Deps, client: AsyncWebClient, proposal: Proposal) 
 
 
 async def mark_decided(
-    deps: Deps, client: AsyncWebClient, proposal: Proposal, decision: str, user_id: str
+    deps: Deps, client: AsyncWebClient, proposal: Proposal, decision: Decision, user_id: str
 ) -> None:
     case = await deps.disputes.case(proposal.dispute_number)
     if proposal.message_ts and case.dispute.channel_id:
         message = proposal_decided(
             card_of(proposal),
-            decision=decision,  # type: ignore[arg-type]
+            decision=decision,
             decided_by=user_id,
         )
         await client.chat_update(
