@@ -13,6 +13,7 @@ class ActionId(StrEnum):
     PROPOSE = "review.propose"
     APPROVE = "proposal.approve"
     REQUEST_CHANGES = "proposal.changes"
+    REQUEST_CHANGES_MODAL = "proposal.changes_modal"
     RETRY_REFUND = "refund.retry"
     ADD_EVIDENCE = "evidence.add"
     EVIDENCE_MODAL = "evidence.modal"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from blocks.ids import ActionId, Subject
-from blocks.kit import Block, button, plain, section
+from blocks.kit import TEXT_MAX, Block, button, input_block, plain, section, text_input
 from blocks.text import QUOTE_MAX, Message, clip_escaped, inline, labelled, link, quote, user
 
 Decision = Literal["approved", "changes_requested"]
@@ -19,7 +19,7 @@ class ProposalCard:
     """What a proposal message shows, before and after it is decided."""
 
     ref: str
-    number: int
+    number: int  # the dispute's
     proposal_id: int
     kind_label: str
     amount: str | None
@@ -28,13 +28,18 @@ class ProposalCard:
     outside_policy: bool
     needs_supervisor: bool
     justification: str | None
+    proposal_number: int = 1  # within the dispute
+    customer: str | None = None
+    override_reason: str | None = None
+    supervisor_cause: str | None = None  # what requires a supervisor, in words
+
+    @property
+    def title(self) -> str:
+        return f"Proposal {self.proposal_number} for {inline(self.ref, 100)}"
 
 
 def _proposal_blocks(card: ProposalCard) -> list[Block]:
-    head = (
-        f":memo: *Proposal {card.proposal_id} for {inline(card.ref, 100)}:* "
-        f"{inline(card.kind_label, 200)}"
-    )
+    head = f":memo: *{card.title}:* {inline(card.kind_label, 200)}"
     if card.amount:
         head += f" · *{inline(card.amount, 100)}*"
     blocks = [section(f"{head}\nProposed by {user(card.proposer)}")]
@@ -44,17 +49,33 @@ def _proposal_blocks(card: ProposalCard) -> list[Block]:
     if card.outside_policy:
         flags.append(OUTSIDE_POLICY_FLAG)
     elif card.needs_supervisor:
-        flags.append(SUPERVISOR_FLAG)
+        flags.append(supervisor_flag(card.supervisor_cause))
     if card.justification:
         flags.append(labelled("*Justification:*", card.justification, QUOTE_MAX))
+    if card.override_reason:
+        flags.append(
+            labelled(
+                "*Reviewed without the required evidence, because:*",
+                card.override_reason,
+                QUOTE_MAX,
+            )
+        )
     if flags:
         blocks.append(section("\n".join(flags)))
     return blocks
 
 
-def _proposal_text(ref: str, kind_label: str, amount: str | None, proposer: str) -> str:
-    what = f"{inline(kind_label, 200)} {inline(amount, 100)}" if amount else inline(kind_label, 200)
-    return clip_escaped(f"{inline(ref, 100)}: {what} proposed by {user(proposer)}", 3000)
+def supervisor_flag(cause: str | None) -> str:
+    """Why a supervisor must approve, naming the rule or the limit when it is known."""
+    if not cause:
+        return SUPERVISOR_FLAG
+    return f":warning: a supervisor must approve: {inline(cause, 500)}"
+
+
+def _proposal_text(card: ProposalCard) -> str:
+    kind = inline(card.kind_label, 200)
+    what = f"{kind} {inline(card.amount, 100)}" if card.amount else kind
+    return clip_escaped(f"{card.title}: {what} proposed by {user(card.proposer)}", 3000)
 
 
 def proposal_message(card: ProposalCard) -> Message:
@@ -71,26 +92,59 @@ def proposal_message(card: ProposalCard) -> Message:
                     "Approve",
                     subject,
                     style="primary",
-                    confirm=_approve_confirm(card.ref, card.kind_label, card.amount),
+                    confirm=_approve_confirm(card),
                 ),
-                button(ActionId.REQUEST_CHANGES, "Request changes", subject, style="danger"),
+                # Not red: Slack keeps danger for what cannot be undone.
+                button(ActionId.REQUEST_CHANGES, "Request changes", subject),
             ],
         }
     )
-    return Message(_proposal_text(card.ref, card.kind_label, card.amount, card.proposer), blocks)
+    return Message(_proposal_text(card), blocks)
 
 
-def _approve_confirm(ref: str, kind_label: str, amount: str | None) -> Block:
-    if amount:
-        title, text = "Approve refund?", f"This sends {amount} to the customer's card."
+def _approve_confirm(card: ProposalCard) -> Block:
+    whose = f"{card.customer}'s" if card.customer else "the customer's"
+    if card.amount:
+        title = "Approve refund?"
+        text = f"This sends {card.amount} to {whose} card, for {card.ref}."
     else:
-        title, text = "Approve?", f"This approves {kind_label} for {ref}; no money is sent."
+        title = "Approve?"
+        text = f"This approves {card.kind_label} for {card.ref}; no money is sent."
     return {
         "title": plain(title, 100),
         "text": plain(text, 300),
         "confirm": plain("Approve", 30),
         "deny": plain("Cancel", 30),
     }
+
+
+def request_changes_modal(card: ProposalCard) -> Block:
+    """Asks what should change; the proposer reads the answer in the thread and in a DM."""
+    return {
+        "type": "modal",
+        "callback_id": ActionId.REQUEST_CHANGES_MODAL.value,
+        "private_metadata": Subject(dispute=card.number, proposal=card.proposal_id).encode(),
+        "title": plain("Request changes", 24),
+        "submit": plain("Send back", 24),
+        "close": plain("Cancel", 24),
+        "blocks": [
+            section(f"*{card.title}:* {inline(card.kind_label, 200)}"),
+            input_block(
+                "reason",
+                "What should change?",
+                text_input(multiline=True, max_length=TEXT_MAX),
+                optional=False,
+                hint="Posted in the dispute's thread and sent to the proposer",
+            ),
+        ],
+    }
+
+
+def _decided_by(decision: Decision, decided_by: str, reason: str | None) -> str:
+    if decision == "approved":
+        return f":white_check_mark: Approved by {user(decided_by)}"
+    outcome = f":leftwards_arrow_with_hook: Changes requested by {user(decided_by)}"
+    return labelled(f"{outcome}:", reason, QUOTE_MAX) if reason else outcome
 
 
 def proposal_decided(
@@ -100,22 +154,66 @@ def proposal_decided(
     decided_by: str,
     reason: str | None = None,
 ) -> Message:
-    """The same proposal once decided: no buttons, and who decided."""
+    """The same proposal once decided: no buttons, and who decided (and why, when sent back)."""
     blocks = _proposal_blocks(card)
-    if decision == "approved":
-        outcome = f":white_check_mark: Approved by {user(decided_by)}"
-    else:
-        outcome = f":leftwards_arrow_with_hook: Changes requested by {user(decided_by)}"
-        if reason:
-            outcome = labelled(f"{outcome}:", reason, QUOTE_MAX)
-    blocks.append(section(outcome))
+    blocks.append(section(_decided_by(decision, decided_by, reason)))
     done = "approved" if decision == "approved" else "sent back for changes"
-    return Message(f"{inline(card.ref, 100)}: proposal {card.proposal_id} {done}", blocks)
+    return Message(f"{card.title}: {done}", blocks)
 
 
-def supervisor_ping(ref: str, permalink: str | None, reason: str) -> Message:
-    """A short note in the supervisors' channel pointing at the dispute's thread."""
+def proposer_told(
+    card: ProposalCard,
+    *,
+    decision: Decision,
+    decided_by: str,
+    reason: str | None,
+    permalink: str | None,
+) -> Message:
+    """A direct message to the proposer: their proposal was approved or sent back."""
     there = f" {link(permalink, 'Open the thread')}" if permalink else ""
-    text = labelled(f":rotating_light: *{inline(ref, 100)}* needs a supervisor:", reason, QUOTE_MAX)
-    fallback = f"{inline(ref, 100)} needs a supervisor: {inline(reason, 1000)}"
+    what = inline(card.kind_label, 200) + (f" {inline(card.amount, 100)}" if card.amount else "")
+    if decision == "approved":
+        text = f":white_check_mark: {user(decided_by)} approved your {card.title} ({what})."
+    else:
+        head = f":leftwards_arrow_with_hook: {user(decided_by)} asked for changes to your "
+        head += f"{card.title} ({what})"
+        text = labelled(f"{head}:", reason, QUOTE_MAX) if reason else head + "."
+    done = "approved" if decision == "approved" else "sent back for changes"
+    return Message(f"Your {card.title} was {done}", [section(text + there)])
+
+
+def _alert_facts(card: ProposalCard) -> str:
+    facts = [f"{inline(card.kind_label, 200)}"]
+    if card.amount:
+        facts.append(f"*{inline(card.amount, 100)}*")
+    if card.customer:
+        facts.append(f"customer {inline(card.customer, 200)}")
+    facts.append(f"proposed by {user(card.proposer)}")
+    return " · ".join(facts)
+
+
+def supervisor_ping(card: ProposalCard, permalink: str | None, reason: str) -> Message:
+    """The supervisors' alert: what is waiting, for whom, why, and a link to the thread."""
+    there = f"\n{link(permalink, 'Open the thread')}" if permalink else ""
+    head = f":rotating_light: *{card.title}* needs a supervisor:"
+    text = labelled(head, reason, QUOTE_MAX) + f"\n{_alert_facts(card)}"
+    fallback = f"{card.title} needs a supervisor: {inline(reason, 1000)}"
     return Message(fallback, [section(text + there)])
+
+
+def supervisor_ping_handled(
+    card: ProposalCard,
+    permalink: str | None,
+    reason: str,
+    *,
+    decision: Decision,
+    decided_by: str,
+    decided_at: str,
+) -> Message:
+    """The same alert once someone has acted on the proposal: who, when and the outcome."""
+    there = f"\n{link(permalink, 'Open the thread')}" if permalink else ""
+    done = "approved" if decision == "approved" else "sent back for changes"
+    head = f":white_check_mark: *{card.title}* needed a supervisor:"
+    text = labelled(head, reason, QUOTE_MAX) + f"\n{_alert_facts(card)}"
+    handled = f"\n*Handled:* {done} by {user(decided_by)} {decided_at}"
+    return Message(f"{card.title}: {done}", [section(text + handled + there)])

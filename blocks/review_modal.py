@@ -9,7 +9,7 @@ from blocks.kit import TEXT_MAX, Block, button, context, input_block, plain, sec
 from blocks.labels import resolution_label
 from blocks.text import inline
 from disputes.models import PROPOSABLE
-from domain.resolutions import Resolution
+from domain.resolutions import MONEY_KINDS, Resolution
 
 REVIEW_OPTIONS = PROPOSABLE
 OUTSIDE_POLICY = "(outside policy — needs a supervisor)"
@@ -103,6 +103,8 @@ def resolution_modal(
     options = [_kind_option(r, allowed_set) for r in REVIEW_OPTIONS]
     kind: Block = {"type": "radio_buttons", "options": options}
     chosen = values.get("kind") or recommended_kind
+    if chosen in MONEY_KINDS:
+        chosen = None  # money is never a default: whoever sends it picks it and its amount
     initial = next((o for o in options if o["value"] == chosen), None)
     if initial is not None:
         kind["initial_option"] = initial

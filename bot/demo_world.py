@@ -208,18 +208,38 @@ def find_reply(ws: Workspace, order_id: str, needle: str) -> Message | None:
     return next((m for m in thread_of(ws, order_id) if needle in json.dumps(m.blocks)), None)
 
 
-async def propose(
-    slack: SlackDriver, ws: Workspace, order_id: str, user: str, **values: str
-) -> None:
-    card = await eventually(lambda: find_reply(ws, order_id, "review.start"))
+async def click_for_modal(
+    slack: SlackDriver, ws: Workspace, user: str, action: str, message: Message
+) -> View:
+    """Click a button that opens a modal; the modal it opened."""
     before = ws.top_view(user)
-    await slack.block_action("review.start", user=user, message_ts=card.ts)
+    await slack.block_action(action, user=user, message_ts=message.ts)
 
     def new_view() -> View | None:
         view = ws.top_view(user)
         return view if view is not before else None
 
-    opened = await eventually(new_view)
+    return await eventually(new_view)
+
+
+async def request_changes(
+    slack: SlackDriver, ws: Workspace, order_id: str, user: str, reason: str
+) -> None:
+    """Send the dispute's open proposal back, with the reason asked for."""
+    card = await eventually(partial(find_reply, ws, order_id, "proposal.changes"))
+    opened = await click_for_modal(slack, ws, user, "proposal.changes", card)
+    reply = await slack.view_submission(
+        {"reason": {"reason": reason}}, user=user, view_id=opened.id
+    )
+    if reply.status_code != 200 or reply.content not in (b"", b"null"):
+        raise RuntimeError(f"the request for changes on {order_id} was refused: {reply.text}")
+
+
+async def propose(
+    slack: SlackDriver, ws: Workspace, order_id: str, user: str, **values: str
+) -> None:
+    card = await eventually(lambda: find_reply(ws, order_id, "review.start"))
+    opened = await click_for_modal(slack, ws, user, "review.start", card)
     fields = {name: {name: value} for name, value in values.items()}
     reply = await slack.view_submission(fields, user=user, view_id=opened.id)
     if reply.status_code != 200 or reply.content not in (b"", b"null"):
@@ -259,7 +279,8 @@ async def seed(slack: SlackDriver, ws: Workspace, skip: set[str]) -> list[Seed]:
             await eventually(partial(find_reply, ws, item.order_id, "proposal.approve"))
         elif item.state == "in_review":
             await propose(slack, ws, item.order_id, item.user, kind="store_credit")
-            card = await eventually(partial(find_reply, ws, item.order_id, "proposal.changes"))
-            await slack.block_action("proposal.changes", user="U0SUPER", message_ts=card.ts)
+            await request_changes(
+                slack, ws, item.order_id, "U0SUPER", "a partial refund fits better: see 4.2"
+            )
             await eventually(partial(in_review, ws, item.order_id))
     return todo

@@ -49,7 +49,9 @@ SUBJECT_ACTIONS = frozenset(
         ActionId.ADD_EVIDENCE,
     }
 )
-SUBJECT_VIEWS = frozenset({ActionId.PROPOSE, ActionId.EVIDENCE_MODAL})
+SUBJECT_VIEWS = frozenset(
+    {ActionId.PROPOSE, ActionId.EVIDENCE_MODAL, ActionId.REQUEST_CHANGES_MODAL}
+)
 MAX_NUMBER = 2**31 - 1  # dispute and proposal numbers are database integers
 EVENT_TYPES = frozenset({"event_callback", "url_verification", "app_rate_limited"})
 # Where Bolt looks for who and where a request comes from: each is absent, null, an id or an

@@ -10,12 +10,9 @@ from disputes.errors import DisputeError
 from disputes.models import PROPOSABLE
 from domain.money import Money, MoneyError, exponent, to_minor
 from domain.orders import Order
-from domain.resolutions import Resolution
+from domain.resolutions import MONEY_KINDS, Resolution
 from policies.engine import Decision
 
-MONEY_KINDS = frozenset(
-    {Resolution.FULL_REFUND, Resolution.PARTIAL_REFUND, Resolution.OVERTURN, Resolution.WAIVE_FEE}
-)
 _AMOUNT = re.compile(r"^\s*(?P<number>[^\sA-Za-z]+)\s*(?P<currency>[A-Za-z]{3})?\s*$")
 # What a typed amount may hold once a currency sign is taken off: "12.50", "-5", "1500".
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.orders import protocol as orders_protocol
@@ -23,7 +23,7 @@ from disputes.models import CaseFile, dispute_ref
 from disputes.payments import Basis, PaymentLedger, utcnow
 from disputes.permissions import Gate
 from disputes.policy_decisions import PolicyService
-from disputes.proposals import MONEY_KINDS, CheckedProposal, ProposalInput, check_proposal
+from disputes.proposals import CheckedProposal, ProposalInput, check_proposal
 from disputes.refund_retry import RetryResult, retry_after_refusal
 from disputes.refunds import approved_before, request_refund
 from disputes.repository import load_case, load_row
@@ -31,7 +31,7 @@ from disputes.roles import CurrentRoles, Roles
 from disputes.transitions import transition
 from disputes.writeback import write_back
 from domain.orders import Order
-from domain.resolutions import Resolution
+from domain.resolutions import MONEY_KINDS, Resolution
 from domain.roles import Action
 from policies.engine import Decision
 from storage.db import Database
@@ -77,6 +77,12 @@ class Proposal:
     status: str
     decided_by: str | None
     message_ts: str | None
+    number: int = 1  # within the dispute
+    override_reason: str | None = None
+    decision_reason: str | None = None
+    decided_at: datetime | None = None
+    alert_channel: str | None = None
+    alert_ts: str | None = None
 
     @property
     def moves_money(self) -> bool:
@@ -98,6 +104,12 @@ def to_proposal(row: ProposalRow, number: int) -> Proposal:
         status=row.status,
         decided_by=row.decided_by,
         message_ts=row.message_ts,
+        number=row.number,
+        override_reason=row.override_reason,
+        decision_reason=row.decision_reason,
+        decided_at=row.decided_at,
+        alert_channel=row.alert_channel,
+        alert_ts=row.alert_ts,
     )
 
 
@@ -178,6 +190,7 @@ class ResolutionService:
             )
             await _into_review(session, row, actor, checked)
             proposal = _new_proposal(row, checked, actor)
+            proposal.number = await _next_number(session, row)
             session.add(proposal)
             await session.flush()
             await transition(
@@ -187,15 +200,32 @@ class ResolutionService:
 
         return await self.db.run(work)
 
-    async def request_changes(self, number: int, proposal_id: int, actor: Actor) -> Proposal:
+    async def check_request_changes(self, number: int, proposal_id: int, actor: Actor) -> None:
+        """Whether `actor` may send this proposal back now (before asking them why)."""
         await self._require(Action.REQUEST_CHANGES, actor, number)
+        async with self.db.reading() as session:
+            await _open_proposal(session, number, proposal_id)
+
+    async def request_changes(
+        self, number: int, proposal_id: int, actor: Actor, reason: str
+    ) -> Proposal:
+        """Send the proposal back to review, with the reason the proposer will read."""
+        await self._require(Action.REQUEST_CHANGES, actor, number)
+        reason = reason.strip()
+        if not reason:
+            raise DisputeError("Say what should change, so the proposer knows what to do.")
 
         async def work(session: AsyncSession) -> Proposal:
             row, proposal = await _open_proposal(session, number, proposal_id)
             proposal.status, proposal.decided_by = "changes_requested", actor.id
             proposal.decided_at = datetime.now(UTC)
+            proposal.decision_reason = reason
             await transition(
-                session, row, Event.CHANGES_REQUESTED, actor, details={"proposal": proposal.id}
+                session,
+                row,
+                Event.CHANGES_REQUESTED,
+                actor,
+                details={"proposal": proposal.id, "reason": reason},
             )
             return to_proposal(proposal, number)
 
@@ -223,6 +253,15 @@ class ResolutionService:
         elif self.orders is not None:
             await write_back(self.db, self.orders, number, decision_update(approved))
         return approved
+
+    async def proposal(self, number: int, proposal_id: int) -> Proposal:
+        """One of the dispute's proposals, whatever its status."""
+        async with self.db.reading() as session:
+            row = await load_row(session, number)
+            proposal = await session.get(ProposalRow, proposal_id)
+            if proposal is None or proposal.dispute_id != row.id:
+                raise DisputeError(f"{dispute_ref(number)} has no such proposal.")
+            return to_proposal(proposal, number)
 
     async def approved_proposal(self, number: int) -> Proposal | None:
         """The proposal that was approved last for the dispute."""
@@ -340,6 +379,16 @@ class ResolutionService:
 
         await self.db.run(work)
 
+    async def record_alert(self, proposal_id: int, channel: str, ts: str) -> None:
+        """Where the supervisors were alerted, so the alert can say when it was handled."""
+
+        async def work(session: AsyncSession) -> None:
+            proposal = await session.get(ProposalRow, proposal_id)
+            if proposal is not None:
+                proposal.alert_channel, proposal.alert_ts = channel, ts
+
+        await self.db.run(work)
+
     async def _audit_refusal(
         self, number: int, proposal_id: int | None, actor: Actor, reason: str
     ) -> None:
@@ -423,7 +472,16 @@ def _new_proposal(row: DisputeRow, checked: CheckedProposal, actor: Actor) -> Pr
         proposed_by=actor.id,
         proposed_at=datetime.now(UTC),
         status="open",
+        override_reason=checked.override_reason,
     )
+
+
+async def _next_number(session: AsyncSession, row: DisputeRow) -> int:
+    """The next proposal number within the dispute (the dispute's row is locked by now)."""
+    last = await session.scalar(
+        select(func.max(ProposalRow.number)).where(ProposalRow.dispute_id == row.id)
+    )
+    return (last or 0) + 1
 
 
 def _proposal_details(proposal: ProposalRow) -> dict[str, object]:

@@ -15,3 +15,9 @@ class Resolution(StrEnum):
     UPHOLD = "uphold"
     DENY = "deny"
     CARRIER_CLAIM = "carrier_claim"
+
+
+# The resolutions that send money back to the customer's card.
+MONEY_KINDS = frozenset(
+    {Resolution.FULL_REFUND, Resolution.PARTIAL_REFUND, Resolution.OVERTURN, Resolution.WAIVE_FEE}
+)

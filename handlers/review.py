@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.ids import ActionId, Subject
@@ -19,10 +20,14 @@ from blocks.proposal import (
     ProposalCard,
     proposal_decided,
     proposal_message,
+    proposer_told,
+    request_changes_modal,
     supervisor_ping,
+    supervisor_ping_handled,
 )
 from blocks.refund_messages import refund_outcome
 from blocks.review_modal import resolution_modal
+from blocks.text import Message, date
 from disputes.audit import Actor
 from disputes.errors import DisputeError
 from disputes.lifecycle import Status
@@ -33,7 +38,7 @@ from disputes.refund_retry import RetryResult
 from disputes.resolution import Proposal
 from domain.money import Money, format_minor
 from handlers.deps import Deps
-from handlers.errors import answering_errors
+from handlers.errors import answering_errors, slack_error
 from handlers.modal_values import ModalValues
 from handlers.threads import channel_of
 
@@ -73,31 +78,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         await post_proposal(deps, client, proposal)
 
-    async def decide(
-        body: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-        context: AsyncBoltContext,
-        decision: Decision,
-    ) -> None:
-        subject = Subject.decode(body["actions"][0].get("value"))
-        user_id = body["user"]["id"]
-        if subject.proposal is None:
-            raise DisputeError("This button does not name a proposal.")
-        proposal_id = subject.proposal
-
-        async def job() -> None:
-            actor = await deps.actor(client, user_id)
-            if decision == "approved":
-                proposal = await deps.resolution.approve(subject.dispute, proposal_id, actor)
-            else:
-                proposal = await deps.resolution.request_changes(
-                    subject.dispute, proposal_id, actor
-                )
-            await mark_decided(deps, client, proposal, decision, user_id)
-
-        deps.later(context, lambda: answering_errors(respond, job()))
-
     @app.action(ActionId.APPROVE.value)
     async def approve(
         ack: AsyncAck,
@@ -107,18 +87,55 @@ def register(app: AsyncApp, deps: Deps) -> None:
         context: AsyncBoltContext,
     ) -> None:
         await ack()
-        await decide(body, respond, client, context, "approved")
+        subject = Subject.decode(body["actions"][0].get("value"))
+        user_id = body["user"]["id"]
+        proposal_id = _proposal_of(subject)
+
+        async def job() -> None:
+            actor = await deps.actor(client, user_id)
+            proposal = await deps.resolution.approve(subject.dispute, proposal_id, actor)
+            await mark_decided(deps, client, proposal, "approved", user_id)
+
+        deps.later(context, lambda: answering_errors(respond, job()))
 
     @app.action(ActionId.REQUEST_CHANGES.value)
     async def request_changes(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        respond: AsyncRespond,
-        client: AsyncWebClient,
-        context: AsyncBoltContext,
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
+        await ack()  # views.open needs the trigger within 3 s: ask why right after the ack
+        subject = Subject.decode(body["actions"][0].get("value"))
+        proposal_id = _proposal_of(subject)
+
+        async def ask_why() -> None:
+            actor = await deps.actor(client, body["user"]["id"])
+            await deps.resolution.check_request_changes(subject.dispute, proposal_id, actor)
+            proposal = await deps.resolution.proposal(subject.dispute, proposal_id)
+            view = request_changes_modal(card_of(proposal))
+            await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+        await answering_errors(respond, ask_why())
+
+    @app.view(ActionId.REQUEST_CHANGES_MODAL.value)
+    async def changes_requested(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        subject = Subject.decode(view.get("private_metadata"))
+        proposal_id = _proposal_of(subject)
+        reason = (ModalValues(view).text("reason") or "").strip()
+        if not reason:
+            await ack(**field_errors({"reason": "Say what should change."}))
+            return
+        user_id = body["user"]["id"]
+        actor = await deps.actor(client, user_id, within=1.0)
+        try:
+            proposal = await deps.resolution.request_changes(
+                subject.dispute, proposal_id, actor, reason
+            )
+        except DisputeError as refused:
+            await ack(**field_errors({"reason": str(refused)}))
+            return
         await ack()
-        await decide(body, respond, client, context, "changes_requested")
+        await mark_decided(deps, client, proposal, "changes_requested", user_id)
 
     @app.action(ActionId.RETRY_REFUND.value)
     async def retry(
@@ -141,6 +158,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await deps.threads.refresh_parent(case)
 
         deps.later(context, lambda: answering_errors(respond, job()))
+
+
+def _proposal_of(subject: Subject) -> int:
+    if subject.proposal is None:
+        raise DisputeError("This button does not name a proposal.")
+    return subject.proposal
 
 
 async def post_found(client: AsyncWebClient, case: CaseFile, result: RetryResult) -> None:
@@ -220,7 +243,7 @@ def _amount(proposal: Proposal) -> str | None:
     return str(Money(proposal.amount_minor, proposal.currency))
 
 
-def card_of(proposal: Proposal) -> ProposalCard:
+def card_of(proposal: Proposal, customer: str | None = None) -> ProposalCard:
     return ProposalCard(
         ref=f"D-{proposal.dispute_number}",
         number=proposal.dispute_number,
@@ -232,13 +255,21 @@ def card_of(proposal: Proposal) -> ProposalCard:
         outside_policy=proposal.outside_policy,
         needs_supervisor=proposal.needs_supervisor,
         justification=proposal.justification,
+        proposal_number=proposal.number,
+        customer=customer,
+        override_reason=proposal.override_reason,
     )
+
+
+def _supervisor_reason(proposal: Proposal) -> str:
+    return "outside policy" if proposal.outside_policy else "over the approval limit"
 
 
 async def post_proposal(deps: Deps, client: AsyncWebClient, proposal: Proposal) -> None:
     case = await deps.disputes.case(proposal.dispute_number)
     dispute = case.dispute
-    message = proposal_message(card_of(proposal))
+    card = card_of(proposal, dispute.customer_name)
+    message = proposal_message(card)
     posted = await client.chat_postMessage(
         channel=channel_of(case),
         thread_ts=dispute.thread_ts,
@@ -248,23 +279,24 @@ async def post_proposal(deps: Deps, client: AsyncWebClient, proposal: Proposal) 
     await deps.resolution.record_message(proposal.id, posted["ts"])
     await deps.threads.refresh_parent(case)
     if proposal.needs_supervisor and deps.supervisors_channel:
-        why = "outside policy" if proposal.outside_policy else "over the approval limit"
-        ping = supervisor_ping(dispute.ref, await deps.threads.permalink(case), why)
-        await client.chat_postMessage(
+        permalink = await deps.threads.permalink(case)
+        ping = supervisor_ping(card, permalink, _supervisor_reason(proposal))
+        alert = await client.chat_postMessage(
             channel=deps.supervisors_channel, text=ping.text, blocks=ping.blocks
         )
+        await deps.resolution.record_alert(proposal.id, str(alert["channel"]), str(alert["ts"]))
 
 
 async def mark_decided(
     deps: Deps, client: AsyncWebClient, proposal: Proposal, decision: Decision, user_id: str
 ) -> None:
+    """The proposal's message shows the decision; the proposer and the supervisors' alert are
+    told. Each telling is best effort: the decision itself is already recorded."""
     case = await deps.disputes.case(proposal.dispute_number)
+    card = card_of(proposal, case.dispute.customer_name)
+    reason = proposal.decision_reason
     if proposal.message_ts and case.dispute.channel_id:
-        message = proposal_decided(
-            card_of(proposal),
-            decision=decision,
-            decided_by=user_id,
-        )
+        message = proposal_decided(card, decision=decision, decided_by=user_id, reason=reason)
         await client.chat_update(
             channel=case.dispute.channel_id,
             ts=proposal.message_ts,
@@ -272,3 +304,34 @@ async def mark_decided(
             blocks=message.blocks,
         )
     await deps.threads.refresh_parent(case)
+    permalink = await deps.threads.permalink(case)
+    if proposal.proposed_by != user_id:
+        told = proposer_told(
+            card, decision=decision, decided_by=user_id, reason=reason, permalink=permalink
+        )
+        await _tell(client, proposal.proposed_by, told)
+    if proposal.alert_channel and proposal.alert_ts:
+        handled = supervisor_ping_handled(
+            card,
+            permalink,
+            _supervisor_reason(proposal),
+            decision=decision,
+            decided_by=user_id,
+            decided_at=date(proposal.decided_at, with_time=True),
+        )
+        await _update(client, proposal.alert_channel, proposal.alert_ts, handled)
+
+
+async def _tell(client: AsyncWebClient, user_id: str, message: Message) -> None:
+    """A direct message from the app; a failure is logged, never raised over the decision."""
+    try:
+        await client.chat_postMessage(channel=user_id, text=message.text, blocks=message.blocks)
+    except SlackApiError as exc:
+        log.warning("could not tell %s: %s", user_id, slack_error(exc))
+
+
+async def _update(client: AsyncWebClient, channel: str, ts: str, message: Message) -> None:
+    try:
+        await client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+    except SlackApiError as exc:
+        log.warning("could not update the supervisors' alert: %s", slack_error(exc))

@@ -135,8 +135,16 @@ class ProposalRow(Base):
     decided_by: Mapped[str | None] = mapped_column(String(40))
     decided_at: Mapped[datetime | None]
     message_ts: Mapped[str | None] = mapped_column(String(40))
+    number: Mapped[int]  # counted within the dispute: "Proposal 2 for D-7"
+    override_reason: Mapped[str | None] = mapped_column(Text)  # why review went on without evidence
+    decision_reason: Mapped[str | None] = mapped_column(Text)  # why changes were requested
+    alert_channel: Mapped[str | None] = mapped_column(String(40))  # the supervisors' alert
+    alert_ts: Mapped[str | None] = mapped_column(String(40))
 
-    __table_args__ = (Index("ix_proposals_dispute", "dispute_id", "id"),)
+    __table_args__ = (
+        Index("ix_proposals_dispute", "dispute_id", "id"),
+        UniqueConstraint("dispute_id", "number", name="uq_proposals_dispute_number"),
+    )
 
 
 class RefundLedgerRow(Base):

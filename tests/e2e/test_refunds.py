@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.demo_world import find_reply, request_changes, thread_of
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import EmulatorServer
 from sandbox.slack.workspace import Workspace
@@ -21,7 +22,6 @@ from tests.support.localstripe import (
     API_KEY,
 )
 
-CHANNEL = "C0DISPUTES"
 ROLES = """
 roles:
   supervisor: {users: [U0SUPER], groups: [], approval_limit: null}
@@ -60,17 +60,6 @@ async def slack(money_app: AppProcess, emulator: EmulatorServer) -> AsyncIterato
         money_app.url, money_app.secret, emulator.workspace, emulator.base_url
     ) as driver:
         yield driver
-
-
-def thread_of(ws: Workspace, order_id: str) -> list:  # type: ignore[type-arg]
-    for parent in ws.history(CHANNEL):
-        if f"· {order_id} ·" in parent.text:
-            return ws.thread(CHANNEL, parent.ts)
-    return []
-
-
-def find_reply(ws: Workspace, order_id: str, needle: str):  # type: ignore[no-untyped-def]
-    return next((m for m in thread_of(ws, order_id) if needle in json.dumps(m.blocks)), None)
 
 
 async def refunds_at(stripe: str, payment: str) -> list[dict]:
@@ -228,8 +217,12 @@ async def test_over_the_limit_goes_to_a_supervisor(
         override_reason="photos are on the way",
     )
     card = await eventually(lambda: find_reply(workspace, "ORD-1023", "proposal.approve"))
+    assert "photos are on the way" in json.dumps(card.blocks)  # the approver sees the override
     pings = await eventually(lambda: workspace.history("C0SUPERVISORS"))
-    assert any("D-" in m.text for m in pings)
+    ping = pings[-1]
+    alert = json.dumps(ping.blocks)
+    assert "needs a supervisor" in alert and "Full refund" in alert and "429.00 USD" in alert
+    assert "proposed by <@U0MANAGER1>" in alert and "Open the thread" in alert
     seen = len(workspace.ephemerals_for("U0MANAGER2"))
     await slack.block_action("proposal.approve", user="U0MANAGER2", message_ts=card.ts)
     refusal = await eventually(
@@ -239,6 +232,16 @@ async def test_over_the_limit_goes_to_a_supervisor(
     await slack.block_action("proposal.approve", user="U0SUPER", message_ts=card.ts)
     outcome = await eventually(lambda: find_reply(workspace, "ORD-1023", "Refunded *"), within=30)
     assert "429.00 USD" in json.dumps(outcome.blocks)
+
+    # The alert says who handled it; the proposer hears it was approved.
+    def handled() -> str | None:
+        message = workspace.message("C0SUPERVISORS", ping.ts)
+        shown = json.dumps(message.blocks) if message else ""
+        return shown if "Handled" in shown else None
+
+    assert "approved by <@U0SUPER>" in await eventually(handled)
+    told = await eventually(lambda: workspace.history(workspace.dm_id("U0MANAGER1")))
+    assert any("<@U0SUPER> approved your Proposal 1 for D-" in json.dumps(m.blocks) for m in told)
     refunds = await refunds_at(stripe, payment_of(paid_orders, "ORD-1023"))
     assert [r["amount"] for r in refunds] == [42900]
 
@@ -302,9 +305,14 @@ async def test_request_changes_sends_the_proposal_back_to_review(
     await eventually(lambda: find_reply(workspace, "ORD-1005", "review.start"))
     await propose(slack, workspace, "ORD-1005", "U0MANAGER1", kind="store_credit")
     card = await eventually(lambda: find_reply(workspace, "ORD-1005", "proposal.changes"))
-    await slack.block_action("proposal.changes", user="U0SUPER", message_ts=card.ts)
+    await request_changes(slack, workspace, "ORD-1005", "U0SUPER", "offer a <partial> refund")
     await eventually(lambda: "proposal.approve" not in json.dumps(card.blocks))
-    assert "Changes requested by" in json.dumps(card.blocks)
+    shown = json.dumps(card.blocks)
+    assert "Changes requested by <@U0SUPER>: offer a &lt;partial&gt; refund" in shown
+    # The proposer hears of it directly, with the reason.
+    told = await eventually(lambda: workspace.history(workspace.dm_id("U0MANAGER1")))
+    assert "asked for changes to your Proposal 1 for D-" in json.dumps(told[-1].blocks)
+    assert "offer a &lt;partial&gt; refund" in json.dumps(told[-1].blocks)
     parent = thread_of(workspace, "ORD-1005")[0]
     await eventually(lambda: parent.text.endswith("In review"))
     # Back in review: a new proposal can be made, with its own buttons.

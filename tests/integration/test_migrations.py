@@ -97,3 +97,35 @@ async def test_foreign_keys_are_on_again_after_migrating(tmp_path) -> None:  # t
         assert on == 1
     finally:
         await db.dispose()
+
+
+async def test_earlier_proposals_are_numbered_within_their_dispute(database_url: str) -> None:
+    db = Database(database_url)
+    second = DISPUTE.replace("(1, 1, 'ORD-T1'", "(2, 2, 'ORD-T2'")
+    proposal = (
+        "INSERT INTO proposals (id, dispute_id, kind, currency, note, outside_policy, "
+        "needs_supervisor, proposed_by, proposed_at, status) VALUES (:id, :dispute, "
+        "'store_credit', 'USD', '', false, false, 'U1', :now, 'changes_requested')"
+    )
+    try:
+        await migrate(db, "0005")
+        async with db.engine.begin() as connection:
+            await connection.execute(text(DISPUTE), {"now": NOW})
+            await connection.execute(text(second), {"now": NOW})
+            for pid, dispute in [(1, 1), (2, 2), (3, 1), (4, 1), (5, 2)]:
+                await connection.execute(
+                    text(proposal), {"id": pid, "dispute": dispute, "now": NOW}
+                )
+        assert await migrate(db) == head_revision()
+        assert await rows(db, "SELECT id, number FROM proposals ORDER BY id") == [
+            (1, 1),
+            (2, 1),
+            (3, 2),
+            (4, 3),
+            (5, 2),
+        ]
+        await migrate(db, "0005", down=True)
+        assert await rows(db, "SELECT count(*) FROM proposals") == [(5,)]
+        assert await migrate(db) == head_revision()
+    finally:
+        await db.dispose()

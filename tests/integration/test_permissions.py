@@ -119,7 +119,7 @@ async def test_every_action_for_every_role(world: MoneyWorld, action: str, who: 
 async def test_a_group_member_is_a_manager_when_the_lookup_works(world: MoneyWorld) -> None:
     number, proposal = await proposed(world)
     await world.resolution.request_changes(
-        number, proposal, Actor.slack_user(GUEST_OF_GROUP, ["S0MANAGERS"])
+        number, proposal, Actor.slack_user(GUEST_OF_GROUP, ["S0MANAGERS"]), "smaller amount"
     )
     assert await world.status(number) == "in_review"
 

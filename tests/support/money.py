@@ -232,8 +232,10 @@ class MoneyWorld:
         entry = ProposalInput(kind, amount, percent, note, justification, override)
         return (await self.resolution.propose(number, entry, Actor.slack_user(by))).id
 
-    async def request_changes(self, number: int, proposal: int, by: str = SUPERVISOR) -> None:
-        await self.resolution.request_changes(number, proposal, Actor.slack_user(by))
+    async def request_changes(
+        self, number: int, proposal: int, by: str = SUPERVISOR, reason: str = "smaller amount"
+    ) -> None:
+        await self.resolution.request_changes(number, proposal, Actor.slack_user(by), reason)
 
     async def approve(
         self, number: int, proposal: int, by: str = SUPERVISOR, groups: Iterable[str] = ()

@@ -31,7 +31,15 @@ from blocks.home import home_view
 from blocks.kit import plain, section
 from blocks.ledger import earlier_blocks, ledger_blocks
 from blocks.policy import policy_card, search_results, why_modal
-from blocks.proposal import ProposalCard, proposal_decided, proposal_message, supervisor_ping
+from blocks.proposal import (
+    ProposalCard,
+    proposal_decided,
+    proposal_message,
+    proposer_told,
+    request_changes_modal,
+    supervisor_ping,
+    supervisor_ping_handled,
+)
 from blocks.refund_messages import refund_alert, refund_outcome
 from blocks.review_modal import resolution_modal
 from blocks.text import Message, clip_escaped, escape, inline, labelled, link, quote
@@ -446,6 +454,10 @@ cards = st.builds(
     outside_policy=st.booleans(),
     needs_supervisor=st.booleans(),
     justification=st.one_of(st.none(), name),
+    proposal_number=st.integers(1, 99),
+    customer=st.one_of(st.none(), name),
+    override_reason=st.one_of(st.none(), name),
+    supervisor_cause=st.one_of(st.none(), name),
 )
 
 
@@ -462,7 +474,27 @@ def test_proposal_message_and_decided(card: ProposalCard, reason: str) -> None:
 @SETTINGS
 @given(name, st.one_of(st.none(), st.just(PERMALINK)))
 def test_supervisor_ping(reason: str, permalink: str | None) -> None:
-    check(supervisor_ping("D-12", permalink, reason))
+    card = ProposalCard("D-12", 12, 4, "<!here>", "1.00", "", "U0MANAGER1", False, True, None)
+    check(supervisor_ping(card, permalink, reason))
+    check(
+        supervisor_ping_handled(
+            card, permalink, reason, decision="approved", decided_by="U0SUPER", decided_at="now"
+        )
+    )
+
+
+@SETTINGS
+@given(cards, st.one_of(st.none(), name), st.one_of(st.none(), st.just(PERMALINK)))
+def test_proposer_told_and_request_changes_modal(
+    card: ProposalCard, reason: str | None, permalink: str | None
+) -> None:
+    for decision in ("approved", "changes_requested"):
+        check(
+            proposer_told(
+                card, decision=decision, decided_by="U0SUPER", reason=reason, permalink=permalink
+            )
+        )
+    check_view(request_changes_modal(card))
 
 
 @SETTINGS
@@ -563,7 +595,11 @@ def test_every_fallback_escapes_outside_text() -> None:
         opened(d, None),
         already_open(d, None),
         thread_not_posted(d, "<!channel>"),
-        supervisor_ping("D-1", None, "<!channel>"),
+        supervisor_ping(
+            ProposalCard("D-1", 1, 1, "<!here>", None, "", "U0AGENT", False, True, None, 1, "<!x>"),
+            None,
+            "<!channel>",
+        ),
         refund_alert("D-1", "<!here>", "duplicate", None, None),
         search_results("<!channel>", []),
     ):

@@ -10,7 +10,15 @@ import pytest
 from blocks.evidence_modal import evidence_modal
 from blocks.ids import ActionId, BadSubject, Subject
 from blocks.kit import field_errors
-from blocks.proposal import ProposalCard, proposal_decided, proposal_message, supervisor_ping
+from blocks.proposal import (
+    ProposalCard,
+    proposal_decided,
+    proposal_message,
+    proposer_told,
+    request_changes_modal,
+    supervisor_ping,
+    supervisor_ping_handled,
+)
 from blocks.refund_messages import refund_outcome
 from blocks.review_modal import OUTSIDE_POLICY, REVIEW_OPTIONS, resolution_modal, review_button
 from blocks.text import Message
@@ -174,12 +182,21 @@ def test_values_refill_the_modal_and_long_values_are_clipped() -> None:
     assert len(block(view, "override_reason")["element"]["initial_value"]) <= 2500
 
 
-def test_recommended_kind_is_preselected_unless_values_say_otherwise() -> None:
-    kind = block(modal(recommended_kind="partial_refund"), "kind")["element"]
-    assert kind["initial_option"]["value"] == "partial_refund"
-    kind = block(modal(recommended_kind="partial_refund", values={"kind": "uphold"}), "kind")
+def test_a_recommendation_that_moves_no_money_is_preselected() -> None:
+    kind = block(modal(recommended_kind="store_credit"), "kind")["element"]
+    assert kind["initial_option"]["value"] == "store_credit"
+    kind = block(modal(recommended_kind="store_credit", values={"kind": "uphold"}), "kind")
     assert kind["element"]["initial_option"]["value"] == "uphold"
     assert "initial_option" not in block(modal(recommended_kind="deny"), "kind")["element"]
+
+
+@pytest.mark.parametrize("money", ["full_refund", "partial_refund", "overturn", "waive_fee"])
+def test_an_option_that_sends_money_is_never_preselected(money: str) -> None:
+    # A reload keeps the initial option: a preselected refund was once sent instead of the
+    # partial one the person had picked.
+    assert "initial_option" not in block(modal(recommended_kind=money), "kind")["element"]
+    refill = modal(recommended_kind="store_credit", values={"kind": money})
+    assert "initial_option" not in block(refill, "kind")["element"]
 
 
 def test_long_inputs_still_validate() -> None:
@@ -211,6 +228,8 @@ PROPOSAL = {
     "outside_policy": False,
     "needs_supervisor": False,
     "justification": None,
+    "proposal_number": 2,
+    "customer": "Maya Thompson",
 }
 
 
@@ -225,14 +244,76 @@ def test_proposal_message_buttons_and_confirm() -> None:
     assert ":warning:" not in body
     approve, changes = elements(message.blocks)
     assert (approve["action_id"], approve["style"]) == ("proposal.approve", "primary")
-    assert (changes["action_id"], changes["style"]) == ("proposal.changes", "danger")
+    # Slack keeps red for what cannot be undone: sending a proposal back is not that.
+    assert changes["action_id"] == "proposal.changes" and "style" not in changes
     assert "confirm" not in changes
     assert Subject.decode(approve["value"]) == Subject(dispute=12, proposal=4)
     assert Subject.decode(changes["value"]) == Subject(dispute=12, proposal=4)
     confirm = approve["confirm"]
     assert confirm["title"]["text"] == "Approve refund?"
-    assert confirm["text"]["text"] == "This sends 25.00 USD to the customer's card."
+    assert confirm["text"]["text"] == "This sends 25.00 USD to Maya Thompson's card, for D-12."
     assert (confirm["confirm"]["text"], confirm["deny"]["text"]) == ("Approve", "Cancel")
+
+
+def test_proposals_are_numbered_within_their_dispute() -> None:
+    message = valid(proposal_message(card()))
+    assert message.blocks[0]["text"]["text"].startswith(":memo: *Proposal 2 for D-12:*")
+    assert message.text.startswith("Proposal 2 for D-12:")
+    decided = proposal_decided(card(), decision="approved", decided_by="U0SUPER")
+    assert decided.text == "Proposal 2 for D-12: approved"
+
+
+def test_the_confirm_says_the_customer_when_the_name_is_unknown() -> None:
+    confirm = elements(valid(proposal_message(card({"customer": None}))).blocks)[0]["confirm"]
+    assert confirm["text"]["text"] == "This sends 25.00 USD to the customer's card, for D-12."
+
+
+def test_the_override_reason_is_shown_to_the_approver() -> None:
+    message = valid(proposal_message(card({"override_reason": "customer sent photos by post"})))
+    text = json.dumps(message.blocks)
+    assert "Reviewed without the required evidence, because:" in text
+    assert "customer sent photos by post" in text
+
+
+def test_a_named_cause_replaces_the_generic_supervisor_flag() -> None:
+    cause = "frequent returns (Policy 7.2: 3 or more returns in 90 days)"
+    message = valid(proposal_message(card({"needs_supervisor": True, "supervisor_cause": cause})))
+    text = json.dumps(message.blocks)
+    assert "a supervisor must approve: frequent returns" in text
+    assert "over the manager's limit" not in text
+
+
+def test_request_changes_asks_for_a_reason() -> None:
+    view = request_changes_modal(card())
+    assert validate_view(view) == []
+    assert view["callback_id"] == "proposal.changes_modal"
+    assert Subject.decode(view["private_metadata"]) == Subject(dispute=12, proposal=4)
+    (reason,) = [b for b in view["blocks"] if b["type"] == "input"]
+    assert (reason["block_id"], reason["optional"]) == ("reason", False)
+
+
+def test_the_proposer_is_told_of_the_decision() -> None:
+    link = "https://x.slack.com/archives/C1/p1"
+    approved = valid(
+        proposer_told(
+            card(), decision="approved", decided_by="U0SUPER", reason=None, permalink=link
+        )
+    )
+    text = approved.blocks[0]["text"]["text"]
+    assert "<@U0SUPER> approved your Proposal 2 for D-12 (Partial refund 25.00 USD)" in text
+    assert f"<{link}|Open the thread>" in text
+    back = valid(
+        proposer_told(
+            card(),
+            decision="changes_requested",
+            decided_by="U0SUPER",
+            reason="Refund 20.00: the <lid> was fine",
+            permalink=None,
+        )
+    )
+    text = back.blocks[0]["text"]["text"]
+    assert "asked for changes to your Proposal 2 for D-12" in text
+    assert "Refund 20.00: the &lt;lid&gt; was fine" in text
 
 
 def test_proposal_without_money_says_so() -> None:
@@ -295,11 +376,31 @@ def test_proposal_decided() -> None:
 
 
 def test_supervisor_ping() -> None:
-    ping = valid(supervisor_ping("D-12", "https://x.slack.com/archives/C1/p1", "outside policy"))
+    link = "https://x.slack.com/archives/C1/p1"
+    ping = valid(supervisor_ping(card(), link, "outside policy"))
     text = ping.blocks[0]["text"]["text"]
-    assert "*D-12* needs a supervisor: outside policy" in text
-    assert "<https://x.slack.com/archives/C1/p1|Open the thread>" in text
-    assert "Open the thread" not in valid(supervisor_ping("D-12", None, LONG)).blocks[0]["text"]
+    assert "*Proposal 2 for D-12* needs a supervisor: outside policy" in text
+    assert (
+        "Partial refund · *25.00 USD* · customer Maya Thompson · proposed by <@U0MANAGER1>" in text
+    )
+    assert f"<{link}|Open the thread>" in text
+    assert "Open the thread" not in valid(supervisor_ping(card(), None, LONG)).blocks[0]["text"]
+
+
+def test_a_handled_alert_says_who_when_and_the_outcome() -> None:
+    handled = valid(
+        supervisor_ping_handled(
+            card(),
+            None,
+            "outside policy",
+            decision="changes_requested",
+            decided_by="U0SUPER",
+            decided_at="2026-11-30 10:00 UTC",
+        )
+    )
+    text = handled.blocks[0]["text"]["text"]
+    assert "*Handled:* sent back for changes by <@U0SUPER> 2026-11-30 10:00 UTC" in text
+    assert elements(handled.blocks) == []
 
 
 @pytest.mark.parametrize(
