@@ -6,6 +6,7 @@ from typing import Any
 
 from blocks.evidence_details import evidence_sections
 from blocks.kit import context, divider, header, section
+from blocks.labels import resolution_label
 from blocks.ledger import earlier_blocks, ledger_blocks
 from blocks.text import Message, date, escape, inline, link, quote, user
 from disputes.models import CaseFile, Dispute
@@ -133,6 +134,24 @@ def _in_sections(lines: list[str], limit: int = 3000) -> list[dict[str, Any]]:
     return blocks
 
 
+def outcome_text(case: CaseFile) -> str:
+    """How a closed dispute ended, in one line: what was decided and refunded, by whom, when."""
+    dispute, outcome = case.dispute, case.outcome
+    if outcome is None:
+        return f"*{dispute.status.label}* · nothing was approved"
+    what = resolution_label(outcome.resolution)
+    if outcome.amount is not None:
+        what += f" {outcome.amount}"
+    line = f"*{dispute.status.label}:* {what}"
+    if outcome.approved_by:
+        line += f", approved by {user(outcome.approved_by)}"
+    if outcome.approved_at:
+        line += f" {date(outcome.approved_at, with_time=True)}"
+    if outcome.refunded_minor:
+        line += f" · refunded {outcome.refunded}"
+    return line
+
+
 def summary(case: CaseFile, permalink: str | None) -> Message:
     dispute = case.dispute
     missing = ", ".join(kind.label for kind in case.missing_required) or "none"
@@ -142,6 +161,8 @@ def summary(case: CaseFile, permalink: str | None) -> Message:
         f"Evidence: {len(case.evidence)} items · required missing: {missing}",
         f"Owner: {user(dispute.owner_id)} · last change {date(dispute.updated_at, with_time=True)}",
     ]
+    if not dispute.status.is_open:
+        lines.insert(2, outcome_text(case))
     if permalink:
         lines.append(link(permalink, "Open the thread"))
     blocks = [section("\n".join(lines))]
@@ -149,20 +170,28 @@ def summary(case: CaseFile, permalink: str | None) -> Message:
     return Message(title(dispute), blocks)
 
 
-def opened(dispute: Dispute, permalink: str | None) -> Message:
+def _spelled(dispute: Dispute, typed: str | None) -> str:
+    """Says which order id was used when it is not the one typed (`ord-1002` → `ORD-1002`)."""
+    if typed is None or typed == dispute.order_id:
+        return ""
+    return f" (as the order system writes it; you typed {inline(typed, 100)})"
+
+
+def opened(dispute: Dispute, permalink: str | None, typed: str | None = None) -> Message:
     order = inline(dispute.order_id, 100)
     there = f" {link(permalink, 'Open the thread')}" if permalink else ""
+    spelled = _spelled(dispute, typed)
     return Message(
-        f"Opened {dispute.ref} for {order}.",
-        [section(f":white_check_mark: Opened *{dispute.ref}* for {order}.{there}")],
+        f"Opened {dispute.ref} for {order}{spelled}.",
+        [section(f":white_check_mark: Opened *{dispute.ref}* for {order}{spelled}.{there}")],
     )
 
 
-def already_open(dispute: Dispute, permalink: str | None) -> Message:
+def already_open(dispute: Dispute, permalink: str | None, typed: str | None = None) -> Message:
     there = f" {link(permalink, 'Go to its thread')}" if permalink else ""
     text = (
-        f"Order {inline(dispute.order_id, 100)} already has an open dispute, {dispute.ref} "
-        f"({dispute.status.label.lower()}). Nothing new was created."
+        f"Order {inline(dispute.order_id, 100)}{_spelled(dispute, typed)} already has an open "
+        f"dispute, {dispute.ref} ({dispute.status.label.lower()}). Nothing new was created."
     )
     return Message(text, [section(f":information_source: {text}{there}")])
 

@@ -7,7 +7,7 @@ from typing import Any
 from blocks.ids import ActionId, Subject
 from blocks.kit import button, context, header, plain, section
 from blocks.labels import recommendation_text, resolution_label
-from blocks.review_modal import review_button
+from blocks.review_modal import review_actions
 from blocks.text import Message, clip_escaped, escape, inline
 from disputes.models import (
     CaseFile,
@@ -48,7 +48,7 @@ def policy_card(case: CaseFile, decision: Decision) -> Message:
             accessory=button(ActionId.POLICY_WHY, "Why?", Subject(dispute=dispute.number)),
         )
     )
-    blocks.append(review_button(dispute.number))
+    blocks.append(review_actions(case))
     blocks.append(
         context(
             f"Pack {inline(decision.pack_name, 100)} {inline(decision.pack_version, 40)} · "

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from blocks.disputes import outcome_text
 from blocks.ids import ActionId, Subject
 from blocks.kit import TEXT_MAX, Block, button, context, input_block, plain, section, text_input
 from blocks.labels import resolution_label
 from blocks.text import inline
-from disputes.models import PROPOSABLE
+from disputes.models import PROPOSABLE, CaseFile
 from domain.resolutions import MONEY_KINDS, Resolution
 
 REVIEW_OPTIONS = PROPOSABLE
 OUTSIDE_POLICY = "(outside policy — needs a supervisor)"
+
+
+def review_actions(case: CaseFile) -> Block:
+    """The review's buttons while the dispute is open; once closed, how it ended instead."""
+    if not case.dispute.status.is_open:
+        return context(f":lock: {outcome_text(case)}")
+    return review_button(case.dispute.number)
 
 
 def review_button(number: int) -> Block:

@@ -53,6 +53,13 @@ class IntakeResult:
     created: bool
 
 
+def _spellings(order_id: str) -> tuple[str, ...]:
+    """The id as typed, then in capitals when that differs: order ids are written in capitals
+    far more often than not, and people type them in lower case."""
+    upper = order_id.upper()
+    return (order_id,) if upper == order_id else (order_id, upper)
+
+
 class IntakeService:
     def __init__(
         self,
@@ -77,10 +84,14 @@ class IntakeService:
         """Open a dispute, or return the one already open for the order; never half-written."""
         if self.gate is not None:
             await self.gate.require(Action.OPEN, request.actor)
-        existing = await self._existing(request.order_id)
+        existing = await self._existing(*_spellings(request.order_id))
         if existing is not None:
             return IntakeResult(existing, created=False)
         order = await self._read_order(request.order_id)
+        if order.order_id != request.order_id:  # the order system's own spelling of the id
+            existing = await self._existing(order.order_id)
+            if existing is not None:
+                return IntakeResult(existing, created=False)
         evidence, provider = await asyncio.gather(
             collect_evidence(order, self.evidence_sources, per_source_timeout=self.source_timeout),
             self._read_provider(order),
@@ -93,7 +104,7 @@ class IntakeService:
             case = await self.db.run(create)
         except IntegrityError:
             # Another request opened a dispute for this order between our check and our insert.
-            existing = await self._existing(request.order_id)
+            existing = await self._existing(order.order_id)
             if existing is None:
                 raise
             return IntakeResult(existing, created=False)
@@ -107,16 +118,27 @@ class IntakeService:
             return None
         return await self.ledger.read(order.payment.reference)
 
-    async def _existing(self, order_id: str) -> CaseFile | None:
+    async def _existing(self, *order_ids: str) -> CaseFile | None:
         async with self.db.reading() as session:
-            row = await open_row_for_order(session, order_id)
-            return None if row is None else await load_case(session, row)
+            for order_id in order_ids:
+                row = await open_row_for_order(session, order_id)
+                if row is not None:
+                    return await load_case(session, row)
+        return None
 
     async def _read_order(self, order_id: str) -> Order:
+        """The order as typed, else in capitals (`ord-1002` for `ORD-1002`) when the order
+        system does not know the typed spelling."""
+        for spelling in _spellings(order_id):
+            try:
+                return await self._read_one(spelling)
+            except orders.OrderNotFound:
+                continue
+        raise OrderNotFound(order_id)
+
+    async def _read_one(self, order_id: str) -> Order:
         try:
             return await self.order_source.get_order(order_id)
-        except orders.OrderNotFound:
-            raise OrderNotFound(order_id) from None
         except orders.OrderSourceUnavailable as exc:
             raise OrderSystemUnavailable(str(exc)) from exc
         except orders.InvalidOrderData as exc:

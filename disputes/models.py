@@ -135,6 +135,27 @@ class EarlierDispute:
 
 
 @dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a dispute was decided: the proposal approved last, and the money it returned."""
+
+    resolution: Resolution
+    proposal_number: int
+    amount_minor: int | None
+    currency: str
+    approved_by: str | None
+    approved_at: datetime | None
+    refunded_minor: int  # what the provider confirmed for this dispute
+
+    @property
+    def amount(self) -> Money | None:
+        return None if self.amount_minor is None else Money(self.amount_minor, self.currency)
+
+    @property
+    def refunded(self) -> Money:
+        return Money(self.refunded_minor, self.currency)
+
+
+@dataclass(frozen=True, slots=True)
 class CaseFile:
     """A dispute with everything gathered for it, and the money already moved on its order."""
 
@@ -144,6 +165,7 @@ class CaseFile:
     unavailable: list[UnavailableSource] = field(default_factory=list)
     ledger: PaymentLedger | None = None
     earlier: list[EarlierDispute] = field(default_factory=list)
+    outcome: Outcome | None = None
 
     def items(self, kind: EvidenceKind) -> list[EvidenceItem]:
         return [item for item in self.evidence if item.kind == kind]

@@ -14,6 +14,7 @@ from disputes.models import (
     Dispute,
     EarlierDispute,
     EvidenceItem,
+    Outcome,
     UnavailableSource,
     dispute_ref,
 )
@@ -108,6 +109,33 @@ async def load_case(session: AsyncSession, row: DisputeRow) -> CaseFile:
         unavailable=unavailable,
         ledger=await load_ledger(session, reference) if reference else None,
         earlier=await earlier_disputes(session, row),
+        outcome=await outcome_of(session, row),
+    )
+
+
+async def outcome_of(session: AsyncSession, row: DisputeRow) -> Outcome | None:
+    """The proposal approved last for the dispute, with what its refunds returned."""
+    approved = await session.scalar(
+        select(ProposalRow)
+        .where(ProposalRow.dispute_id == row.id, ProposalRow.status == "approved")
+        .order_by(ProposalRow.id.desc())
+        .limit(1)
+    )
+    if approved is None:
+        return None
+    refunded = await session.scalar(
+        select(func.coalesce(func.sum(RefundRequestRow.amount_minor), 0)).where(
+            RefundRequestRow.dispute_id == row.id, RefundRequestRow.status == "succeeded"
+        )
+    )
+    return Outcome(
+        resolution=Resolution(approved.kind),
+        proposal_number=approved.number,
+        amount_minor=approved.amount_minor,
+        currency=approved.currency,
+        approved_by=approved.decided_by,
+        approved_at=approved.decided_at,
+        refunded_minor=int(refunded or 0),
     )
 
 

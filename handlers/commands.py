@@ -57,8 +57,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
             opening = parsed
 
             async def open_job() -> None:
+                # The result (or the one error) takes the place of "Opening a dispute…".
                 actor = await deps.actor(client, user_id)
-                await answering_errors(respond, open_dispute(deps, opening, actor, respond))
+                work = open_dispute(deps, opening, actor, respond)
+                await answering_errors(respond, work, replace=True)
 
             deps.later(context, open_job)
         elif isinstance(parsed, PolicyCommand):
@@ -85,17 +87,20 @@ async def open_dispute(deps: Deps, command: OpenCommand, actor: Actor, respond: 
             actor=actor,
         )
     )
+    typed = command.order_id
     if not result.created:
         link = await deps.threads.permalink(result.case)
-        message = already_open(result.case.dispute, link)
+        message = already_open(result.case.dispute, link, typed)
     else:
         try:
             case = await deps.threads.publish(result.case)
         except SlackApiError as exc:
             message = thread_not_posted(result.case.dispute, slack_error(exc))
         else:
-            message = opened(case.dispute, await deps.threads.permalink(case))
-    await respond(text=message.text, blocks=message.blocks, response_type="ephemeral")
+            message = opened(case.dispute, await deps.threads.permalink(case), typed)
+    await respond(
+        text=message.text, blocks=message.blocks, response_type="ephemeral", replace_original=True
+    )
 
 
 async def show_dispute(deps: Deps, command: ShowCommand, actor: Actor, respond: Respond) -> None:

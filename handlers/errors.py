@@ -39,9 +39,12 @@ def user_message(exc: BaseException) -> str:
     )
 
 
-async def answering_errors(respond: Respond, work: Awaitable[None]) -> None:
-    """Run `work`; any failure reaches the user as one ephemeral message."""
+async def answering_errors(
+    respond: Respond, work: Awaitable[None], *, replace: bool = False
+) -> None:
+    """Run `work`; any failure reaches the user as one ephemeral message (in place of the
+    message the request was answered with, when `replace`)."""
     try:
         await work
     except Exception as exc:
-        await respond(text=user_message(exc), response_type="ephemeral", replace_original=False)
+        await respond(text=user_message(exc), response_type="ephemeral", replace_original=replace)

@@ -149,6 +149,10 @@ class ThreadPublisher:
         await self.client.chat_update(
             channel=dispute.channel_id, ts=dispute.thread_ts, text=parent.text, blocks=parent.blocks
         )
+        if not dispute.status.is_open:  # the policy card's buttons give way to the outcome
+            decision = await self.policy.latest(dispute.number)
+            if decision is not None:
+                await self._update(case, dispute.policy_card_ts, policy_card(case, decision))
 
     async def permalink(self, case: CaseFile) -> str | None:
         dispute = case.dispute

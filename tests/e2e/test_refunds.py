@@ -121,6 +121,24 @@ async def test_approve_moves_exactly_one_refund_and_reports_it(
     assert parent.text.endswith("Resolved")
     with sqlite3.connect(money_app.database) as db:
         assert db.execute("SELECT status FROM refund_requests").fetchall() == [("succeeded",)]
+    # Closed: the review's buttons give way to how it ended.
+    policy = await eventually(lambda: find_reply(workspace, "ORD-1003", "policy.why"))
+    closed = await eventually(lambda: "review.start" not in json.dumps(policy.blocks))
+    assert closed
+    assert "Partial refund 30.00 USD, approved by <@U0MANAGER2>" in json.dumps(policy.blocks)
+    shown = await slack.command("show D-1", user="U0MANAGER1")
+    assert shown.status_code == 200
+    answer = await eventually(
+        lambda: next(
+            (
+                e
+                for e in workspace.ephemerals_for("U0MANAGER1")
+                if "approved by" in e.text + json.dumps(e.blocks)
+            ),
+            None,
+        )
+    )
+    assert "refunded 30.00 USD" in json.dumps(answer.blocks)
 
 
 async def test_invalid_modal_input_gets_field_errors_and_saves_nothing(

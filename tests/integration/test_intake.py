@@ -100,6 +100,17 @@ async def test_unknown_order_creates_nothing(db: Database) -> None:
     assert await count(db, AuditRow) == 0
 
 
+async def test_an_id_typed_in_lower_case_finds_the_order_in_capitals(db: Database) -> None:
+    service = intake(db)
+    opened = await service.open(request("ord-t1"))
+    assert opened.created and opened.case.dispute.order_id == "ORD-T1"
+    again = await service.open(request("Ord-T1"))  # the open dispute, whatever the spelling
+    assert not again.created and again.case.dispute.number == opened.case.dispute.number
+    with pytest.raises(OrderNotFound, match="no order ord-nope"):
+        await service.open(request("ord-nope"))
+    assert await count(db, DisputeRow) == 1
+
+
 async def test_order_system_down_creates_nothing(db: Database) -> None:
     class Down(StaticOrders):
         async def get_order(self, order_id: str):  # type: ignore[no-untyped-def]

@@ -184,3 +184,62 @@ def test_search_results_are_valid_and_capped(default_pack) -> None:  # type: ign
     assert_valid(message)
     assert len(message.blocks) <= 12
     assert_valid(search_results("nothing", []))
+
+
+def test_opening_says_which_order_id_was_used_when_it_is_not_the_one_typed() -> None:
+    d = dispute(order_id="ORD-1002")
+    message = opened(d, None, "ord-1002")
+    assert message.text == (
+        f"Opened {d.ref} for ORD-1002 (as the order system writes it; you typed ord-1002)."
+    )
+    assert "you typed" not in opened(d, None, "ORD-1002").text
+    assert "you typed ord-1002" in already_open(d, None, "ord-1002").text
+
+
+def closed_case(order_id: str = "ORD-1001") -> CaseFile:
+    from disputes.models import Outcome
+    from domain.resolutions import Resolution
+
+    case = case_for(ORDERS[order_id], status=Status.RESOLVED)
+    outcome = Outcome(Resolution.PARTIAL_REFUND, 2, 4000, "USD", "U0SUPER", NOW, 4000)
+    return replace(case, outcome=outcome)
+
+
+def test_a_resolved_dispute_shows_how_it_ended_instead_of_its_review_buttons(
+    default_pack,
+) -> None:  # type: ignore[no-untyped-def]
+    from blocks.policy import policy_card
+    from policies.engine import evaluate
+    from policies.facts import facts_from_order
+
+    case = closed_case()
+    facts = facts_from_order(
+        ORDERS["ORD-1001"],
+        reason=case.dispute.reason,
+        claim="",
+        disputed_amount_minor=1000,
+        evidence_present={item.kind for item in case.evidence},
+        as_of=NOW,
+    )
+    card = policy_card(case, evaluate(default_pack, facts, as_of=NOW))
+    assert_valid(card)
+    shown = json.dumps(card.blocks)
+    assert "review.start" not in shown and "evidence.add" not in shown
+    assert "*Resolved:* Partial refund 40.00 USD, approved by <@U0SUPER>" in shown
+    assert "refunded 40.00 USD" in shown
+
+
+def test_show_of_a_resolved_dispute_gives_the_outcome() -> None:
+    message = summary(closed_case(), None)
+    assert_valid(message)
+    text = message.blocks[0]["text"]["text"]
+    assert "*Resolved:* Partial refund 40.00 USD, approved by <@U0SUPER> <!date^" in text
+    unresolved = summary(case_for(ORDERS["ORD-1001"]), None).blocks[0]["text"]["text"]
+    assert "approved by" not in unresolved
+
+
+def test_a_dispute_closed_without_an_approval_says_so() -> None:
+    from blocks.disputes import outcome_text
+
+    case = case_for(ORDERS["ORD-1001"], status=Status.WITHDRAWN)
+    assert outcome_text(case) == "*Withdrawn* · nothing was approved"
