@@ -334,8 +334,11 @@ async def ui_message(request: Request) -> JSONResponse:
         text = str(data.get("text") or "").strip()
         if not text:
             raise SlackError("no_text", detail="type a message first")
+        channel = ws.channel(str(data.get("channel") or DEFAULT_CHANNEL))
+        if user not in channel.members:  # Slack offers "Join channel" instead of a composer
+            raise SlackError("not_in_channel", detail="join the channel to write in it")
         posted = await _driver(request).post_message(
-            str(data.get("channel") or DEFAULT_CHANNEL),
+            channel.id,
             user,
             text,
             thread_ts=str(data.get("thread_ts") or "") or None,

@@ -195,6 +195,10 @@ async def test_plain_text_is_never_a_command_and_empty_or_misplaced_messages_are
         json={"channel": "C0DISPUTES", "text": "hi", "thread_ts": "1700000000.000009"},
     )
     assert (nowhere.status_code, nowhere.json()["error"]) == (400, "thread_not_found")
+    outsider = await http.post(
+        "/_sandbox/ui/message", json={"user": "U0AGENT", "channel": "C0SUPERVISORS", "text": "hi"}
+    )
+    assert (outsider.status_code, outsider.json()["error"]) == (400, "not_in_channel")
     elsewhere = await http.post(
         "/_sandbox/ui/message",
         json={"channel": "C0DISPUTES", "text": "hi"},
