@@ -56,6 +56,14 @@ class _Signals:
 async def run_demo(
     *, port: int = 0, data: str | None = None, wait: bool = True, keep: bool = False
 ) -> int:
+    """The demo on the folder `data` (default: the per-user one), which it holds while it runs:
+    a second demo there stops at once (a StartupError) rather than wipe this one's data."""
+    folder = demo_world.data_folder(data)
+    with demo_world.folder_lock(folder):
+        return await _run_demo(folder, port=port, wait=wait, keep=keep)
+
+
+async def _run_demo(folder: Path, *, port: int, wait: bool, keep: bool) -> int:
     signals = _Signals()
 
     workspace = Workspace.default()
@@ -65,7 +73,7 @@ async def run_demo(
     try:
         await emulator.start()
         _say(f"Dispute Desk sandbox: {emulator.base_url}/")
-        folder = demo_world.prepare_folder(data, keep=keep)
+        demo_world.prepare_folder(folder, keep=keep)
         # Spawned from this (the main) thread: the child's death signal follows this thread.
         stripe = LocalStripe(store=folder / demo_world.STRIPE_STORE)
         stripe.spawn()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -15,6 +18,7 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy import text
 
+from bot.errors import StartupError
 from connectors.orders.factory import default_fixtures_path
 from domain.money import to_minor
 from sandbox.slack.driver import SlackDriver
@@ -31,6 +35,8 @@ DB_NAME = "dispute-desk.db"
 ORDERS = "orders"
 ROLES_NAME = "roles.yml"
 STRIPE_STORE = "localstripe.pickle"
+# Held (flock) by the demo using the folder; kept, never removed, so two runs lock one file.
+LOCK_NAME = "demo.lock"
 # Only what the demo itself writes is ever removed, whatever folder --data names.
 _OWNED = (
     DB_NAME,
@@ -78,8 +84,32 @@ def default_data_folder() -> Path:
     return Path(cache) / "dispute-desk" / "demo"
 
 
-def prepare_folder(data: str | None, *, keep: bool) -> Path:
-    folder = Path(data).expanduser().resolve() if data else default_data_folder()
+def data_folder(data: str | None) -> Path:
+    """The folder `--data` names, or the default one."""
+    return Path(data).expanduser().resolve() if data else default_data_folder()
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold the folder for this demo: a second demo on it fails with a StartupError before
+    touching anything. An OS lock, so it goes with the process however that ends (SIGKILL)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StartupError(
+                f"another demo is using {folder} (starting would wipe its data); stop it, "
+                "or give this one its own folder with --data DIR"
+            ) from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def prepare_folder(folder: Path, *, keep: bool) -> Path:
+    """Empty what an earlier demo left in `folder`, unless `keep`."""
     folder.mkdir(parents=True, exist_ok=True)
     if not keep:
         for name in _OWNED:

@@ -1,4 +1,5 @@
-"""GET /: a plain server-rendered HTML view of the sandbox workspace, refreshed every 2 s."""
+"""Server-rendered HTML of the workspace: the plain view of every channel (refreshed every 2 s),
+and the first screen of the interactive page, so a channel or a thread reads without JS."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from sandbox.page.emoji import emoji_html
 from sandbox.page.render import element_label, mrkdwn_html, safe_url, text_of, ts_time
 from sandbox.slack.workspace import Workspace
 
@@ -24,16 +26,23 @@ _env = Environment(
 )
 
 
+def _helpers(snap_users: list[dict[str, Any]], channels: dict[str, str]) -> dict[str, Any]:
+    """What message.html needs: names, the mrkdwn renderer and small formatters."""
+    names = {u["id"]: u["real_name"] for u in snap_users}
+
+    def md(obj: Any) -> Markup:
+        # plain_text objects are shown literally (emoji aside); mrkdwn gets the formatting.
+        if isinstance(obj, dict) and obj.get("type") == "plain_text":
+            return emoji_html(str(Markup.escape(text_of(obj))))
+        return mrkdwn_html(text_of(obj), names, channels)
+
+    return {"names": names, "md": md, "label": element_label, "time": ts_time, "url": safe_url}
+
+
 def render_page(workspace: Workspace) -> str:
     """The whole workspace as one HTML page."""
     snap = workspace.snapshot()
-    names = {u["id"]: u["real_name"] for u in snap["users"]}
-
-    def md(obj: Any) -> Markup:
-        # plain_text objects are shown literally; mrkdwn gets the minimal formatting.
-        if isinstance(obj, dict) and obj.get("type") == "plain_text":
-            return Markup.escape(text_of(obj))
-        return mrkdwn_html(text_of(obj), names)
+    channel_names = {c["id"]: c["name"] for c in snap["channels"]}
 
     def bot_authored(eph: dict[str, Any]) -> dict[str, Any]:
         return {**eph, "user": snap["bot_user_id"]}
@@ -42,13 +51,24 @@ def render_page(workspace: Workspace) -> str:
     return template.render(
         channels=snap["channels"],
         ephemerals=snap["ephemerals"],
-        names=names,
-        channel_names={c["id"]: c["name"] for c in snap["channels"]},
-        md=md,
-        label=element_label,
-        time=ts_time,
-        url=safe_url,
+        channel_names=channel_names,
         bot_authored=bot_authored,
+        **_helpers(snap["users"], channel_names),
+    )
+
+
+def render_workspace(state: dict[str, Any], initial_state: str) -> str:
+    """The interactive page for one person's `state` (sandbox/page/routes.py ui_state), with its
+    channel and open thread already in the HTML; `initial_state` is that state as script JSON
+    (`state["linked"]`: the ts of the message a permalink points at)."""
+    channel_names = {c["id"]: c["name"] for c in state["channels"]}
+    template = _env.get_template("workspace.html")
+    return template.render(
+        state=state,
+        initial_state=Markup(initial_state),
+        channel_name=channel_names.get(state["channel"], "Dispute Desk"),
+        linked=state.get("linked"),
+        **_helpers(state["users"], channel_names),
     )
 
 
@@ -62,4 +82,4 @@ def page_routes() -> list[Route]:
     return [Route("/", page, methods=["GET"])]
 
 
-__all__ = ["page_routes", "render_page"]
+__all__ = ["page_routes", "render_page", "render_workspace"]

@@ -1,17 +1,22 @@
 """The interactive workspace page: GET / plus the /_sandbox/ui/* and event-stream endpoints.
 
-The page is plain JS (templates/workspace.js) over JSON: `GET /_sandbox/state?user=U…` answers the
-workspace as that person sees it (one channel's latest messages, an open thread, their ephemeral
-messages, their top modal with its field errors); `GET /_sandbox/events` streams a `changed` event
-whenever the workspace's version moves. Clicks and submissions go through the `SlackDriver` the
-emulator was handed (`EmulatorServer.attach_driver`), so the app gets exactly what Slack sends.
-Files go up as multipart to `/_sandbox/ui/upload`, shared in a thread or kept for a modal.
+The page is plain JS (templates/workspace.js) over JSON, with its first screen already in the
+HTML, so a channel, or a thread opened by a permalink (`/archives/<channel>/p<ts>`), reads
+without JS. `GET /_sandbox/state?user=U…` answers the workspace as that person sees it (one
+channel's latest messages, an open thread, their ephemeral messages, their top modal with its
+field errors); `GET /_sandbox/events` streams a `changed` event whenever the workspace's version
+moves. What a person does goes through the `SlackDriver` the emulator was handed
+(`EmulatorServer.attach_driver`), so the app gets exactly what Slack sends: messages and thread
+replies (`/_sandbox/ui/message`), slash commands, clicks, submissions, and files, which go up as
+multipart to `/_sandbox/ui/upload`, shared in a thread or kept for a modal.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
+from html import escape
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -26,7 +31,8 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from sandbox.page.plain import render_page
+from sandbox.page.emoji import emoji_svg, known_emoji
+from sandbox.page.plain import render_page, render_workspace
 from sandbox.slack.records import MAX_FILE_BYTES, MAX_UPLOAD_BODY
 from sandbox.slack.session import page_user
 from sandbox.slack.workspace import SlackError, Workspace
@@ -128,9 +134,47 @@ async def page(request: Request) -> HTMLResponse:
         state = ui_state(ws, user, request.query_params.get("channel"))
     except SlackError:
         state = ui_state(ws, user)
-    html = (TEMPLATES / "workspace.html").read_text()
-    html = html.replace("{{ initial_state }}", _json_for_script(state))
-    return HTMLResponse(html)
+    return _workspace_page(state)
+
+
+def _workspace_page(state: dict[str, Any], linked: str | None = None) -> HTMLResponse:
+    # The first state, inlined, also says which emoji have pictures and what a permalink chose.
+    first = state | {"emoji": known_emoji(), "linked": linked}
+    return HTMLResponse(render_workspace(first, _json_for_script(first)))
+
+
+# A Slack message permalink names its message by the ts without its dot.
+_PERMALINK_TS = re.compile(r"(\d{1,10})(\d{6})")
+
+
+def _not_found_page(what: str) -> HTMLResponse:
+    return HTMLResponse(
+        "<!doctype html><meta charset=utf-8><title>Not found · Dispute Desk sandbox</title>"
+        f"<h1>Not found</h1><p>{escape(what)}</p>"
+        '<p><a href="/">Back to the workspace</a></p>',
+        status_code=404,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def permalink(request: Request) -> HTMLResponse:
+    """GET /archives/<channel>/p<ts digits>[?thread_ts=…]: the page on that channel with the
+    message's thread open (a reply's link names its thread), as chat.getPermalink's links
+    open on Slack; a 404 page when the viewer has no such channel or message."""
+    ws: Workspace = request.app.state.workspace
+    user = page_user(ws, request)
+    channel_id = request.path_params["channel"]
+    digits = _PERMALINK_TS.fullmatch(request.path_params["digits"])
+    with ws.lock:
+        channel = ws.channels.get(channel_id)
+        if channel is None or (ws.is_dm(channel.id) and channel.id != ws.dm_channel(user).id):
+            return _not_found_page(f"There is no channel {channel_id} in this workspace.")
+        msg = ws.message(channel.id, f"{digits[1]}.{digits[2]}") if digits else None
+        if msg is None:
+            return _not_found_page(f"That message is not in #{channel.name}: it may be deleted.")
+        thread = msg.thread_ts if msg.is_reply else msg.ts
+        state = ui_state(ws, user, channel.id, thread=thread)
+    return _workspace_page(state, linked=msg.ts)
 
 
 async def plain_page(request: Request) -> HTMLResponse:
@@ -151,6 +195,14 @@ async def asset(request: Request) -> Response:
         media_type=_ASSETS[name],
         headers={"Cache-Control": "no-cache"},
     )
+
+
+async def emoji(request: Request) -> Response:
+    """GET /_sandbox/emoji/<name>.svg: the picture the page shows for `:name:`."""
+    svg = emoji_svg(request.path_params["name"])
+    if svg is None:
+        return Response("not found", status_code=404)
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "max-age=3600"})
 
 
 async def state(request: Request) -> JSONResponse:
@@ -233,7 +285,8 @@ def _response_body(response: Any) -> Any:
 
 async def ui_command(request: Request) -> JSONResponse:
     """POST /_sandbox/ui/command {user, channel, text}: `/dispute …` signed as Slack signs it.
-    The ack body is what Slack shows the user as an ephemeral message, so it is kept as one."""
+    The ack body is what Slack shows the user as an ephemeral message, so it is kept as one.
+    Text without a leading `/` is a message (`/_sandbox/ui/message`), never a command."""
     ws: Workspace = request.app.state.workspace
     try:
         data = await _body(request)
@@ -241,8 +294,8 @@ async def ui_command(request: Request) -> JSONResponse:
         channel = ws.channel(str(data.get("channel") or DEFAULT_CHANNEL))
         text = str(data.get("text") or "").strip()
         command, _, rest = text.partition(" ")
-        if not command.startswith("/"):
-            command, rest = "/dispute", text
+        if len(command) < 2 or not command.startswith("/"):
+            raise SlackError("not_a_command", detail="a slash command starts with /")
         response = await _driver(request).command(
             rest.strip(), user=user, channel=channel.id, command=command
         )
@@ -267,6 +320,39 @@ async def ui_command(request: Request) -> JSONResponse:
             ws.post_ephemeral(channel.id, user, text=text_out, blocks=blocks, via="ack")
     return JSONResponse(
         {"ok": response.status_code == 200, "status": response.status_code, "ack": body}
+    )
+
+
+async def ui_message(request: Request) -> JSONResponse:
+    """POST /_sandbox/ui/message {user, channel, text, thread_ts}: the person sends a message
+    (a thread reply with `thread_ts`); it is stored as theirs and, when the bot is in the
+    channel, the app gets its `message` event. Answers {ok, channel, ts, status}."""
+    ws: Workspace = request.app.state.workspace
+    try:
+        data = await _body(request)
+        user = page_user(ws, request, data)
+        text = str(data.get("text") or "").strip()
+        if not text:
+            raise SlackError("no_text", detail="type a message first")
+        channel = ws.channel(str(data.get("channel") or DEFAULT_CHANNEL))
+        if user not in channel.members:  # Slack offers "Join channel" instead of a composer
+            raise SlackError("not_in_channel", detail="join the channel to write in it")
+        posted = await _driver(request).post_message(
+            channel.id,
+            user,
+            text,
+            thread_ts=str(data.get("thread_ts") or "") or None,
+        )
+    except SlackError as exc:
+        return _fail(exc)
+    response = posted.response
+    return JSONResponse(
+        {
+            "ok": response is None or response.status_code == 200,
+            "channel": posted.message.channel,
+            "ts": posted.message.ts,
+            "status": response.status_code if response is not None else None,
+        }
     )
 
 
@@ -431,11 +517,14 @@ def web_routes() -> list[Route]:
     """The page, its assets and the endpoints it calls."""
     return [
         Route("/", page, methods=["GET"]),
+        Route("/archives/{channel}/p{digits}", permalink, methods=["GET"]),
+        Route("/_sandbox/emoji/{name}.svg", emoji, methods=["GET"]),
         Route("/_sandbox/plain", plain_page, methods=["GET"]),
         Route("/_sandbox/assets/{name}", asset, methods=["GET"]),
         Route("/_sandbox/state", state, methods=["GET"]),
         Route("/_sandbox/events", events, methods=["GET"]),
         Route("/_sandbox/ui/command", ui_command, methods=["POST"]),
+        Route("/_sandbox/ui/message", ui_message, methods=["POST"]),
         Route("/_sandbox/ui/action", ui_action, methods=["POST"]),
         Route("/_sandbox/ui/submit", ui_submit, methods=["POST"]),
         Route("/_sandbox/ui/close", ui_close, methods=["POST"]),

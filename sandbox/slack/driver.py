@@ -19,14 +19,29 @@ VERIFICATION_TOKEN = "sandbox-verification-token"
 
 
 @dataclass
+class Posted:
+    """A person's message and the app's answer to its `message` event (None when the bot is
+    not in the channel, so Slack tells it nothing)."""
+
+    message: Message
+    response: httpx.Response | None
+    event_id: str | None = None  # what a retry of that event would carry
+
+
+@dataclass
 class SharedFile:
-    """What `share_file` did: the file, the message carrying it, and the app's answer to the
-    `message` event (None when the bot is not in the channel, so Slack tells it nothing)."""
+    """What `share_file` did: the file, the message carrying it, and the app's answer to its
+    `message` event (None when the bot is not in the channel)."""
 
     file: File
     message: Message
     response: httpx.Response | None
-    event_id: str | None = None  # what a retry of that event would carry
+    event_id: str | None = None
+
+
+def typed_text(text: str) -> str:
+    """Text as a person typed it, escaped as Slack stores it (`&`, `<` and `>` as entities)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class SlackDriver:
@@ -247,6 +262,16 @@ class SlackDriver:
         body = json.dumps(envelope).encode()
         return await self.send(body, "application/json", headers=headers)
 
+    async def post_message(
+        self, channel: str, user: str, text: str, *, thread_ts: str | None = None
+    ) -> Posted:
+        """A person sends `text` in a channel or, with `thread_ts`, in a thread: the message is
+        stored as theirs (escaped as Slack stores typed text) and the app gets its event."""
+        msg = self.workspace.post_message(
+            channel, text=typed_text(text), user=user, thread_ts=thread_ts
+        )
+        return await self._deliver(msg)
+
     async def share_file(
         self,
         channel: str,
@@ -258,15 +283,23 @@ class SlackDriver:
         thread_ts: str | None = None,
         text: str = "",
     ) -> SharedFile:
-        """A person drops a file into a channel or thread: the `file_share` message is posted
-        and, when the bot is in the channel, the app gets its `message` event."""
+        """A person drops a file into a channel or thread, with an optional comment: the
+        `file_share` message is posted and the app gets its `message` event."""
         ws = self.workspace
-        msg = ws.share_file(channel, user, name, content, mimetype, thread_ts=thread_ts, text=text)
-        response = event_id = None
-        if ws.bot_user_id in ws.channel(msg.channel).members:
-            event_id = f"Ev{secrets.token_hex(5).upper()}"
-            response = await self.event(self.message_event(msg), event_id=event_id)
-        return SharedFile(ws.file(msg.files[0]), msg, response, event_id)
+        msg = ws.share_file(
+            channel, user, name, content, mimetype, thread_ts=thread_ts, text=typed_text(text)
+        )
+        posted = await self._deliver(msg)
+        return SharedFile(ws.file(msg.files[0]), msg, posted.response, posted.event_id)
+
+    async def _deliver(self, msg: Message) -> Posted:
+        # Slack sends a channel's message events only to apps whose bot is in the channel.
+        ws = self.workspace
+        if ws.bot_user_id not in ws.channel(msg.channel).members:
+            return Posted(msg, None)
+        event_id = f"Ev{secrets.token_hex(5).upper()}"
+        response = await self.event(self.message_event(msg), event_id=event_id)
+        return Posted(msg, response, event_id)
 
     def message_event(self, msg: Message) -> dict[str, Any]:
         """The Events API `message` event for a stored message, as Slack sends it."""

@@ -154,6 +154,34 @@ def test_the_refund_not_received_dispute_shows_its_payment_ledger(demo: Demo) ->
     assert "72.00 USD never reached the customer" in card
 
 
+def _kept_data(folder: Path) -> dict[str, bytes]:
+    """What a second demo must not touch: the orders and roles (the database is live)."""
+    kept = {p.name: p.read_bytes() for p in (folder / "orders").glob("*.json")}
+    kept["roles.yml"] = (folder / "roles.yml").read_bytes()
+    return kept
+
+
+def test_a_second_demo_on_the_same_folder_stops_at_once_touching_nothing(demo: Demo) -> None:
+    names = {p.name for p in demo.folder.iterdir()}
+    kept = _kept_data(demo.folder)
+    second = subprocess.run(
+        _demo(demo.folder, demo.folder.parent),
+        cwd=demo.folder.parent,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode == 2, second
+    assert second.stdout == ""
+    assert len(second.stderr.strip().splitlines()) == 1, second.stderr
+    assert f"another demo is using {demo.folder}" in second.stderr
+    assert "--data DIR" in second.stderr
+    assert {p.name for p in demo.folder.iterdir()} == names
+    assert _kept_data(demo.folder) == kept
+    assert httpx.get(demo.page, timeout=10).status_code == 200  # the first one goes on
+
+
 def test_sigint_stops_everything_within_15_seconds(demo: Demo) -> None:
     children = _children(demo.process.pid)
     assert demo.stripe_pid in children
@@ -210,6 +238,18 @@ def test_a_killed_demo_takes_localstripe_with_it_and_keep_reuses_the_folder(
     while _alive(stripe_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(stripe_pid)
+
+    # The killed demo's lock went with it: the next run on the folder gets it.
+    again = subprocess.run(
+        _demo(folder, tmp_path, "--keep", "--no-wait"),
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "another demo" not in again.stderr
 
 
 def test_slack_requests_and_customer_replies_are_signed_with_different_secrets(

@@ -37,6 +37,8 @@ async def test_a_foreign_host_gets_a_400_on_every_path(
     for method, path, body in (
         ("GET", "/", None),
         ("GET", "/_sandbox/plain", None),
+        ("GET", "/archives/C0DISPUTES/p1700000000000001", None),
+        ("POST", "/_sandbox/ui/message", {"channel": "C0DISPUTES", "text": "hi"}),
         ("GET", "/_sandbox/state", None),
         ("POST", "/api/auth.test", None),
         ("POST", "/_sandbox/ui/command", COMMAND),

@@ -17,6 +17,9 @@
   };
   S.user = S.state.me;
   S.channel = S.state.channel;
+  S.thread = S.state.thread ? S.state.thread.ts : null; // a permalink opens its thread
+  S.linked = S.state.linked || null; // the message a permalink points at
+  const EMOJI = new Set(S.state.emoji || []); // names the page has pictures for
   const elements = new Map(); // data-el id -> {el, ctx, blockId}, for messages
   const viewElements = new Map(); // the same for the open modal ("v" ids)
   let nextEl = 0;
@@ -25,16 +28,13 @@
 
   const ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ESC[c]);
-  const EMOJI = {
-    white_check_mark: "✅", heavy_check_mark: "✔️", x: "❌", warning: "⚠️", hourglass: "⏳",
-    hourglass_flowing_sand: "⏳", money_with_wings: "💸", package: "📦", mag: "🔍",
-    memo: "📝", eyes: "👀", rotating_light: "🚨", lock: "🔒", no_entry: "⛔", link: "🔗",
-    information_source: "ℹ️", bulb: "💡", paperclip: "📎", speech_balloon: "💬",
-    red_circle: "🔴", large_green_circle: "🟢", large_yellow_circle: "🟡", arrows_counterclockwise: "🔄",
-    scales: "⚖️", card_index_dividers: "🗂️", clipboard: "📋", bust_in_silhouette: "👤", white_circle: "⚪", large_blue_circle: "🔵", receipt: "🧾", email: "📧", credit_card: "💳", truck: "🚚", calendar: "📅",
-    new: "🆕", checkered_flag: "🏁", heavy_minus_sign: "➖", leftwards_arrow_with_hook: "↩️",
-  };
-  const emoji = (html) => html.replace(/:([a-z0-9_+-]+):/g, (m, n) => EMOJI[n] || m);
+  // `:name:` as the picture the page ships for it; unknown names stay as text.
+  const emoji = (html) => html.replace(/:([a-z0-9_+-]+):/g, (m, n) => (EMOJI.has(n)
+    ? `<img class="emoji" src="/_sandbox/emoji/${n}.svg" alt=":${n}:" title=":${n}:" width="18" height="18">`
+    : m));
+  // Slack's text comes entity-escaped (&lt; &gt; &amp;); after esc() one reads "&amp;lt;".
+  // Decoding once leaves "&lt;", which shows as "<": never markup from a message.
+  const decoded = (html) => html.replace(/&amp;(lt|gt|amp);/g, "&$1;");
   const userName = (id) => {
     const u = S.state.users.find((x) => x.id === id);
     return u ? u.real_name : null;
@@ -106,17 +106,17 @@
     let html = esc(String(text ?? "").replace(/\u0000/g, ""));
     const held = [];
     const hold = (f) => { held.push(f); return `\u0000${held.length - 1}\u0000`; };
-    html = html.replace(/```([\s\S]*?)```/g, (_, c) => hold(`<pre>${c}</pre>`));
-    html = html.replace(/&lt;!date\^\d+\^[^|&]*(?:\^[^|&]*)?\|(.*?)&gt;/g, (_, f) => hold(`<time>${f}</time>`));
-    html = html.replace(/`([^`\n]+)`/g, (_, c) => hold(`<code>${c}</code>`));
+    html = html.replace(/```([\s\S]*?)```/g, (_, c) => hold(`<pre>${decoded(c)}</pre>`));
+    html = html.replace(/&lt;!date\^\d+\^[^|&]*(?:\^[^|&]*)?\|(.*?)&gt;/g, (_, f) => hold(`<time>${decoded(f)}</time>`));
+    html = html.replace(/`([^`\n]+)`/g, (_, c) => hold(`<code>${decoded(c)}</code>`));
     html = html.replace(/&lt;((?:https?:\/\/|mailto:)[^|\s]*?)(?:\|(.*?))?&gt;/g, (_, u, l) =>
-      hold(`<a href="${u}" target="_blank" rel="noopener">${l || u}</a>`));
+      hold(`<a href="${decoded(u)}" target="_blank" rel="noopener">${decoded(l || u)}</a>`));
     html = html.replace(/&lt;@([UW][A-Z0-9]+)(?:\|(.*?))?&gt;/g, (_, id, l) =>
-      hold(`<span class="mention">@${userName(id) ? esc(userName(id)) : l || id}</span>`));
+      hold(`<span class="mention">@${userName(id) ? esc(userName(id)) : decoded(l || id)}</span>`));
     html = html.replace(/&lt;#(C[A-Z0-9]+)(?:\|(.*?))?&gt;/g, (_, id, l) =>
-      hold(`<span class="mention">#${channelName(id) ? esc(channelName(id)) : l || id}</span>`));
+      hold(`<span class="mention">#${channelName(id) ? esc(channelName(id)) : decoded(l || id)}</span>`));
     html = html.replace(/&lt;!subteam\^([A-Z0-9]+)(?:\|(.*?))?&gt;/g, (_, id, l) =>
-      hold(`<span class="mention">${l || "@" + id}</span>`));
+      hold(`<span class="mention">${l ? decoded(l) : "@" + id}</span>`));
     html = html.replace(/&lt;!(here|channel|everyone)(?:\|.*?)?&gt;/g, (_, w) =>
       hold(`<span class="mention">@${w}</span>`));
     html = html.replace(/(^|[^\w*])\*(?!\s)([^*\n]+?)\*(?![\w*])/g, "$1<b>$2</b>");
@@ -136,7 +136,7 @@
     for (const line of html.split("\n")) {
       let kind = null, body = line;
       let m;
-      if ((m = line.match(/^&gt;\s?(.*)$/))) { kind = "quote"; body = m[1]; }
+      if ((m = line.match(/^(?:&gt;|&amp;gt;)\s?(.*)$/))) { kind = "quote"; body = m[1]; }
       else if ((m = line.match(/^\s*[•◦▪\-]\s+(.*)$/))) { kind = "ul"; body = m[1]; }
       else if ((m = line.match(/^\s*\d+[.)]\s+(.*)$/))) { kind = "ol"; body = m[1]; }
       if (kind) {
@@ -148,7 +148,7 @@
       }
     }
     flush();
-    html = out.join("").replace(/\n$/, "").replace(/\n/g, "<br>");
+    html = decoded(out.join("").replace(/\n$/, "").replace(/\n/g, "<br>"));
     return html.replace(/\u0000(\d+)\u0000/g, (_, i) => held[+i]);
   }
 
@@ -356,11 +356,12 @@
     const replies = where === "channel" && m.reply_count
       ? `<button type="button" class="replies-link" data-thread="${esc(m.ts)}">${m.reply_count} ${m.reply_count === 1 ? "reply" : "replies"}</button>`
       : "";
-    const eph = m.ephemeral ? '<div class="ephemeral-note">👁 Only visible to you</div>' : "";
+    const eph = m.ephemeral ? '<div class="ephemeral-note">Only visible to you</div>' : "";
     const broadcast = m.subtype === "thread_broadcast" ? '<div class="muted">replied to a thread</div>' : "";
     const edited = m.edited ? ' <span class="muted">(edited)</span>' : "";
     const classes = ["msg", m.ephemeral ? "ephemeral" : "", m.reply_count && where === "channel" ? "has-replies" : "",
-      where === "channel" && S.thread === m.ts ? "selected" : ""].join(" ");
+      where === "channel" && S.thread === m.ts ? "selected" : "",
+      where === "thread" && S.linked === m.ts ? "linked" : ""].join(" ");
     const threadAttr = where === "channel" && m.reply_count ? ` data-thread="${esc(m.ts)}"` : "";
     return `<div class="${classes}" data-ts="${esc(m.ts)}"${threadAttr}>` +
       `<div class="avatar${bot ? " bot" : ""}">${esc(initials(name))}</div><div class="msg-body">` +
@@ -386,9 +387,9 @@
     if (st.channel) S.channel = st.channel; // e.g. another person's DM answers with one's own
     $("home-link").className = S.home ? "active" : "";
     $("channels").innerHTML = st.channels.map((c) =>
-      `<a href="?channel=${esc(c.id)}" data-channel="${esc(c.id)}" class="${!S.home && c.id === S.channel ? "active" : ""}"># ${esc(c.name)}${c.member ? "" : ' <span class="muted">(not a member)</span>'}</a>`).join("");
+      `<a href="/?channel=${esc(c.id)}" data-channel="${esc(c.id)}" class="${!S.home && c.id === S.channel ? "active" : ""}"># ${esc(c.name)}${c.member ? "" : ' <span class="muted">(not a member)</span>'}</a>`).join("");
     $("dms").innerHTML = st.dm
-      ? `<a href="?channel=${esc(st.dm)}" data-channel="${esc(st.dm)}" class="${!S.home && st.dm === S.channel ? "active" : ""}">Dispute Desk</a>`
+      ? `<a href="/?channel=${esc(st.dm)}" data-channel="${esc(st.dm)}" class="${!S.home && st.dm === S.channel ? "active" : ""}">Dispute Desk</a>`
       : "";
     $("home").hidden = !S.home;
     $("messages").hidden = $("composer").hidden = S.home;
@@ -413,6 +414,8 @@
       panel.hidden = false;
       $("thread-channel").textContent = `#${channelName(S.channel)}`;
       pinned($("thread-messages"), st.thread.messages.map((m) => message(m, "thread")).join(""));
+      const linked = S.linked && S.first && $("thread-messages").querySelector(".msg.linked");
+      if (linked) linked.scrollIntoView({ block: "center" }); // where the permalink points
     } else {
       panel.hidden = true;
       if (S.thread && !st.thread) S.thread = null;
@@ -531,7 +534,7 @@
   async function openHome() {
     S.home = true;
     S.thread = null;
-    history.replaceState(null, "", "?home=1");
+    history.replaceState(null, "", "/?home=1");
     render();
     await post("/_sandbox/ui/home", {});
     refresh();
@@ -560,7 +563,8 @@
       S.thread = null;
       S.limit = PAGE;
       S.first = true;
-      history.replaceState(null, "", `?channel=${encodeURIComponent(S.channel)}`);
+      S.linked = null;
+      history.replaceState(null, "", `/?channel=${encodeURIComponent(S.channel)}`);
       refresh();
       return;
     }
@@ -572,6 +576,7 @@
     const th = e.target.closest("[data-thread]");
     if (th && th.closest("#messages")) {
       S.thread = th.dataset.thread;
+      S.linked = null;
       refresh();
     }
   });
@@ -593,20 +598,29 @@
     else refresh();
   });
 
-  $("composer").addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const box = $("composer-input");
+  // What a person types: a slash command when it starts with "/", a message otherwise (in the
+  // open thread for the thread's reply box).
+  async function send(box, thread) {
     const text = box.value.trim();
     if (!text) return;
     box.value = "";
     box.disabled = true;
     try {
-      await post("/_sandbox/ui/command", { channel: S.channel, text });
+      if (text.startsWith("/")) await post("/_sandbox/ui/command", { channel: S.channel, text });
+      else await post("/_sandbox/ui/message", { channel: S.channel, text, thread_ts: thread });
     } finally {
       box.disabled = false;
       box.focus();
       refresh();
     }
+  }
+  $("composer").addEventListener("submit", (e) => {
+    e.preventDefault();
+    send($("composer-input"), null);
+  });
+  $("reply").addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (S.thread) send($("reply-input"), S.thread);
   });
 
   // A check the page makes itself, shown like the app's field errors.

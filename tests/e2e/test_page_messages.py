@@ -1,0 +1,72 @@
+"""People talk in a dispute's channel and thread from the sandbox page: the app, a real process,
+gets each message as a signed Events API `message` event and answers it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from sandbox.slack.driver import SlackDriver
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import Workspace
+from sandbox.waiting import eventually
+from tests.support.app_process import AppProcess
+
+
+@pytest.fixture(scope="module")
+def page_driver(app: AppProcess, emulator: EmulatorServer) -> Iterator[None]:
+    # The page's own driver, used from the emulator's loop, as the demo attaches one.
+    emulator.attach_driver(SlackDriver(app.url, app.secret, emulator.workspace, emulator.base_url))
+    yield
+    emulator.attach_driver(None)
+
+
+@pytest.fixture
+async def page(emulator: EmulatorServer, page_driver: None) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=emulator.base_url, timeout=15) as client:
+        yield client
+
+
+async def test_channel_messages_and_thread_replies_reach_the_app(
+    slack: SlackDriver, workspace: Workspace, app: AppProcess, page: httpx.AsyncClient
+) -> None:
+    await slack.command("open ORD-1010 damaged the corner was dented", user="U0MANAGER1")
+    parent = await eventually(
+        lambda: next((m for m in workspace.history("C0DISPUTES") if "ORD-1010" in m.text), None)
+    )
+    await eventually(lambda: len(workspace.thread("C0DISPUTES", parent.ts)) >= 3)
+
+    said = await page.post(
+        "/_sandbox/ui/message",
+        json={"user": "U0AGENT", "channel": "C0DISPUTES", "text": "who takes ORD-1010?"},
+    )
+    # 200 from the app: the signature held and its message listener took the event.
+    assert said.json()["ok"] is True and said.json()["status"] == 200, said.text
+    assert workspace.history("C0DISPUTES")[-1].user == "U0AGENT"
+
+    replied = await page.post(
+        "/_sandbox/ui/message",
+        json={
+            "user": "U0SUPER",
+            "channel": "C0DISPUTES",
+            "text": "I will <@U0MANAGER2> & co",
+            "thread_ts": parent.ts,
+        },
+    )
+    assert replied.json()["status"] == 200, replied.text
+    last = workspace.thread("C0DISPUTES", parent.ts)[-1]
+    assert (last.user, last.text, last.ts) == (
+        "U0SUPER",
+        "I will &lt;@U0MANAGER2&gt; &amp; co",
+        replied.json()["ts"],
+    )
+    assert "Traceback" not in app.output()
+
+    # A slash command typed on the page still goes to the app as a command.
+    command = await page.post(
+        "/_sandbox/ui/command",
+        json={"user": "U0MANAGER1", "channel": "C0DISPUTES", "text": "/dispute help"},
+    )
+    assert command.json()["status"] == 200
