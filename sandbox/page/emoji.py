@@ -25,6 +25,11 @@ _BODIES: dict[str, str] = {
         '<path d="M12 34l13 13 27-30" fill="none" stroke="#444" stroke-width="9"/>'
     ),
     "x": '<path d="M14 14l36 36M50 14L14 50" stroke="#e0334a" stroke-width="10"/>',
+    "lock": (
+        '<path d="M20 30v-8a12 12 0 0 1 24 0v8" fill="none" stroke="#8a8f98" stroke-width="6"/>'
+        '<rect x="12" y="28" width="40" height="30" rx="5" fill="#f2b233"/>'
+        '<circle cx="32" cy="42" r="4" fill="#7a5a12"/>'
+    ),
     "warning": (
         '<path d="M32 5L61 57H3z" fill="#f5c518" stroke="#d9a300" stroke-width="3"/>'
         '<path d="M32 22v18" stroke="#222" stroke-width="6"/><circle cx="32" cy="48" r="3.5"/>'
