@@ -296,8 +296,9 @@ async def ui_command(request: Request) -> JSONResponse:
         command, _, rest = text.partition(" ")
         if len(command) < 2 or not command.startswith("/"):
             raise SlackError("not_a_command", detail="a slash command starts with /")
+        token = ws.mint_response_url(channel.id, user, awaiting_ack=True)
         response = await _driver(request).command(
-            rest.strip(), user=user, channel=channel.id, command=command
+            rest.strip(), user=user, channel=channel.id, command=command, response_url=token
         )
     except (SlackError, LookupError) as exc:
         return _fail(exc)
@@ -309,15 +310,19 @@ async def ui_command(request: Request) -> JSONResponse:
             text=f'{command} failed with the error "dispatch_failed" (HTTP {response.status_code})',
             via="ack",
         )
-    elif body:
-        message = body if isinstance(body, dict) else {"text": str(body)}
+    else:
+        message = body if isinstance(body, dict) else {"text": str(body or "")}
         text_out = str(message.get("text") or "")
         listed = message.get("blocks")
         blocks = [b for b in listed if isinstance(b, dict)] if isinstance(listed, list) else []
         if message.get("response_type") == "in_channel":
             ws.post_message(channel.id, text=text_out, blocks=blocks)
-        elif text_out or blocks:
-            ws.post_ephemeral(channel.id, user, text=text_out, blocks=blocks, via="ack")
+        else:
+
+            def show(text: str, blocks: list[Any]) -> str:
+                return ws.post_ephemeral(channel.id, user, text=text, blocks=blocks, via="ack").ts
+
+            ws.show_ack(token, text_out, blocks, show)
     return JSONResponse(
         {"ok": response.status_code == 200, "status": response.status_code, "ack": body}
     )

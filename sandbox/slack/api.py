@@ -456,6 +456,8 @@ async def respond(request: Request) -> JSONResponse:
 
 
 def _apply_response(ws: Workspace, rurl: Any, body: Params, text: str, blocks: list) -> None:
+    if _flag(body.get("replace_original")) and ws.keep_for_ack(rurl, text, blocks):
+        return  # shown in place of the ack, which the page shows once the app has answered
     original = rurl.message_ts
     if _flag(body.get("delete_original")) and original:
         if rurl.is_ephemeral:

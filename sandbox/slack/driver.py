@@ -119,7 +119,9 @@ class SlackDriver:
     # -- shapes ------------------------------------------------------------------
 
     def _response_url(self, channel: str, user: str, **kw: Any) -> str:
-        token = self.workspace.mint_response_url(channel, user, **kw)
+        return self._url_of(self.workspace.mint_response_url(channel, user, **kw))
+
+    def _url_of(self, token: str) -> str:
         return f"{self.emulator_url}/_sandbox/response/{token}"
 
     def _user(self, user: str) -> dict[str, Any]:
@@ -138,8 +140,10 @@ class SlackDriver:
         user: str = "U0MANAGER1",
         channel: str = "C0DISPUTES",
         command: str = "/dispute",
+        response_url: str | None = None,
     ) -> httpx.Response:
-        """A slash command, form-encoded with every field Slack sends."""
+        """A slash command, form-encoded with every field Slack sends (`response_url`: a token
+        minted by the caller, to show the ack as the response_url's original)."""
         ch = self.workspace.channel(channel)
         fields = {
             "token": VERIFICATION_TOKEN,
@@ -153,7 +157,9 @@ class SlackDriver:
             "text": text,
             "api_app_id": self.api_app_id,
             "is_enterprise_install": "false",
-            "response_url": self._response_url(ch.id, user),
+            "response_url": (
+                self._url_of(response_url) if response_url else self._response_url(ch.id, user)
+            ),
             "trigger_id": self.workspace.mint_trigger(user),
         }
         return await self.send_form(fields)

@@ -4,6 +4,8 @@ tickets of Socket Mode's WebSocket URLs."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from typing import Any
 
 from sandbox.slack.records import (
     APP_ID,
@@ -56,14 +58,46 @@ class Grants:
         *,
         message_ts: str | None = None,
         is_ephemeral: bool = False,
+        awaiting_ack: bool = False,
     ) -> str:
-        """A fresh response_url token tied to a channel, a user and maybe the source message."""
+        """A fresh response_url token tied to a channel, a user and maybe the source message
+        (for a slash command shown on the page: its ack, once shown)."""
         with self.shared.lock:
             token = secrets.token_urlsafe(18)
             self.response_urls[token] = ResponseUrl(
-                token, channel, user, self.shared.clock(), message_ts, is_ephemeral
+                token,
+                channel,
+                user,
+                self.shared.clock(),
+                message_ts,
+                is_ephemeral,
+                awaiting_ack=awaiting_ack,
             )
             return token
+
+    def show_ack(
+        self, token: str, text: str, blocks: list[Any], post: Callable[[str, list[Any]], str]
+    ) -> None:
+        """Show a slash command's ack through `post` (which returns the message's ts), or the
+        response that already replaced it; later replacements then replace that message."""
+        with self.shared.lock:
+            rurl = self.response_urls.get(token)
+            if rurl is None:
+                post(text, blocks)
+                return
+            if rurl.early is not None:
+                text, blocks = rurl.early
+            if text or blocks:
+                rurl.message_ts, rurl.is_ephemeral = post(text, blocks), True
+            rurl.awaiting_ack, rurl.early = False, None
+
+    def keep_for_ack(self, rurl: ResponseUrl, text: str, blocks: list[Any]) -> bool:
+        """A replacement that came before the ack was shown: kept to be shown in its place."""
+        with self.shared.lock:
+            if rurl.awaiting_ack and not rurl.message_ts:
+                rurl.early = (text, blocks)
+                return True
+            return False
 
     def use_response_url(self, token: str) -> ResponseUrl:
         """Spend one use of a response_url: 5 uses within 30 minutes."""

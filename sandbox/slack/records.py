@@ -402,6 +402,11 @@ class ResponseUrl:
     message_ts: str | None = None
     is_ephemeral: bool = False
     uses: int = 0
+    # A slash command's response_url: its "original" is the ack's ephemeral message, which the
+    # page shows only once the app's HTTP answer is in. A replacement sent before that is kept
+    # and shown in the ack's place.
+    awaiting_ack: bool = False
+    early: tuple[str, list[Any]] | None = None
 
 
 @dataclass

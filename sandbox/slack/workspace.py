@@ -123,6 +123,8 @@ class Workspace:
         self.mint_trigger = self.grants.mint_trigger
         self.use_trigger = self.grants.use_trigger
         self.mint_response_url = self.grants.mint_response_url
+        self.show_ack = self.grants.show_ack
+        self.keep_for_ack = self.grants.keep_for_ack
         self.use_response_url = self.grants.use_response_url
         self.open_socket_connection = self.grants.open_socket_connection
         self.take_socket_ticket = self.grants.take_socket_ticket

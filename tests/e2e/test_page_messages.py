@@ -70,3 +70,31 @@ async def test_channel_messages_and_thread_replies_reach_the_app(
         json={"user": "U0MANAGER1", "channel": "C0DISPUTES", "text": "/dispute help"},
     )
     assert command.json()["status"] == 200
+
+
+async def test_the_result_of_open_takes_the_place_of_opening(
+    workspace: Workspace, page: httpx.AsyncClient
+) -> None:
+    seen = len(workspace.ephemerals_for("U0MANAGER2"))
+    typed = await page.post(
+        "/_sandbox/ui/command",
+        json={"user": "U0MANAGER2", "channel": "C0DISPUTES", "text": "/dispute open ord-1012"},
+    )
+    assert typed.json()["status"] == 200, typed.text
+
+    def answered() -> list[str] | None:
+        texts = [e.text for e in workspace.ephemerals_for("U0MANAGER2")[seen:]]
+        return texts if texts and not texts[-1].startswith("Opening") else None
+
+    # One message: "Opening a dispute for ord-1012…" became the result, whichever came first.
+    (only,) = await eventually(answered)
+    assert only.startswith("Opened D-") and "you typed ord-1012" in only
+
+    failed = await page.post(
+        "/_sandbox/ui/command",
+        json={"user": "U0MANAGER2", "channel": "C0DISPUTES", "text": "/dispute open ORD-NOPE"},
+    )
+    assert failed.json()["status"] == 200
+    seen += 1
+    (error,) = await eventually(answered)
+    assert "no order ORD-NOPE" in error
