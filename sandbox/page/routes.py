@@ -34,7 +34,7 @@ from starlette.routing import Route
 from sandbox.page.emoji import emoji_svg, known_emoji
 from sandbox.page.plain import render_page, render_workspace
 from sandbox.slack.records import MAX_FILE_BYTES, MAX_UPLOAD_BODY
-from sandbox.slack.session import page_user
+from sandbox.slack.session import USER_COOKIE, page_user
 from sandbox.slack.workspace import SlackError, Workspace
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -134,7 +134,11 @@ async def page(request: Request) -> HTMLResponse:
         state = ui_state(ws, user, request.query_params.get("channel"))
     except SlackError:
         state = ui_state(ws, user)
-    return _workspace_page(state)
+    response = _workspace_page(state)
+    if request.query_params.get("user") == user:
+        # Whoever the page is opened as stays that person in the tabs its links open.
+        response.set_cookie(USER_COOKIE, user, path="/", samesite="lax")
+    return response
 
 
 def _workspace_page(state: dict[str, Any], linked: str | None = None) -> HTMLResponse:

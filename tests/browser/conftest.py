@@ -70,7 +70,9 @@ def app(emulator: EmulatorServer, tmp_path_factory: pytest.TempPathFactory) -> I
     tmp = tmp_path_factory.mktemp("browser-app")
     roles = tmp / "roles.yml"
     roles.write_text(ROLES)
-    with app_process(tmp, emulator.api_url, ROLES_FILE=str(roles)) as running:
+    with app_process(
+        tmp, emulator.api_url, ROLES_FILE=str(roles), SUPERVISORS_CHANNEL="#dispute-supervisors"
+    ) as running:
         # The driver is only used from the emulator's event loop, by the page's endpoints.
         emulator.attach_driver(
             SlackDriver(running.url, running.secret, emulator.workspace, emulator.base_url)
