@@ -182,7 +182,7 @@ _WORDS: dict[str, Callable[[Any, str], str]] = {
     "days_since_return_received": _days("the return came back {n} day{s} ago"),
     "prior_returns_90d": _days("the customer made {n} return{s} in the last 90 days"),
     "max_discount_percent": _days("the item was discounted by {n}%"),
-    "item_categories": lambda v, _c: f"the items are filed under {_plain(v)}",
+    "item_categories": lambda v, _c: f"the items are filed under {_plain(v).replace('_', ' ')}",
     "condition_grade": lambda v, _c: f"the warehouse graded the item {_plain(v)}",
     "has_final_sale_item": lambda v, _c: (
         "an item was final sale" if v else "nothing was final sale"
