@@ -6,9 +6,13 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from domain.reasons import Reason
+
 
 class ActionId(StrEnum):
     POLICY_WHY = "policy.why"
+    POLICY_TRACE = "policy.trace"
+    POLICY_SWITCH_REASON = "policy.switch_reason"
     START_REVIEW = "review.start"
     PROPOSE = "review.propose"
     APPROVE = "proposal.approve"
@@ -26,6 +30,7 @@ class Subject(BaseModel):
 
     dispute: int = Field(ge=1)
     proposal: int | None = Field(None, ge=1)
+    reason: Reason | None = None  # the reason a "use this reason" button switches to
 
     def encode(self) -> str:
         # Leaving out unset fields keeps values written before a field existed identical.

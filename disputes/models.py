@@ -16,6 +16,7 @@ from policies.engine import Decision as PolicyDecision
 from policies.engine import RuleTrace
 from policies.schema import Recommendation
 from policies.schema import Rule as PolicyRule
+from policies.supervision import SupervisorCause
 
 # What a reviewer may propose (F4); deny and carrier claims are policy outcomes only.
 PROPOSABLE: tuple[Resolution, ...] = (
@@ -40,6 +41,7 @@ __all__ = [
     "Recommendation",
     "Resolution",
     "RuleTrace",
+    "SupervisorCause",
     "UnavailableSource",
     "dispute_ref",
 ]

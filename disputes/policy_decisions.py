@@ -12,6 +12,7 @@ from disputes import audit
 from disputes.audit import Actor, canonical_json
 from disputes.evidence_gathering import required_kinds
 from disputes.models import CaseFile
+from disputes.permissions import Gate
 from disputes.repository import load_case, load_row
 from domain.evidence import EvidenceKind
 from domain.orders import Order
@@ -22,7 +23,7 @@ from policies.facts import facts_from_order
 from policies.schema import Rule
 from policies.search import search_rules
 from storage.db import Database
-from storage.tables import DisputeRow, EvidenceRow, PolicyDecisionRow
+from storage.tables import AuditRow, DisputeRow, EvidenceRow, PolicyDecisionRow
 
 
 async def decide(session: AsyncSession, row: DisputeRow, current: CurrentPack) -> Decision | None:
@@ -43,6 +44,7 @@ async def decide(session: AsyncSession, row: DisputeRow, current: CurrentPack) -
         disputed_amount_minor=row.disputed_amount_minor or 0,
         evidence_present=kinds,
         as_of=row.created_at,
+        opened_reason=await opened_reason(session, row),
     )
     pack = current.refresh()
     decision = evaluate(pack, facts, as_of=row.created_at)
@@ -81,6 +83,21 @@ async def decide(session: AsyncSession, row: DisputeRow, current: CurrentPack) -
     return decision
 
 
+async def opened_reason(session: AsyncSession, row: DisputeRow) -> Reason:
+    """The reason given when the dispute was opened, as its first audit entry recorded it (the
+    dispute's reason may since have been switched to the return request's)."""
+    after = await session.scalar(
+        select(AuditRow.after)
+        .where(AuditRow.dispute_id == row.id, AuditRow.action == "dispute.opened")
+        .order_by(AuditRow.id)
+        .limit(1)
+    )
+    try:
+        return Reason((after or {})["reason"])
+    except (KeyError, ValueError):
+        return Reason(row.reason)
+
+
 def order_received(order: Order) -> bool:
     return bool(order.return_request and order.return_request.received_at)
 
@@ -108,6 +125,15 @@ class PolicyService:
             return await load_case(session, row), decision
 
         return await self.db.run(work)
+
+    async def switch_reason(
+        self, number: int, to: Reason, actor: Actor, gate: Gate | None
+    ) -> tuple[CaseFile, Decision]:
+        """Decide the dispute on the other of its two reasons (see `policy_reasons`)."""
+        # Imported here: that module builds on this one's `decide`.
+        from disputes.policy_reasons import switch_reason
+
+        return await switch_reason(self.db, self.current, gate, number, to, actor)
 
     def search(self, words: str, reason: Reason | None) -> list[Rule]:
         return search_rules(self.current.refresh(), words, reason)

@@ -86,24 +86,20 @@ def check_proposal(
         justification=justification,
         override_reason=(entry.override_reason or "").strip() or None,
         outside_policy=outside,
-        needs_supervisor=outside or supervisor_required(decision, amount, order),
+        needs_supervisor=outside or supervisor_required(decision, kind, amount, order),
     )
 
 
-def supervisor_required(decision: Decision | None, amount: int | None, order: Order) -> bool:
-    """The pack's approval rule applied to what is actually proposed, not to the claim."""
+def supervisor_required(
+    decision: Decision | None, kind: Resolution, amount: int | None, order: Order
+) -> bool:
+    """The pack's approval rules applied to what is actually proposed, not to the claim."""
     if decision is None:
         return False
-    approval = decision.approval
-    if approval.supervisor or approval.role == "supervisor":
-        return True
-    if not amount:
-        return False
-    above = approval.supervisor_above
-    if above is not None and amount > to_minor(above, order.currency):
-        return True
-    percent = approval.supervisor_above_percent
-    return percent is not None and amount * 100 > percent * order.total_minor
+    causes = decision.supervisor_causes_for(
+        kind, amount, currency=order.currency, order_total_minor=order.total_minor
+    )
+    return bool(causes)
 
 
 def _kind(raw: str | None, errors: dict[str, str]) -> Resolution | None:

@@ -6,13 +6,15 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.ids import ActionId, Subject
-from blocks.policy import why_modal
+from blocks.policy import trace_modal, why_modal
 from disputes.errors import DisputeError
 from handlers.deps import Deps
+from handlers.errors import answering_errors
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -28,6 +30,41 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if decision is None:
             raise DisputeError(f"{case.dispute.ref} has no policy decision yet.")
         await client.views_open(trigger_id=body.get("trigger_id"), view=why_modal(case, decision))
+
+    @app.action(ActionId.POLICY_TRACE.value)
+    async def policy_trace(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        # Pushed over the Why modal, so "Back" returns to the short explanation.
+        await ack()
+        subject = Subject.decode(action_value(body))
+        case = await deps.disputes.case(subject.dispute)
+        decision = await deps.policy.latest(subject.dispute)
+        if decision is None:
+            raise DisputeError(f"{case.dispute.ref} has no policy decision yet.")
+        await client.views_push(trigger_id=body.get("trigger_id"), view=trace_modal(case, decision))
+
+    @app.action(ActionId.POLICY_SWITCH_REASON.value)
+    async def policy_switch_reason(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
+    ) -> None:
+        await ack()
+        subject = Subject.decode(action_value(body))
+        if subject.reason is None:
+            raise DisputeError("That button names no reason to switch to.")
+        reason, user_id = subject.reason, body["user"]["id"]
+
+        async def switch() -> None:
+            actor = await deps.actor(client, user_id)
+            await deps.policy.switch_reason(subject.dispute, reason, actor, deps.disputes.gate)
+            await deps.threads.refresh(subject.dispute)
+
+        async def job() -> None:
+            await answering_errors(respond, switch())
+
+        deps.later(context, job)
 
 
 def action_value(body: dict[str, Any]) -> str | None:

@@ -39,6 +39,10 @@ class Expect(_Model):
     allowed: list[Resolution] | None = None
     missing_evidence: list[EvidenceKind] | None = None
     needs_supervisor: StrictBool | None = None
+    # The rules that make a supervisor approve the recommendation (empty: none must).
+    supervisor_causes: list[StrictStr] | None = None
+    # Options a supervisor approves whenever they are picked.
+    supervisor_for: list[Resolution] | None = None
     restocking_fee_percent: StrictInt | None = None
 
 
@@ -178,6 +182,16 @@ def _diff(expect: Expect, decision: Decision) -> str:
         ("allowed", _set(expect.allowed), _set(decision.allowed)),
         ("missing_evidence", _set(expect.missing_evidence), _set(decision.missing_evidence)),
         ("needs_supervisor", expect.needs_supervisor, decision.needs_supervisor),
+        (
+            "supervisor_causes",
+            _set(expect.supervisor_causes),
+            _set([cause.rule_id for cause in decision.supervisor_causes]),
+        ),
+        (
+            "supervisor_for",
+            _set(expect.supervisor_for),
+            _set(list(decision.approval.supervisor_for)),
+        ),
         ("restocking_fee_percent", expect.restocking_fee_percent, decision.restocking_fee_percent),
     ]
     for name, expected, got in checks:

@@ -7,17 +7,24 @@ intersection of the matched rules' (the top restricting rule's when that is empt
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from domain.evidence import EvidenceKind
-from domain.money import MoneyError
 from domain.resolutions import Resolution
-from policies.conditions import Facts, LeafCheck, Predicate, Traced, compile_condition, minor_units
+from policies.conditions import Facts, LeafCheck, Predicate, Traced, compile_condition
+from policies.facts import FACTS, FactType
 from policies.schema import ROLES, STRICTNESS, STRICTNESS_RANK, Approval, Recommendation, Rule
+from policies.supervision import (
+    RuleApproval,
+    RuleName,
+    SupervisorCause,
+    recommended_amount,
+    supervisor_causes,
+)
 
 if TYPE_CHECKING:
     from policies.loader import LoadedPack
@@ -124,6 +131,34 @@ class Decision:
     pack_name: str
     pack_version: str
     pack_hash: str
+    # The facts the pack was evaluated on (JSON-ready once read back from storage).
+    facts: dict[str, Any] = field(default_factory=dict)
+    recommended_by: str | None = None  # the id of the rule whose recommendation stands
+    approvals: list[RuleApproval] = field(default_factory=list)  # each matched rule's say
+    # Why a supervisor must approve the recommendation; empty exactly when none must.
+    supervisor_causes: list[SupervisorCause] = field(default_factory=list)
+
+    def supervisor_causes_for(
+        self,
+        resolution: Resolution,
+        amount_minor: int | None,
+        *,
+        currency: str | None = None,
+        order_total_minor: int | None = None,
+    ) -> list[SupervisorCause]:
+        """Why a supervisor must approve this option for this refund amount (None: the option
+        moves no refund); empty when a manager may. An option outside policy is not checked
+        here. The order's currency and total, when given, stand in for the stored facts."""
+        approvals = self.approvals
+        if not approvals and self.approval != _NO_APPROVAL:
+            approvals = [RuleApproval("", self.approval)]  # stored before causes were
+        names = {rule.id: RuleName(rule.title, rule.citation) for rule in self.matched}
+        facts = dict(self.facts)
+        if currency is not None:
+            facts["currency"] = currency
+        if order_total_minor is not None:
+            facts["order_total"] = order_total_minor
+        return supervisor_causes(approvals, names, facts, resolution, amount_minor)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, for storing with the dispute; `from_dict` reads it back."""
@@ -131,6 +166,13 @@ class Decision:
             "pack_name": self.pack_name,
             "pack_version": self.pack_version,
             "pack_hash": self.pack_hash,
+            "facts": {name: _json_fact(value) for name, value in self.facts.items()},
+            "recommended_by": self.recommended_by,
+            "approvals": [
+                {"rule_id": a.rule_id, "approval": a.approval.model_dump(mode="json")}
+                for a in self.approvals
+            ],
+            "supervisor_causes": [cause.to_dict() for cause in self.supervisor_causes],
             "matched": [asdict(rule) for rule in self.matched],
             "recommended": self.recommended.model_dump(mode="json", exclude_none=True)
             if self.recommended
@@ -168,7 +210,32 @@ class Decision:
             pack_name=data["pack_name"],
             pack_version=data["pack_version"],
             pack_hash=data["pack_hash"],
+            # Decisions stored before these fields existed read back without them.
+            facts=_facts_from_json(data.get("facts") or {}),
+            recommended_by=data.get("recommended_by"),
+            approvals=[
+                RuleApproval(a["rule_id"], Approval.model_validate(a["approval"]))
+                for a in data.get("approvals") or ()
+            ],
+            supervisor_causes=[SupervisorCause(**c) for c in data.get("supervisor_causes") or ()],
         )
+
+
+def _facts_from_json(data: dict[str, Any]) -> dict[str, Any]:
+    facts = dict(data)
+    for name, value in data.items():
+        spec = FACTS.get(name)
+        if spec is not None and spec.type is FactType.DATE and isinstance(value, str):
+            facts[name] = datetime.fromisoformat(value)
+    return facts
+
+
+def _json_fact(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    return value
 
 
 def evaluate(pack: LoadedPack, facts: Facts, *, as_of: datetime, trace: bool = True) -> Decision:
@@ -201,36 +268,56 @@ def _decide(
         if rule.fee is not None:
             fees.append(rule.fee)
         if rule.approval is not None:
-            approvals.append(rule.approval)
+            approvals.append(RuleApproval(rule.rule.id, rule.approval))
     required = _kinds(evidence)
     present = facts.get("evidence_present") or ()
-    approval = combine_approvals(approvals)
+    approval = combine_approvals([a.approval for a in approvals])
+    recommending = _recommending(matched)
+    recommended = recommending.rule.outcome.recommend if recommending else None
+    fee = max(fees) if fees else None
+    summaries = [rule.summary for rule in matched]
+    causes = (
+        supervisor_causes(
+            approvals,
+            {s.id: RuleName(s.title, s.citation) for s in summaries},
+            facts,
+            recommended.resolution if recommended else None,
+            recommended_amount(recommended, facts, fee),
+        )
+        if approvals
+        else []
+    )
     return _new_decision(
-        matched=[rule.summary for rule in matched],
-        recommended=_recommendation(matched),
+        matched=summaries,
+        recommended=recommended,
         allowed=list(_resolutions(allowed)),
         refused=list(_resolutions(ALL_RESOLUTIONS & ~allowed)),
         required_evidence=list(required),
         missing_evidence=[kind for kind in required if kind not in present],
-        restocking_fee_percent=max(fees) if fees else None,
+        restocking_fee_percent=fee,
         approval=approval,
-        needs_supervisor=needs_supervisor(approval, facts),
+        needs_supervisor=bool(causes),
         trace=traces,
         pack_name=pack.pack.pack,
         pack_version=pack.pack.version,
         pack_hash=pack.content_hash,
+        facts=facts,
+        recommended_by=recommending.rule.id if recommending else None,
+        approvals=approvals,
+        supervisor_causes=causes,
     )
 
 
 def _new_decision(**fields: Any) -> Decision:
-    # The frozen dataclass __init__ sets its 13 fields one object.__setattr__ at a time, a
+    # The frozen dataclass __init__ sets its 17 fields one object.__setattr__ at a time, a
     # fifth of an evaluation; on this hot path the fields go into __dict__ at once.
     decision = object.__new__(Decision)
     decision.__dict__.update(fields)
     return decision
 
 
-def _recommendation(matched: list[CompiledRule]) -> Recommendation | None:
+def _recommending(matched: list[CompiledRule]) -> CompiledRule | None:
+    """The rule whose recommendation stands."""
     best: CompiledRule | None = None
     for rule in matched:
         if rule.strictness == _NO_RECOMMENDATION:
@@ -241,7 +328,7 @@ def _recommendation(matched: list[CompiledRule]) -> Recommendation | None:
             break
         elif rule.strictness < best.strictness:
             best = rule
-    return best.rule.outcome.recommend if best else None
+    return best
 
 
 def _allowed_mask(matched: list[CompiledRule]) -> int:
@@ -272,34 +359,11 @@ def _combined(approvals: tuple[Approval, ...]) -> Approval:
     percents = [
         a.supervisor_above_percent for a in approvals if a.supervisor_above_percent is not None
     ]
+    options = {r for a in approvals for r in a.supervisor_for}
     return Approval(
         role=max((a.role for a in approvals), key=ROLES.index),
         supervisor=any(a.supervisor for a in approvals),
         supervisor_above=min(amounts, key=Decimal) if amounts else None,
         supervisor_above_percent=min(percents) if percents else None,
+        supervisor_for=tuple(r for r in STRICTNESS if r in options),
     )
-
-
-def needs_supervisor(approval: Approval, facts: Facts) -> bool:
-    """Whether a supervisor must approve: by the rules' say-so or the disputed amount."""
-    if approval.supervisor or approval.role == "supervisor":
-        return True
-    amount = facts.get("disputed_amount")
-    if amount is None:
-        return False
-    if approval.supervisor_above is not None:
-        threshold = _threshold(approval.supervisor_above, facts.get("currency"))
-        # Without a usable currency the amount threshold cannot be applied.
-        if threshold is not None and amount > threshold:
-            return True
-    total = facts.get("order_total")
-    percent = approval.supervisor_above_percent
-    return percent is not None and bool(total) and amount * 100 > percent * (total or 0)
-
-
-@lru_cache(maxsize=256)
-def _threshold(amount: str, currency: Any) -> int | Decimal | None:
-    try:
-        return minor_units(amount, currency)
-    except (MoneyError, TypeError, AttributeError):
-        return None

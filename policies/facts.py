@@ -42,6 +42,16 @@ FACTS: dict[str, FactSpec] = {
     "reason": FactSpec(
         FactType.ENUM, "the dispute's return reason", tuple(r.value for r in Reason)
     ),
+    "return_reason": FactSpec(
+        FactType.ENUM,
+        "the reason on the order's return request",
+        tuple(r.value for r in Reason),
+    ),
+    "opened_reason": FactSpec(
+        FactType.ENUM,
+        "the reason given when the dispute was opened (typed, or else the return request's)",
+        tuple(r.value for r in Reason),
+    ),
     "claim_text": FactSpec(FactType.TEXT, "what the customer says, as typed"),
     "currency": FactSpec(FactType.TEXT, "ISO currency of the order"),
     "order_total": FactSpec(FactType.MONEY, "what the customer paid for the order"),
@@ -50,6 +60,9 @@ FACTS: dict[str, FactSpec] = {
     "disputed_percent_of_order": FactSpec(FactType.INT, "disputed amount as % of the order"),
     "shipping_total": FactSpec(FactType.MONEY, "outbound shipping paid"),
     "return_shipping_cost": FactSpec(FactType.MONEY, "what shipping the return back costs"),
+    "return_costs_more_than_item": FactSpec(
+        FactType.BOOL, "shipping the return back costs more than the returned items are worth"
+    ),
     "min_item_price": FactSpec(FactType.MONEY, "lowest unit price among the returned items"),
     "item_categories": FactSpec(FactType.LIST, "categories of the returned items (else all)"),
     "has_final_sale_item": FactSpec(FactType.BOOL, "a returned item is marked final sale"),
@@ -99,10 +112,13 @@ def facts_from_order(
     disputed_amount_minor: int,
     evidence_present: Iterable[EvidenceKind],
     as_of: datetime,
+    opened_reason: Reason | None = None,
 ) -> dict[str, Any]:
-    """Every fact that can be known; unknown ones are left out."""
+    """Every fact that can be known; unknown ones are left out. `reason` is the one the policy
+    uses; `opened_reason` the one given at opening, when it may differ."""
     facts: dict[str, Any] = {
         "reason": reason.value,
+        "opened_reason": (opened_reason or reason).value,
         "claim_text": claim,
         "currency": order.currency,
         "order_total": order.total_minor,

@@ -21,6 +21,9 @@ def order_facts(order: Order, as_of: datetime) -> dict[str, Any]:
     customer = order.customer
     facts |= {"customer_tier": customer.tier.value, "prior_returns_90d": customer.prior_returns_90d}
     facts["shipping_total"] = order.shipping_total_minor
+    cost, value = facts.get("return_shipping_cost"), facts.get("returned_value")
+    if cost is not None and value is not None:
+        facts["return_costs_more_than_item"] = cost > value
     return facts
 
 
@@ -77,6 +80,7 @@ def _return(order: Order, as_of: datetime) -> dict[str, Any]:
         return {}
     decision = request.decision
     facts: dict[str, Any] = {
+        "return_reason": request.reason.value,
         "return_requested_at": request.requested_at,
         "return_shipping_cost": request.return_shipping_cost_minor,
         "original_decision": decision.outcome.value if decision else "pending",

@@ -219,6 +219,8 @@ class Approval(_Model):
     supervisor: StrictBool = False
     supervisor_above: MoneyStr | None = None
     supervisor_above_percent: StrictInt | None = Field(None, ge=0, le=100)
+    # Options a supervisor approves whenever they are picked (e.g. overturning a decision).
+    supervisor_for: tuple[Resolution, ...] = ()
 
 
 class Outcome(_Model):

@@ -1,4 +1,5 @@
-"""The policy card, its "Why?" trace and `/dispute policy`, through Slack's real path."""
+"""The policy card, its "Why?" explanation and trace, and `/dispute policy`, through Slack's
+real path."""
 
 from __future__ import annotations
 
@@ -37,9 +38,19 @@ async def test_policy_card_cites_the_rules_and_why_shows_the_trace(
     assert response.status_code == 200
     view = await eventually(lambda: workspace.top_view("U0MANAGER2"))
     assert view.view["title"]["text"].startswith("Why · D-")
-    trace = json.dumps(view.view["blocks"], ensure_ascii=False)
-    assert "matched" in trace and "actual:" in trace and "reason eq" in trace
+    why = json.dumps(view.view["blocks"], ensure_ascii=False)
+    assert "applies" in why and "We recommend" in why and "Returns Policy §" in why
+    assert "when.all[" not in why and "actual" not in why
     assert validate_view(view.view) == []
+
+    # Every rule checked is one click away, pushed over the explanation.
+    await slack.block_action("policy.trace", user="U0MANAGER2", view_id=view.id)
+    pushed = await eventually(
+        lambda: (top := workspace.top_view("U0MANAGER2")) and top.id != view.id and top
+    )
+    trace = json.dumps(pushed.view["blocks"], ensure_ascii=False)
+    assert "Matched" in trace and "Not matched" in trace and "reason eq" in trace
+    assert validate_view(pushed.view) == []
 
 
 async def test_policy_search_by_reason_and_by_words(slack: SlackDriver) -> None:
@@ -54,3 +65,24 @@ async def test_policy_search_by_reason_and_by_words(slack: SlackDriver) -> None:
     assert "No policy rule matches" in nothing.json()["text"]
     empty = await slack.command("policy")
     assert "What should I look for?" in empty.json()["text"]
+
+
+async def test_a_typed_reason_differing_from_the_return_is_shown_and_switched(
+    slack: SlackDriver, workspace: Workspace
+) -> None:
+    # ORD-1012's return request says DEFECTIVE.
+    await slack.command("open ORD-1012 damaged the tubes snapped", user="U0MANAGER2")
+    policy = await eventually(lambda: card(workspace, "ORD-1012", "Policy ·"))
+    text = json.dumps(policy.blocks, ensure_ascii=False)
+    assert "opened as *Damaged*" in text and "return request says *Defective*" in text
+    assert "The policy used *Damaged*" in text
+    await slack.block_action("policy.switch_reason", user="U0MANAGER2", message_ts=policy.ts)
+
+    def switched():  # type: ignore[no-untyped-def]
+        updated = card(workspace, "ORD-1012", "Policy ·")
+        shown = json.dumps(updated.blocks, ensure_ascii=False) if updated else ""
+        return "The policy used *Defective*" in shown and updated
+
+    updated = await eventually(switched)
+    assert "Use Damaged" in json.dumps(updated.blocks, ensure_ascii=False)
+    assert validate_message(updated.text, updated.blocks) == []

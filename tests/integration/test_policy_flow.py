@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -9,14 +10,23 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from blocks.policy import policy_card
 from bot.settings import default_policy_pack
 from connectors.orders.evidence_sources import default_evidence_sources
 from disputes.audit import Actor
 from disputes.case_files import DisputeService
+from disputes.errors import NotAllowed
 from disputes.intake import IntakeService, OpenRequest
+from disputes.models import CaseFile
+from disputes.permissions import Gate
 from disputes.policy_decisions import PolicyService
+from disputes.policy_reasons import ReasonNotSwitchable
+from disputes.roles import CurrentRoles
 from domain.evidence import EvidenceDraft, EvidenceKind
+from domain.reasons import Reason
 from policies.current import CurrentPack
+from policies.engine import Decision
+from sandbox.slack.blockkit import validate_message
 from storage.db import Database
 from storage.tables import AuditRow, DisputeRow, PolicyDecisionRow
 from tests.support.orders import StaticOrders, order
@@ -139,3 +149,86 @@ async def test_disputes_without_an_order_snapshot_get_no_decision(
         row.order_snapshot = None
     _case, decision = await PolicyService(db, current).refresh(1)
     assert decision is None
+
+
+# ------------------------------------------------------------- the reason typed vs the return's
+
+ROLES = """
+roles:
+  supervisor: {users: [U0SUP], approval_limit: null}
+  manager: {users: [U0MANAGER1], approval_limit: "200.00"}
+  agent: {users: [U0AGE], approval_limit: "0"}
+two_person_rule_above: null
+permissions:
+  review: manager
+"""
+
+
+async def open_typed(db: Database, current: CurrentPack, reason: Reason) -> None:
+    source = StaticOrders(order())  # its return request says DAMAGED
+    intake = IntakeService(db, source, default_evidence_sources(), policy=current)
+    await intake.open(OpenRequest("ORD-T1", reason, "it stopped working", MANAGER))
+
+
+def gate_of(db: Database, tmp_path: Path) -> Gate:
+    roles_file = tmp_path / "roles.yml"
+    roles_file.write_text(ROLES)
+    return Gate(db, CurrentRoles(roles_file))
+
+
+def card_text(case: CaseFile, decision: Decision) -> str:
+    return json.dumps(policy_card(case, decision).blocks, ensure_ascii=False)
+
+
+async def test_a_typed_reason_that_differs_shows_both_and_switching_decides_again(
+    db: Database, pack_file: Path, tmp_path: Path
+) -> None:
+    current = CurrentPack(pack_file)
+    await open_typed(db, current, Reason.DEFECTIVE)
+    service = PolicyService(db, current)
+    before = await service.latest(1)
+    assert before is not None and before.facts["reason"] == "DEFECTIVE"
+    case = await DisputeService(db).case(1)
+    text = card_text(case, before)
+    assert "opened as *Defective*" in text and "return request says *Damaged*" in text
+    assert "The policy used *Defective*" in text and "Use Damaged" in text
+    assert validate_message("x", policy_card(case, before).blocks) == []
+
+    gate = gate_of(db, tmp_path)
+    with pytest.raises(NotAllowed):
+        await service.switch_reason(1, Reason.DAMAGED, Actor.slack_user("U0AGE"), gate)
+    case, after = await service.switch_reason(1, Reason.DAMAGED, MANAGER, gate)
+    assert case.dispute.reason is Reason.DAMAGED
+    assert after.facts["reason"] == "DAMAGED" and after.matched[0].id == "damage-reported-48h"
+    assert len(await decisions(db)) == 2  # a new stored decision; the first one kept
+    shown = await service.latest(1)
+    assert shown is not None and shown.facts["reason"] == "DAMAGED"
+    text = card_text(case, shown)
+    assert "The policy used *Damaged* (the return request" in text and "Use Defective" in text
+
+    async with db.reading() as session:
+        entries = list(await session.scalars(select(AuditRow).order_by(AuditRow.id)))
+    switched = [e for e in entries if e.action == "policy.reason_switched"]
+    assert [(e.actor_id, e.before, e.after) for e in switched] == [
+        ("U0MANAGER1", {"reason": "DEFECTIVE"}, {"reason": "DAMAGED"})
+    ]
+    assert "permission.refused" in [e.action for e in entries]
+    assert await DisputeService(db).verify_audit() == []
+
+    with pytest.raises(ReasonNotSwitchable, match="already"):
+        await service.switch_reason(1, Reason.DAMAGED, MANAGER, gate)
+    with pytest.raises(ReasonNotSwitchable):
+        await service.switch_reason(1, Reason.UNWANTED, MANAGER, gate)
+    _case, back = await service.switch_reason(1, Reason.DEFECTIVE, MANAGER, gate)
+    assert back.facts["reason"] == "DEFECTIVE"
+
+
+async def test_the_same_reason_shows_no_choice(db: Database, pack_file: Path) -> None:
+    current = CurrentPack(pack_file)
+    await open_typed(db, current, Reason.DAMAGED)
+    decision = await PolicyService(db, current).latest(1)
+    assert decision is not None
+    case = await DisputeService(db).case(1)
+    assert "Reasons differ" not in card_text(case, decision)
+    with pytest.raises(ReasonNotSwitchable):
+        await PolicyService(db, current).switch_reason(1, Reason.DEFECTIVE, MANAGER, None)

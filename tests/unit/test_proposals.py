@@ -115,13 +115,30 @@ def test_supervisor_thresholds_apply_to_the_proposed_amount() -> None:
     limits = decision(
         approval=Approval(role="manager", supervisor_above="50.00", supervisor_above_percent=50)
     )
-    assert not supervisor_required(limits, 50_00, ORDER)
-    assert supervisor_required(limits, 50_01, ORDER)
+    partial = Resolution.PARTIAL_REFUND
+    assert not supervisor_required(limits, partial, 50_00, ORDER)
+    assert supervisor_required(limits, partial, 50_01, ORDER)
     by_percent = decision(approval=Approval(role="manager", supervisor_above_percent=10))
-    assert not supervisor_required(by_percent, 12_90, ORDER)
-    assert supervisor_required(by_percent, 12_91, ORDER)
-    assert supervisor_required(decision(approval=Approval(supervisor=True)), 1, ORDER)
-    assert not supervisor_required(None, 10**9, ORDER)
+    assert not supervisor_required(by_percent, partial, 12_90, ORDER)
+    assert supervisor_required(by_percent, partial, 12_91, ORDER)
+    always = decision(approval=Approval(supervisor=True))
+    assert supervisor_required(always, partial, 1, ORDER)
+    assert supervisor_required(always, Resolution.STORE_CREDIT, None, ORDER)
+    assert not supervisor_required(None, partial, 10**9, ORDER)
+
+
+def test_an_uphold_moves_no_money_and_needs_no_supervisor() -> None:
+    always = decision(approval=Approval(supervisor=True, supervisor_above="1.00"))
+    assert not supervisor_required(always, Resolution.UPHOLD, None, ORDER)
+    assert (
+        check(replace(ENTRY, kind="uphold", amount=None), decision=always).needs_supervisor is False
+    )
+
+
+def test_an_option_named_by_the_pack_needs_a_supervisor_whatever_its_amount() -> None:
+    overturn = decision(approval=Approval(role="manager", supervisor_for=(Resolution.OVERTURN,)))
+    assert supervisor_required(overturn, Resolution.OVERTURN, 1, ORDER)
+    assert not supervisor_required(overturn, Resolution.FULL_REFUND, 1, ORDER)
 
 
 @pytest.mark.parametrize(
