@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from blocks.text import inline
+from blocks.text import clip, escape, one_line
 from disputes.models import Recommendation, SupervisorCause
 from domain.resolutions import Resolution
 
@@ -29,23 +29,27 @@ def supervisor_cause_text(causes: Sequence[SupervisorCause], currency: str) -> s
     """Why a supervisor must approve, in words: "the refund is over the 200.00 USD limit
     (Returns Policy §1.1)", "Frequent returns are reviewed by a supervisor (Returns Policy
     §1.2)". Escaped for mrkdwn; empty when there is no cause."""
-    return "; ".join(dict.fromkeys(_cause_text(cause, currency) for cause in causes))
+    return escape(supervisor_cause_words(causes, currency))
 
 
-def _cause_text(cause: SupervisorCause, currency: str) -> str:
-    where = f" ({inline(cause.citation, 100)})" if cause.citation else ""
+def supervisor_cause_words(causes: Sequence[SupervisorCause], currency: str) -> str:
+    """The same words, not yet escaped (for a builder that escapes what it is given)."""
+    return "; ".join(dict.fromkeys(_cause_words(cause, currency) for cause in causes))
+
+
+def _cause_words(cause: SupervisorCause, currency: str) -> str:
+    where = f" ({clip(one_line(cause.citation), 100)})" if cause.citation else ""
+    limit = clip(cause.limit or "", 40)
     if cause.kind == "amount":
-        return (
-            f"the refund is over the {inline(cause.limit, 40)} {inline(currency, 10)} limit{where}"
-        )
+        return f"the refund is over the {limit} {clip(currency, 10)} limit{where}"
     if cause.kind == "percent":
-        return f"the refund is over {inline(cause.limit, 10)}% of the order{where}"
+        return f"the refund is over {limit}% of the order{where}"
     if cause.kind == "option":
         option = resolution_label(Resolution(cause.limit)) if cause.limit in _RESOLUTIONS else ""
-        title = inline(cause.title, 200) or "the policy"
+        title = clip(one_line(cause.title), 200) or "the policy"
         return f"{option or 'This option'} needs a supervisor: {title}{where}"
     if cause.title:
-        return f"{inline(cause.title, 200)}{where}"
+        return f"{clip(one_line(cause.title), 200)}{where}"
     return "the policy asks for a supervisor"
 
 

@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.ids import ActionId, Subject
 from blocks.kit import field_errors
-from blocks.labels import recommendation_text, resolution_label
+from blocks.labels import recommendation_text, resolution_label, supervisor_cause_words
 from blocks.proposal import (
     Decision,
     ProposalCard,
@@ -243,7 +243,27 @@ def _amount(proposal: Proposal) -> str | None:
     return str(Money(proposal.amount_minor, proposal.currency))
 
 
-def card_of(proposal: Proposal, customer: str | None = None) -> ProposalCard:
+async def supervisor_cause(deps: Deps, case: CaseFile, proposal: Proposal) -> str | None:
+    """What in the policy requires a supervisor for this proposal, in words (None when it is
+    only outside policy, or nothing requires one)."""
+    if not proposal.needs_supervisor or proposal.outside_policy:
+        return None
+    decision = await deps.policy.latest(proposal.dispute_number)
+    if decision is None:
+        return None
+    dispute = case.dispute
+    causes = decision.supervisor_causes_for(
+        proposal.kind,
+        proposal.amount_minor,
+        currency=dispute.currency,
+        order_total_minor=dispute.order_total_minor,
+    )
+    return supervisor_cause_words(causes, dispute.currency) or None
+
+
+def card_of(
+    proposal: Proposal, customer: str | None = None, cause: str | None = None
+) -> ProposalCard:
     return ProposalCard(
         ref=f"D-{proposal.dispute_number}",
         number=proposal.dispute_number,
@@ -258,17 +278,20 @@ def card_of(proposal: Proposal, customer: str | None = None) -> ProposalCard:
         proposal_number=proposal.number,
         customer=customer,
         override_reason=proposal.override_reason,
+        supervisor_cause=cause,
     )
 
 
-def _supervisor_reason(proposal: Proposal) -> str:
-    return "outside policy" if proposal.outside_policy else "over the approval limit"
+def _supervisor_reason(card: ProposalCard) -> str:
+    if card.outside_policy:
+        return "outside policy"
+    return card.supervisor_cause or "over the approval limit"
 
 
 async def post_proposal(deps: Deps, client: AsyncWebClient, proposal: Proposal) -> None:
     case = await deps.disputes.case(proposal.dispute_number)
     dispute = case.dispute
-    card = card_of(proposal, dispute.customer_name)
+    card = card_of(proposal, dispute.customer_name, await supervisor_cause(deps, case, proposal))
     message = proposal_message(card)
     posted = await client.chat_postMessage(
         channel=channel_of(case),
@@ -280,7 +303,7 @@ async def post_proposal(deps: Deps, client: AsyncWebClient, proposal: Proposal) 
     await deps.threads.refresh_parent(case)
     if proposal.needs_supervisor and deps.supervisors_channel:
         permalink = await deps.threads.permalink(case)
-        ping = supervisor_ping(card, permalink, _supervisor_reason(proposal))
+        ping = supervisor_ping(card, permalink, _supervisor_reason(card))
         alert = await client.chat_postMessage(
             channel=deps.supervisors_channel, text=ping.text, blocks=ping.blocks
         )
@@ -293,7 +316,8 @@ async def mark_decided(
     """The proposal's message shows the decision; the proposer and the supervisors' alert are
     told. Each telling is best effort: the decision itself is already recorded."""
     case = await deps.disputes.case(proposal.dispute_number)
-    card = card_of(proposal, case.dispute.customer_name)
+    cause = await supervisor_cause(deps, case, proposal)
+    card = card_of(proposal, case.dispute.customer_name, cause)
     reason = proposal.decision_reason
     if proposal.message_ts and case.dispute.channel_id:
         message = proposal_decided(card, decision=decision, decided_by=user_id, reason=reason)
@@ -314,7 +338,7 @@ async def mark_decided(
         handled = supervisor_ping_handled(
             card,
             permalink,
-            _supervisor_reason(proposal),
+            _supervisor_reason(card),
             decision=decision,
             decided_by=user_id,
             decided_at=date(proposal.decided_at, with_time=True),
