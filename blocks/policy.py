@@ -11,6 +11,7 @@ from blocks.policy_explain import because, explanation
 from blocks.review_modal import review_actions
 from blocks.text import Message, clip_escaped, escape, inline
 from disputes.models import (
+    PROPOSABLE,
     CaseFile,
     PolicyRule,
     RuleTrace,
@@ -33,6 +34,11 @@ def approval_text(decision: Decision, currency: str) -> str:
     return f"Approval: {decision.approval.role}."
 
 
+def allowed_labels(decision: Decision) -> list[str]:
+    """The allowed options, in the review modal's order and words (one list for both)."""
+    return [resolution_label(r) for r in PROPOSABLE if r in decision.allowed]
+
+
 def policy_card(case: CaseFile, decision: Decision) -> Message:
     dispute = case.dispute
     blocks: list[dict[str, Any]] = [header(f"Policy · {dispute.ref}")]
@@ -46,7 +52,7 @@ def policy_card(case: CaseFile, decision: Decision) -> Message:
         blocks.append(_reason_section(dispute.number, *reasons))
     lines = [
         f"*Recommended:* {escape(recommendation_text(decision.recommended, dispute.currency))}",
-        "*Allowed:* " + (", ".join(resolution_label(r) for r in decision.allowed) or "none"),
+        "*Allowed:* " + (", ".join(allowed_labels(decision)) or "none"),
     ]
     if decision.restocking_fee_percent:
         lines.append(f"*Restocking fee:* {decision.restocking_fee_percent}%")

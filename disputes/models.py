@@ -16,9 +16,10 @@ from policies.engine import Decision as PolicyDecision
 from policies.engine import RuleTrace
 from policies.schema import Recommendation
 from policies.schema import Rule as PolicyRule
-from policies.supervision import SupervisorCause
+from policies.supervision import SupervisorCause, causes_in_words
 
-# What a reviewer may propose (F4); deny and carrier claims are policy outcomes only.
+# The one list of options (F4), in the order the policy card and the review modal show them:
+# every resolution a policy may recommend can be proposed.
 PROPOSABLE: tuple[Resolution, ...] = (
     Resolution.FULL_REFUND,
     Resolution.PARTIAL_REFUND,
@@ -27,6 +28,8 @@ PROPOSABLE: tuple[Resolution, ...] = (
     Resolution.WAIVE_FEE,
     Resolution.OVERTURN,
     Resolution.UPHOLD,
+    Resolution.DENY,
+    Resolution.CARRIER_CLAIM,
 )
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "RuleTrace",
     "SupervisorCause",
     "UnavailableSource",
+    "causes_in_words",
     "dispute_ref",
 ]
 

@@ -34,6 +34,7 @@ from domain.orders import Order
 from domain.resolutions import MONEY_KINDS, Resolution
 from domain.roles import Action
 from policies.engine import Decision
+from policies.supervision import causes_in_words
 from storage.db import Database
 from storage.tables import DisputeRow, ProposalRow
 
@@ -290,6 +291,7 @@ class ResolutionService:
             proposer=proposal.proposed_by,
             amount_minor=proposal.amount_minor or 0,
             supervisor_required=proposal.needs_supervisor,
+            supervisor_cause=await self._supervisor_cause(row, proposal),
         )
         now = self.clock()
         proposal.status, proposal.decided_by, proposal.decided_at = "approved", actor.id, now
@@ -318,6 +320,23 @@ class ResolutionService:
             )
         return to_proposal(proposal, number)
 
+    async def _supervisor_cause(self, row: DisputeRow, proposal: ProposalRow) -> str | None:
+        """What requires a supervisor for this proposal, in words, for a refusal to name."""
+        if not proposal.needs_supervisor:
+            return None
+        if proposal.outside_policy:
+            return "it is outside policy"
+        decision = await self.policy.latest(row.number)
+        if decision is None:
+            return None
+        causes = decision.supervisor_causes_for(
+            Resolution(proposal.kind),
+            proposal.amount_minor,
+            currency=row.currency,
+            order_total_minor=row.order_total_minor,
+        )
+        return causes_in_words(causes, row.currency) or None
+
     async def check_authority(
         self,
         session: AsyncSession,
@@ -327,6 +346,7 @@ class ResolutionService:
         proposer: str,
         amount_minor: int,
         supervisor_required: bool,
+        supervisor_cause: str | None = None,
     ) -> None:
         """The roles file as it is now, against what this person already moved on the order."""
         before = await approved_before(
@@ -346,6 +366,7 @@ class ResolutionService:
             approved_before_minor=before.approved_minor,
             self_approved_before_minor=before.self_approved_minor,
             order_id=row.order_id,
+            supervisor_cause=supervisor_cause,
         )
 
     async def retry(self, number: int, actor: Actor) -> RetryResult:

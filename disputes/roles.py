@@ -305,6 +305,7 @@ class Roles:
         approved_before_minor: int = 0,
         self_approved_before_minor: int = 0,
         order_id: str | None = None,
+        supervisor_cause: str | None = None,
     ) -> Role:
         """The approver's role when they may approve this amount; otherwise raises NotAllowed.
 
@@ -331,10 +332,8 @@ class Roles:
                 f"You cannot approve refunds: ask a manager or supervisor ({ROLES_HELP})."
             )
         if supervisor_required and role is not Role.SUPERVISOR:
-            raise NotAllowed(
-                "Only a supervisor can approve this: it is outside policy or over the "
-                "manager's limit."
-            )
+            cause = supervisor_cause or "it is outside policy or over the manager's limit"
+            raise NotAllowed(f"Only a supervisor can approve this: {cause}.")
         if not covered:
             then = (
                 " (add one there to approve it)"

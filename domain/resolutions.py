@@ -6,6 +6,8 @@ from enum import StrEnum
 
 
 class Resolution(StrEnum):
+    """One way to resolve a dispute; `label` is how people read it ("Full refund")."""
+
     FULL_REFUND = "full_refund"
     PARTIAL_REFUND = "partial_refund"
     REPLACEMENT = "replacement"
@@ -15,6 +17,10 @@ class Resolution(StrEnum):
     UPHOLD = "uphold"
     DENY = "deny"
     CARRIER_CLAIM = "carrier_claim"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
 
 
 # The resolutions that send money back to the customer's card.

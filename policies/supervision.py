@@ -39,6 +39,23 @@ class SupervisorCause:
     citation: str
     limit: str | None = None
 
+    def words(self, currency: str) -> str:
+        """The cause as a person reads it (plain text, not escaped): "the refund is over the
+        200.00 USD limit (Returns Policy §1.1)"."""
+        where = f" ({_line(self.citation, 100)})" if self.citation else ""
+        limit = _line(self.limit or "", 40)
+        if self.kind == "amount":
+            return f"the refund is over the {limit} {_line(currency, 10)} limit{where}"
+        if self.kind == "percent":
+            return f"the refund is over {limit}% of the order{where}"
+        if self.kind == "option":
+            known = self.limit in {r.value for r in Resolution}
+            option = Resolution(self.limit).label if known and self.limit else "This option"
+            return f"{option} needs a supervisor: {_line(self.title, 200) or 'the policy'}{where}"
+        if self.title:
+            return f"{_line(self.title, 200)}{where}"
+        return "the policy asks for a supervisor"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -47,6 +64,16 @@ class SupervisorCause:
             "citation": self.citation,
             "limit": self.limit,
         }
+
+
+def causes_in_words(causes: Iterable[SupervisorCause], currency: str) -> str:
+    """Every cause once, in words, joined by "; " (plain text); empty when there is none."""
+    return "; ".join(dict.fromkeys(cause.words(currency) for cause in causes))
+
+
+def _line(text: str, limit: int) -> str:
+    one = " ".join(text.split())
+    return one if len(one) <= limit else one[: limit - 1] + "…"
 
 
 class RuleApproval(NamedTuple):

@@ -10,15 +10,17 @@ import pytest
 
 from connectors.refunds.fake import FakeGateway
 from disputes.audit import Actor
-from disputes.errors import DisputeError
+from disputes.errors import DisputeError, NotAllowed
+from disputes.models import PROPOSABLE
+from domain.resolutions import MONEY_KINDS
 from storage.db import Database
-from tests.support.money import MANAGER, SUPERVISOR, MoneyWorld
+from tests.support.money import MANAGER, MANAGER2, SUPERVISOR, MoneyWorld
 from tests.support.orders import order
 
 ROLES = """
 roles:
   supervisor: {users: [U0SUPER], approval_limit: null}
-  manager: {users: [U0MANAGER1], approval_limit: "200.00"}
+  manager: {users: [U0MANAGER1, U0MANAGER2], approval_limit: "200.00"}
 two_person_rule_above: "100.00"
 """
 
@@ -92,3 +94,17 @@ async def test_a_proposal_of_another_dispute_is_not_found(world: MoneyWorld) -> 
     proposal = await world.propose(first, kind="store_credit")
     with pytest.raises(DisputeError, match="has no such proposal"):
         await world.resolution.proposal(second, proposal)
+
+
+async def test_a_refusal_names_what_requires_a_supervisor(world: MoneyWorld) -> None:
+    number = await world.open("ORD-T1")
+    allowed = (await world.review(number)).decision.allowed
+    outside = next(r for r in PROPOSABLE if r not in allowed and r not in MONEY_KINDS)
+    proposal = await world.propose(
+        number, MANAGER, kind=outside.value, justification="a loyal customer"
+    )
+    with pytest.raises(
+        NotAllowed, match="Only a supervisor can approve this: it is outside policy"
+    ):
+        await world.approve(number, proposal, by=MANAGER2)
+    assert await world.status(number) == "proposed"

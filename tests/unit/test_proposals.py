@@ -79,7 +79,7 @@ def test_a_good_partial_refund() -> None:
         ({"amount": None, "percent": "101"}, "percent"),
         ({"amount": None, "percent": "2.5"}, "percent"),
         ({"kind": None}, "kind"),
-        ({"kind": "deny"}, "kind"),
+        ({"kind": "refund_twice"}, "kind"),
         ({"kind": "replacement", "amount": "5"}, "amount"),
     ],
 )

@@ -131,12 +131,21 @@ def test_options_outside_policy_are_labelled() -> None:
         "waive_fee",
         "overturn",
         "uphold",
+        "deny",
+        "carrier_claim",
     ]
     labels = {o["value"]: o["text"]["text"] for o in options}
     assert labels["partial_refund"] == "Partial refund"
     assert labels["full_refund"] == f"Full refund {OUTSIDE_POLICY}"
     outside = {v for v, text in labels.items() if OUTSIDE_POLICY in text}
-    assert outside == {"full_refund", "replacement", "waive_fee", "overturn"}
+    assert outside == {
+        "full_refund",
+        "replacement",
+        "waive_fee",
+        "overturn",
+        "deny",
+        "carrier_claim",
+    }
 
 
 def test_nothing_allowed_labels_everything_and_still_validates() -> None:
@@ -187,7 +196,10 @@ def test_a_recommendation_that_moves_no_money_is_preselected() -> None:
     assert kind["initial_option"]["value"] == "store_credit"
     kind = block(modal(recommended_kind="store_credit", values={"kind": "uphold"}), "kind")
     assert kind["element"]["initial_option"]["value"] == "uphold"
-    assert "initial_option" not in block(modal(recommended_kind="deny"), "kind")["element"]
+    # A recommended deny is offered like any option (the policy card and the modal list one
+    # set of options), and preselected: it moves no money.
+    kind = block(modal(recommended_kind="deny"), "kind")["element"]
+    assert kind["initial_option"]["value"] == "deny"
 
 
 @pytest.mark.parametrize("money", ["full_refund", "partial_refund", "overturn", "waive_fee"])
@@ -470,3 +482,23 @@ def test_evidence_modal() -> None:
     assert files["element"] == {"type": "file_input", "max_files": 10, "action_id": "file"}
     for b in view["blocks"]:
         assert b["element"]["action_id"] == b["block_id"]
+
+
+def test_the_policy_card_and_the_modal_offer_one_list_of_options() -> None:
+    from blocks.policy import allowed_labels
+    from domain.resolutions import Resolution
+
+    # Whatever a policy may allow or recommend, the modal offers.
+    assert set(REVIEW_OPTIONS) == set(Resolution)
+
+    class Allowing:  # the one field allowed_labels reads
+        allowed = [Resolution.CARRIER_CLAIM, Resolution.DENY, Resolution.PARTIAL_REFUND]
+
+    modal_order = [
+        o["text"]["text"]
+        for o in block(modal(allowed=["carrier_claim", "deny", "partial_refund"]), "kind")[
+            "element"
+        ]["options"]
+        if OUTSIDE_POLICY not in o["text"]["text"]
+    ]
+    assert allowed_labels(Allowing()) == modal_order == ["Partial refund", "Deny", "Carrier claim"]

@@ -43,6 +43,7 @@ def approve(
     approved_before_minor: int = 0,
     self_approved_before_minor: int = 0,
     order_id: str | None = None,
+    supervisor_cause: str | None = None,
 ) -> Role:
     return roles.check_approval(
         approver=approver,
@@ -54,6 +55,7 @@ def approve(
         approved_before_minor=approved_before_minor,
         self_approved_before_minor=self_approved_before_minor,
         order_id=order_id,
+        supervisor_cause=supervisor_cause,
     )
 
 
@@ -161,6 +163,12 @@ def test_supervisor_required(roles: Roles) -> None:
     message = refused(roles, "U0MANAGER1", 100, supervisor_required=True)
     assert message.startswith("Only a supervisor can approve this: ")
     assert approve(roles, "U0SUPER", 100, supervisor_required=True) is Role.SUPERVISOR
+
+
+def test_the_refusal_names_what_requires_a_supervisor(roles: Roles) -> None:
+    cause = "Frequent returns are reviewed by a supervisor (Returns Policy §1.2)"
+    message = refused(roles, "U0MANAGER1", 100, supervisor_required=True, supervisor_cause=cause)
+    assert message == f"Only a supervisor can approve this: {cause}."
 
 
 def test_two_person_rule_boundary(roles: Roles) -> None:
