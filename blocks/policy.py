@@ -49,7 +49,9 @@ def policy_card(case: CaseFile, decision: Decision) -> Message:
     blocks.append(section("*Rules that apply*\n" + ("\n".join(cited) or "_None_")))
     reasons = reason_choice(decision)
     if reasons is not None:
-        blocks.append(_reason_section(dispute.number, *reasons))
+        blocks.append(
+            _reason_section(dispute.number, *reasons, button_too=dispute.reason_can_change)
+        )
     lines = [
         f"*Recommended:* {escape(recommendation_text(decision.recommended, dispute.currency))}",
         "*Allowed:* " + (", ".join(allowed_labels(decision)) or "none"),

@@ -31,6 +31,10 @@ class Status(StrEnum):
 
 
 CLOSED = frozenset({Status.RESOLVED, Status.WITHDRAWN})
+# Before a proposal: the reason the policy uses may still be switched.
+REASON_SWITCHABLE = frozenset(
+    {Status.NEW, Status.EVIDENCE_READY, Status.IN_REVIEW, Status.REOPENED}
+)
 
 
 class Event(StrEnum):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from disputes.lifecycle import Status
+from disputes.lifecycle import REASON_SWITCHABLE, Status
 from disputes.payments import PaymentLedger
 from domain.evidence import EvidenceKind
 from domain.money import Money
@@ -84,6 +84,11 @@ class Dispute:
     @property
     def ref(self) -> str:
         return dispute_ref(self.number)
+
+    @property
+    def reason_can_change(self) -> bool:
+        """Whether the reason the policy uses may still be switched (before any proposal)."""
+        return self.status in REASON_SWITCHABLE
 
     @property
     def order_total(self) -> Money:

@@ -11,7 +11,7 @@ from disputes.audit import Actor
 from disputes.errors import DisputeError
 from disputes.intake import basis_for, disputed_amount_minor
 from disputes.ledger import ensure_ledger, ledger_of, lock_ledger
-from disputes.lifecycle import Status
+from disputes.lifecycle import REASON_SWITCHABLE, Status
 from disputes.models import CaseFile
 from disputes.permissions import Gate
 from disputes.policy_decisions import decide, opened_reason
@@ -25,7 +25,6 @@ from storage.db import Database
 from storage.tables import DisputeRow
 
 # Before a resolution is proposed: afterwards the proposal would rest on the old reason.
-SWITCHABLE = frozenset({Status.NEW, Status.EVIDENCE_READY, Status.IN_REVIEW, Status.REOPENED})
 AUDIT_ACTION = "policy.reason_switched"
 
 
@@ -91,7 +90,7 @@ def _check(row: DisputeRow, was: Reason, to: Reason, choices: set[Reason]) -> No
             f"D-{row.number} can only be decided on the reason given when it was opened or "
             "the return request's."
         )
-    if Status(row.status) not in SWITCHABLE:
+    if Status(row.status) not in REASON_SWITCHABLE:
         raise ReasonNotSwitchable(
             f"D-{row.number} is {Status(row.status).label.lower()}: its reason can only change "
             "before a resolution is proposed."

@@ -49,6 +49,14 @@ def test_a_supervisor_approves_from_the_alert_and_the_proposer_hears_of_it(
 
     as_person(page, emulator, "U0MANAGER1")
     thread = open_thread(page, "ORD-1013")
+    # Why? leads with plain sentences, the rules that matched after them.
+    thread.get_by_role("button", name="Why?").first.click()
+    modal = page.locator("#modal")
+    modal.get_by_role("button", name="Show every rule checked").wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "why.png"))
+    modal.locator(".modal-close").click()
+    modal.wait_for(state="hidden")
     propose_outside_policy(page, thread, "a loyal customer of ten years")
     thread.get_by_text(re.compile(r"Proposal 1 for D-\d+")).first.wait_for()
 
@@ -57,7 +65,6 @@ def test_a_supervisor_approves_from_the_alert_and_the_proposer_hears_of_it(
     alert = page.locator("#messages .msg", has_text="needs a supervisor").last
     alert.wait_for()
     assert "proposed by" in alert.inner_text()
-    ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "supervisor-alert.png"))
     with page.context.expect_page() as opened:
         alert.get_by_role("link", name="Open the thread").click()
@@ -73,6 +80,8 @@ def test_a_supervisor_approves_from_the_alert_and_the_proposer_hears_of_it(
     # Closed: the review's buttons gave way to how it ended.
     panel.get_by_text(re.compile("Resolved: Uphold, approved by")).wait_for()
     assert panel.get_by_role("button", name="Start review").count() == 0
+    assert panel.get_by_role("button", name=re.compile("^Use ")).count() == 0  # reason fixed
+    tab.screenshot(path=str(ARTIFACTS / "resolved-thread.png"))
 
     # The alert says it was handled; the proposer has a direct message.
     as_person(page, emulator, "U0SUPER", "C0SUPERVISORS")
