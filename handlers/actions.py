@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks.ids import ActionId, Subject
 from blocks.policy import trace_modal, why_modal
 from disputes.errors import DisputeError
+from disputes.models import CaseFile, PolicyDecision
 from handlers.deps import Deps
 from handlers.errors import answering_errors
 
@@ -24,22 +25,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
     ) -> None:
         # views.open needs the trigger within 3 s, so this runs right after the ack.
         await ack()
-        subject = Subject.decode(action_value(body))
-        case = await deps.disputes.case(subject.dispute)
-        decision = await deps.policy.latest(subject.dispute)
-        if decision is None:
-            raise DisputeError(f"{case.dispute.ref} has no policy decision yet.")
+        case, decision = await decided(deps, Subject.decode(action_value(body)).dispute)
         await client.views_open(trigger_id=body.get("trigger_id"), view=why_modal(case, decision))
 
     @app.action(ActionId.POLICY_TRACE.value)
     async def policy_trace(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         # Pushed over the Why modal, so "Back" returns to the short explanation.
         await ack()
-        subject = Subject.decode(action_value(body))
-        case = await deps.disputes.case(subject.dispute)
-        decision = await deps.policy.latest(subject.dispute)
-        if decision is None:
-            raise DisputeError(f"{case.dispute.ref} has no policy decision yet.")
+        case, decision = await decided(deps, Subject.decode(action_value(body)).dispute)
         await client.views_push(trigger_id=body.get("trigger_id"), view=trace_modal(case, decision))
 
     @app.action(ActionId.POLICY_SWITCH_REASON.value)
@@ -65,6 +58,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await answering_errors(respond, switch())
 
         deps.later(context, job)
+
+
+async def decided(deps: Deps, number: int) -> tuple[CaseFile, PolicyDecision]:
+    """The dispute and the policy decision its card shows."""
+    case = await deps.disputes.case(number)
+    decision = await deps.policy.latest(number)
+    if decision is None:
+        raise DisputeError(f"{case.dispute.ref} has no policy decision yet.")
+    return case, decision
 
 
 def action_value(body: dict[str, Any]) -> str | None:
