@@ -45,6 +45,7 @@ async def test_a_guest_can_neither_review_nor_judge_nor_add_evidence(
     await slack.command("open ORD-1003 not as described", user="U0MANAGER1")
     await propose(slack, workspace, "ORD-1003", "U0MANAGER1", kind="store_credit")
     card = await eventually(lambda: find_reply(workspace, "ORD-1003", "proposal.changes"))
+    await eventually(lambda: thread_of(workspace, "ORD-1003")[0].text.endswith("Proposed"))
 
     seen = len(workspace.ephemerals_for(GUEST))
     await slack.block_action("proposal.changes", user=GUEST, message_ts=card.ts)
