@@ -66,3 +66,11 @@ def test_scopes_are_the_least_the_app_uses(manifest: dict) -> None:
         "message.channels",
         "message.groups",
     ]
+
+
+def test_direct_messages_to_proposers_are_possible_and_read_only(manifest: dict) -> None:
+    # A proposer is told of an approval or a request for changes in the app's Messages tab.
+    home = manifest["features"]["app_home"]
+    assert home["messages_tab_enabled"] is True
+    assert home["messages_tab_read_only_enabled"] is True
+    assert "chat:write" in manifest["oauth_config"]["scopes"]["bot"]
