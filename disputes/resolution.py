@@ -239,12 +239,16 @@ class ResolutionService:
             row, proposal = await _open_proposal(session, number, proposal_id)
             moves_money = proposal.kind in MONEY_KINDS
             order = _order(row)
+        # Read before the write transaction: a refusal's words need the policy decision.
+        cause = await self._supervisor_cause(row, proposal)
         if moves_money and self.gateway_name is None:
             raise NotAllowed("No refund gateway is configured (REFUND_GATEWAY): money cannot move.")
         if moves_money:
             await self.ledger.refresh(order)  # the send re-checks; this catches it earlier
         try:
-            approved = await self.db.run(lambda s: self._approve(s, number, proposal_id, actor))
+            approved = await self.db.run(
+                lambda s: self._approve(s, number, proposal_id, actor, cause)
+            )
         except NotAllowed as refused:
             named = NotAllowed(f"{dispute_ref(number)}: {refused}")
             await self._audit_refusal(number, proposal_id, actor, str(named))
@@ -282,6 +286,7 @@ class ResolutionService:
         number: int,
         proposal_id: int,
         actor: Actor,
+        supervisor_cause: str | None = None,
     ) -> Proposal:
         row, proposal = await _open_proposal(session, number, proposal_id)
         await self.check_authority(
@@ -291,7 +296,7 @@ class ResolutionService:
             proposer=proposal.proposed_by,
             amount_minor=proposal.amount_minor or 0,
             supervisor_required=proposal.needs_supervisor,
-            supervisor_cause=await self._supervisor_cause(row, proposal),
+            supervisor_cause=supervisor_cause,
         )
         now = self.clock()
         proposal.status, proposal.decided_by, proposal.decided_at = "approved", actor.id, now
