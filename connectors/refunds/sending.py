@@ -4,6 +4,7 @@ headers included; attempts, backoff and `Retry-After` are `connectors.http_retry
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -58,13 +59,26 @@ class RefundSender:
 
     async def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """The first response that is not retryable (a 2xx or any other final status)."""
+        # Any transport error, or an answer we cannot decode: a look-up moves no money.
+        return await self._request(
+            method, url, is_retryable, _any_error, "gave no final answer", **kwargs
+        )
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        retry_status: Callable[[int], bool],
+        retry_error: Callable[[httpx.HTTPError], bool],
+        gave_up: str,
+        **kwargs: Any,
+    ) -> httpx.Response:
         try:
             return await self._retry.request(
                 method,
                 url,
-                retry_status=is_retryable,
-                # Any transport error, or an answer we cannot decode: a look-up moves no money.
-                retry_error=_any_error,
+                retry_status=retry_status,
+                retry_error=retry_error,
                 describe=self._describe,
                 **kwargs,
             )
@@ -72,27 +86,15 @@ class RefundSender:
             raise self._asked_to_wait(exc) from None
         except AttemptsExhausted as exc:
             raise RefundUncertain(
-                f"{self.provider} gave no final answer after {exc.attempts} attempts: {exc.failure}"
+                f"{self.provider} {gave_up} after {exc.attempts} attempts: {exc.failure}"
             ) from None
 
     async def send_once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """A 2xx, or a 4xx that is the provider's refusal (not 408, 409, 425 or 429)."""
         try:
-            response = await self._retry.request(
-                method,
-                url,
-                retry_status=_only_429,
-                retry_error=_never_sent,
-                describe=self._describe,
-                **kwargs,
+            response = await self._request(
+                method, url, _only_429, _never_sent, "did not take the request", **kwargs
             )
-        except WaitTooLong as exc:
-            raise self._asked_to_wait(exc) from None
-        except AttemptsExhausted as exc:
-            raise RefundUncertain(
-                f"{self.provider} did not take the request after {exc.attempts} attempts: "
-                f"{exc.failure}"
-            ) from None
         except httpx.HTTPError as exc:  # sent: a reset, a timeout, an undecodable answer
             raise RefundUncertain(
                 f"{self.provider}: {self._describe(exc)}; the request was sent and may "
