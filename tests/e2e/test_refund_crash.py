@@ -69,6 +69,8 @@ async def test_killed_with_the_refund_on_the_wire_refunds_once_after_a_restart(
         with app_process(tmp_path / "again", emulator.api_url, STRIPE_API_BASE=proxy.url, **again):
             outcome = await eventually(lambda: find_reply(workspace, order_id, "Refunded *"), 40)
             assert "20.00 USD" in json.dumps(outcome.blocks)
+            # The parent's status follows the outcome message: wait for it before stopping.
+            await eventually(lambda: thread_of(workspace, order_id)[0].text.endswith("Resolved"))
         assert len(proxy.forwarded_posts()) == 1
     with sqlite3.connect(database) as db:
         ((status, sends, attempts),) = db.execute(
@@ -76,6 +78,5 @@ async def test_killed_with_the_refund_on_the_wire_refunds_once_after_a_restart(
         )
     assert (status, sends, attempts) == ("succeeded", 1, 2)
     assert [r["amount"] for r in await refunds_at(stripe, payment)] == [2000]
-    assert thread_of(workspace, order_id)[0].text.endswith("Resolved")
     verify = run_cli(tmp_path, "audit", "verify", DATABASE_URL=f"sqlite+aiosqlite:///{database}")
     assert verify.returncode == 0, verify.stdout + verify.stderr
