@@ -20,6 +20,8 @@ STATUS_EMOJI = {
     "executing": ":hourglass_flowing_sand:",
     "execution_failed": ":x:",
     "needs_attention": ":warning:",
+    "awaiting_customer": ":envelope:",
+    "offer_expired": ":alarm_clock:",
     "resolved": ":checkered_flag:",
     "escalated": ":rotating_light:",
     "withdrawn": ":heavy_minus_sign:",

@@ -13,6 +13,8 @@ class Status(StrEnum):
     IN_REVIEW = "in_review"
     PROPOSED = "proposed"
     APPROVED = "approved"
+    AWAITING_CUSTOMER = "awaiting_customer"
+    OFFER_EXPIRED = "offer_expired"
     EXECUTING = "executing"
     EXECUTION_FAILED = "execution_failed"
     NEEDS_ATTENTION = "needs_attention"
@@ -45,6 +47,9 @@ class Event(StrEnum):
     CUSTOMER_DECLINED = "customer_declined"
     CHANGES_REQUESTED = "changes_requested"
     APPROVED = "approved"
+    OFFER_SENT = "offer_sent"
+    CUSTOMER_ACCEPTED = "customer_accepted"
+    OFFER_EXPIRED = "offer_expired"
     EXECUTION_STARTED = "execution_started"
     EXECUTION_SUCCEEDED = "execution_succeeded"
     EXECUTION_FAILED = "execution_failed"
@@ -58,8 +63,26 @@ class Event(StrEnum):
 
 S, E = Status, Event
 
-_ESCALATABLE = (S.NEW, S.EVIDENCE_READY, S.IN_REVIEW, S.PROPOSED, S.EXECUTION_FAILED, S.REOPENED)
-_WITHDRAWABLE = (S.NEW, S.EVIDENCE_READY, S.IN_REVIEW, S.PROPOSED, S.ESCALATED, S.REOPENED)
+_ESCALATABLE = (
+    S.NEW,
+    S.EVIDENCE_READY,
+    S.IN_REVIEW,
+    S.PROPOSED,
+    S.EXECUTION_FAILED,
+    S.REOPENED,
+    S.AWAITING_CUSTOMER,
+    S.OFFER_EXPIRED,
+)
+_WITHDRAWABLE = (
+    S.NEW,
+    S.EVIDENCE_READY,
+    S.IN_REVIEW,
+    S.PROPOSED,
+    S.ESCALATED,
+    S.REOPENED,
+    S.AWAITING_CUSTOMER,
+    S.OFFER_EXPIRED,
+)
 
 TRANSITIONS: dict[tuple[Status, Event], Status] = {
     (S.NEW, E.EVIDENCE_COMPLETED): S.EVIDENCE_READY,
@@ -67,10 +90,16 @@ TRANSITIONS: dict[tuple[Status, Event], Status] = {
     (S.EVIDENCE_READY, E.REVIEW_STARTED): S.IN_REVIEW,
     (S.REOPENED, E.REVIEW_STARTED): S.IN_REVIEW,
     (S.ESCALATED, E.REVIEW_STARTED): S.IN_REVIEW,
+    (S.OFFER_EXPIRED, E.REVIEW_STARTED): S.IN_REVIEW,
     (S.IN_REVIEW, E.PROPOSED): S.PROPOSED,
     (S.PROPOSED, E.CUSTOMER_DECLINED): S.IN_REVIEW,
     (S.PROPOSED, E.CHANGES_REQUESTED): S.IN_REVIEW,
     (S.PROPOSED, E.APPROVED): S.APPROVED,
+    # An option the customer must agree to is put to them once approved inside the team.
+    (S.APPROVED, E.OFFER_SENT): S.AWAITING_CUSTOMER,
+    (S.AWAITING_CUSTOMER, E.CUSTOMER_ACCEPTED): S.APPROVED,
+    (S.AWAITING_CUSTOMER, E.CUSTOMER_DECLINED): S.IN_REVIEW,
+    (S.AWAITING_CUSTOMER, E.OFFER_EXPIRED): S.OFFER_EXPIRED,
     (S.APPROVED, E.EXECUTION_STARTED): S.EXECUTING,
     (S.APPROVED, E.RESOLVED_WITHOUT_PAYMENT): S.RESOLVED,
     (S.EXECUTING, E.EXECUTION_SUCCEEDED): S.RESOLVED,

@@ -111,6 +111,12 @@ async def _latest_row(session: AsyncSession, dispute_id: int) -> PolicyDecisionR
     )
 
 
+async def latest_decision(session: AsyncSession, row: DisputeRow) -> Decision | None:
+    """The decision last made for the dispute, read in the caller's transaction."""
+    stored = await _latest_row(session, row.id)
+    return None if stored is None else Decision.from_dict(stored.decision)
+
+
 class PolicyService:
     def __init__(self, db: Database, current: CurrentPack) -> None:
         self.db = db
@@ -141,6 +147,4 @@ class PolicyService:
     async def latest(self, number: int) -> Decision | None:
         """The decision last shown for the dispute, exactly as it was made."""
         async with self.db.reading() as session:
-            row = await load_row(session, number)
-            stored = await _latest_row(session, row.id)
-            return None if stored is None else Decision.from_dict(stored.decision)
+            return await latest_decision(session, await load_row(session, number))

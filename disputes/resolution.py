@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -15,11 +15,13 @@ from connectors.orders import protocol as orders_protocol
 from connectors.orders.protocol import DecisionUpdate, OrderSource
 from disputes import audit
 from disputes.audit import Actor
+from disputes.customer_messages import NoCustomerAddress
 from disputes.errors import DisputeError, NotAllowed
 from disputes.intake import basis_for
 from disputes.ledger import LedgerReader, ensure_ledger, ledger_of, lock_ledger
 from disputes.lifecycle import Event, Status
 from disputes.models import CaseFile, dispute_ref
+from disputes.offers import Offers
 from disputes.payments import Basis, PaymentLedger, utcnow
 from disputes.permissions import Gate
 from disputes.policy_decisions import PolicyService
@@ -84,10 +86,16 @@ class Proposal:
     decided_at: datetime | None = None
     alert_channel: str | None = None
     alert_ts: str | None = None
+    # Set when the approval put the option to the customer: nothing happens until they accept.
+    offer_expires_at: datetime | None = None
 
     @property
     def moves_money(self) -> bool:
         return self.kind in MONEY_KINDS
+
+    @property
+    def awaits_customer(self) -> bool:
+        return self.offer_expires_at is not None
 
 
 def to_proposal(row: ProposalRow, number: int) -> Proposal:
@@ -128,6 +136,8 @@ class ResolutionService:
         clock: Callable[[], datetime] = utcnow,
         settle: timedelta = timedelta(seconds=30),
         gate: Gate | None = None,
+        offers: Offers | None = None,
+        on_message_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self.db = db
         self.gate = gate  # who may review, request changes, approve, retry; without one, all
@@ -139,6 +149,9 @@ class ResolutionService:
         self.on_refund_queued = on_refund_queued
         self.clock = clock
         self.settle = settle  # a refused request's settling time, before Retry sends again
+        # Puts options the customer must agree to before anything moves; without it, none wait.
+        self.offers = offers
+        self.on_message_queued = on_message_queued
 
     async def _require(self, action: Action, actor: Actor, number: int) -> None:
         if self.gate is not None:
@@ -243,6 +256,11 @@ class ResolutionService:
         cause = await self._supervisor_cause(row, proposal)
         if moves_money and self.gateway_name is None:
             raise NotAllowed("No refund gateway is configured (REFUND_GATEWAY): money cannot move.")
+        if self.needs_agreement(Resolution(proposal.kind)):
+            assert self.offers is not None
+            if not row.customer_email:
+                raise NoCustomerAddress(number)
+            await self.offers.prepare()
         if moves_money:
             await self.ledger.refresh(order)  # the send re-checks; this catches it earlier
         try:
@@ -253,11 +271,22 @@ class ResolutionService:
             named = NotAllowed(f"{dispute_ref(number)}: {refused}")
             await self._audit_refusal(number, proposal_id, actor, str(named))
             raise named from None
-        if approved.moves_money:
+        if approved.awaits_customer:
+            self.on_message_queued()
+        else:
+            await self.after_carried_out(approved)
+        return approved
+
+    def needs_agreement(self, kind: Resolution) -> bool:
+        """Whether the pack has the customer agree to `kind` before it is carried out."""
+        return self.offers is not None and self.offers.needs_agreement(kind)
+
+    async def after_carried_out(self, proposal: Proposal) -> None:
+        """Once committed: wake the refund worker, or tell the order system of the decision."""
+        if proposal.moves_money:
             self.on_refund_queued()
         elif self.orders is not None:
-            await write_back(self.db, self.orders, number, decision_update(approved))
-        return approved
+            await write_back(self.db, self.orders, proposal.dispute_number, decision_update(proposal))
 
     async def proposal(self, number: int, proposal_id: int) -> Proposal:
         """One of the dispute's proposals, whatever its status."""
@@ -301,6 +330,24 @@ class ResolutionService:
         now = self.clock()
         proposal.status, proposal.decided_by, proposal.decided_at = "approved", actor.id, now
         await transition(session, row, Event.APPROVED, actor, details={"proposal": proposal.id})
+        if self.needs_agreement(Resolution(proposal.kind)):
+            assert self.offers is not None
+            offer = await self.offers.put(session, row, proposal, actor, now)
+            approved = to_proposal(proposal, number)
+            return replace(approved, offer_expires_at=offer.expires_at)
+        await self.carry_out(session, row, proposal, actor, now)
+        return to_proposal(proposal, number)
+
+    async def carry_out(
+        self,
+        session: AsyncSession,
+        row: DisputeRow,
+        proposal: ProposalRow,
+        actor: Actor,
+        now: datetime,
+    ) -> None:
+        """An approved option, in the caller's transaction: the refund queued against the
+        ledger, or the dispute resolved when no money moves."""
         if proposal.kind in MONEY_KINDS:
             assert self.gateway_name is not None and proposal.amount_minor is not None
             await request_refund(
@@ -323,7 +370,6 @@ class ResolutionService:
                 actor,
                 details={"resolution": proposal.kind},
             )
-        return to_proposal(proposal, number)
 
     async def _supervisor_cause(self, row: DisputeRow, proposal: ProposalRow) -> str | None:
         """What requires a supervisor for this proposal, in words, for a refusal to name."""
@@ -457,7 +503,14 @@ def _order(row: DisputeRow) -> Order:
 
 
 REVIEWABLE = frozenset(
-    {Status.NEW, Status.EVIDENCE_READY, Status.IN_REVIEW, Status.REOPENED, Status.ESCALATED}
+    {
+        Status.NEW,
+        Status.EVIDENCE_READY,
+        Status.IN_REVIEW,
+        Status.REOPENED,
+        Status.ESCALATED,
+        Status.OFFER_EXPIRED,
+    }
 )
 
 
@@ -479,7 +532,7 @@ async def _into_review(
             actor,
             details={"override_reason": checked.override_reason or ""},
         )
-    elif status in {Status.EVIDENCE_READY, Status.REOPENED, Status.ESCALATED}:
+    elif status in {Status.EVIDENCE_READY, Status.REOPENED, Status.ESCALATED, Status.OFFER_EXPIRED}:
         await transition(session, row, Event.REVIEW_STARTED, actor)
     elif status != Status.IN_REVIEW:
         _require(row, {Status.IN_REVIEW}, "take a proposal")

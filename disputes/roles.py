@@ -137,6 +137,7 @@ class Permissions(_Model):
     retry: Who = "manager"
     see_customer: Who = "agent"
     assign: Who = "manager"
+    message_customer: Who = "agent"
     # One role for every kind people add, or one per kind.
     add_evidence: Who | dict[PeopleKind, Who] = "agent"
 

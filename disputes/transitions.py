@@ -30,6 +30,8 @@ async def transition(
     row.state_times = {**row.state_times, new.value: at.isoformat()}
     row.updated_at = at
     row.active_order_key = row.order_id if new.is_open else None
+    if new == Status.RESOLVED and row.customer_email:
+        row.closing_due_at = at  # the customer is told, and asked how it went
     await audit.append(
         session,
         row,

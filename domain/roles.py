@@ -31,6 +31,7 @@ class Action(StrEnum):
     ADD_EVIDENCE = "add_evidence"
     SEE_CUSTOMER = "see_customer"  # the customer's name and contact details in private views
     ASSIGN = "assign"  # give a dispute an owner (read from the file; no command sets owners yet)
+    MESSAGE_CUSTOMER = "message_customer"  # write to the customer from the thread
 
     def refusal(self, where: str) -> str:
         """What the person cannot do, on the dispute `where` names ("D-7")."""
@@ -46,6 +47,7 @@ _REFUSALS = {
     Action.ADD_EVIDENCE: "You cannot add evidence to {where}",
     Action.SEE_CUSTOMER: "You cannot see the customer details of {where}",
     Action.ASSIGN: "You cannot assign {where} to someone",
+    Action.MESSAGE_CUSTOMER: "You cannot message the customer of {where}",
 }
 
 EVERYONE, NOBODY = "everyone", "nobody"

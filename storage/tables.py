@@ -51,6 +51,8 @@ class DisputeRow(Base):
     policy_card_ts: Mapped[str | None] = mapped_column(String(40))
     # The order as it was read at intake: policy facts are recomputed from it.
     order_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Set when the dispute is resolved, cleared when the customer's closing message is queued.
+    closing_due_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -221,3 +223,101 @@ class ProcessedRequestRow(Base):
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
     kind: Mapped[str] = mapped_column(String(30))
     received_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class CustomerMessageRow(Base):
+    """The customer outbox: every message to a dispute's customer, stored before it is sent.
+
+    `message_id` is the message's identity on the wire (the mail's Message-ID, the webhook's
+    Idempotency-Key) and never changes, so a message sent again after a crash is recognised by
+    the receiver. `fence` grows by one with every claim; only the claim holding it records the
+    outcome of a send.
+    """
+
+    __tablename__ = "customer_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(20))  # message, offer, reminder, closing
+    template: Mapped[str] = mapped_column(String(120))
+    # What the message is for, unique within its dispute: "closing:p12", "offer:3", "manual:<n>".
+    purpose: Mapped[str] = mapped_column(String(80))
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    to_address: Mapped[str] = mapped_column(String(320))
+    to_name: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    links: Mapped[list[str]] = mapped_column(JSON, default=list)
+    in_reply_to: Mapped[str | None] = mapped_column(String(255))
+    references: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # pending, sending, sent, failed (a definite refusal: a person looks)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    fence: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime]
+    # True once a send may have reached the other side: every later send is a re-send.
+    maybe_sent: Mapped[bool] = mapped_column(default=False)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+    offer_id: Mapped[int | None] = mapped_column(Integer)
+    proposal_id: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    # The thread message that mirrors it, and what that message last said.
+    mirror_ts: Mapped[str | None] = mapped_column(String(40))
+    mirrored: Mapped[str | None] = mapped_column(String(20))
+
+    __table_args__ = (
+        UniqueConstraint("dispute_id", "purpose", name="uq_customer_messages_purpose"),
+        Index("ix_customer_messages_due", "status", "next_attempt_at"),
+    )
+
+
+class CustomerOfferRow(Base):
+    """An approved proposal put to the customer: answered once, before it expires."""
+
+    __tablename__ = "customer_offers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id", ondelete="RESTRICT"))
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="RESTRICT"))
+    nonce: Mapped[str] = mapped_column(String(40))
+    # open, accepted, declined, expired, withdrawn
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    reminder_due_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]
+    answered_at: Mapped[datetime | None]
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (UniqueConstraint("proposal_id", name="uq_customer_offers_proposal"),)
+
+
+class CsatRow(Base):
+    """The satisfaction survey sent with the closing message: one rating per dispute."""
+
+    __tablename__ = "csat_surveys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[int] = mapped_column(
+        ForeignKey("disputes.id", ondelete="RESTRICT"), unique=True
+    )
+    nonce: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    rating: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None]
+
+
+class LinkKeyRow(Base):
+    """The key that signs the customer's links, made once per installation."""
+
+    __tablename__ = "link_keys"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
