@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 from pathlib import Path
 
 from bot import demo_world
@@ -84,6 +85,9 @@ async def _run_demo(folder: Path, *, port: int, wait: bool, keep: bool) -> int:
         emulator.attach_mailbox(mailbox)
         _say(f"Customer mail (SMTP sink): {mailbox.url}")
         database = folder / demo_world.DB_NAME
+        # The app's socket is bound first: the customer's links must carry its address.
+        listener = app_socket()
+        app_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         settings = demo_settings(
             bot_token=workspace.bot_token,
             api_url=emulator.api_url,
@@ -93,8 +97,9 @@ async def _run_demo(folder: Path, *, port: int, wait: bool, keep: bool) -> int:
             stripe_url=stripe.url,
             mail_url=mailbox.url,
             keys=demo_world.new_secrets(),
+            public_url=app_url,
         )
-        await _run_app(settings, workspace, emulator, signals, wait, keep, database)
+        await _run_app(settings, workspace, emulator, signals, wait, keep, database, listener)
     except asyncio.CancelledError:
         if not signals.stop.is_set():
             raise
@@ -121,6 +126,7 @@ def demo_settings(
     stripe_url: str,
     mail_url: str,
     keys: demo_world.DemoSecrets,
+    public_url: str | None = None,
 ) -> Settings:
     """The app's settings for the demo world: Slack requests and customer replies are signed
     with different secrets, as in a real installation."""
@@ -142,7 +148,16 @@ def demo_settings(
         inbound_secret=keys.inbound,
         host="127.0.0.1",
         port=0,
+        public_url=public_url,
     )
+
+
+def app_socket() -> socket.socket:
+    """A loopback socket on a free port, for the app to serve on."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    return listener
 
 
 async def _run_app(
@@ -153,10 +168,11 @@ async def _run_app(
     wait: bool,
     keep: bool,
     database: os.PathLike[str],
+    listener: socket.socket,
 ) -> None:
     runtime = await start_runtime(settings)
     server = http_server(runtime, "127.0.0.1", 0)
-    serving = asyncio.create_task(server.serve())
+    serving = asyncio.create_task(server.serve(sockets=[listener]))
     try:
         while not server.started:
             if serving.done():
@@ -185,4 +201,5 @@ async def _run_app(
         server.should_exit = True
         with contextlib.suppress(Exception):
             await asyncio.wait_for(serving, 15)
+        listener.close()
         await runtime.aclose()

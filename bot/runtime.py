@@ -16,6 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_bolt_app
 from bot.channels import resolve_channel
+from bot.conversation_runtime import Conversation, build_conversation
 from bot.dedupe import RecentKeys
 from bot.errors import StartupError
 from bot.housekeeping import Housekeeping
@@ -28,6 +29,7 @@ from connectors.orders.factory import order_source_from_spec
 from connectors.orders.protocol import OrderSource
 from connectors.refunds.protocol import RefundGateway
 from disputes.case_files import DisputeService
+from disputes.customer_answers import CustomerAnswers
 from disputes.intake import IntakeService
 from disputes.ledger import LedgerReader
 from disputes.permissions import Gate
@@ -57,11 +59,15 @@ class Runtime:
     worker: RefundWorker | None = None
     gateway: RefundGateway | None = None
     housekeeping: Housekeeping | None = None
+    conversation: Conversation | None = None
+    answers: CustomerAnswers | None = None
 
     async def aclose(self) -> None:
         if self.housekeeping is not None:
             await self.housekeeping.stop()
         await self.queue.stop()
+        if self.conversation is not None:
+            await self.conversation.aclose()
         if self.worker is not None:
             await self.worker.stop()
         if self.gateway is not None:
@@ -148,6 +154,7 @@ async def build_runtime(
     worker = (
         RefundWorker(db, gateway, timings=refund_timings(settings)) if gateway is not None else None
     )
+    conversation = build_conversation(settings, db, current_pack, gate)
     resolution = ResolutionService(
         db,
         policy,
@@ -158,13 +165,17 @@ async def build_runtime(
         on_refund_queued=worker.wake if worker is not None else lambda: None,
         settle=timedelta(seconds=settings.refund_settle_seconds),
         gate=gate,
+        offers=conversation.offers,
+        on_message_queued=conversation.outbox.wake,
     )
+    answers = CustomerAnswers(db, conversation.signer, resolution)
     if worker is not None:
         worker.notify = RefundReporter(disputes, threads, resolution, orders, supervisors)
     queue = WorkQueue(settings.intake_workers)
     queue.start()
     if worker is not None:
         worker.start()
+    conversation.start()
 
     def submit(job: Job, key: RequestKey | None) -> None:
         queue.submit(once(db, job, key))
@@ -178,6 +189,7 @@ async def build_runtime(
         submit=submit,
         groups_of=GroupDirectory(roles).groups_of,
         supervisors_channel=supervisors,
+        conversation=conversation.service,
     )
     app = build_bolt_app(
         client=client,
@@ -188,4 +200,17 @@ async def build_runtime(
     log.info("disputes channel %s resolved to %s", settings.disputes_channel, channel_id)
     housekeeping = Housekeeping(db)
     housekeeping.start()
-    return Runtime(settings, db, orders, queue, client, app, deps, worker, gateway, housekeeping)
+    return Runtime(
+        settings,
+        db,
+        orders,
+        queue,
+        client,
+        app,
+        deps,
+        worker,
+        gateway,
+        housekeeping,
+        conversation,
+        answers,
+    )

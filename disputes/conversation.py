@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from policies.messages import MessageTemplates, MissingFact, TemplateChoice, UnknownTemplate
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +35,6 @@ from disputes.policy_decisions import latest_decision
 from disputes.repository import load_row
 from domain.roles import Action
 from domain.text import clean_text
-from policies.messages import MessageTemplates, MissingFact, TemplateChoice, UnknownTemplate
 from storage.db import Database
 from storage.tables import CustomerMessageRow, DisputeRow, ProposalRow
 
@@ -199,4 +199,3 @@ def missing_fact_text(number: int, key: str, fact: str) -> str:
         f"This template needs {fact}, which {dispute_ref(number)} does not have yet: pick "
         "another template, or add what it needs first."
     )
-

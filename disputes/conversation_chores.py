@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes import audit
 from disputes.audit import Actor
-from disputes.errors import DisputeError
 from disputes.customer_messages import queue_message
+from disputes.errors import DisputeError
 from disputes.lifecycle import Event, Status
 from disputes.links import LinkClaim, new_nonce
 from disputes.models import dispute_ref
@@ -217,5 +217,6 @@ class ConversationChores:
         try:
             await self.notify(item)
         except Exception:
-            log.exception("the thread of %s was not told: %s", dispute_ref(item.dispute_number),
-                          item.news)
+            log.exception(
+                "the thread of %s was not told: %s", dispute_ref(item.dispute_number), item.news
+            )

@@ -132,8 +132,9 @@ class CustomerAnswers:
                 at=now,
             )
             await self.resolution.carry_out(session, row, proposal, actor, now)
-            answer = Answer("accepted", row.number, proposal.id, proposal.proposed_by,
-                            Resolution(proposal.kind))
+            answer = Answer(
+                "accepted", row.number, proposal.id, proposal.proposed_by, Resolution(proposal.kind)
+            )
             return await self._page(session, claim)
 
         page = await self.db.run(work)
@@ -167,8 +168,14 @@ class CustomerAnswers:
                 details={"proposal": proposal.id, "offer": offer.id, "reason": reason},
                 at=now,
             )
-            answer = Answer("declined", row.number, proposal.id, proposal.proposed_by,
-                            Resolution(proposal.kind), reason=reason or None)
+            answer = Answer(
+                "declined",
+                row.number,
+                proposal.id,
+                proposal.proposed_by,
+                Resolution(proposal.kind),
+                reason=reason or None,
+            )
             return await self._page(session, claim)
 
         page = await self.db.run(work)
@@ -281,8 +288,10 @@ class CustomerAnswers:
         try:
             await self.notify(answer)
         except Exception:
-            log.exception("the thread of %s was not told of the customer's answer",
-                          dispute_ref(answer.dispute_number))
+            log.exception(
+                "the thread of %s was not told of the customer's answer",
+                dispute_ref(answer.dispute_number),
+            )
 
 
 def _customer(row: DisputeRow) -> Actor:

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
+from connectors.customers.outbound import CustomerChannel, DeliveryError, OutgoingMessage
 from sqlalchemy import CursorResult, and_, func, or_, select, update
 
-from connectors.customers.outbound import CustomerChannel, DeliveryError, OutgoingMessage
 from disputes import audit
 from disputes.audit import Actor
 from disputes.customer_messages import CustomerMessage, to_message

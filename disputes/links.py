@@ -25,7 +25,9 @@ from storage.tables import LinkKeyRow
 
 KEY_NAME = "customer-links"
 KINDS = ("offer", "csat")
-_TOKEN = re.compile(r"^(offer|csat)\.(\d{1,12})\.(\d{1,12})\.(\d{1,12})\.([0-9a-f]{32})\.([\w-]{43})$")
+_TOKEN = re.compile(
+    r"^(offer|csat)\.(\d{1,12})\.(\d{1,12})\.(\d{1,12})\.([0-9a-f]{32})\.([\w-]{43})$"
+)
 MAX_TOKEN = 160
 
 

@@ -37,11 +37,11 @@ def cited_rule(decision: Decision | None, kind: Resolution | None) -> MatchedRul
     """The rule a message cites: the one recommending the chosen option, else the top one."""
     if decision is None or not decision.matched:
         return None
-    if kind is not None and decision.recommended is not None:
-        if decision.recommended.resolution == kind and decision.recommended_by:
-            for rule in decision.matched:
-                if rule.id == decision.recommended_by:
-                    return rule
+    recommended = decision.recommended
+    if kind is not None and recommended is not None and recommended.resolution == kind:
+        for rule in decision.matched:
+            if rule.id == decision.recommended_by:
+                return rule
     return decision.matched[0]
 
 
@@ -66,10 +66,8 @@ def dispute_facts(
     }
     if row.customer_name:
         facts["customer_name"] = row.customer_name
-    try:
+    if row.reason in Reason.__members__:
         facts["reason"] = Reason(row.reason).label
-    except ValueError:
-        pass
     if row.claim:
         facts["claim"] = row.claim
     kind = Resolution(proposal.kind) if proposal is not None else None
@@ -85,7 +83,9 @@ def dispute_facts(
         else:
             rule = cited_rule(decision, kind)
         if decision.missing_evidence:
-            facts["missing_evidence"] = [k.value.replace("_", " ").lower() for k in decision.missing_evidence]
+            facts["missing_evidence"] = [
+                k.value.replace("_", " ").lower() for k in decision.missing_evidence
+            ]
     if rule is not None:
         facts["rule"] = rule_facts(rule)
     return facts

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from policies.messages import MessageTemplates, MissingFact, Rendered
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes.audit import Actor
@@ -26,7 +27,6 @@ from disputes.policy_decisions import latest_decision
 from disputes.transitions import transition
 from domain.resolutions import Resolution
 from policies.current import CurrentPack
-from policies.messages import MessageTemplates, MissingFact, Rendered
 from storage.tables import CustomerOfferRow, DisputeRow, ProposalRow
 
 
@@ -112,8 +112,18 @@ class Offers:
         at = self.clock()
         url = self.config.link(await self.signer.token(offer_claim(offer, row.number)))
         rendered = await self.render(session, row, proposal, "general:reminder", offer, url)
-        await self._queue(session, row, "reminder", "general:reminder", f"reminder:{offer.id}",
-                          rendered, url, proposal, offer.id, at)
+        await self._queue(
+            session,
+            row,
+            "reminder",
+            "general:reminder",
+            f"reminder:{offer.id}",
+            rendered,
+            url,
+            proposal,
+            offer.id,
+            at,
+        )
         offer.reminded_at = at
 
     async def render(

@@ -286,7 +286,9 @@ class ResolutionService:
         if proposal.moves_money:
             self.on_refund_queued()
         elif self.orders is not None:
-            await write_back(self.db, self.orders, proposal.dispute_number, decision_update(proposal))
+            await write_back(
+                self.db, self.orders, proposal.dispute_number, decision_update(proposal)
+            )
 
     async def proposal(self, number: int, proposal_id: int) -> Proposal:
         """One of the dispute's proposals, whatever its status."""

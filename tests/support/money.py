@@ -38,8 +38,14 @@ from connectors.refunds.protocol import (
 )
 from disputes.audit import Actor
 from disputes.case_files import DisputeService
+from disputes.conversation_chores import ConversationChores
+from disputes.customer_answers import CustomerAnswers
+from disputes.customer_messages import ConversationConfig
+from disputes.customer_outbox import CustomerOutbox
 from disputes.intake import IntakeService, OpenRequest
 from disputes.ledger import LedgerReader, load_ledger
+from disputes.links import LinkSigner
+from disputes.offers import Offers
 from disputes.payments import PaymentLedger, request_ref, utcnow
 from disputes.permissions import Gate
 from disputes.policy_decisions import PolicyService
@@ -53,7 +59,8 @@ from domain.orders import Order
 from domain.reasons import reason_from_word
 from policies.current import CurrentPack
 from storage.db import Database
-from storage.tables import AuditRow, DisputeRow, RefundRequestRow
+from storage.tables import AuditRow, CustomerMessageRow, DisputeRow, RefundRequestRow
+from tests.support.customer_channels import RecordingChannel
 from tests.support.orders import StaticOrders
 
 AGENT, MANAGER, MANAGER2, SUPERVISOR = "U0AGENT", "U0MANAGER1", "U0MANAGER2", "U0SUPER"
@@ -149,6 +156,7 @@ class MoneyWorld:
         timings: Timings = FAST,
         clock: WorldClock | None = None,
         real_time: bool = False,
+        conversation: bool = False,
     ) -> None:
         self.db = db
         self.gateway = gateway
@@ -163,6 +171,15 @@ class MoneyWorld:
         self.ledger_reader = LedgerReader(db, gateway, clock=self.clock)
         pack = CurrentPack(default_policy_pack())
         self.policy = PolicyService(db, pack)
+        # With the conversation, options the pack puts to the customer wait for their answer.
+        self.channel = RecordingChannel()
+        self.signer = LinkSigner(db)
+        self.conversation_config = ConversationConfig("https://desk.example", "desk.example")
+        self.offers = (
+            Offers(self.signer, self.conversation_config, pack, clock=self.clock)
+            if conversation
+            else None
+        )
         self.intake = IntakeService(
             db,
             self.orders,
@@ -181,9 +198,14 @@ class MoneyWorld:
             clock=self.clock,
             settle=timings.settle,
             gate=self.gate,
+            offers=self.offers,
         )
+        self.answers = CustomerAnswers(db, self.signer, self.resolution, clock=self.clock)
         self.outcomes: list[RefundOutcome] = []
         self.worker = self.new_worker()
+        self.outbox = CustomerOutbox(db, self.channel, clock=self.clock)
+        if self.offers is not None:
+            self.outbox.chores = ConversationChores(db, self.offers, clock=self.clock)
 
     def new_worker(self) -> RefundWorker:
         """Another worker on the same database: a second replica, or a restarted process."""
@@ -246,6 +268,32 @@ class MoneyWorld:
         self, number: int, by: str = SUPERVISOR, groups: Iterable[str] = ()
     ) -> RetryResult:
         return await self.resolution.retry(number, Actor.slack_user(by, groups))
+
+    # -- the customer's side --------------------------------------------------------------
+
+    async def offer_link(self, number: int) -> str:
+        """The token of the latest offer put to the dispute's customer."""
+        async with self.db.reading() as session:
+            found = await session.scalar(
+                select(CustomerMessageRow)
+                .join(DisputeRow, DisputeRow.id == CustomerMessageRow.dispute_id)
+                .where(DisputeRow.number == number, CustomerMessageRow.kind == "offer")
+                .order_by(CustomerMessageRow.id.desc())
+                .limit(1)
+            )
+        assert found is not None, f"D-{number} has no offer"
+        return found.links[0].rsplit("/c/", 1)[1]
+
+    async def accept_offer(self, number: int) -> None:
+        """The customer accepts the offer on its page."""
+        await self.answers.accept(await self.offer_link(number))
+
+    async def decline_offer(self, number: int, reason: str = "") -> None:
+        await self.answers.decline(await self.offer_link(number), reason)
+
+    async def deliver(self) -> int:
+        """One outbox pass (chores included): how many customer messages were tried."""
+        return await self.outbox.run_once()
 
     async def worker_pass(self, worker: RefundWorker | None = None) -> bool:
         """One claim taken as far as the provider allows; False when nothing was due."""
