@@ -15,9 +15,9 @@ than send a blank:
     claim             what the customer says, as they wrote it
     resolution        the resolution's value, "partial_refund"
     resolution_label  its label, "Partial refund"
-    amount            what the resolution pays, as `domain.money.Money` prints: "45.00 USD"
+    amount            what the resolution pays, written for the customer: "$45.00"
     rule              the cited rule: a mapping of id, citation, title and text
-    missing_evidence  the labels of the evidence still missing, ["Photos"]
+    missing_evidence  the evidence still missing, as words people read: ["Photos"]
     offer_url         where the customer accepts or declines an offer
     offer_expires     when the offer lapses, "15 December 2026"
     csat_url          where the customer rates how we did
