@@ -86,7 +86,12 @@ def check_pack(path: Path) -> CheckedPack:
     problems += _shadowed(doc, clean)
     problems.sort(key=lambda p: p.line)
     if header is not None and not problems:
-        checked.pack = Pack(pack=header.pack, version=header.version, rules=[r for _, r in rules])
+        checked.pack = Pack(
+            pack=header.pack,
+            version=header.version,
+            rules=[r for _, r in rules],
+            options=header.options,
+        )
     return checked
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import jinja2
 
+from domain.resolutions import Resolution
 from policies.engine import CompiledRule, compile_rule
 from policies.lint import check_pack
-from policies.schema import Pack
+from policies.schema import CustomerAgreement, Pack
 from policies.yaml_source import Problem
 
 
@@ -38,6 +39,10 @@ class LoadedPack:
             if rule.id == rule_id:
                 return rule
         raise KeyError(rule_id)
+
+    def needs_agreement(self, resolution: Resolution) -> bool:
+        """Whether the customer must accept `resolution` before it is carried out."""
+        return self.pack.customer_agreement(resolution) is CustomerAgreement.REQUIRED
 
     def render_notice(self, rule_id: str, **context: Any) -> str | None:
         """The rule's customer notice rendered with `context`; None when it has none."""

@@ -6,21 +6,57 @@ a name a template uses but is not given fails when rendered, so a typo cannot se
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jinja2
+from jinja2.runtime import missing
 from jinja2.sandbox import SandboxedEnvironment
 
 from policies.yaml_source import Loc, Problem, YamlDoc
+
+
+class UndefinedName(jinja2.UndefinedError):
+    """A name a template used but was not given: `name`, looked up on `owner` (a value the
+    template was given) or, when `owner` is None, among the names given."""
+
+    def __init__(self, message: str | None = None, *, name: Any, owner: Any) -> None:
+        super().__init__(message)
+        self.name = name
+        self.owner = owner
+
+
+class NamedUndefined(jinja2.StrictUndefined):
+    """StrictUndefined whose error says which name was missing, and on what."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        hint: str | None = None,
+        obj: Any = missing,
+        name: str | None = None,
+        exc: type[jinja2.TemplateRuntimeError] = jinja2.UndefinedError,
+    ) -> None:
+        super().__init__(hint, obj, name, exc)
+        # Jinja raises `exc(message)`; binding the name and owner here lets the error say which
+        # fact was missing. The sandbox's refusals pass another `exc` and stay SecurityErrors.
+        if exc is jinja2.UndefinedError:
+            owner = None if obj is missing else obj
+            error = partial(UndefinedName, name=name, owner=owner)
+            self._undefined_exception = cast(type[jinja2.UndefinedError], error)
 
 
 def environment(folder: Path) -> SandboxedEnvironment:
     """The environment for the notices of a pack in `folder` (names are relative to it)."""
     return SandboxedEnvironment(
         loader=jinja2.FileSystemLoader(folder),
-        undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(("html", "htm", "xml", "html.j2")),
+        undefined=NamedUndefined,
+        # Notices are plain text: only a template named as HTML is escaped, never a string.
+        autoescape=jinja2.select_autoescape(
+            ("html", "htm", "xml", "html.j2"), default_for_string=False
+        ),
         keep_trailing_newline=True,
     )
 

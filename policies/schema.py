@@ -242,18 +242,55 @@ class Rule(_Model):
     notice: StrictStr | None = None
 
 
+class CustomerAgreement(StrEnum):
+    """Whether the customer must accept an option before it is carried out, or is only told."""
+
+    REQUIRED = "required"
+    NOTIFY = "notify"
+
+
+# What a pack that does not say gets: an option that gives the customer less than they asked
+# for, or something other than their money, is offered; the rest is decided and announced.
+DEFAULT_CUSTOMER_AGREEMENT: dict[Resolution, CustomerAgreement] = {
+    Resolution.PARTIAL_REFUND: CustomerAgreement.REQUIRED,
+    Resolution.STORE_CREDIT: CustomerAgreement.REQUIRED,
+    Resolution.REPLACEMENT: CustomerAgreement.REQUIRED,
+    Resolution.WAIVE_FEE: CustomerAgreement.REQUIRED,
+    Resolution.FULL_REFUND: CustomerAgreement.NOTIFY,
+    Resolution.OVERTURN: CustomerAgreement.NOTIFY,
+    Resolution.UPHOLD: CustomerAgreement.NOTIFY,
+    Resolution.DENY: CustomerAgreement.NOTIFY,
+    Resolution.CARRIER_CLAIM: CustomerAgreement.NOTIFY,
+}
+
+
+class OptionSettings(_Model):
+    """`options.<resolution>` in a pack: how one resolution option is handled."""
+
+    customer_agreement: CustomerAgreement
+
+
 class PackHeader(_Model):
     """The pack without its rules, validated first so one bad rule hides nothing else."""
 
     pack: StrictStr
     version: StrictStr
     rules: list[Any]
+    options: dict[Resolution, OptionSettings] = {}
 
 
 class Pack(_Model):
     pack: StrictStr
     version: StrictStr
     rules: list[Rule]
+    options: dict[Resolution, OptionSettings] = {}  # only what the pack says; see below
+
+    def customer_agreement(self, resolution: Resolution) -> CustomerAgreement:
+        """What the pack says of `resolution`, or the default when it says nothing."""
+        settings = self.options.get(resolution)
+        if settings is None:
+            return DEFAULT_CUSTOMER_AGREEMENT[resolution]
+        return settings.customer_agreement
 
 
 def leaf_problems(leaf: Leaf) -> list[tuple[str, str]]:

@@ -9,7 +9,17 @@ from pydantic import BaseModel, ValidationError
 
 from domain.evidence import EvidenceKind
 from domain.resolutions import Resolution
-from policies.schema import ROLES, Approval, Leaf, Outcome, PackHeader, Recommendation, Rule
+from policies.schema import (
+    ROLES,
+    Approval,
+    CustomerAgreement,
+    Leaf,
+    OptionSettings,
+    Outcome,
+    PackHeader,
+    Recommendation,
+    Rule,
+)
 from policies.yaml_source import Loc, Problem, YamlDoc, value_at
 
 M = TypeVar("M", bound=BaseModel)
@@ -29,6 +39,7 @@ def validate(
 
 
 _TAGS = {"all", "any", "not", "leaf"}
+_KEY = "[key]"  # pydantic's mark for an error in a mapping's key rather than its value
 
 
 def _has(data: Any, part: str | int) -> bool:
@@ -44,7 +55,7 @@ def _data_loc(data: Any, loc: Loc) -> Loc:
     for part in loc:
         if _has(current, part):
             current = current[part]
-        elif part in _TAGS:
+        elif part in _TAGS or part == _KEY:
             continue
         else:
             current = None
@@ -64,11 +75,7 @@ def _message(error: Any, loc: Loc, data: Any) -> str:
         close = difflib.get_close_matches(str(name), _KNOWN_FIELDS, n=1)
         return f"unknown field {name!r}" + (f" (did you mean {close[0]}?)" if close else "")
     if kind == "enum":
-        noun, names = (
-            ("evidence kind", list(EvidenceKind))
-            if "requires_evidence" in loc
-            else ("resolution", list(Resolution))
-        )
+        noun, names = _enum_noun(error["loc"], loc)
         return f"unknown {noun} {value!r} (use one of: {', '.join(names)})"
     if kind == "literal_error":
         return f"unknown {name} {value!r} (use one of: {', '.join(ROLES)})"
@@ -91,11 +98,21 @@ def _message(error: Any, loc: Loc, data: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
+def _enum_noun(error_loc: Loc, loc: Loc) -> tuple[str, list[str]]:
+    if "requires_evidence" in loc:
+        return "evidence kind", list(EvidenceKind)
+    if loc[-1:] == ("customer_agreement",):
+        return "customer_agreement", list(CustomerAgreement)
+    if loc[:1] == ("options",) and error_loc[-1:] == (_KEY,):
+        return "option", list(Resolution)
+    return "resolution", list(Resolution)
+
+
 _OPERATORS = [n if n != "in_" else "in" for n in Leaf.model_fields if n != "fact"]
 _KNOWN_FIELDS = sorted(
     {
         name
-        for model in (PackHeader, Rule, Outcome, Recommendation, Approval)
+        for model in (PackHeader, Rule, Outcome, Recommendation, Approval, OptionSettings)
         for name in model.model_fields
     }
 )
