@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from policies.messages import MessageTemplates, MissingFact, TemplateChoice, UnknownTemplate
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +34,13 @@ from disputes.policy_decisions import latest_decision
 from disputes.repository import load_row
 from domain.roles import Action
 from domain.text import clean_text
+from policies.messages import (
+    MessageError,
+    MessageTemplates,
+    MissingFact,
+    TemplateChoice,
+    UnknownTemplate,
+)
 from storage.db import Database
 from storage.tables import CustomerMessageRow, DisputeRow, ProposalRow
 
@@ -191,6 +197,8 @@ class ConversationService:
             return Preview(key, "", "", missing=missing.fact)
         except UnknownTemplate:
             raise DisputeError(f"There is no message template {key!r}.") from None
+        except MessageError as broken:
+            raise DisputeError(f"{str(broken).capitalize()}. Check the policy pack.") from None
         return Preview(key, rendered.subject, rendered.text)
 
 

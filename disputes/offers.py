@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from policies.messages import MessageTemplates, MissingFact, Rendered
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes.audit import Actor
@@ -27,6 +26,7 @@ from disputes.policy_decisions import latest_decision
 from disputes.transitions import transition
 from domain.resolutions import Resolution
 from policies.current import CurrentPack
+from policies.messages import MessageError, MessageTemplates, MissingFact, Rendered
 from storage.tables import CustomerOfferRow, DisputeRow, ProposalRow
 
 
@@ -154,6 +154,11 @@ class Offers:
             raise DisputeError(
                 f"The message to the customer of {dispute_ref(row.number)} could not be "
                 f"written: its template ({key}) needs {missing.fact}, which this dispute lacks."
+            ) from None
+        except MessageError as broken:
+            raise DisputeError(
+                f"The message to the customer of {dispute_ref(row.number)} could not be "
+                f"written: {broken}. Check the policy pack's templates."
             ) from None
 
     async def _queue(

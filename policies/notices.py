@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import jinja2
+import jinja2.sandbox
 from jinja2.runtime import missing
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -48,9 +49,39 @@ class NamedUndefined(jinja2.StrictUndefined):
             self._undefined_exception = cast(type[jinja2.UndefinedError], error)
 
 
+# The most a template may make of `*` and `**`: enough for any message, too little to exhaust
+# the app (`{{ 'a' * 10**9 }}` in a pack's notice is refused, not computed).
+MAX_PRODUCT = 100_000
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """The sandbox, with `*` and `**` refused before they make something huge."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and _too_big_power(left, right):
+            raise jinja2.sandbox.SecurityError("a power this large is not allowed in a template")
+        if operator == "*" and _too_long_repeat(left, right):
+            raise jinja2.sandbox.SecurityError("a repetition this long is not allowed here")
+        return super().call_binop(context, operator, left, right)
+
+
+def _too_big_power(left: Any, right: Any) -> bool:
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right))
+    return not numbers or abs(right) > 64 or abs(left) > MAX_PRODUCT
+
+
+def _too_long_repeat(left: Any, right: Any) -> bool:
+    for seq, times in ((left, right), (right, left)):
+        if isinstance(seq, str | list | tuple) and isinstance(times, int):
+            return len(seq) * times > MAX_PRODUCT
+    return False
+
+
 def environment(folder: Path) -> SandboxedEnvironment:
     """The environment for the notices of a pack in `folder` (names are relative to it)."""
-    return SandboxedEnvironment(
+    return BoundedSandbox(
         loader=jinja2.FileSystemLoader(folder),
         undefined=NamedUndefined,
         # Notices are plain text: only a template named as HTML is escaped, never a string.
