@@ -8,14 +8,15 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit
 
 from dotenv import dotenv_values
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from connectors.customers.factory import check_channel_setting
 from connectors.orders.factory import default_fixtures_path
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -99,12 +100,20 @@ class Settings(BaseSettings):
     refund_gateway: str | None = None
     stripe_api_key: str | None = Field(None, repr=False)
     stripe_api_base: str | None = None
+    # Where customer messages go: smtp://..., webhook:<url> or log.
     customer_channel: str = "log"
+    # The From of customer mail; `customer_sender` is the address used.
+    customer_from: str | None = None
     policy_pack: Path = Field(default_factory=default_policy_pack)
     roles_file: Path | None = None
     public_url: str | None = None
     # Shared secret that signs customer replies posted to /api/customer-replies.
     inbound_secret: str | None = Field(None, repr=False)
+    # Shared secret that signs customer messages posted to a CUSTOMER_CHANNEL webhook.
+    outbound_secret: str | None = Field(None, repr=False)
+    # How long a settlement offer to a customer stays open, and when they are reminded of it.
+    offer_expires_days: int = Field(14, ge=1, le=365)
+    offer_reminder_hours: int = Field(72, ge=1, le=24 * 60)
     intake_workers: int = Field(8, ge=1, le=256)
     # A worker's claim on a refund request, renewed while it waits on the provider.
     refund_lease_seconds: int = Field(120, ge=2, le=3600)
@@ -150,6 +159,7 @@ class Settings(BaseSettings):
         "slack_signing_secret",
         "stripe_api_key",
         "inbound_secret",
+        "outbound_secret",
         mode="before",
     )
     @classmethod
@@ -168,6 +178,29 @@ class Settings(BaseSettings):
         if not value.startswith(("fixtures:", "http:", "shopify:")):
             raise ValueError("expected fixtures:<file-or-folder> or http:<base-url>")
         return value
+
+    @field_validator("customer_channel")
+    @classmethod
+    def _customer_channel(cls, value: str) -> str:
+        return check_channel_setting(value)
+
+    @field_validator("customer_from")
+    @classmethod
+    def _customer_from(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not _EMAIL_ADDRESS.fullmatch(value):
+            raise ValueError("expected an email address, e.g. disputes@shop.example")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_is_signed(self) -> Settings:
+        if self.customer_channel.startswith("webhook:") and not self.outbound_secret:
+            raise ValueError(
+                "OUTBOUND_SECRET is not set: a CUSTOMER_CHANNEL webhook signs every request with it"
+            )
+        return self
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -198,6 +231,13 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
 
+    @property
+    def customer_sender(self) -> str:
+        """The From of customer mail: CUSTOMER_FROM, or disputes@ the host the app is reached at."""
+        if self.customer_from:
+            return self.customer_from
+        return f"disputes@{urlsplit(self.base_url).hostname or 'localhost'}"
+
     def require(self, *names: str) -> None:
         """Stop with one line when a variable this command needs is unset."""
         for name in names:
@@ -221,6 +261,10 @@ _NEEDS = {
 }
 
 
+# local@domain: no spaces, brackets, quotes or separators, one @, a domain of labels.
+_EMAIL_ADDRESS = re.compile(r"[^\s@<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.\-]*[A-Za-z0-9])?")
+
+
 def _require_http_url(value: str) -> None:
     parsed = urlparse(value)
     if parsed.scheme not in {"http", "https"} or not parsed.netloc:
@@ -233,7 +277,10 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
-        field = str(error["loc"][0]) if error["loc"] else ""
+        if not error["loc"]:
+            # A rule across settings: its message names them; the input holds every value.
+            raise SettingsError(error["msg"].removeprefix("Value error, ")) from None
+        field = str(error["loc"][0])
         name = field.upper() or "settings"
         secrets = [str(error.get("input"))] if is_secret(field) else []
         message = redact(error["msg"].removeprefix("Value error, "), secrets)

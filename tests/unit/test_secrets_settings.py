@@ -29,6 +29,8 @@ SECRET_VALUES = [
     ("STRIPE_API_KEY", f"pk_live_{MARKER}"),
     ("STRIPE_API_KEY", f"sk_live_{MARKER}\x7f"),
     ("INBOUND_SECRET", f"{MARKER}\x1b[31m"),
+    ("OUTBOUND_SECRET", f"{MARKER} {MARKER}"),
+    ("OUTBOUND_SECRET", f"{MARKER}\x07bell"),
 ]
 
 URL_VALUES = [
@@ -95,6 +97,7 @@ def test_the_settings_repr_holds_no_secret() -> None:
         slack_signing_secret=f"{MARKER}3",
         stripe_api_key=f"sk_test_{MARKER}4",
         inbound_secret=f"{MARKER}5",
+        outbound_secret=f"{MARKER}8",
         database_url=f"postgresql+asyncpg://desk:{MARKER}6@db.example/disputes",
         customer_channel=f"smtp://mailer:{MARKER}7@smtp.example:587",
     )

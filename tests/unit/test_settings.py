@@ -52,6 +52,25 @@ def test_api_url_gets_its_trailing_slash(monkeypatch: pytest.MonkeyPatch) -> Non
         ("STRIPE_API_KEY", "pk_live_1", "STRIPE_API_KEY is not valid: expected a secret key"),
         ("PUBLIC_URL", "ftp://x", "PUBLIC_URL='ftp://x' is not valid"),
         ("INTAKE_WORKERS", "0", "INTAKE_WORKERS='0' is not valid"),
+        ("CUSTOMER_CHANNEL", "email", "CUSTOMER_CHANNEL='email' is not valid: expected smtp://"),
+        (
+            "CUSTOMER_CHANNEL",
+            "smtp://mail.example.com",
+            "CUSTOMER_CHANNEL='smtp://mail.example.com' is not valid: expected smtp://",
+        ),
+        (
+            "CUSTOMER_CHANNEL",
+            "webhook:ftp://hooks.example",
+            "CUSTOMER_CHANNEL='webhook:ftp://hooks.example' is not valid: expected webhook:",
+        ),
+        ("CUSTOMER_FROM", "Dispute Desk", "CUSTOMER_FROM='Dispute Desk' is not valid: expected an"),
+        ("CUSTOMER_FROM", "a@b@c.example", "CUSTOMER_FROM='a@b@c.example' is not valid"),
+        ("CUSTOMER_FROM", "<d@shop.example>", "CUSTOMER_FROM='<d@shop.example>' is not valid"),
+        ("OFFER_EXPIRES_DAYS", "0", "OFFER_EXPIRES_DAYS='0' is not valid"),
+        ("OFFER_EXPIRES_DAYS", "366", "OFFER_EXPIRES_DAYS='366' is not valid"),
+        ("OFFER_EXPIRES_DAYS", "two weeks", "OFFER_EXPIRES_DAYS='two weeks' is not valid"),
+        ("OFFER_REMINDER_HOURS", "0", "OFFER_REMINDER_HOURS='0' is not valid"),
+        ("OFFER_REMINDER_HOURS", "1441", "OFFER_REMINDER_HOURS='1441' is not valid"),
     ],
 )
 def test_malformed_value_names_the_variable(
@@ -67,3 +86,84 @@ def test_malformed_value_names_the_variable(
 def test_require_names_the_missing_variable() -> None:
     with pytest.raises(SettingsError, match=r"^SLACK_SIGNING_SECRET is not set: "):
         load_settings().require("slack_signing_secret")
+
+
+PASSWORD = "MARKER5e0b8c2a"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"smtp://mailer:{PASSWORD}@mail.example.com",
+        f"smtp://mailer:{PASSWORD}@mail.example.com:25?starttls=maybe",
+        f"smtp://mailer@example.com:{PASSWORD}@mail.example.com:port",
+        f"smtps://mailer:{PASSWORD}@mail.example.com:465",
+        f"webhook:https://hooks:{PASSWORD}@hooks.example/x#frag",
+    ],
+)
+def test_a_bad_customer_channel_never_shows_its_password(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("CUSTOMER_CHANNEL", value)
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    message = str(refused.value)
+    assert message.startswith("CUSTOMER_CHANNEL=")
+    assert " is not valid: expected " in message
+    assert PASSWORD not in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        (" LOG ", "log"),
+        ("smtp://mailer:pw@mail.example.com:587?starttls=true", None),
+        ("webhook: https://hooks.example/desk", "webhook:https://hooks.example/desk"),
+    ],
+)
+def test_customer_channel_forms_are_accepted(
+    monkeypatch: pytest.MonkeyPatch, value: str, kept: str | None
+) -> None:
+    monkeypatch.setenv("CUSTOMER_CHANNEL", value)
+    monkeypatch.setenv("OUTBOUND_SECRET", "s3cret-for-hooks")
+    assert load_settings().customer_channel == (kept or value)
+
+
+def test_a_webhook_needs_the_outbound_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUSTOMER_CHANNEL", "webhook:https://hooks.example/desk")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "MARKER-signing-secret-1")
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    message = str(refused.value)
+    assert message.startswith("OUTBOUND_SECRET is not set: ")
+    assert "CUSTOMER_CHANNEL" in message
+    assert "MARKER" not in message  # the other settings' values are not shown
+    assert "\n" not in message
+    monkeypatch.setenv("OUTBOUND_SECRET", "  ")
+    with pytest.raises(SettingsError, match=r"^OUTBOUND_SECRET is not set: "):
+        load_settings()
+    monkeypatch.setenv("OUTBOUND_SECRET", "s3cret-for-hooks")
+    assert load_settings().outbound_secret == "s3cret-for-hooks"
+
+
+def test_customer_mail_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert settings.customer_channel == "log"
+    assert settings.customer_from is None
+    assert settings.customer_sender == "disputes@127.0.0.1"
+    assert (settings.offer_expires_days, settings.offer_reminder_hours) == (14, 72)
+    monkeypatch.setenv("PUBLIC_URL", "https://Desk.Shop.example:8443/slack/")
+    assert load_settings().customer_sender == "disputes@desk.shop.example"
+    monkeypatch.setenv("CUSTOMER_FROM", " returns@shop.example ")
+    settings = load_settings()
+    assert settings.customer_from == settings.customer_sender == "returns@shop.example"
+    monkeypatch.setenv("CUSTOMER_FROM", "")
+    assert load_settings().customer_sender == "disputes@desk.shop.example"
+
+
+def test_offer_timing_bounds_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OFFER_EXPIRES_DAYS", "365")
+    monkeypatch.setenv("OFFER_REMINDER_HOURS", "1440")
+    settings = load_settings()
+    assert (settings.offer_expires_days, settings.offer_reminder_hours) == (365, 1440)
