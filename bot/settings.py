@@ -41,6 +41,9 @@ SECRET_SETTINGS = frozenset(
         "outbound_secret",
     }
 )
+# Settings that may hold a password in a form a mistake can leave unmaskable (a space in it):
+# a bad value is named, never shown.
+UNSHOWN_SETTINGS = frozenset({"customer_channel"})
 _SECRET_SUFFIXES = ("_token", "_secret", "_key", "_password")
 # A secret shorter than this is not searched for in messages: it would blank ordinary words.
 _SHORTEST_REDACTED = 8
@@ -282,9 +285,10 @@ def load_settings(**overrides: object) -> Settings:
             raise SettingsError(error["msg"].removeprefix("Value error, ")) from None
         field = str(error["loc"][0])
         name = field.upper() or "settings"
-        secrets = [str(error.get("input"))] if is_secret(field) else []
+        unshown = is_secret(field) or field in UNSHOWN_SETTINGS
+        secrets = [str(error.get("input"))] if unshown else []
         message = redact(error["msg"].removeprefix("Value error, "), secrets)
-        if is_secret(field):
+        if unshown:
             # The value of a secret is never shown, not even in part.
             raise SettingsError(f"{name} is not valid: {message}") from None
         value = redact(repr(error.get("input")))

@@ -52,16 +52,16 @@ def test_api_url_gets_its_trailing_slash(monkeypatch: pytest.MonkeyPatch) -> Non
         ("STRIPE_API_KEY", "pk_live_1", "STRIPE_API_KEY is not valid: expected a secret key"),
         ("PUBLIC_URL", "ftp://x", "PUBLIC_URL='ftp://x' is not valid"),
         ("INTAKE_WORKERS", "0", "INTAKE_WORKERS='0' is not valid"),
-        ("CUSTOMER_CHANNEL", "email", "CUSTOMER_CHANNEL='email' is not valid: expected smtp://"),
+        ("CUSTOMER_CHANNEL", "email", "CUSTOMER_CHANNEL is not valid: expected smtp://"),
         (
             "CUSTOMER_CHANNEL",
             "smtp://mail.example.com",
-            "CUSTOMER_CHANNEL='smtp://mail.example.com' is not valid: expected smtp://",
+            "CUSTOMER_CHANNEL is not valid: expected smtp://",
         ),
         (
             "CUSTOMER_CHANNEL",
             "webhook:ftp://hooks.example",
-            "CUSTOMER_CHANNEL='webhook:ftp://hooks.example' is not valid: expected webhook:",
+            "CUSTOMER_CHANNEL is not valid: expected webhook:",
         ),
         ("CUSTOMER_FROM", "Dispute Desk", "CUSTOMER_FROM='Dispute Desk' is not valid: expected an"),
         ("CUSTOMER_FROM", "a@b@c.example", "CUSTOMER_FROM='a@b@c.example' is not valid"),
@@ -99,6 +99,7 @@ PASSWORD = "MARKER5e0b8c2a"
         f"smtp://mailer@example.com:{PASSWORD}@mail.example.com:port",
         f"smtps://mailer:{PASSWORD}@mail.example.com:465",
         f"webhook:https://hooks:{PASSWORD}@hooks.example/x#frag",
+        f"smtp://mailer:with a space {PASSWORD}@mail.example.com",
     ],
 )
 def test_a_bad_customer_channel_never_shows_its_password(
@@ -108,8 +109,7 @@ def test_a_bad_customer_channel_never_shows_its_password(
     with pytest.raises(SettingsError) as refused:
         load_settings()
     message = str(refused.value)
-    assert message.startswith("CUSTOMER_CHANNEL=")
-    assert " is not valid: expected " in message
+    assert message.startswith("CUSTOMER_CHANNEL is not valid: expected ")
     assert PASSWORD not in message
     assert "\n" not in message
 
