@@ -60,6 +60,7 @@ class LinkPage:
     expires: str | None = None
     rating: int | None = None
     comment: str | None = None
+    answered: str | None = None  # the day the customer answered
 
     @property
     def answerable(self) -> bool:
@@ -255,6 +256,7 @@ class CustomerAnswers:
                 status,
                 rating=survey.rating,
                 comment=survey.comment,
+                answered=day_text(survey.answered_at) if survey.answered_at else None,
             )
         offer = await _offer(session, claim, row)
         proposal = await session.get(ProposalRow, offer.proposal_id)
@@ -280,6 +282,7 @@ class CustomerAnswers:
             rule_title=rule.title if rule else None,
             rule_text=rule.text if rule else None,
             expires=day_text(offer.expires_at),
+            answered=day_text(offer.answered_at) if offer.answered_at else None,
         )
 
     async def _tell(self, answer: Answer) -> None:

@@ -25,8 +25,9 @@ from storage.tables import LinkKeyRow
 
 KEY_NAME = "customer-links"
 KINDS = ("offer", "csat")
+# Matched whole (fullmatch): `$` alone would let a trailing newline through.
 _TOKEN = re.compile(
-    r"^(offer|csat)\.(\d{1,12})\.(\d{1,12})\.(\d{1,12})\.([0-9a-f]{32})\.([\w-]{43})$"
+    r"(offer|csat)\.(\d{1,12})\.(\d{1,12})\.(\d{1,12})\.([0-9a-f]{32})\.([\w-]{43})"
 )
 MAX_TOKEN = 160
 
@@ -69,13 +70,15 @@ class LinkSigner:
         """The claim of a well-formed token with a good signature, or BadLink."""
         if len(token) > MAX_TOKEN or not token.isascii():
             raise BadLink("not a link of ours")
-        match = _TOKEN.match(token)
+        match = _TOKEN.fullmatch(token)
         if match is None:
             raise BadLink("not a link of ours")
         kind, row_id, number, expires, nonce, given = match.groups()
-        claim = LinkClaim(
-            kind, int(row_id), int(number), datetime.fromtimestamp(int(expires), UTC), nonce
-        )
+        try:
+            expires_at = datetime.fromtimestamp(int(expires), UTC)
+        except (ValueError, OverflowError, OSError):  # past the years a datetime holds
+            raise BadLink("not a link of ours") from None
+        claim = LinkClaim(kind, int(row_id), int(number), expires_at, nonce)
         if not hmac.compare_digest(given, _sign(await self.key(), _payload(claim))):
             raise BadLink("not a link of ours")
         return claim
