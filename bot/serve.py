@@ -15,6 +15,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from bot.channels import ChannelError
+from bot.customer_pages import customer_page_routes
 from bot.errors import StartupError
 from bot.http import create_http_app
 from bot.inbound import inbound_endpoint
@@ -42,9 +43,12 @@ async def start_runtime(settings: Settings) -> Runtime:
 
 
 def http_server(runtime: Runtime, host: str, port: int, *, slack_events: bool = True) -> Server:
-    """Health checks, customer replies and (in HTTP mode) Slack's requests."""
+    """Health checks, customer replies, the customer's pages and (in HTTP mode) Slack's
+    requests."""
     inbound = inbound_endpoint(runtime.db, runtime.deps, runtime.settings.inbound_secret)
     routes = [Route("/api/customer-replies", inbound, methods=["POST"])]
+    if runtime.answers is not None:
+        routes += customer_page_routes(runtime.answers)
     http_app = create_http_app(
         runtime.app,
         runtime.db,

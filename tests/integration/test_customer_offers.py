@@ -17,7 +17,7 @@ from disputes.customer_answers import AnswerRefused
 from disputes.links import BadLink
 from storage.db import Database
 from storage.tables import CustomerMessageRow, CustomerOfferRow, DisputeRow
-from tests.support.money import MANAGER, SUPERVISOR, MoneyWorld
+from tests.support.money import MANAGER, PUBLIC_URL, SUPERVISOR, MoneyWorld
 from tests.support.orders import order
 
 PAY = "pi_3QtestTEST"
@@ -67,7 +67,7 @@ async def test_a_partial_refund_waits_for_the_customer_then_moves_once(world: Mo
     (offer,) = world.channel.sent
     assert offer.kind == "offer" and f"D-{number}" in offer.subject
     link = offer.links[0]
-    assert link.startswith("https://desk.example/c/") and link in offer.text
+    assert link.startswith(f"{PUBLIC_URL}/c/") and link in offer.text
 
     await world.accept_offer(number)
     assert await world.status(number) == "approved"

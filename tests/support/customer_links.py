@@ -16,15 +16,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.settings import default_policy_pack
 from connectors.refunds.fake import FakeGateway
-from disputes.conversation_chores import ConversationChores
-from disputes.customer_answers import CustomerAnswers
-from disputes.customer_messages import ConversationConfig
-from disputes.links import LinkClaim, LinkSigner
-from disputes.offers import Offers
+from disputes.links import LinkClaim
 from domain.orders import Order
-from policies.current import CurrentPack
 from storage.db import Database
 from storage.tables import (
     AuditRow,
@@ -34,10 +28,9 @@ from storage.tables import (
     DisputeRow,
     PolicyDecisionRow,
 )
-from tests.support.money import MANAGER, SUPERVISOR, MoneyWorld
+from tests.support.money import MANAGER, PUBLIC_URL, SUPERVISOR, MoneyWorld
 from tests.support.orders import order
 
-PUBLIC_URL = "https://disputes.example.com"
 PAID = 129_00
 
 
@@ -46,19 +39,16 @@ class LinkWorld:
         orders = list(orders) or [order()]
         gateway = FakeGateway(paid={o.payment.reference: (PAID, o.currency) for o in orders})
         self.gateway = gateway
-        self.money = MoneyWorld(db, gateway, folder, orders=orders)
+        # Options the pack says need agreement are put to the customer first, as the app does.
+        self.money = MoneyWorld(db, gateway, folder, orders=orders, conversation=True)
         self.db = db
         self.clock = self.money.clock
-        self.signer = LinkSigner(db)
-        self.config = ConversationConfig(public_url=PUBLIC_URL, sender_domain="example.com")
-        self.offers = Offers(
-            self.signer, self.config, CurrentPack(default_policy_pack()), clock=self.clock
-        )
-        # The money world approves without asking the customer; this one puts the options the
-        # pack says need agreement to the customer first, as the app does.
-        self.money.resolution.offers = self.offers
-        self.answers = CustomerAnswers(db, self.signer, self.money.resolution, clock=self.clock)
-        self.chores = ConversationChores(db, self.offers, clock=self.clock)
+        self.signer = self.money.signer
+        self.config = self.money.conversation_config
+        assert self.money.offers is not None and self.money.outbox.chores is not None
+        self.offers = self.money.offers
+        self.answers = self.money.answers
+        self.chores = self.money.outbox.chores
 
     async def offer(
         self, order_id: str = "ORD-T1", *, kind: str = "store_credit", amount: str | None = None

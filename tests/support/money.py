@@ -63,6 +63,7 @@ from storage.tables import AuditRow, CustomerMessageRow, DisputeRow, RefundReque
 from tests.support.customer_channels import RecordingChannel
 from tests.support.orders import StaticOrders
 
+PUBLIC_URL = "https://disputes.example.com"  # where the customer's links lead
 AGENT, MANAGER, MANAGER2, SUPERVISOR = "U0AGENT", "U0MANAGER1", "U0MANAGER2", "U0SUPER"
 ROLES = """
 roles:
@@ -174,7 +175,7 @@ class MoneyWorld:
         # With the conversation, options the pack puts to the customer wait for their answer.
         self.channel = RecordingChannel()
         self.signer = LinkSigner(db)
-        self.conversation_config = ConversationConfig("https://desk.example", "desk.example")
+        self.conversation_config = ConversationConfig(PUBLIC_URL, "example.com")
         self.offers = (
             Offers(self.signer, self.conversation_config, pack, clock=self.clock)
             if conversation
