@@ -45,6 +45,16 @@ EXPECTED = {
     (S.REOPENED, E.REVIEW_STARTED): S.IN_REVIEW,
     (S.REOPENED, E.ESCALATED): S.ESCALATED,
     (S.REOPENED, E.WITHDRAWN): S.WITHDRAWN,
+    # The customer's agreement, when the pack asks for it (§5).
+    (S.APPROVED, E.OFFER_SENT): S.AWAITING_CUSTOMER,
+    (S.AWAITING_CUSTOMER, E.CUSTOMER_ACCEPTED): S.APPROVED,
+    (S.AWAITING_CUSTOMER, E.CUSTOMER_DECLINED): S.IN_REVIEW,
+    (S.AWAITING_CUSTOMER, E.OFFER_EXPIRED): S.OFFER_EXPIRED,
+    (S.AWAITING_CUSTOMER, E.ESCALATED): S.ESCALATED,
+    (S.AWAITING_CUSTOMER, E.WITHDRAWN): S.WITHDRAWN,
+    (S.OFFER_EXPIRED, E.REVIEW_STARTED): S.IN_REVIEW,
+    (S.OFFER_EXPIRED, E.ESCALATED): S.ESCALATED,
+    (S.OFFER_EXPIRED, E.WITHDRAWN): S.WITHDRAWN,
 }
 
 ALL_MOVES = list(itertools.product(Status, Event))
@@ -65,6 +75,23 @@ def test_every_other_move_is_refused(state: Status, event: Event) -> None:
 def test_money_never_moves_without_approval() -> None:
     reaching_executing = {state for (state, event), to in EXPECTED.items() if to == S.EXECUTING}
     assert reaching_executing == {S.APPROVED, S.EXECUTION_FAILED}
+
+
+def test_an_offer_moves_on_only_by_the_customers_answer_or_a_person() -> None:
+    out_of_waiting = {event for (state, event) in EXPECTED if state == S.AWAITING_CUSTOMER}
+    assert out_of_waiting == {
+        E.CUSTOMER_ACCEPTED,
+        E.CUSTOMER_DECLINED,
+        E.OFFER_EXPIRED,
+        E.ESCALATED,
+        E.WITHDRAWN,
+    }
+    # An expired offer never turns into money: a person starts a new review.
+    assert {to for (state, _), to in EXPECTED.items() if state == S.OFFER_EXPIRED} == {
+        S.IN_REVIEW,
+        S.ESCALATED,
+        S.WITHDRAWN,
+    }
 
 
 def test_allowed_events_lists_exactly_the_legal_moves() -> None:
