@@ -99,7 +99,9 @@ async def _run_demo(folder: Path, *, port: int, wait: bool, keep: bool) -> int:
             keys=demo_world.new_secrets(),
             public_url=app_url,
         )
-        await _run_app(settings, workspace, emulator, signals, wait, keep, database, listener)
+        await _run_app(
+            settings, workspace, emulator, signals, wait, keep, database, listener, mailbox
+        )
     except asyncio.CancelledError:
         if not signals.stop.is_set():
             raise
@@ -169,6 +171,7 @@ async def _run_app(
     keep: bool,
     database: os.PathLike[str],
     listener: socket.socket,
+    mailbox: Mailbox,
 ) -> None:
     runtime = await start_runtime(settings)
     server = http_server(runtime, "127.0.0.1", 0)
@@ -185,7 +188,7 @@ async def _run_app(
         assert signing_secret is not None
         async with SlackDriver(app_url, signing_secret, workspace, emulator.base_url) as driver:
             existing = await demo_world.opened_orders(runtime.db) if keep else set()
-            await demo_world.seed(driver, workspace, existing)
+            await demo_world.seed(driver, workspace, existing, mailbox)
             await runtime.queue.join()
             _say("\n" + render_transcript(workspace))
             if wait:

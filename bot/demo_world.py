@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from sandbox.slack.records import Message, View
 from sandbox.slack.workspace import Workspace
 from sandbox.waiting import eventually
 from sandbox.world.localstripe_runner import auth_headers, create_payment, create_refund
+from sandbox.world.mailbox import Mailbox
 from storage.db import Database
 
 T = TypeVar("T")
@@ -200,7 +202,9 @@ class Seed:
     order_id: str
     user: str
     text: str
-    state: str  # what the demo leaves it at: new, evidence_ready, proposed, resolved, in_review
+    # What the demo leaves it at: new, evidence_ready, proposed, in_review, awaiting_customer,
+    # or resolved (the customer accepted the offer by mail, was refunded and rated us).
+    state: str
 
 
 SEEDS = (
@@ -214,6 +218,7 @@ SEEDS = (
         "evidence_ready",
     ),
     Seed("ORD-1009", "U0AGENT", "never delivered, tracking stopped", "new"),
+    Seed("ORD-1006", "U0MANAGER1", "size too large both pairs", "awaiting_customer"),
 )
 
 
@@ -276,26 +281,57 @@ async def propose(
         raise RuntimeError(f"the demo proposal for {order_id} was refused: {reply.text}")
 
 
-async def seed(slack: SlackDriver, ws: Workspace, skip: set[str]) -> list[Seed]:
-    """Open the seeds not in `skip` and move each to its state; the ones it opened."""
+def offer_link(mailbox: Mailbox, order_id: str, kind: str) -> str | None:
+    """The link (`/c/offer…` or `/c/csat…`) in the latest mail about `order_id`."""
+    for mail in reversed(mailbox.messages):
+        if order_id in mail.body:
+            match = re.search(rf"https?://\S+/c/{kind}\.\S+", mail.body)
+            if match:
+                return match.group(0).rstrip(".,)")
+    return None
+
+
+async def customer_answers(mailbox: Mailbox, order_id: str, action: str, **form: str) -> None:
+    """The customer opens the link in their mail and answers on the page, as in a browser."""
+    kind = "csat" if action == "rate" else "offer"
+    link = await eventually(partial(offer_link, mailbox, order_id, kind), 30)
+    async with httpx.AsyncClient(timeout=10) as client:
+        answered = await client.post(f"{link}/{action}", data=form)
+    if answered.status_code != 200:
+        raise RuntimeError(f"the customer's {action} on {order_id} was refused: {answered.text}")
+
+
+async def offer_approved(
+    slack: SlackDriver, ws: Workspace, item: Seed, amount: str, note: str
+) -> None:
+    """A partial refund proposed and approved: the offer goes to the customer by mail."""
+    await propose(
+        slack, ws, item.order_id, item.user, kind="partial_refund", amount=amount, note=note
+    )
+    card = await eventually(partial(find_reply, ws, item.order_id, "proposal.approve"))
+    await slack.block_action("proposal.approve", user="U0SUPER", message_ts=card.ts)
+
+
+async def seed(
+    slack: SlackDriver, ws: Workspace, skip: set[str], mailbox: Mailbox | None = None
+) -> list[Seed]:
+    """Open the seeds not in `skip` and move each to its state; the ones it opened. Without
+    the customer's mailbox, the seeds that need the customer's answer stop at the offer."""
     todo = [s for s in SEEDS if s.order_id not in skip]
     for item in todo:
         await slack.command(f"open {item.order_id} {item.text}", user=item.user)
         await eventually(partial(find_reply, ws, item.order_id, "Evidence"))
     for item in todo:
         if item.state == "resolved":
-            await propose(
-                slack,
-                ws,
-                item.order_id,
-                item.user,
-                kind="partial_refund",
-                amount="40.00",
-                note="crushed corner: goodwill refund",
-            )
-            card = await eventually(partial(find_reply, ws, item.order_id, "proposal.approve"))
-            await slack.block_action("proposal.approve", user="U0SUPER", message_ts=card.ts)
-            await eventually(partial(find_reply, ws, item.order_id, "Refunded *"), 30)
+            await offer_approved(slack, ws, item, "40.00", "crushed corner: goodwill refund")
+            if mailbox is not None:
+                await customer_answers(mailbox, item.order_id, "accept")
+                await eventually(partial(find_reply, ws, item.order_id, "Refunded *"), 30)
+                await customer_answers(
+                    mailbox, item.order_id, "rate", rating="5", comment="Quick and fair, thanks!"
+                )
+        elif item.state == "awaiting_customer":
+            await offer_approved(slack, ws, item, "30.00", "one pair worn outdoors: 25% off")
         elif item.state == "proposed":
             await propose(
                 slack,
