@@ -146,6 +146,7 @@ def demo_settings(
         stripe_api_key=API_KEY,
         stripe_api_base=stripe_url,
         customer_channel=mail_url,
+        customer_from="care@shop.example",
         refund_lease_seconds=5,
         inbound_secret=keys.inbound,
         host="127.0.0.1",

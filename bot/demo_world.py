@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy import text
@@ -296,7 +297,11 @@ async def customer_answers(mailbox: Mailbox, order_id: str, action: str, **form:
     kind = "csat" if action == "rate" else "offer"
     link = await eventually(partial(offer_link, mailbox, order_id, kind), 30)
     async with httpx.AsyncClient(timeout=10) as client:
-        answered = await client.post(f"{link}/{action}", data=form)
+        answered = await client.post(
+            f"{link}/{action}",
+            content=urlencode(form).encode(),  # sent as a browser sends it, even when empty
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
     if answered.status_code != 200:
         raise RuntimeError(f"the customer's {action} on {order_id} was refused: {answered.text}")
 

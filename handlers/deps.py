@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from disputes.audit import Actor
 from disputes.case_files import DisputeService
+from disputes.conversation import ConversationService
 from disputes.intake import IntakeService
 from disputes.policy_decisions import PolicyService
 from disputes.resolution import ResolutionService
@@ -41,6 +42,7 @@ class Deps:
     # The Slack user groups (from the roles file) a user belongs to.
     groups_of: Callable[[Any, str], Awaitable[set[str]]]
     supervisors_channel: str | None = None
+    conversation: ConversationService | None = None
 
     async def actor(
         self, client: AsyncWebClient, user_id: str, *, within: float | None = None

@@ -10,6 +10,7 @@ import contextlib
 import email
 import email.message
 import email.policy
+import logging
 import re
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -74,6 +75,8 @@ class Mailbox:
         return "250 Message accepted for delivery"
 
     async def start(self) -> Mailbox:
+        # aiosmtpd tells of every SMTP command at INFO: the sink's own log is the inbox.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: SMTP(self, hostname="dispute-desk-sandbox"),
