@@ -15,6 +15,7 @@ from sandbox.waiting import eventually
 from tests.e2e.test_refunds import ROLES, find_reply, payment_of, propose, thread_of
 from tests.integration.test_cli import run as run_cli
 from tests.support.app_process import app_process
+from tests.support.customer import customer_accepts
 from tests.support.faulty_stripe import REFUND_LOOKUP, REFUND_POST, Fault, FaultyStripe, refunds_at
 from tests.support.localstripe import API_KEY
 
@@ -57,6 +58,7 @@ async def test_a_provider_that_stops_answering_brings_in_a_person_once(
                 alerts_before = len(workspace.history(SUPERVISORS))
                 proxy.plan(REFUND_POST, Fault.lose_answer(hold=2))
                 await slack.block_action("proposal.approve", user="U0SUPER", message_ts=card.ts)
+                await customer_accepts(app, "ORD-1001")
                 await eventually(lambda: proxy.count(REFUND_POST, forwarded=True) == 1, 30)
                 # The provider took the refund; its answer is held, and it stops answering.
                 proxy.plan(REFUND_LOOKUP, Fault.status(503), times=None)
@@ -132,6 +134,7 @@ async def test_retry_in_the_thread_finds_a_refund_that_was_taken_as_refused(
                 proxy.plan(REFUND_POST, Fault.status_after_forward(400))
                 proxy.plan(REFUND_LOOKUP, Fault.status(503), times=6)  # 3 attempts, twice
                 await slack.block_action("proposal.approve", user="U0SUPER", message_ts=card.ts)
+                await customer_accepts(app, "ORD-1003")
                 refused = await eventually(
                     lambda: find_reply(workspace, "ORD-1003", "refund.retry"), 30
                 )

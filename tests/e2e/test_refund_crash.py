@@ -16,6 +16,7 @@ from sandbox.waiting import eventually
 from tests.e2e.test_refunds import ROLES, find_reply, payment_of, propose, thread_of
 from tests.integration.test_cli import run as run_cli
 from tests.support.app_process import app_process
+from tests.support.customer import customer_accepts
 from tests.support.faulty_stripe import REFUND_POST, Fault, FaultyStripe, refunds_at
 from tests.support.localstripe import API_KEY
 
@@ -57,6 +58,7 @@ async def test_killed_with_the_refund_on_the_wire_refunds_once_after_a_restart(
                 )
                 card = await eventually(lambda: find_reply(workspace, order_id, "proposal.approve"))
                 await s.block_action("proposal.approve", user="U0SUPER", message_ts=card.ts)
+                await customer_accepts(first, order_id)
                 await eventually(lambda: proxy.count(REFUND_POST, forwarded=None) >= 1, 30)
             first.process.kill()  # SIGKILL: no chance to hear or record anything
             first.process.wait(10)

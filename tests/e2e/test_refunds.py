@@ -18,6 +18,7 @@ from sandbox.slack.workspace import Workspace
 from sandbox.waiting import eventually
 from tests.integration.test_cli import run as run_cli
 from tests.support.app_process import AppProcess, app_process
+from tests.support.customer import customer_accepts
 from tests.support.localstripe import (
     API_KEY,
 )
@@ -112,6 +113,7 @@ async def test_approve_moves_exactly_one_refund_and_reports_it(
         for _ in range(2)
     ]
     assert [r.status_code for r in await asyncio.gather(*clicks)] == [200, 200]
+    await customer_accepts(money_app, "ORD-1003")
     outcome = await eventually(lambda: find_reply(workspace, "ORD-1003", "Refunded *"), within=30)
     assert "30.00 USD" in json.dumps(outcome.blocks)
     await asyncio.sleep(1)  # let a wrongly duplicated execution show itself
@@ -201,7 +203,11 @@ async def test_no_role_is_refused_and_audited_over_limit_needs_a_supervisor(
 
 
 async def test_two_managers_approving_at_once_make_one_refund(
-    slack: SlackDriver, workspace: Workspace, stripe: str, paid_orders: Path
+    slack: SlackDriver,
+    workspace: Workspace,
+    stripe: str,
+    paid_orders: Path,
+    money_app: AppProcess,
 ) -> None:
     await slack.command("open ORD-1006 size too large", user="U0SUPER")
     await eventually(lambda: find_reply(workspace, "ORD-1006", "review.start"))
@@ -212,6 +218,7 @@ async def test_two_managers_approving_at_once_make_one_refund(
         for user in ("U0MANAGER1", "U0MANAGER2")
     ]
     await asyncio.gather(*clicks)
+    await customer_accepts(money_app, "ORD-1006")
     await eventually(lambda: find_reply(workspace, "ORD-1006", "Refunded *"), within=30)
     await asyncio.sleep(1)
     refunds = await refunds_at(stripe, payment_of(paid_orders, "ORD-1006"))
@@ -309,6 +316,7 @@ async def test_the_whole_flow_on_postgresql(
                     for _ in range(2)
                 )
             )
+            await customer_accepts(app, "ORD-1001")
             await eventually(lambda: find_reply(workspace, "ORD-1001", "Refunded *"), within=30)
     refunds = await refunds_at(stripe, payment_of(paid_orders, "ORD-1001"))
     assert [r["amount"] for r in refunds] == [4000]

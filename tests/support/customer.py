@@ -1,0 +1,59 @@
+"""The customer's side of an app process: the links in the messages it sent (read from its log,
+where CUSTOMER_CHANNEL=log writes each message as one line), and answers given on the pages
+those links open, posted as a browser posts a form."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+import httpx
+
+from sandbox.app_process import AppProcess
+from sandbox.waiting import eventually
+
+_LINKS = re.compile(r" links=(\S+)$")
+
+
+def latest_link(output: str, order_id: str, kind: str = "offer") -> str | None:
+    """The first link of the latest `kind` message about `order_id` in the app's log."""
+    for line in reversed(output.splitlines()):
+        if "customer message " not in line or f"[{kind}]" not in line or order_id not in line:
+            continue
+        found = _LINKS.search(line)
+        if found:
+            return found.group(1).split(",")[0]
+    return None
+
+
+async def customer_answers(
+    app: AppProcess | tuple[AppProcess, ...],
+    order_id: str,
+    action: str = "accept",
+    *,
+    within: float = 30,
+    **form: str,
+) -> httpx.Response:
+    """The customer opens the link of the latest offer (or, to rate, closing message) about
+    `order_id` and sends the page's form. With several replicas, whichever sent the message
+    logged it."""
+    kind = "closing" if action == "rate" else "offer"
+    apps = app if isinstance(app, tuple) else (app,)
+
+    def found() -> str | None:
+        return next((link for a in apps if (link := latest_link(a.output(), order_id, kind))), None)
+
+    link = await eventually(found, within)
+    async with httpx.AsyncClient(timeout=10) as client:
+        return await client.post(
+            f"{link}/{action}",
+            content=urlencode(form).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+
+
+async def customer_accepts(
+    app: AppProcess | tuple[AppProcess, ...], order_id: str, *, within: float = 30
+) -> None:
+    answered = await customer_answers(app, order_id, "accept", within=within)
+    assert answered.status_code == 200, answered.text
