@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from blocks.contact import masked_within
 from blocks.evidence_details import evidence_sections
 from blocks.kit import context, divider, header, section
 from blocks.labels import resolution_label
@@ -211,7 +212,8 @@ REPLY_PREVIEW = 200
 
 
 def customer_reply(sender: str, body: str) -> Message:
-    shown = inline(sender, 200)
+    """A customer's reply in the dispute's thread: a channel, so their address is masked."""
+    shown = masked_within(sender)
     return Message(
         f"The customer ({shown}) replied: {inline(body, REPLY_PREVIEW)}",
         [
