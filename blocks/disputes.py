@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from blocks.contact import masked_within
+from blocks.conversation import message_customer_button
 from blocks.evidence_details import evidence_sections
 from blocks.kit import context, divider, header, section
 from blocks.labels import resolution_label
@@ -154,7 +156,9 @@ def outcome_text(case: CaseFile) -> str:
     return line
 
 
-def summary(case: CaseFile, permalink: str | None) -> Message:
+def summary(case: CaseFile, permalink: str | None, *, messaging: bool = False) -> Message:
+    """`/dispute show`: the dispute, its evidence, and (`messaging`, while it is open) a
+    "Message customer" button."""
     dispute = case.dispute
     missing = ", ".join(kind.label for kind in case.missing_required) or "none"
     lines = [
@@ -168,6 +172,14 @@ def summary(case: CaseFile, permalink: str | None) -> Message:
     if permalink:
         lines.append(link(permalink, "Open the thread"))
     blocks = [section("\n".join(lines))]
+    if messaging and dispute.status.is_open:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "show",
+                "elements": [message_customer_button(dispute.number)],
+            }
+        )
     blocks += _in_sections(evidence_lines(case))
     return Message(title(dispute), blocks)
 
@@ -211,7 +223,8 @@ REPLY_PREVIEW = 200
 
 
 def customer_reply(sender: str, body: str) -> Message:
-    shown = inline(sender, 200)
+    """A customer's reply in the dispute's thread: a channel, so their address is masked."""
+    shown = masked_within(sender)
     return Message(
         f"The customer ({shown}) replied: {inline(body, REPLY_PREVIEW)}",
         [

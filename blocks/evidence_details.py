@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from blocks.contact import masked_within
 from blocks.kit import section
 from blocks.text import date, inline, labelled, link, quote, safe_url
 from disputes.models import CaseFile, EvidenceItem
@@ -99,9 +100,11 @@ def _correspondence(payload: dict[str, Any]) -> list[str]:
     if not last:
         return []
     more = "…" if last.get("truncated") else ""
+    # The card is a channel message: a customer's address is masked (the team's own is not).
+    sender = last.get("from")
+    by = _s(sender) if last.get("direction") == "outbound" else masked_within(str(sender or ""))
     return [
-        f"Last, {_s(last.get('direction'), 40)} by {_s(last.get('from'))} "
-        f"{date(last.get('at'), with_time=True)}:",
+        f"Last, {_s(last.get('direction'), 40)} by {by} {date(last.get('at'), with_time=True)}:",
         quote(last.get("excerpt", ""), 1000) + more,
     ]
 

@@ -21,6 +21,10 @@ class ActionId(StrEnum):
     RETRY_REFUND = "refund.retry"
     ADD_EVIDENCE = "evidence.add"
     EVIDENCE_MODAL = "evidence.modal"
+    MESSAGE_CUSTOMER = "customer.compose"  # opens the composer
+    MESSAGE_TEMPLATE = "customer.template"  # the composer's template select (re-renders it)
+    SEND_MESSAGE = "customer.send"  # the composer's submission
+    SHOW_MESSAGE = "customer.show"  # a sent message's full text, from its thread reply
 
 
 class Subject(BaseModel):
@@ -31,6 +35,7 @@ class Subject(BaseModel):
     dispute: int = Field(ge=1)
     proposal: int | None = Field(None, ge=1)
     reason: Reason | None = None  # the reason a "use this reason" button switches to
+    message: int | None = Field(None, ge=1)  # a message to the customer ("Show message")
 
     def encode(self) -> str:
         # Leaving out unset fields keeps values written before a field existed identical.

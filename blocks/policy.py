@@ -39,7 +39,8 @@ def allowed_labels(decision: Decision) -> list[str]:
     return [resolution_label(r) for r in PROPOSABLE if r in decision.allowed]
 
 
-def policy_card(case: CaseFile, decision: Decision) -> Message:
+def policy_card(case: CaseFile, decision: Decision, *, messaging: bool = False) -> Message:
+    """The policy card, with the review's buttons (and "Message customer", when `messaging`)."""
     dispute = case.dispute
     blocks: list[dict[str, Any]] = [header(f"Policy · {dispute.ref}")]
     cited = [
@@ -67,7 +68,7 @@ def policy_card(case: CaseFile, decision: Decision) -> Message:
             accessory=button(ActionId.POLICY_WHY, "Why?", Subject(dispute=dispute.number)),
         )
     )
-    blocks.append(review_actions(case))
+    blocks.append(review_actions(case, messaging=messaging))
     blocks.append(
         context(
             f"Pack {inline(decision.pack_name, 100)} {inline(decision.pack_version, 40)} · "

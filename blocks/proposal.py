@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from blocks.ids import ActionId, Subject
 from blocks.kit import TEXT_MAX, Block, button, input_block, plain, section, text_input
-from blocks.text import QUOTE_MAX, Message, clip_escaped, inline, labelled, link, quote, user
+from blocks.text import (
+    QUOTE_MAX,
+    Message,
+    clip_escaped,
+    date,
+    inline,
+    labelled,
+    link,
+    quote,
+    user,
+)
 
 Decision = Literal["approved", "changes_requested"]
 OUTSIDE_POLICY_FLAG = ":warning: outside policy — a supervisor must approve"
@@ -32,6 +43,10 @@ class ProposalCard:
     customer: str | None = None
     override_reason: str | None = None
     supervisor_cause: str | None = None  # what requires a supervisor, in words
+    # The pack has the customer accept this option before anything is carried out.
+    offered: bool = False
+    # Set once an approval put the option to the customer: until when they may accept it.
+    offer_expires_at: datetime | None = None
 
     @property
     def title(self) -> str:
@@ -104,7 +119,13 @@ def proposal_message(card: ProposalCard) -> Message:
 
 def _approve_confirm(card: ProposalCard) -> Block:
     whose = f"{card.customer}'s" if card.customer else "the customer's"
-    if card.amount:
+    if card.offered:
+        what = f"{card.kind_label} {card.amount}" if card.amount else card.kind_label
+        title = "Approve the offer?"
+        text = (
+            f"This offers {what} to the customer of {card.ref}; nothing moves until they accept it."
+        )
+    elif card.amount:
         title = "Approve refund?"
         text = f"This sends {card.amount} to {whose} card, for {card.ref}."
     else:
@@ -140,9 +161,20 @@ def request_changes_modal(card: ProposalCard) -> Block:
     }
 
 
-def _decided_by(decision: Decision, decided_by: str, reason: str | None) -> str:
+def offer_line(expires_at: datetime) -> str:
+    """What an approval that put the option to the customer adds."""
+    return (
+        f"The offer went to the customer, who has until {date(expires_at)} to accept; nothing "
+        "moves until they do."
+    )
+
+
+def _decided_by(card: ProposalCard, decision: Decision, decided_by: str, reason: str | None) -> str:
     if decision == "approved":
-        return f":white_check_mark: Approved by {user(decided_by)}"
+        approved = f":white_check_mark: Approved by {user(decided_by)}"
+        if card.offer_expires_at is not None:
+            return f"{approved}. {offer_line(card.offer_expires_at)}"
+        return approved
     outcome = f":leftwards_arrow_with_hook: Changes requested by {user(decided_by)}"
     return labelled(f"{outcome}:", reason, QUOTE_MAX) if reason else outcome
 
@@ -156,8 +188,10 @@ def proposal_decided(
 ) -> Message:
     """The same proposal once decided: no buttons, and who decided (and why, when sent back)."""
     blocks = _proposal_blocks(card)
-    blocks.append(section(_decided_by(decision, decided_by, reason)))
+    blocks.append(section(_decided_by(card, decision, decided_by, reason)))
     done = "approved" if decision == "approved" else "sent back for changes"
+    if decision == "approved" and card.offer_expires_at is not None:
+        done = "approved and offered to the customer"
     return Message(f"{card.title}: {done}", blocks)
 
 
@@ -174,6 +208,8 @@ def proposer_told(
     what = inline(card.kind_label, 200) + (f" {inline(card.amount, 100)}" if card.amount else "")
     if decision == "approved":
         text = f":white_check_mark: {user(decided_by)} approved your {card.title} ({what})."
+        if card.offer_expires_at is not None:
+            text += f" {offer_line(card.offer_expires_at)}"
     else:
         head = f":leftwards_arrow_with_hook: {user(decided_by)} asked for changes to your "
         head += f"{card.title} ({what})"

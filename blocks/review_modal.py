@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from blocks.conversation import message_customer_button
 from blocks.disputes import outcome_text
 from blocks.ids import ActionId, Subject
 from blocks.kit import TEXT_MAX, Block, button, context, input_block, plain, section, text_input
@@ -16,23 +17,23 @@ REVIEW_OPTIONS = PROPOSABLE
 OUTSIDE_POLICY = "(outside policy — needs a supervisor)"
 
 
-def review_actions(case: CaseFile) -> Block:
-    """The review's buttons while the dispute is open; once closed, how it ended instead."""
+def review_actions(case: CaseFile, *, messaging: bool = False) -> Block:
+    """The review's buttons while the dispute is open (with "Message customer" when customer
+    messaging is on); once closed, how it ended instead."""
     if not case.dispute.status.is_open:
         return context(f":lock: {outcome_text(case)}")
-    return review_button(case.dispute.number)
+    return review_button(case.dispute.number, messaging=messaging)
 
 
-def review_button(number: int) -> Block:
+def review_button(number: int, *, messaging: bool = False) -> Block:
     subject = Subject(dispute=number)
-    return {
-        "type": "actions",
-        "block_id": "review",
-        "elements": [
-            button(ActionId.START_REVIEW, "Start review", subject, style="primary"),
-            button(ActionId.ADD_EVIDENCE, "Add evidence", subject),
-        ],
-    }
+    elements = [
+        button(ActionId.START_REVIEW, "Start review", subject, style="primary"),
+        button(ActionId.ADD_EVIDENCE, "Add evidence", subject),
+    ]
+    if messaging:
+        elements.append(message_customer_button(number))
+    return {"type": "actions", "block_id": "review", "elements": elements}
 
 
 def _kind_option(resolution: Resolution, allowed: set[str]) -> Block:

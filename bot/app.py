@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dedupe import RecentKeys, dedupe_middleware
-from handlers import actions, add_evidence, commands, events, home, review
+from handlers import actions, add_evidence, commands, conversation, events, home, review
 from handlers.deps import Deps
 from handlers.errors import user_message
 
@@ -56,6 +56,7 @@ def build_bolt_app(
     actions.register(app, deps)
     review.register(app, deps)
     add_evidence.register(app, deps)
+    conversation.register(app, deps)
     events.register(app, deps)
 
     @app.error

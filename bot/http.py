@@ -47,11 +47,20 @@ SUBJECT_ACTIONS = frozenset(
         ActionId.REQUEST_CHANGES,
         ActionId.RETRY_REFUND,
         ActionId.ADD_EVIDENCE,
+        ActionId.MESSAGE_CUSTOMER,
+        ActionId.SHOW_MESSAGE,
     }
 )
 SUBJECT_VIEWS = frozenset(
-    {ActionId.PROPOSE, ActionId.EVIDENCE_MODAL, ActionId.REQUEST_CHANGES_MODAL}
+    {
+        ActionId.PROPOSE,
+        ActionId.EVIDENCE_MODAL,
+        ActionId.REQUEST_CHANGES_MODAL,
+        ActionId.SEND_MESSAGE,
+    }
 )
+# Elements inside a modal whose view's private_metadata is a Subject the app wrote.
+SUBJECT_VIEW_ACTIONS = frozenset({ActionId.MESSAGE_TEMPLATE})
 MAX_NUMBER = 2**31 - 1  # dispute and proposal numbers are database integers
 EVENT_TYPES = frozenset({"event_callback", "url_verification", "app_rate_limited"})
 # Where Bolt looks for who and where a request comes from: each is absent, null, an id or an
@@ -277,6 +286,10 @@ class SlackShape:
             first = body["actions"][0]
             if first["action_id"] in SUBJECT_ACTIONS:
                 _check_subject(first.get("value"), f"{first['action_id']} value")
+            if first["action_id"] in SUBJECT_VIEW_ACTIONS:
+                view = body.get("view")
+                metadata = view.get("private_metadata") if isinstance(view, dict) else None
+                _check_subject(metadata, f"{first['action_id']} view metadata")
         if kind in ("view_submission", "view_closed"):
             view = body.get("view")
             if not isinstance(view, dict):
@@ -337,7 +350,7 @@ def _check_subject(raw: object, what: str) -> None:
         subject = Subject.decode(raw if isinstance(raw, str) else None)
     except BadSubject:
         raise Refused(400, f"{what} was not written by this app") from None
-    if subject.dispute > MAX_NUMBER or (subject.proposal or 0) > MAX_NUMBER:
+    if max(subject.dispute, subject.proposal or 0, subject.message or 0) > MAX_NUMBER:
         raise Refused(400, f"{what} was not written by this app")
 
 

@@ -39,16 +39,22 @@ class DisputeService:
         """The case file as `actor` may see it: without the customer's details unless their
         role may see customers."""
         case = await self.case(number)
-        return case if self._sees_customers(actor) else without_customer(case)
+        return case if self.may_see_customer(actor) else without_customer(case)
 
     async def open_disputes_for(self, actor: Actor, limit: int = 20) -> list[Dispute]:
         disputes = await self.open_disputes(limit)
-        if self._sees_customers(actor):
+        if self.may_see_customer(actor):
             return disputes
         return [without_customer(CaseFile(d)).dispute for d in disputes]
 
-    def _sees_customers(self, actor: Actor) -> bool:
+    def may_see_customer(self, actor: Actor) -> bool:
+        """Whether `actor`'s private views may show who the customer is and how to reach them."""
         return self.gate is None or self.gate.may(Action.SEE_CUSTOMER, actor)
+
+    async def require_customer(self, number: int, actor: Actor) -> None:
+        """`NotAllowed` (audited) unless `actor` may see the customer of the dispute."""
+        if self.gate is not None:
+            await self.gate.require(Action.SEE_CUSTOMER, actor, number=number)
 
     async def evidence_kinds_for(self, number: int, actor: Actor) -> list[EvidenceKind]:
         """The kinds of evidence `actor` may add to the open dispute; `NotAllowed` (audited)

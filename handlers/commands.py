@@ -111,5 +111,6 @@ async def show_dispute(deps: Deps, command: ShowCommand, actor: Actor, respond: 
         except SlackApiError as exc:
             log.warning("could not post the thread of %s: %s", case.dispute.ref, slack_error(exc))
     link = await deps.threads.permalink(case)
-    message = summary(await deps.disputes.case_for(command.number, actor), link)
+    shown = await deps.disputes.case_for(command.number, actor)
+    message = summary(shown, link, messaging=deps.conversation is not None)
     await respond(text=message.text, blocks=message.blocks, response_type="ephemeral")

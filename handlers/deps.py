@@ -42,7 +42,12 @@ class Deps:
     # The Slack user groups (from the roles file) a user belongs to.
     groups_of: Callable[[Any, str], Awaitable[set[str]]]
     supervisors_channel: str | None = None
+    # Writes to customers ("Message customer"); None: customer messaging is off.
     conversation: ConversationService | None = None
+
+    def __post_init__(self) -> None:
+        # The thread's cards offer "Message customer" exactly when there is a service behind it.
+        self.threads.messaging = self.conversation is not None
 
     async def actor(
         self, client: AsyncWebClient, user_id: str, *, within: float | None = None

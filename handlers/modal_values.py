@@ -19,19 +19,25 @@ class ModalValues:
         values = state.get("values") if isinstance(state, dict) else None
         self._values: dict[str, Any] = values if isinstance(values, dict) else {}
 
-    def field(self, name: str) -> dict[str, Any]:
+    def field(self, name: str, action: str | None = None) -> dict[str, Any]:
+        """The state of input `name` (its element's action id is `action`, else `name` too)."""
         block = self._values.get(name)
-        element = block.get(name) if isinstance(block, dict) else None
+        element = block.get(action or name) if isinstance(block, dict) else None
         return element if isinstance(element, dict) else {}
 
-    def text(self, name: str) -> str | None:
+    def named(self, prefix: str) -> str | None:
+        """The id of the input block named `prefix.<tag>` (inputs named after what they show,
+        so that a re-rendered view replaces their content); None when there is none."""
+        return next((bid for bid in self._values if bid.startswith(f"{prefix}.")), None)
+
+    def text(self, name: str, action: str | None = None) -> str | None:
         """What was typed, cleaned; None when the input is empty or absent."""
-        value = self.field(name).get("value")
+        value = self.field(name, action).get("value")
         return clean_text(value) if isinstance(value, str) else None
 
-    def choice(self, name: str) -> str | None:
+    def choice(self, name: str, action: str | None = None) -> str | None:
         """The value of the chosen option (radio buttons, a select); None when none was."""
-        option = self.field(name).get("selected_option")
+        option = self.field(name, action).get("selected_option")
         value = option.get("value") if isinstance(option, dict) else None
         return value if isinstance(value, str) else None
 

@@ -262,8 +262,14 @@ async def supervisor_cause(deps: Deps, case: CaseFile, proposal: Proposal) -> st
 
 
 def card_of(
-    proposal: Proposal, customer: str | None = None, cause: str | None = None
+    proposal: Proposal,
+    customer: str | None = None,
+    cause: str | None = None,
+    *,
+    offered: bool = False,
 ) -> ProposalCard:
+    """What the proposal's message shows; `offered` when the pack has the customer accept
+    this option before it is carried out."""
     return ProposalCard(
         ref=f"D-{proposal.dispute_number}",
         number=proposal.dispute_number,
@@ -279,6 +285,8 @@ def card_of(
         customer=customer,
         override_reason=proposal.override_reason,
         supervisor_cause=cause,
+        offered=offered or proposal.awaits_customer,
+        offer_expires_at=proposal.offer_expires_at,
     )
 
 
@@ -291,7 +299,9 @@ def _supervisor_reason(card: ProposalCard) -> str:
 async def post_proposal(deps: Deps, client: AsyncWebClient, proposal: Proposal) -> None:
     case = await deps.disputes.case(proposal.dispute_number)
     dispute = case.dispute
-    card = card_of(proposal, dispute.customer_name, await supervisor_cause(deps, case, proposal))
+    cause = await supervisor_cause(deps, case, proposal)
+    offered = deps.resolution.needs_agreement(proposal.kind)
+    card = card_of(proposal, dispute.customer_name, cause, offered=offered)
     message = proposal_message(card)
     posted = await client.chat_postMessage(
         channel=channel_of(case),

@@ -20,6 +20,8 @@ from disputes.policy_decisions import PolicyService
 from handlers.errors import slack_error
 
 log = logging.getLogger(__name__)
+# What chat.update answers for a reply that was deleted (or can no longer be edited).
+GONE = frozenset({"message_not_found", "cant_update_message"})
 
 
 class KeyedLocks:
@@ -60,6 +62,8 @@ class ThreadPublisher:
         self.disputes = disputes
         self.policy = policy
         self.locks = KeyedLocks()
+        # Whether the cards offer "Message customer" (set by `Deps` from its `conversation`).
+        self.messaging = False
 
     async def publish(self, case: CaseFile) -> CaseFile:
         """Post whatever of the thread is missing, then let the status move on."""
@@ -75,7 +79,11 @@ class ThreadPublisher:
                 return await self._publish(case)
             await self._update(case, case.dispute.evidence_card_ts, evidence_card(case))
             if decision is not None:
-                await self._update(case, case.dispute.policy_card_ts, policy_card(case, decision))
+                await self._update(
+                    case,
+                    case.dispute.policy_card_ts,
+                    policy_card(case, decision, messaging=self.messaging),
+                )
             return await self._advance(case)
 
     async def refresh_parent(self, case: CaseFile) -> None:
@@ -89,6 +97,36 @@ class ThreadPublisher:
         case = await self.refresh(number)
         message = customer_reply(sender, body)
         await self._reply(case, message)
+
+    async def post(self, number: int, message: Message) -> str | None:
+        """A new reply in the dispute's thread; its ts, or None when it has no thread yet."""
+        case = await self.disputes.case(number)
+        if case.dispute.thread_ts is None or case.dispute.channel_id is None:
+            return None
+        return await self._reply(case, message)
+
+    async def mirror(self, number: int, message: Message, ts: str | None) -> str | None:
+        """Show `message` in the dispute's thread in place of the reply at `ts` (one reply per
+        thing it follows, whatever becomes of it), or as a new reply when there is none or it
+        is gone; the reply's ts, or None when the dispute has no thread yet."""
+        case = await self.disputes.case(number)
+        if case.dispute.thread_ts is None or case.dispute.channel_id is None:
+            return None
+        if ts is not None:
+            try:
+                await self._update(case, ts, message)
+                return ts
+            except SlackApiError as exc:
+                if slack_error(exc) not in GONE:
+                    raise
+                log.warning("reply %s of %s is gone: posting it again", ts, case.dispute.ref)
+        return await self._reply(case, message)
+
+    async def refresh_status(self, number: int) -> None:
+        """Show the dispute's current status on the parent message (and, once it is closed,
+        its outcome on the policy card)."""
+        async with self.locks.hold(number):
+            await self._refresh_parent(await self.disputes.case(number))
 
     async def tell(
         self, user_id: str, text: str, thread_ts: str | None = None, **_: object
@@ -112,7 +150,7 @@ class ThreadPublisher:
             await self.disputes.record_card(number, "evidence", ts)
         decision = await self.policy.latest(number)
         if decision is not None and case.dispute.policy_card_ts is None:
-            ts = await self._reply(case, policy_card(case, decision))
+            ts = await self._reply(case, policy_card(case, decision, messaging=self.messaging))
             await self.disputes.record_card(number, "policy", ts)
         return await self._advance(case)
 
@@ -152,7 +190,11 @@ class ThreadPublisher:
         if not dispute.status.is_open:  # the policy card's buttons give way to the outcome
             decision = await self.policy.latest(dispute.number)
             if decision is not None:
-                await self._update(case, dispute.policy_card_ts, policy_card(case, decision))
+                await self._update(
+                    case,
+                    dispute.policy_card_ts,
+                    policy_card(case, decision, messaging=self.messaging),
+                )
 
     async def permalink(self, case: CaseFile) -> str | None:
         dispute = case.dispute

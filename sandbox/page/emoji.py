@@ -79,6 +79,22 @@ _BODIES: dict[str, str] = {
         ' stroke-width="3"/>'
         '<path d="M2 8l14 8" stroke="#e0334a" stroke-width="4"/>'
     ),
+    "envelope": (
+        '<rect x="4" y="14" width="56" height="38" rx="4" fill="#fff" stroke="#777"'
+        ' stroke-width="3"/><path d="M6 17l26 20 26-20" fill="none" stroke="#777"'
+        ' stroke-width="3"/>'
+    ),
+    "alarm_clock": (
+        '<path d="M8 16l10-9M56 16l-10-9" stroke="#c0392b" stroke-width="6"'
+        ' stroke-linecap="round"/><path d="M16 58l6-8M48 58l-6-8" stroke="#555"'
+        ' stroke-width="4"/><circle cx="32" cy="34" r="21" fill="#fff" stroke="#e0334a"'
+        ' stroke-width="5"/><path d="M32 21v14l9 6" fill="none" stroke="#222"'
+        ' stroke-width="4" stroke-linecap="round"/>'
+    ),
+    "star": (
+        '<path d="M32 4l8.6 18.6 20.4 2.4-15 14 4 20.2L32 49.2 14 59.2l4-20.2-15-14'
+        ' 20.4-2.4z" fill="#f5c518" stroke="#d9a300" stroke-width="2"/>'
+    ),
     "heavy_minus_sign": '<path d="M12 32h40" stroke="#444" stroke-width="9"/>',
     "checkered_flag": (
         '<path d="M12 6v54" stroke="#555" stroke-width="4"/>'
