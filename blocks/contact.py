@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from blocks.text import inline
-from connectors.customers.masking import mask_email, mask_phone
+from domain.masking import mask_email, mask_phone
 
 # A word with an @ in it (an address, well formed or not) and a phone number, inside free text.
 _AT_WORD = re.compile(r"\S*@\S*")

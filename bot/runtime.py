@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import build_bolt_app
 from bot.channels import resolve_channel
 from bot.conversation_runtime import Conversation, build_conversation
+from bot.conversation_wiring import ConversationReporter
 from bot.dedupe import RecentKeys
 from bot.errors import StartupError
 from bot.housekeeping import Housekeeping
@@ -168,7 +169,10 @@ async def build_runtime(
         offers=conversation.offers,
         on_message_queued=conversation.outbox.wake,
     )
-    answers = CustomerAnswers(db, conversation.signer, resolution)
+    reporter = ConversationReporter(conversation.service, disputes, threads, resolution)
+    conversation.outbox.notify = reporter.delivered
+    conversation.chores.notify = reporter.chore_done
+    answers = CustomerAnswers(db, conversation.signer, resolution, notify=reporter.answered)
     if worker is not None:
         worker.notify = RefundReporter(disputes, threads, resolution, orders, supervisors)
     queue = WorkQueue(settings.intake_workers)

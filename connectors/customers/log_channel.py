@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import logging
 
-from connectors.customers.masking import mask_email
 from connectors.customers.outbound import OutgoingMessage
+from domain.masking import mask_email
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import aiosmtplib
 
-from connectors.customers.masking import mask_email
 from connectors.customers.outbound import DeliveryError, OutgoingMessage, html_from_text
+from domain.masking import mask_email
 from domain.text import clean_text
 
 SMTP_FORM = "smtp://[user:password@]host:port[?starttls=true]"

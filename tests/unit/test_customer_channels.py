@@ -16,10 +16,10 @@ from connectors.customers import inbound
 from connectors.customers.factory import channel_from_setting, check_channel_setting
 from connectors.customers.inbound import SIGNATURE_HEADER, TIMESTAMP_HEADER, is_valid
 from connectors.customers.log_channel import LogChannel
-from connectors.customers.masking import mask_email, mask_phone
 from connectors.customers.outbound import DeliveryError, OutgoingMessage, html_from_text
 from connectors.customers.smtp import SmtpChannel, SmtpServer, build_mail, parse_smtp_url
 from connectors.customers.webhook import WebhookChannel
+from domain.masking import mask_email, mask_phone
 
 PASSWORD = "Pa55word9f3ac1d7"
 SECRET = "outbound-secret-7c1e"

@@ -61,9 +61,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("dispute_id", "purpose", name="uq_customer_messages_purpose"),
     )
     op.create_index("ix_customer_messages_status", "customer_messages", ["status"])
-    op.create_index(
-        "ix_customer_messages_due", "customer_messages", ["status", "next_attempt_at"]
-    )
+    op.create_index("ix_customer_messages_due", "customer_messages", ["status", "next_attempt_at"])
     op.create_table(
         "customer_offers",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
