@@ -191,6 +191,8 @@ async def _run_app(
             existing = await demo_world.opened_orders(runtime.db) if keep else set()
             await demo_world.seed(driver, workspace, existing, mailbox)
             await runtime.queue.join()
+            if runtime.conversation is not None:  # the offers and closings mailed, and shown
+                await runtime.conversation.outbox.idle()
             _say("\n" + render_transcript(workspace))
             if wait:
                 # The page's composer, buttons and modals reach the app through this driver.

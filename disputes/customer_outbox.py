@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from connectors.customers.outbound import CustomerChannel, DeliveryError, OutgoingMessage
 from sqlalchemy import CursorResult, and_, func, or_, select, update
 
+from connectors.customers.outbound import CustomerChannel, DeliveryError, OutgoingMessage
 from disputes import audit
 from disputes.audit import Actor
 from disputes.customer_messages import CustomerMessage, to_message
@@ -83,6 +83,7 @@ class CustomerOutbox:
         self.clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._telling = 0  # reports to the thread under way
 
     def wake(self) -> None:
         """Called when a message is queued: deliver now, not at the next poll."""
@@ -276,10 +277,23 @@ class CustomerOutbox:
     async def _tell(self, delivery: Delivery) -> None:
         if self.notify is None:
             return
+        self._telling += 1
         try:
             await self.notify(delivery)
         except Exception:
             log.exception("the thread was not told of customer message %s", delivery.message.id)
+        finally:
+            self._telling -= 1
+
+    async def idle(self, within: float = 30.0) -> None:
+        """Wait until no message is waiting to be sent (and the thread was told of the last);
+        gives up quietly after `within` seconds."""
+        deadline = asyncio.get_running_loop().time() + within
+        while await self.pending_count() or self._telling:
+            if asyncio.get_running_loop().time() > deadline:
+                return
+            self.wake()
+            await asyncio.sleep(0.05)
 
     async def pending_count(self) -> int:
         async with self.db.reading() as session:
