@@ -3,13 +3,13 @@ chores, the offers put to the customer, and the service behind the customer's pa
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-
-from connectors.customers.factory import channel_from_setting
-from connectors.customers.outbound import CustomerChannel
 
 from bot.errors import StartupError
 from bot.settings import Settings
+from connectors.customers.factory import channel_from_setting
+from connectors.customers.outbound import CustomerChannel
 from disputes.conversation import ConversationService
 from disputes.conversation_chores import ConversationChores
 from disputes.customer_messages import ConversationConfig
@@ -19,6 +19,8 @@ from disputes.offers import Offers
 from disputes.permissions import Gate
 from policies.current import CurrentPack
 from storage.db import Database
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,6 +64,12 @@ def build_conversation(
     except ValueError as exc:
         raise StartupError(f"CUSTOMER_CHANNEL is not valid: {exc}") from None
     config = conversation_config(settings)
+    if not settings.public_url and channel.name != "log":
+        log.warning(
+            "PUBLIC_URL is not set: the customer's links will point at %s; set it to the "
+            "address customers reach the app at",
+            settings.base_url,
+        )
     signer = LinkSigner(db)
     offers = Offers(signer, config, pack)
     outbox = CustomerOutbox(db, channel)

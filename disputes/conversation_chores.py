@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes import audit
 from disputes.audit import Actor
-from disputes.customer_messages import queue_message
 from disputes.errors import DisputeError
 from disputes.lifecycle import Event, Status
 from disputes.links import LinkClaim, new_nonce
@@ -137,15 +136,16 @@ class ConversationChores:
         assert row is not None and proposal is not None
         offer.status = "expired"
         proposal.status = "expired"
-        if Status(row.status) == Status.AWAITING_CUSTOMER:
-            await transition(
-                session,
-                row,
-                Event.OFFER_EXPIRED,
-                SYSTEM,
-                details={"proposal": proposal.id, "offer": offer.id},
-                at=self.clock(),
-            )
+        if Status(row.status) != Status.AWAITING_CUSTOMER:
+            return None  # withdrawn or escalated since: the dispute is in a person's hands
+        await transition(
+            session,
+            row,
+            Event.OFFER_EXPIRED,
+            SYSTEM,
+            details={"proposal": proposal.id, "offer": offer.id},
+            at=self.clock(),
+        )
         return ChoreDone("offer_expired", row.number, proposal.id, proposal.proposed_by)
 
     async def _remind(self, session: AsyncSession, offer_id: int) -> ChoreDone | None:
@@ -155,6 +155,9 @@ class ConversationChores:
         row = await session.get(DisputeRow, offer.dispute_id, populate_existing=True)
         proposal = await session.get(ProposalRow, offer.proposal_id)
         assert row is not None and proposal is not None
+        if Status(row.status) != Status.AWAITING_CUSTOMER:
+            offer.reminded_at = self.clock()  # withdrawn or escalated since: nothing to remind of
+            return None
         await self.offers.remind(session, row, proposal, offer)
         return ChoreDone("reminder_queued", row.number, proposal.id, proposal.proposed_by)
 
@@ -195,19 +198,16 @@ class ConversationChores:
             )
             log.error("%s", exc)
             return None
-        await queue_message(
+        await self.offers.queue(
             session,
             row,
-            config=self.offers.config,
+            rendered,
             kind="closing",
-            template="general:closing",
             purpose=f"closing:{int(due_at.timestamp())}",
-            subject=rendered.subject,
-            body=rendered.text,
+            url=url,
             actor=SYSTEM,
             at=now,
-            links=(url,),
-            proposal_id=proposal.id if proposal is not None else None,
+            proposal=proposal,
         )
         return ChoreDone("closing_queued", row.number, proposal.id if proposal else None)
 

@@ -15,7 +15,6 @@ messages for resolved disputes, reminders and expiry of offers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from sqlalchemy import CursorResult, and_, func, or_, select, update
 from connectors.customers.outbound import CustomerChannel, DeliveryError, OutgoingMessage
 from disputes import audit
 from disputes.audit import Actor
+from disputes.background import WakeableLoop
 from disputes.customer_messages import CustomerMessage, to_message
 from disputes.models import dispute_ref
 from disputes.payments import utcnow
@@ -64,7 +64,7 @@ LOST = (0, 0)  # a claim another worker won
 Chores = Callable[[], Awaitable[None]]
 
 
-class CustomerOutbox:
+class CustomerOutbox(WakeableLoop):
     def __init__(
         self,
         db: Database,
@@ -81,29 +81,13 @@ class CustomerOutbox:
         self.chores = chores
         self.timings = timings or OutboxTimings()
         self.clock = clock
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._telling = 0  # reports to the thread under way
-
-    def wake(self) -> None:
-        """Called when a message is queued: deliver now, not at the next poll."""
-        self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        super().__init__()  # woken when a message is queued, not only at the next poll
 
     async def _loop(self) -> None:
         while True:
-            self._wake.clear()
             await self.run_once()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.timings.poll_seconds)
+            await self.pause(self.timings.poll_seconds)
 
     async def run_once(self) -> int:
         """The chores, then every message due; how many messages were tried."""

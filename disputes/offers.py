@@ -80,19 +80,16 @@ class Offers:
         await session.flush()
         url = self.config.link(await self.signer.token(offer_claim(offer, row.number)))
         rendered = await self.render(session, row, proposal, "general:offer", offer, url)
-        await queue_message(
+        await self.queue(
             session,
             row,
-            config=self.config,
+            rendered,
             kind="offer",
-            template="general:offer",
             purpose=f"offer:{offer.id}",
-            subject=rendered.subject,
-            body=rendered.text,
+            url=url,
             actor=actor,
             at=at,
-            links=(url,),
-            proposal_id=proposal.id,
+            proposal=proposal,
             offer_id=offer.id,
         )
         await transition(
@@ -112,17 +109,17 @@ class Offers:
         at = self.clock()
         url = self.config.link(await self.signer.token(offer_claim(offer, row.number)))
         rendered = await self.render(session, row, proposal, "general:reminder", offer, url)
-        await self._queue(
+        await self.queue(
             session,
             row,
-            "reminder",
-            "general:reminder",
-            f"reminder:{offer.id}",
             rendered,
-            url,
-            proposal,
-            offer.id,
-            at,
+            kind="reminder",
+            purpose=f"reminder:{offer.id}",
+            url=url,
+            actor=Actor.system("conversation"),
+            at=at,
+            proposal=proposal,
+            offer_id=offer.id,
         )
         offer.reminded_at = at
 
@@ -161,29 +158,31 @@ class Offers:
                 f"written: {broken}. Check the policy pack's templates."
             ) from None
 
-    async def _queue(
+    async def queue(
         self,
         session: AsyncSession,
         row: DisputeRow,
-        kind: MessageKind,
-        template: str,
-        purpose: str,
         rendered: Rendered,
+        *,
+        kind: MessageKind,
+        purpose: str,
         url: str,
-        proposal: ProposalRow | None,
-        offer_id: int | None,
+        actor: Actor,
         at: datetime,
+        proposal: ProposalRow | None,
+        offer_id: int | None = None,
     ) -> None:
+        """A message the app writes from its general template `kind`, with its one link."""
         await queue_message(
             session,
             row,
             config=self.config,
             kind=kind,
-            template=template,
+            template=f"general:{kind}",
             purpose=purpose,
             subject=rendered.subject,
             body=rendered.text,
-            actor=Actor.system("conversation"),
+            actor=actor,
             at=at,
             links=(url,),
             proposal_id=proposal.id if proposal is not None else None,

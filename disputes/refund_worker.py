@@ -30,6 +30,7 @@ from connectors.refunds.protocol import (
     RefundStatus,
     RefundUncertain,
 )
+from disputes.background import WakeableLoop
 from disputes.lifecycle import Event, Status
 from disputes.payments import Clock, utcnow
 from disputes.refund_lookup import Found, classify
@@ -58,7 +59,7 @@ log = logging.getLogger(__name__)
 Notify = Callable[[RefundOutcome], Awaitable[None]]
 
 
-class RefundWorker:
+class RefundWorker(WakeableLoop):
     def __init__(
         self,
         db: Database,
@@ -73,21 +74,7 @@ class RefundWorker:
         self.notify = notify
         self.timings = timings or Timings()
         self.clock = clock
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        """Called when an approval commits: look at the outbox now, not at the next poll."""
-        self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        super().__init__()  # woken when an approval commits, not only at the next poll
 
     async def _loop(self) -> None:
         while True:
@@ -101,9 +88,7 @@ class RefundWorker:
             except Exception:
                 log.exception("refund worker could not read the outbox; polling again")
                 wait = self.timings.poll_seconds
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
-            self._wake.clear()
+            await self.pause(wait)
 
     async def _until_next_due(self) -> float:
         """Seconds until the earliest request is due, at most one poll interval."""

@@ -13,8 +13,11 @@ import pytest
 from sqlalchemy import select, update
 
 from connectors.refunds.fake import FakeGateway
+from disputes.audit import Actor
 from disputes.customer_answers import AnswerRefused
+from disputes.lifecycle import Event
 from disputes.links import BadLink
+from disputes.transitions import transition
 from storage.db import Database
 from storage.tables import CustomerMessageRow, CustomerOfferRow, DisputeRow
 from tests.support.money import MANAGER, PUBLIC_URL, SUPERVISOR, MoneyWorld
@@ -250,3 +253,24 @@ async def test_the_offer_row_is_bound_to_its_proposal(world: MoneyWorld) -> None
     async with world.db.reading() as session:
         (offer,) = list(await session.scalars(select(CustomerOfferRow)))
     assert offer.status == "accepted" and offer.answered_at is not None
+
+
+async def test_an_offer_taken_back_by_a_person_gets_no_reminder_and_no_expiry(
+    world: MoneyWorld,
+) -> None:
+    number = await offered(world)
+    await world.deliver()
+    async with world.db.transaction() as session:
+        row = await session.scalar(select(DisputeRow).where(DisputeRow.number == number))
+        assert row is not None
+        await transition(session, row, Event.ESCALATED, Actor.slack_user(SUPERVISOR))
+    assert world.outbox.chores is not None
+    world.later(72 * 3600 + 1)
+    assert await world.outbox.chores.run_once() == []
+    world.later(14 * DAY)
+    assert await world.outbox.chores.run_once() == []
+    await world.deliver()
+    assert [m.kind for m in world.channel.sent] == ["offer"]
+    assert await world.status(number) == "escalated"
+    with pytest.raises(AnswerRefused):
+        await world.accept_offer(number)
