@@ -105,7 +105,8 @@ async def test_approve_moves_exactly_one_refund_and_reports_it(
     )
     assert reply.status_code == 200 and reply.content in (b"", b"null")
     proposal = await eventually(lambda: find_reply(workspace, "ORD-1003", "proposal.approve"))
-    assert "Approve refund?" in json.dumps(proposal.blocks)
+    # A partial refund is put to the customer once approved: the button says so.
+    assert "Approve the offer?" in json.dumps(proposal.blocks)
 
     # A double click: two signed requests for the same button.
     clicks = [
