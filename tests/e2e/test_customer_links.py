@@ -9,12 +9,10 @@ once."""
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -24,14 +22,18 @@ from sandbox.slack.driver import SlackDriver
 from sandbox.slack.server import EmulatorServer
 from sandbox.slack.workspace import Workspace
 from sandbox.waiting import eventually
-from tests.e2e.test_refunds import ROLES, payment_of, propose, refunds_at
-from tests.support.app_process import AppProcess, app_process
-from tests.support.customer import customer_accepts, customer_answers, latest_link
-from tests.support.localstripe import API_KEY
+from tests.e2e.test_refunds import payment_of, propose, refunds_at
+from tests.support.app_process import AppProcess, money_app_process
+from tests.support.customer import (
+    customer_accepts,
+    customer_answers,
+    latest_link,
+    links_in,
+    post_form,
+)
 
 PROPOSER, APPROVER = "U0MANAGER1", "U0SUPER"
 HOSTILE = "<script>alert(1)</script> *bold* <!channel>"
-_LINKS = re.compile(r" links=(\S+)$")
 # How SQLAlchemy writes a datetime into SQLite (UTC, the zone dropped).
 STORED_TIME = "%Y-%m-%d %H:%M:%S.%f"
 
@@ -44,17 +46,8 @@ def links_app(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AppProcess]:
     tmp = tmp_path_factory.mktemp("links")
-    roles = tmp / "roles.yml"
-    roles.write_text(ROLES)
-    with app_process(
-        tmp,
-        emulator.api_url,
-        ORDER_SOURCE=f"fixtures:{paid_orders}",
-        ROLES_FILE=str(roles),
-        REFUND_GATEWAY="stripe",
-        STRIPE_API_KEY=API_KEY,
-        STRIPE_API_BASE=stripe,
-        CUSTOMER_CHANNEL="log",
+    with money_app_process(
+        tmp, emulator.api_url, stripe=stripe, paid_orders=paid_orders, CUSTOMER_CHANNEL="log"
     ) as app:
         yield app
 
@@ -65,16 +58,6 @@ async def slack(links_app: AppProcess, emulator: EmulatorServer) -> AsyncIterato
         links_app.url, links_app.secret, emulator.workspace, emulator.base_url
     ) as driver:
         yield driver
-
-
-def offer_links(output: str, order_id: str) -> list[str]:
-    """Every offer link about `order_id` in the app's log, oldest first."""
-    lines = [
-        line
-        for line in output.splitlines()
-        if "customer message " in line and "[offer]" in line and order_id in line
-    ]
-    return [found.group(1).split(",")[0] for line in lines if (found := _LINKS.search(line))]
 
 
 async def offered(
@@ -90,7 +73,7 @@ async def offered(
     card = await eventually(lambda: find_reply(ws, order_id, "proposal.approve"))
     approved = await slack.block_action("proposal.approve", user=APPROVER, message_ts=card.ts)
     assert approved.status_code == 200
-    links = await eventually(lambda: (f := offer_links(app.output(), order_id)[seen:]) and f)
+    links = await eventually(lambda: (f := links_in(app.output(), order_id)[seen:]) and f)
     assert len(links) == 1, links
     await eventually(lambda: len(mirrors(ws, order_id, "Sent to the customer")) > sent_before)
     return links[0]
@@ -115,16 +98,6 @@ def rows(app: AppProcess, query: str, *args: object) -> list[tuple]:
 def status_of(app: AppProcess, order_id: str) -> str:
     [(status,)] = rows(app, "SELECT status FROM disputes WHERE order_id = ?", order_id)
     return str(status)
-
-
-async def post(link: str, action: str, **form: str) -> httpx.Response:
-    """The page's form as a browser sends it."""
-    async with httpx.AsyncClient(timeout=10) as client:
-        return await client.post(
-            f"{link}/{action}",
-            content=urlencode(form).encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
 
 
 def forged(link: str) -> str:
@@ -165,10 +138,10 @@ async def test_an_offer_waits_for_the_customer_and_a_decline_sends_it_back_to_re
     # A link changed by one character is not ours: the generic page, which names nothing.
     assert fake.status_code == 404
     assert "This link is not valid" in fake.text and "D-" not in fake.text
-    assert (await post(forged(link), "accept")).status_code == 404
+    assert (await post_form(forged(link), "accept")).status_code == 404
     assert rows(links_app, audit) == before
 
-    declined = await post(link, "decline", reason=HOSTILE)
+    declined = await post_form(link, "decline", reason=HOSTILE)
     assert declined.status_code == 200 and "Offer declined" in declined.text
     said = await eventually(lambda: mirrors(workspace, order, "declined the offer"))
     assert "&lt;script&gt;alert(1)&lt;/script&gt; *bold* &lt;!channel&gt;" in said[0]
@@ -188,7 +161,7 @@ async def test_an_offer_waits_for_the_customer_and_a_decline_sends_it_back_to_re
     assert "&lt;!channel&gt;" in told[0] and "<!channel>" not in told[0]
 
     # Answered once: accepting afterwards is refused and moves nothing.
-    late = await post(link, "accept")
+    late = await post_form(link, "accept")
     assert late.status_code == 409 and "already declined" in late.text
     assert status_of(links_app, order) == "in_review"
     assert await refunds_at(stripe, payment) == []
@@ -205,22 +178,22 @@ async def test_a_new_proposal_gets_a_new_link_whose_accept_refunds_exactly_once(
     payment = payment_of(paid_orders, order)
     await slack.command(f"open {order} not as described fibre differs", user=PROPOSER)
     first = await offered(slack, workspace, links_app, order, "30.00")
-    assert (await post(first, "decline")).status_code == 200
+    assert (await post_form(first, "decline")).status_code == 200
     await eventually(lambda: parent_says(workspace, order, "In review"))
 
     second = await offered(slack, workspace, links_app, order, "25.00", seen=1)
     assert second != first and second.startswith(f"{links_app.url}/c/offer.")
     await eventually(lambda: parent_says(workspace, order, "Awaiting customer"))
-    accepted = await post(second, "accept")
+    accepted = await post_form(second, "accept")
     assert accepted.status_code == 200 and "Offer accepted" in accepted.text
     await eventually(lambda: mirrors(workspace, order, "The customer accepted the offer"))
     refunded = await eventually(lambda: mirrors(workspace, order, "Refunded *"), within=30)
     assert "25.00 USD" in refunded[0]
     await eventually(lambda: parent_says(workspace, order, "Resolved"))
 
-    again = await post(second, "accept")
+    again = await post_form(second, "accept")
     assert again.status_code == 409 and "already accepted" in again.text
-    old = await post(first, "accept")
+    old = await post_form(first, "accept")
     assert old.status_code == 409 and "already declined" in old.text
     refunds = await refunds_at(stripe, payment)
     assert [(r["amount"], r["status"]) for r in refunds] == [(2500, "succeeded")]
@@ -252,7 +225,7 @@ async def test_an_offer_past_its_stored_expiry_expires_and_cannot_be_accepted(
     said = await eventually(lambda: mirrors(workspace, order, "expired without an answer"))
     assert "waits for a person" in said[0]
     await eventually(lambda: parent_says(workspace, order, "Offer expired"))
-    late = await post(link, "accept")
+    late = await post_form(link, "accept")
     assert late.status_code == 409
     assert "This offer has expired" in late.text and "no longer open" in late.text
     assert rows(links_app, "SELECT status FROM customer_offers WHERE id = ?", offer_id) == [
@@ -279,7 +252,7 @@ async def test_the_closing_message_asks_for_a_rating_that_is_taken_once(
     said = await eventually(lambda: mirrors(workspace, order, "rated the handling"))
     assert "★★★★☆ 4/5" in said[0] and "Quick &amp; &lt;b&gt;kind&lt;/b&gt;" in said[0]
 
-    again = await post(survey, "rate", rating="1", comment="changed my mind")
+    again = await post_form(survey, "rate", rating="1", comment="changed my mind")
     assert again.status_code == 409 and "already rated" in again.text
     assert rows(
         links_app,

@@ -17,19 +17,13 @@ from sandbox.slack.server import EmulatorServer
 from sandbox.slack.workspace import Workspace
 from sandbox.waiting import eventually
 from tests.integration.test_cli import run as run_cli
-from tests.support.app_process import AppProcess, app_process
+from tests.support.app_process import MONEY_ROLES, AppProcess, app_process, money_app_process
 from tests.support.customer import customer_accepts
 from tests.support.localstripe import (
     API_KEY,
 )
 
-ROLES = """
-roles:
-  supervisor: {users: [U0SUPER], groups: [], approval_limit: null}
-  manager: {users: [], groups: [S0MANAGERS], approval_limit: "200.00"}
-  agent: {users: [U0AGENT], groups: [], approval_limit: "0"}
-two_person_rule_above: "100.00"
-"""
+ROLES = MONEY_ROLES
 
 
 @pytest.fixture(scope="module")
@@ -40,18 +34,7 @@ def money_app(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[AppProcess]:
     tmp = tmp_path_factory.mktemp("money")
-    roles = tmp / "roles.yml"
-    roles.write_text(ROLES)
-    with app_process(
-        tmp,
-        emulator.api_url,
-        ORDER_SOURCE=f"fixtures:{paid_orders}",
-        ROLES_FILE=str(roles),
-        REFUND_GATEWAY="stripe",
-        STRIPE_API_KEY=API_KEY,
-        STRIPE_API_BASE=stripe,
-        SUPERVISORS_CHANNEL="#dispute-supervisors",
-    ) as app:
+    with money_app_process(tmp, emulator.api_url, stripe=stripe, paid_orders=paid_orders) as app:
         yield app
 
 

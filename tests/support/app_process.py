@@ -12,11 +12,28 @@ from urllib.parse import urlsplit
 from bot.demo_world import ROLES as DEMO_ROLES
 from sandbox import app_process as serve
 from sandbox.app_process import AppProcess
+from tests.support.localstripe import API_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 SANDBOX_ROLES = DEMO_ROLES
 
-__all__ = ["ROOT", "SANDBOX_ROLES", "AppProcess", "app_process", "leaked_secrets"]
+__all__ = [
+    "MONEY_ROLES",
+    "ROOT",
+    "SANDBOX_ROLES",
+    "AppProcess",
+    "app_process",
+    "leaked_secrets",
+    "money_app_process",
+]
+# Managers by user group, so that a group lookup decides who may approve.
+MONEY_ROLES = """
+roles:
+  supervisor: {users: [U0SUPER], groups: [], approval_limit: null}
+  manager: {users: [], groups: [S0MANAGERS], approval_limit: "200.00"}
+  agent: {users: [U0AGENT], groups: [], approval_limit: "0"}
+two_person_rule_above: "100.00"
+"""
 
 
 @contextmanager
@@ -31,6 +48,28 @@ def app_process(
     # Every run, whatever it tested, checks that no secret it was given reached its output.
     leaked = leaked_secrets(app.output(), app.environment)
     assert not leaked, f"the app's output holds the value of {', '.join(leaked)}"
+
+
+@contextmanager
+def money_app_process(
+    tmp: Path, api_url: str, *, stripe: str, paid_orders: Path, **env: str
+) -> Iterator[AppProcess]:
+    """The app refunding through `stripe` (localstripe) for the paid demo orders, with the
+    roles of MONEY_ROLES and the supervisors' channel."""
+    roles = tmp / "roles.yml"
+    roles.write_text(MONEY_ROLES)
+    with app_process(
+        tmp,
+        api_url,
+        ORDER_SOURCE=f"fixtures:{paid_orders}",
+        ROLES_FILE=str(roles),
+        REFUND_GATEWAY="stripe",
+        STRIPE_API_KEY=API_KEY,
+        STRIPE_API_BASE=stripe,
+        SUPERVISORS_CHANNEL="#dispute-supervisors",
+        **env,
+    ) as app:
+        yield app
 
 
 SECRET_NAMES = (

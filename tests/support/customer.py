@@ -15,15 +15,30 @@ from sandbox.waiting import eventually
 _LINKS = re.compile(r" links=(\S+)$")
 
 
+def links_in(output: str, order_id: str, kind: str = "offer") -> list[str]:
+    """The first link of every `kind` message about `order_id` in the app's log, oldest first."""
+    lines = (
+        line
+        for line in output.splitlines()
+        if "customer message " in line and f"[{kind}]" in line and order_id in line
+    )
+    return [found.group(1).split(",")[0] for line in lines if (found := _LINKS.search(line))]
+
+
 def latest_link(output: str, order_id: str, kind: str = "offer") -> str | None:
     """The first link of the latest `kind` message about `order_id` in the app's log."""
-    for line in reversed(output.splitlines()):
-        if "customer message " not in line or f"[{kind}]" not in line or order_id not in line:
-            continue
-        found = _LINKS.search(line)
-        if found:
-            return found.group(1).split(",")[0]
-    return None
+    links = links_in(output, order_id, kind)
+    return links[-1] if links else None
+
+
+async def post_form(link: str, action: str, **form: str) -> httpx.Response:
+    """A page's form sent as a browser sends it (form-encoded, even when empty)."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        return await client.post(
+            f"{link}/{action}",
+            content=urlencode(form).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
 
 
 async def customer_answers(
@@ -44,12 +59,7 @@ async def customer_answers(
         return next((link for a in apps if (link := latest_link(a.output(), order_id, kind))), None)
 
     link = await eventually(found, within)
-    async with httpx.AsyncClient(timeout=10) as client:
-        return await client.post(
-            f"{link}/{action}",
-            content=urlencode(form).encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
+    return await post_form(link, action, **form)
 
 
 async def customer_accepts(
