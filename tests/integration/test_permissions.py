@@ -8,11 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings import default_policy_pack
 from connectors.refunds.fake import FakeGateway
 from disputes.audit import Actor
 from disputes.case_files import DisputeService
+from disputes.conversation import ConversationService
 from disputes.errors import NotAllowed
 from domain.evidence import EvidenceDraft, EvidenceKind
+from policies.loader import load_pack
+from policies.messages import MessageTemplates
 from storage.db import Database
 from tests.support.money import MoneyWorld
 from tests.support.orders import order
@@ -38,6 +42,7 @@ ALLOWED = {
     "add_photos": {AGENT, MANAGER, SUPERVISOR},
     "add_return_request": set(),  # the order system's alone
     "see_customer": {AGENT, MANAGER, SUPERVISOR},
+    "message_customer": {AGENT, MANAGER, SUPERVISOR},
 }
 
 
@@ -90,6 +95,14 @@ async def act(world: MoneyWorld, action: str, who: str) -> None:
         assert [d.customer_name for d in await disputes.open_disputes_for(actor)] == [
             "Jane <b>Doe</b>"
         ]
+    elif action == "message_customer":
+        number = await world.open("ORD-T1", SUPERVISOR)
+        templates = MessageTemplates(load_pack(default_policy_pack()))
+        writer = ConversationService(
+            world.db, lambda: templates, world.conversation_config, gate=world.gate
+        )
+        sent = await writer.send(number, "general:acknowledgement", "Hello", "We are on it", actor)
+        assert (sent.status, sent.created_by) == ("pending", who)
     else:
         raise AssertionError(action)
 
