@@ -73,6 +73,8 @@ FACTS: dict[str, FactSpec] = {
     "original_packaging": FactSpec(FactType.BOOL, "returned in its original packaging"),
     "customer_tier": FactSpec(FactType.ENUM, "customer tier", ("standard", "vip")),
     "prior_returns_90d": FactSpec(FactType.INT, "the customer's returns in the last 90 days"),
+    "prior_disputes": FactSpec(FactType.INT, "the customer's disputes opened before this one"),
+    "age_hours": FactSpec(FactType.INT, "hours since the dispute was opened"),
     "outbound_status": FactSpec(
         FactType.ENUM,
         "carrier status of the outbound shipment",
