@@ -30,6 +30,10 @@ def default_policy_pack() -> Path:
     return PACKAGE_ROOT / "policies" / "packs" / "default.yml"
 
 
+def default_sla_file() -> Path:
+    return PACKAGE_ROOT / "policies" / "sla" / "default.yml"
+
+
 # Settings whose values are never shown: in errors, logs or the settings' repr.
 SECRET_SETTINGS = frozenset(
     {
@@ -108,6 +112,8 @@ class Settings(BaseSettings):
     # The From of customer mail; `customer_sender` is the address used.
     customer_from: str | None = None
     policy_pack: Path = Field(default_factory=default_policy_pack)
+    # Service levels: business hours, priorities and a target per priority and stage.
+    sla_file: Path = Field(default_factory=default_sla_file)
     roles_file: Path | None = None
     public_url: str | None = None
     # Shared secret that signs customer replies posted to /api/customer-replies.
