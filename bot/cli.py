@@ -1,4 +1,4 @@
-"""`dispute-desk`: serve, demo, migrate, audit verify."""
+"""`dispute-desk`: serve, demo, migrate, audit verify, policy and sla tools."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`dispute-desk policy lint|explain|test`: tools for policy authors; no Slack settings needed."""
+"""`dispute-desk policy lint|explain|test` and `sla lint`: tools for policy authors; no Slack
+settings needed."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from policies.engine import Decision, evaluate
 from policies.facts import facts_from_order
 from policies.lint import lint_pack
 from policies.loader import LoadedPack, PackError, load_pack
+from policies.sla_file import lint_sla_file
+from policies.yaml_source import Problem
 
 EXIT_FAILED = 1
 
@@ -43,15 +46,29 @@ def add_policy_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     test.add_argument("cases", type=Path)
     test.set_defaults(run=_test)
 
+    sla = sub.add_parser("sla", help="SLA file tools")
+    sla_actions = sla.add_subparsers(required=True, metavar="ACTION")
+    sla_lint = sla_actions.add_parser("lint", help="report every problem in an SLA file")
+    sla_lint.add_argument("file", type=Path, nargs="?", help="default: SLA_FILE")
+    sla_lint.set_defaults(run=_sla_lint)
+
 
 async def _lint(args: argparse.Namespace) -> int:
-    problems = lint_pack(args.pack)
+    return _report(args.pack, lint_pack(args.pack))
+
+
+async def _sla_lint(args: argparse.Namespace) -> int:
+    path = args.file or load_settings().sla_file
+    return _report(path, lint_sla_file(path))
+
+
+def _report(path: Path, problems: list[Problem]) -> int:
     for problem in problems:
         print(problem)
     if problems:
-        print(f"{len(problems)} problem(s) in {args.pack}")
+        print(f"{len(problems)} problem(s) in {path}")
         return EXIT_FAILED
-    print(f"{args.pack}: no problems")
+    print(f"{path}: no problems")
     return 0
 
 

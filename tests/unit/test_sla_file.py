@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.cli import main
 from bot.errors import StartupError
 from bot.settings import Settings, default_sla_file
 from bot.sla_loading import load_sla
@@ -263,3 +264,14 @@ def test_start_up_loads_the_default_setting(monkeypatch: pytest.MonkeyPatch) -> 
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.sla_file == default_sla_file()
     assert load_sla(settings.sla_file).priorities == ("urgent", "high", "normal")
+
+
+def test_sla_lint_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good, broken = write(tmp_path, GOOD), tmp_path / "broken.yml"
+    broken.write_text(BROKEN)
+    assert main(["sla", "lint", str(good)]) == 0
+    assert capsys.readouterr().out == f"{good}: no problems\n"
+    assert main(["sla", "lint", str(broken)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{broken}:1 - timezone: {TIMEZONE}"
+    assert out[-1] == f"12 problem(s) in {broken}"
