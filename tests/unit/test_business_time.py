@@ -37,6 +37,10 @@ def ny(*args: int) -> datetime:
         (ny(2026, 11, 27, 17), H, ny(2026, 11, 27, 18)),
         # Thursday 17:00 + 2h: Friday 25 December is a holiday, so Monday 10:00.
         (ny(2026, 12, 24, 17), 2 * H, ny(2026, 12, 28, 10)),
+        # Wednesday 17:00 + 2h ends on Thursday, the day before that holiday.
+        (ny(2026, 12, 23, 17), 2 * H, ny(2026, 12, 24, 10)),
+        # A start on the holiday counts from Monday.
+        (ny(2026, 12, 25, 10), 9 * H, ny(2026, 12, 28, 18)),
         # One business day (9h) from Tuesday 10:00 is Wednesday 10:00.
         (ny(2026, 12, 1, 10), 9 * H, ny(2026, 12, 2, 10)),
         # Five business days from Monday 09:00 end on Friday 18:00.
