@@ -10,6 +10,7 @@ from blocks.evidence_details import evidence_sections
 from blocks.kit import context, divider, header, section
 from blocks.labels import resolution_label
 from blocks.ledger import earlier_blocks, ledger_blocks
+from blocks.notes import note_blocks, notes_line
 from blocks.text import Message, date, escape, inline, link, quote, user
 from disputes.models import CaseFile, Dispute
 
@@ -74,6 +75,8 @@ def evidence_card(case: CaseFile) -> Message:
     if money:
         tail += [divider(), *money]
     tail += [divider(), section("*Checklist*\n" + checklist_text(case))]
+    if case.note_count:
+        tail.append(context(notes_line(case)))
     for gap in case.unavailable[:MAX_GAPS]:
         kinds = ", ".join(kind.label for kind in gap.kinds)
         tail.append(
@@ -167,6 +170,8 @@ def summary(case: CaseFile, permalink: str | None, *, messaging: bool = False) -
         f"Evidence: {len(case.evidence)} items · required missing: {missing}",
         f"Owner: {user(dispute.owner_id)} · last change {date(dispute.updated_at, with_time=True)}",
     ]
+    if case.note_count:
+        lines.insert(3, notes_line(case))
     if not dispute.status.is_open:
         lines.insert(2, outcome_text(case))
     if permalink:
@@ -181,6 +186,7 @@ def summary(case: CaseFile, permalink: str | None, *, messaging: bool = False) -
             }
         )
     blocks += _in_sections(evidence_lines(case))
+    blocks += note_blocks(case)
     return Message(title(dispute), blocks)
 
 

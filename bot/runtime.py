@@ -33,6 +33,7 @@ from disputes.case_files import DisputeService
 from disputes.customer_answers import CustomerAnswers
 from disputes.intake import IntakeService
 from disputes.ledger import LedgerReader
+from disputes.notes import NoteService
 from disputes.permissions import Gate
 from disputes.policy_decisions import PolicyService
 from disputes.refund_worker import RefundWorker, Timings
@@ -194,6 +195,7 @@ async def build_runtime(
         groups_of=GroupDirectory(roles).groups_of,
         supervisors_channel=supervisors,
         conversation=conversation.service,
+        notes=NoteService(db),
     )
     app = build_bolt_app(
         client=client,

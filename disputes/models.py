@@ -167,6 +167,19 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Note:
+    """A person's reply in the dispute's thread, kept as an internal note: never sent to the
+    customer. `history` holds its earlier texts, oldest first, each with when it was replaced."""
+
+    author: str  # the Slack user id
+    text: str
+    posted_at: datetime
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
+    history: tuple[tuple[str, datetime], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CaseFile:
     """A dispute with everything gathered for it, and the money already moved on its order."""
 
@@ -177,6 +190,8 @@ class CaseFile:
     ledger: PaymentLedger | None = None
     earlier: list[EarlierDispute] = field(default_factory=list)
     outcome: Outcome | None = None
+    note_count: int = 0  # the thread's notes not deleted
+    notes: list[Note] = field(default_factory=list)  # the latest of them, newest first
 
     def items(self, kind: EvidenceKind) -> list[EvidenceItem]:
         return [item for item in self.evidence if item.kind == kind]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +16,7 @@ from disputes.models import (
     Dispute,
     EarlierDispute,
     EvidenceItem,
+    Note,
     Outcome,
     UnavailableSource,
     dispute_ref,
@@ -21,9 +24,17 @@ from disputes.models import (
 from domain.evidence import EvidenceKind
 from domain.reasons import Reason
 from domain.resolutions import Resolution
-from storage.tables import AuditRow, DisputeRow, EvidenceRow, ProposalRow, RefundRequestRow
+from storage.tables import (
+    AuditRow,
+    DisputeRow,
+    EvidenceRow,
+    ProposalRow,
+    RefundRequestRow,
+    ThreadNoteRow,
+)
 
 UNAVAILABLE_ACTION = "evidence.unavailable"
+LATEST_NOTES = 5  # the notes a case file carries for `/dispute show`
 
 
 async def load_row(session: AsyncSession, number: int) -> DisputeRow:
@@ -77,6 +88,33 @@ def to_evidence(row: EvidenceRow) -> EvidenceItem:
     )
 
 
+def to_note(row: ThreadNoteRow) -> Note:
+    history = tuple(
+        (str(entry["text"]), datetime.fromisoformat(str(entry["until"]))) for entry in row.history
+    )
+    return Note(
+        author=row.author,
+        text=row.text,
+        posted_at=row.posted_at,
+        edited_at=row.edited_at,
+        deleted_at=row.deleted_at,
+        history=history,
+    )
+
+
+async def live_notes(session: AsyncSession, row: DisputeRow) -> tuple[int, list[Note]]:
+    """How many of the thread's notes are not deleted, and the latest of them, newest first."""
+    live = (ThreadNoteRow.dispute_id == row.id, ThreadNoteRow.deleted_at.is_(None))
+    count = await session.scalar(select(func.count()).select_from(ThreadNoteRow).where(*live))
+    latest = await session.scalars(
+        select(ThreadNoteRow)
+        .where(*live)
+        .order_by(ThreadNoteRow.posted_at.desc(), ThreadNoteRow.id.desc())
+        .limit(LATEST_NOTES)
+    )
+    return int(count or 0), [to_note(note) for note in latest]
+
+
 async def load_case(session: AsyncSession, row: DisputeRow) -> CaseFile:
     """The dispute, its evidence in capture order, the checklist and unavailable sources."""
     evidence = [
@@ -102,6 +140,7 @@ async def load_case(session: AsyncSession, row: DisputeRow) -> CaseFile:
     ]
     dispute = to_dispute(row)
     reference = payment_reference(row)
+    note_count, notes = await live_notes(session, row)
     return CaseFile(
         dispute=dispute,
         evidence=evidence,
@@ -110,6 +149,8 @@ async def load_case(session: AsyncSession, row: DisputeRow) -> CaseFile:
         ledger=await load_ledger(session, reference) if reference else None,
         earlier=await earlier_disputes(session, row),
         outcome=await outcome_of(session, row),
+        note_count=note_count,
+        notes=notes,
     )
 
 

@@ -15,6 +15,7 @@ from disputes.audit import Actor
 from disputes.case_files import DisputeService
 from disputes.conversation import ConversationService
 from disputes.intake import IntakeService
+from disputes.notes import NoteService
 from disputes.policy_decisions import PolicyService
 from disputes.resolution import ResolutionService
 from handlers.threads import ThreadPublisher
@@ -44,6 +45,8 @@ class Deps:
     supervisors_channel: str | None = None
     # Writes to customers ("Message customer"); None: customer messaging is off.
     conversation: ConversationService | None = None
+    # Files a person's replies in a dispute's thread as notes; None: replies are not filed.
+    notes: NoteService | None = None
 
     def __post_init__(self) -> None:
         # The thread's cards offer "Message customer" exactly when there is a service behind it.

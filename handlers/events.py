@@ -1,4 +1,5 @@
-"""Files dropped into a dispute's thread become evidence."""
+"""Messages in the disputes channel: a person's reply in a dispute's thread is filed as a note,
+its edits and deletion follow it; files dropped into the thread become evidence."""
 
 from __future__ import annotations
 
@@ -12,36 +13,60 @@ from domain.evidence import MAX_EVIDENCE_FILES
 from handlers.deps import Deps
 from handlers.errors import answering_errors
 from handlers.files import complete_files, file_draft, file_kind
+from handlers.thread_replies import Deletion, Edit, Reply, read_message_event
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.event("message")
     async def thread_message(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        listed = event.get("files")
-        files = [f for f in listed if isinstance(f, dict)] if isinstance(listed, list) else []
-        thread_ts, channel = _text(event, "thread_ts"), _text(event, "channel")
-        user_id = _text(event, "user")
-        if not files or not thread_ts or not channel or not user_id:
+        seen = read_message_event(event, context.bot_user_id)
+        if seen is None or seen.channel != deps.threads.channel_id:
             return
-        if channel != deps.threads.channel_id:
-            return
-
-        async def job() -> None:
-            number = await deps.disputes.by_thread(channel, thread_ts)
-            if number is None:
-                return
-            actor = await deps.actor(deps.threads.client, user_id)
-            kinds = [file_kind(file) for file in files[:MAX_EVIDENCE_FILES]]
-            await deps.disputes.check_evidence(number, actor, kinds)  # before reading the files
-            shared = await complete_files(deps.threads.client, files[:MAX_EVIDENCE_FILES])
-            drafts = [file_draft(file, user_id) for file in shared]
-            if drafts and await deps.disputes.add_evidence_items(number, drafts, actor):
-                await deps.threads.refresh(number)
-
-        tell = partial(deps.threads.tell, user_id, thread_ts=thread_ts)
-        deps.later(context, lambda: answering_errors(tell, job()))
+        if isinstance(seen, Reply):
+            tell = partial(deps.threads.tell, seen.user, thread_ts=seen.thread_ts)
+            deps.later(context, lambda: answering_errors(tell, replied(deps, seen)))
+        elif isinstance(seen, Edit):
+            deps.later(context, lambda: edited(deps, seen))
+        else:
+            deps.later(context, lambda: deleted(deps, seen))
 
 
-def _text(event: dict[str, Any], key: str) -> str:
-    value = event.get(key)
-    return value if isinstance(value, str) else ""
+async def replied(deps: Deps, reply: Reply) -> None:
+    """The reply's text as a note (whoever wrote it), then its files as evidence (for those
+    whose role may add it)."""
+    if deps.notes is not None and reply.text.strip():
+        number = await deps.notes.file(
+            reply.channel, reply.thread_ts, reply.ts, reply.user, reply.text, reply.at
+        )
+        if number is not None:
+            await deps.threads.refresh(number)
+    if reply.files:
+        await file_evidence(deps, reply)
+
+
+async def edited(deps: Deps, edit: Edit) -> None:
+    # The cards show how many notes there are, not what they say: nothing to refresh.
+    if deps.notes is not None:
+        await deps.notes.edit(edit.channel, edit.ts, edit.text, edit.at)
+
+
+async def deleted(deps: Deps, deletion: Deletion) -> None:
+    if deps.notes is not None:
+        number = await deps.notes.delete(deletion.channel, deletion.ts, deletion.at)
+        if number is not None:
+            await deps.threads.refresh(number)
+
+
+async def file_evidence(deps: Deps, reply: Reply) -> None:
+    number = await deps.disputes.by_thread(reply.channel, reply.thread_ts)
+    if number is None:
+        return
+    files = reply.files[:MAX_EVIDENCE_FILES]
+    actor = await deps.actor(deps.threads.client, reply.user)
+    await deps.disputes.check_evidence(
+        number, actor, [file_kind(f) for f in files]
+    )  # before reading
+    shared = await complete_files(deps.threads.client, files)
+    drafts = [file_draft(file, reply.user) for file in shared]
+    if drafts and await deps.disputes.add_evidence_items(number, drafts, actor):
+        await deps.threads.refresh(number)

@@ -321,3 +321,27 @@ class LinkKeyRow(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     secret: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime]
+
+
+class ThreadNoteRow(Base):
+    """A person's text reply in a dispute's thread: an internal note, never sent to the
+    customer. An edit moves the earlier text into `history`; a deletion only marks it."""
+
+    __tablename__ = "thread_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id", ondelete="RESTRICT"))
+    channel_id: Mapped[str] = mapped_column(String(40))
+    message_ts: Mapped[str] = mapped_column(String(40))
+    author: Mapped[str] = mapped_column(String(40))  # the Slack user id
+    text: Mapped[str] = mapped_column(Text)
+    posted_at: Mapped[datetime]
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    # Earlier texts, oldest first: {"text": ..., "until": ISO time it was replaced}.
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+    __table_args__ = (
+        UniqueConstraint("channel_id", "message_ts", name="uq_thread_notes_message"),
+        Index("ix_thread_notes_dispute", "dispute_id", "id"),
+    )
