@@ -7,7 +7,8 @@ from typing import Any
 from blocks.contact import masked_within
 from blocks.conversation import message_customer_button
 from blocks.evidence_details import evidence_sections
-from blocks.kit import context, divider, header, section
+from blocks.ids import ActionId, Subject
+from blocks.kit import button, context, divider, header, section
 from blocks.labels import resolution_label
 from blocks.ledger import earlier_blocks, ledger_blocks
 from blocks.notes import note_blocks, notes_line
@@ -56,7 +57,10 @@ def parent_message(dispute: Dispute) -> Message:
     blocks: list[dict[str, Any]] = [section(f"{emoji} *{title(dispute)}*")]
     if dispute.claim:
         blocks.append(section(quote(dispute.claim)))
-    blocks.append(context(_facts(dispute)))
+    blocks.append(context(f"{_facts(dispute)} · Owner: {user(dispute.owner_id)}"))
+    if dispute.status.is_open:
+        take = button(ActionId.TAKE, "Take", Subject(dispute=dispute.number))
+        blocks.append({"type": "actions", "block_id": "owner", "elements": [take]})
     return Message(title(dispute), blocks)
 
 

@@ -14,6 +14,16 @@ SUBCOMMANDS = (
     ),
     ("/dispute show D-<number>", "Show a dispute's status and a link to its thread."),
     (
+        "/dispute assign D-<number> @person",
+        "Give a dispute an owner; they get a direct message. Assigning someone else needs the "
+        "assign permission (managers by default).",
+    ),
+    (
+        "/dispute take D-<number>",
+        "Become the owner of a dispute nobody owns (or, with the assign permission, any open "
+        "one). The thread's Take button does the same.",
+    ),
+    (
         "/dispute policy <words or reason>",
         "Search the return policy: the rules that match, with their citation and text.",
     ),

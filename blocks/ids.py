@@ -25,6 +25,7 @@ class ActionId(StrEnum):
     MESSAGE_TEMPLATE = "customer.template"  # the composer's template select (re-renders it)
     SEND_MESSAGE = "customer.send"  # the composer's submission
     SHOW_MESSAGE = "customer.show"  # a sent message's full text, from its thread reply
+    TAKE = "owner.take"  # the parent message's Take
 
 
 class Subject(BaseModel):

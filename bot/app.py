@@ -9,7 +9,16 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dedupe import RecentKeys, dedupe_middleware
-from handlers import actions, add_evidence, commands, conversation, events, home, review
+from handlers import (
+    actions,
+    add_evidence,
+    commands,
+    conversation,
+    events,
+    home,
+    ownership,
+    review,
+)
 from handlers.deps import Deps
 from handlers.errors import user_message
 
@@ -54,6 +63,7 @@ def build_bolt_app(
     commands.register(app, deps)
     home.register(app, deps)
     actions.register(app, deps)
+    ownership.register(app, deps)
     review.register(app, deps)
     add_evidence.register(app, deps)
     conversation.register(app, deps)

@@ -49,6 +49,7 @@ SUBJECT_ACTIONS = frozenset(
         ActionId.ADD_EVIDENCE,
         ActionId.MESSAGE_CUSTOMER,
         ActionId.SHOW_MESSAGE,
+        ActionId.TAKE,
     }
 )
 SUBJECT_VIEWS = frozenset(

@@ -29,6 +29,7 @@ from connectors.orders.evidence_sources import default_evidence_sources
 from connectors.orders.factory import order_source_from_spec
 from connectors.orders.protocol import OrderSource
 from connectors.refunds.protocol import RefundGateway
+from disputes.assignment import AssignmentService
 from disputes.case_files import DisputeService
 from disputes.customer_answers import CustomerAnswers
 from disputes.intake import IntakeService
@@ -146,6 +147,7 @@ async def build_runtime(
         policy=current_pack,
         ledger=ledger,
         gate=gate,
+        owners=roles,
     )
     threads = ThreadPublisher(client, channel_id, disputes, policy)
     supervisors = None
@@ -196,6 +198,7 @@ async def build_runtime(
         supervisors_channel=supervisors,
         conversation=conversation.service,
         notes=NoteService(db),
+        assignment=AssignmentService(db, roles, gate),
     )
     app = build_bolt_app(
         client=client,

@@ -16,6 +16,7 @@ from connectors.evidence_source import EvidenceSource
 from connectors.orders import protocol as orders
 from connectors.refunds.protocol import RefundResult
 from disputes import audit
+from disputes.assignment import auto_assign_row
 from disputes.audit import Actor
 from disputes.errors import OrderNotFound, OrderSystemUnavailable
 from disputes.evidence_gathering import EvidenceCollection, collect_evidence, required_kinds
@@ -27,6 +28,7 @@ from disputes.payments import Basis, PaymentLedger, order_claim_minor
 from disputes.permissions import Gate
 from disputes.policy_decisions import decide
 from disputes.repository import UNAVAILABLE_ACTION, load_case, open_row_for_order
+from disputes.roles import CurrentRoles, Roles
 from domain.orders import Order
 from domain.reasons import Reason
 from domain.roles import Action
@@ -71,6 +73,7 @@ class IntakeService:
         ledger: LedgerReader | None = None,
         gate: Gate | None = None,
         source_timeout: float = 5.0,
+        owners: Roles | CurrentRoles | None = None,
     ) -> None:
         self.db = db
         self.order_source = order_source
@@ -79,6 +82,8 @@ class IntakeService:
         self.ledger = ledger
         self.gate = gate  # who may open; a service built without one checks nobody
         self.source_timeout = source_timeout
+        # Whom new disputes are given to, when the roles file has an `assignment:` section.
+        self.owners = owners
 
     async def open(self, request: OpenRequest) -> IntakeResult:
         """Open a dispute, or return the one already open for the order; never half-written."""
@@ -204,6 +209,9 @@ class IntakeService:
         await _add_evidence(session, row, evidence, now)
         if self.policy is not None:
             await decide(session, row, self.policy)
+        if self.owners is not None and (roles := self.owners.current()).auto_assigns:
+            # In this transaction, which holds the dispute counter: one intake picks at a time.
+            await auto_assign_row(session, row, roles)
         return await load_case(session, row)
 
 

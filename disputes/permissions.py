@@ -39,13 +39,16 @@ class Gate:
         *,
         number: int | None = None,
         kind: EvidenceKind | None = None,
+        refused: str | None = None,
     ) -> None:
         """Raise `NotAllowed` unless the actor may; a refusal on a dispute is audited."""
         if not actor.is_person:
             return
         where = dispute_ref(number) if number is not None else ""
         try:
-            self.roles.current().require(action, actor.id, actor.groups, kind=kind, where=where)
+            self.roles.current().require(
+                action, actor.id, actor.groups, kind=kind, where=where, refused=refused
+            )
         except NotAllowed as refused:
             log.info("refused %s to %s%s", action.value, actor.id, f" on {where}" if where else "")
             if number is not None:

@@ -15,7 +15,9 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Field,
     PlainValidator,
+    StrictInt,
     StrictStr,
     ValidationError,
 )
@@ -148,11 +150,29 @@ class Permissions(_Model):
         return str(given)
 
 
+UserId = Annotated[StrictStr, AfterValidator(_user_id)]
+Count = Annotated[StrictInt, Field(ge=0)]
+DEFAULT_WEIGHTS = {"urgent": 4, "high": 2, "normal": 1, "low": 1}
+
+
+class Assignment(_Model):
+    """Who takes new disputes, and how many open ones each may hold; the section being in the
+    file turns auto-assignment at intake on."""
+
+    eligible: tuple[Role, ...] = (Role.AGENT, Role.MANAGER)
+    caps: dict[Role, Count] = {}
+    caps_by_user: dict[UserId, Count] = {}
+    # A person's load is the sum of the weights of their open disputes' priorities.
+    priority_weights: dict[StrictStr, Count] = DEFAULT_WEIGHTS
+
+
 class RolesFile(_Model):
     currency: Annotated[StrictStr, AfterValidator(_currency_code)] | None = None
     roles: RoleTable
     two_person_rule_above: AmountsField | None
     permissions: Permissions = Permissions()
+    assignment: Assignment | None = None
+    out_of_office: tuple[UserId, ...] = ()
 
 
 class Roles:
@@ -243,11 +263,13 @@ class Roles:
         *,
         kind: EvidenceKind | None = None,
         where: str = "",
+        refused: str | None = None,
     ) -> None:
-        """Raise `NotAllowed`, in one sentence naming who may, unless the user may."""
+        """Raise `NotAllowed`, in one sentence naming who may, unless the user may
+        (`refused`: what they cannot do, when the action's own words do not fit)."""
         if self.may(action, user_id, group_ids, kind=kind):
             return
-        refused = action.refusal(where)
+        refused = refused or action.refusal(where)
         if action is Action.ADD_EVIDENCE and kind not in PEOPLE_KINDS:
             label = kind.label if kind else "this kind"
             raise NotAllowed(
@@ -260,6 +282,43 @@ class Roles:
         ranks = [r.value for r in Role if r.rank >= Role(who).rank]
         needed = " or ".join([", ".join(ranks[:-1]), ranks[-1]] if len(ranks) > 1 else ranks)
         raise NotAllowed(f"{refused}: that needs the role of {needed} ({ROLES_HELP}).")
+
+    @property
+    def auto_assigns(self) -> bool:
+        """Whether new disputes get an owner at intake (the file has an `assignment:`)."""
+        return self.spec.assignment is not None
+
+    @property
+    def assignment(self) -> Assignment:
+        return self.spec.assignment or Assignment()
+
+    def away(self) -> frozenset[str]:
+        """The people out of office: they are given no disputes."""
+        return frozenset(self.spec.out_of_office)
+
+    def assignable(self) -> list[str]:
+        """The people listed by id under a role that takes disputes, in the file's order.
+        Members of the role's user groups are not included: the file does not list them."""
+        eligible = set(self.assignment.eligible)
+        found: list[str] = []
+        for role in Role:
+            entry = self.entry(role)
+            for user_id in entry.users if entry else ():
+                if user_id not in found and self.role_of(user_id) in eligible:
+                    found.append(user_id)
+        return found
+
+    def cap_of(self, user_id: str) -> int | None:
+        """How many open disputes the person may hold; None: no cap."""
+        spec = self.assignment
+        if user_id in spec.caps_by_user:
+            return spec.caps_by_user[user_id]
+        role = self.role_of(user_id)
+        return spec.caps.get(role) if role is not None else None
+
+    def weight_of(self, priority: str) -> int:
+        """What one open dispute of this priority adds to its owner's load (1 when unnamed)."""
+        return self.assignment.priority_weights.get(priority, DEFAULT_WEIGHTS.get(priority, 1))
 
     def needs_groups(self) -> bool:
         """Whether any role names groups, so the caller must look up the user's groups."""

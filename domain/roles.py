@@ -30,7 +30,7 @@ class Action(StrEnum):
     RETRY = "retry"  # retry a refused refund
     ADD_EVIDENCE = "add_evidence"
     SEE_CUSTOMER = "see_customer"  # the customer's name and contact details in private views
-    ASSIGN = "assign"  # give a dispute an owner (read from the file; no command sets owners yet)
+    ASSIGN = "assign"  # give a dispute an owner other than oneself, or take one someone owns
     MESSAGE_CUSTOMER = "message_customer"  # write to the customer from the thread
 
     def refusal(self, where: str) -> str:

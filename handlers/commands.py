@@ -14,16 +14,20 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks.disputes import already_open, opened, summary, thread_not_posted
 from blocks.help import help_message
 from blocks.policy import search_results
+from disputes.assignment import AUTO, OwnerChange
 from disputes.audit import Actor
 from disputes.intake import OpenRequest
 from handlers.deps import Deps
 from handlers.errors import Respond, answering_errors, slack_error
+from handlers.ownership import change_owner, tell_owner
 from handlers.parsing import (
+    AssignCommand,
     CommandError,
     HelpCommand,
     OpenCommand,
     PolicyCommand,
     ShowCommand,
+    TakeCommand,
     parse_command,
 )
 
@@ -59,7 +63,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             async def open_job() -> None:
                 # The result (or the one error) takes the place of "Opening a dispute…".
                 actor = await deps.actor(client, user_id)
-                work = open_dispute(deps, opening, actor, respond)
+                work = open_dispute(deps, opening, actor, respond, client)
                 await answering_errors(respond, work, replace=True)
 
             deps.later(context, open_job)
@@ -76,9 +80,22 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 await answering_errors(respond, show_dispute(deps, showing, actor, respond))
 
             deps.later(context, show_job)
+        elif isinstance(parsed, AssignCommand | TakeCommand):
+            await ack()
+            number = parsed.number
+            to_user = parsed.user_id if isinstance(parsed, AssignCommand) else None
+
+            async def owner_job() -> None:
+                actor = await deps.actor(client, user_id)
+                work = change_owner(deps, client, number, to_user, actor, respond)
+                await answering_errors(respond, work)
+
+            deps.later(context, owner_job)
 
 
-async def open_dispute(deps: Deps, command: OpenCommand, actor: Actor, respond: Respond) -> None:
+async def open_dispute(
+    deps: Deps, command: OpenCommand, actor: Actor, respond: Respond, client: AsyncWebClient
+) -> None:
     result = await deps.intake.open(
         OpenRequest(
             order_id=command.order_id,
@@ -98,6 +115,9 @@ async def open_dispute(deps: Deps, command: OpenCommand, actor: Actor, respond: 
             message = thread_not_posted(result.case.dispute, slack_error(exc))
         else:
             message = opened(case.dispute, await deps.threads.permalink(case), typed)
+            if case.dispute.owner_id is not None:  # given an owner at intake
+                given = OwnerChange(case, None, case.dispute.owner_id, "system", AUTO)
+                await tell_owner(deps, client, given)
     await respond(
         text=message.text, blocks=message.blocks, response_type="ephemeral", replace_original=True
     )

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from disputes.assignment import AssignmentService
 from disputes.audit import Actor
 from disputes.case_files import DisputeService
 from disputes.conversation import ConversationService
@@ -47,6 +48,8 @@ class Deps:
     conversation: ConversationService | None = None
     # Files a person's replies in a dispute's thread as notes; None: replies are not filed.
     notes: NoteService | None = None
+    # Owners: `/dispute assign`, `/dispute take` and the Take button; None: they are off.
+    assignment: AssignmentService | None = None
 
     def __post_init__(self) -> None:
         # The thread's cards offer "Message customer" exactly when there is a service behind it.

@@ -13,10 +13,14 @@ from domain.text import clean_text
 MAX_CLAIM_CHARS = 2000
 ORDER_ID = re.compile(r"#?[A-Za-z0-9][A-Za-z0-9_.:/\-]{0,63}")
 DISPUTE_REF = re.compile(r"(?:D-?)?(\d{1,9})", re.IGNORECASE)
+# A mention as Slack writes it in command text: <@U123> or <@U123|name>.
+MENTION = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>")
 
 USAGE = {
     "open": "`/dispute open ORDER-ID [reason] [what the customer says]`",
     "show": "`/dispute show D-<number>`",
+    "assign": "`/dispute assign D-<number> @person`",
+    "take": "`/dispute take D-<number>`",
     "policy": "`/dispute policy <words or reason>`",
     "help": "`/dispute help`",
 }
@@ -50,7 +54,18 @@ class PolicyCommand:
     reason: Reason | None
 
 
-Command = HelpCommand | OpenCommand | ShowCommand | PolicyCommand
+@dataclass(frozen=True, slots=True)
+class AssignCommand:
+    number: int
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TakeCommand:
+    number: int
+
+
+Command = HelpCommand | OpenCommand | ShowCommand | PolicyCommand | AssignCommand | TakeCommand
 
 
 def parse_command(text: str) -> Command:
@@ -69,6 +84,10 @@ def parse_command(text: str) -> Command:
         return _parse_show(rest)
     if sub == "policy":
         return _parse_policy(rest)
+    if sub == "assign":
+        return _parse_assign(rest)
+    if sub == "take":
+        return TakeCommand(number=_dispute_number(rest, "take"))
     raise CommandError(
         f"`{_clip(head)}` is not a `/dispute` command. Try one of: "
         + ", ".join(USAGE.values())
@@ -96,12 +115,27 @@ def _parse_open(rest: str) -> OpenCommand:
 
 
 def _parse_show(rest: str) -> ShowCommand:
-    ref = unicodedata.normalize("NFKC", rest.strip())
+    return ShowCommand(number=_dispute_number(rest, "show"))
+
+
+def _dispute_number(text: str, command: str) -> int:
+    ref = unicodedata.normalize("NFKC", text.strip())
     match = DISPUTE_REF.fullmatch(ref)
     if not ref or match is None or int(match.group(1)) == 0:
         shown = f"`{_clip(ref)}` is not a dispute number. " if ref else "Which dispute? "
-        raise CommandError(f"{shown}Usage: {USAGE['show']}")
-    return ShowCommand(number=int(match.group(1)))
+        raise CommandError(f"{shown}Usage: {USAGE[command]}")
+    return int(match.group(1))
+
+
+def _parse_assign(rest: str) -> AssignCommand:
+    words = rest.split(maxsplit=1)
+    number = _dispute_number(words[0] if words else "", "assign")
+    who = words[1].strip() if len(words) > 1 else ""
+    mention = MENTION.fullmatch(who)
+    if mention is None:
+        shown = f"`{_clip(who)}` is not a person. " if who else "To whom? "
+        raise CommandError(f"{shown}Mention them with @. Usage: {USAGE['assign']}")
+    return AssignCommand(number=number, user_id=mention.group(1))
 
 
 def _parse_policy(rest: str) -> PolicyCommand:
