@@ -45,16 +45,40 @@ async def replied(deps: Deps, reply: Reply) -> None:
 
 
 async def edited(deps: Deps, edit: Edit) -> None:
-    # The cards show how many notes there are, not what they say: nothing to refresh.
-    if deps.notes is not None:
-        await deps.notes.edit(edit.channel, edit.ts, edit.text, edit.at)
+    # The cards show how many notes there are, not what they say: nothing to refresh, unless
+    # the reply itself is filed here (its own event not handled yet).
+    if deps.notes is None:
+        return
+    if await deps.notes.edit(edit.channel, edit.ts, edit.text, edit.at) is None:
+        number = await file_late(deps, edit.original)
+        if number is not None:
+            await deps.notes.edit(edit.channel, edit.ts, edit.text, edit.at)
+            await deps.threads.refresh(number)
 
 
 async def deleted(deps: Deps, deletion: Deletion) -> None:
-    if deps.notes is not None:
+    if deps.notes is None:
+        return
+    number = await deps.notes.delete(deletion.channel, deletion.ts, deletion.at)
+    if number is None and await file_late(deps, deletion.original) is not None:
         number = await deps.notes.delete(deletion.channel, deletion.ts, deletion.at)
-        if number is not None:
-            await deps.threads.refresh(number)
+    if number is not None:
+        await deps.threads.refresh(number)
+
+
+async def file_late(deps: Deps, original: Reply | None) -> int | None:
+    """An edited or deleted reply whose own event has not been handled yet, filed as it was
+    (its own event, handled later, finds it filed)."""
+    if deps.notes is None or original is None or not original.text.strip():
+        return None
+    return await deps.notes.file(
+        original.channel,
+        original.thread_ts,
+        original.ts,
+        original.user,
+        original.text,
+        original.at,
+    )
 
 
 async def file_evidence(deps: Deps, reply: Reply) -> None:

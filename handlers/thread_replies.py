@@ -34,6 +34,8 @@ class Edit:
     ts: str  # the edited message's
     text: str
     at: datetime
+    # The reply as it was before, when Slack sends it: filed first if its own event is late.
+    original: Reply | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,7 @@ class Deletion:
     channel: str
     ts: str  # the deleted message's
     at: datetime
+    original: Reply | None = None
 
 
 def read_message_event(
@@ -59,11 +62,12 @@ def read_message_event(
         edited = message.get("edited")
         when = _text(edited, "ts") if isinstance(edited, dict) else ""
         at = slack_time(when or _text(event, "event_ts") or _text(event, "ts"))
-        return Edit(channel, ts, typed(_text(message, "text")), at) if ts else None
+        text = typed(_text(message, "text"))
+        return Edit(channel, ts, text, at, _earlier(event, bot_user)) if ts else None
     if subtype == "message_deleted":
         ts = _text(event, "deleted_ts")
         at = slack_time(_text(event, "event_ts") or _text(event, "ts"))
-        return Deletion(channel, ts, at) if ts else None
+        return Deletion(channel, ts, at, _earlier(event, bot_user)) if ts else None
     if subtype not in PERSON_SUBTYPES or _by_a_bot(event, bot_user):
         return None
     thread_ts, ts, user = _text(event, "thread_ts"), _text(event, "ts"), _text(event, "user")
@@ -72,6 +76,18 @@ def read_message_event(
     listed = event.get("files")
     files = [f for f in listed if isinstance(f, dict)] if isinstance(listed, list) else []
     return Reply(channel, thread_ts, ts, user, typed(_text(event, "text")), files)
+
+
+def _earlier(event: dict[str, Any], bot_user: str | None) -> Reply | None:
+    """The `previous_message` of an edit or deletion, as the reply it was (None when it was
+    no person's reply in a thread)."""
+    before = event.get("previous_message")
+    if not isinstance(before, dict) or _by_a_bot(before, bot_user):
+        return None
+    thread_ts, ts, user = _text(before, "thread_ts"), _text(before, "ts"), _text(before, "user")
+    if not thread_ts or not ts or thread_ts == ts or not user:
+        return None
+    return Reply(_text(event, "channel"), thread_ts, ts, user, typed(_text(before, "text")), [])
 
 
 def typed(text: str) -> str:

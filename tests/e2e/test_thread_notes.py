@@ -140,3 +140,45 @@ async def test_bots_and_top_level_messages_are_not_filed(
         assert db.execute(
             "SELECT count(*) FROM thread_notes WHERE text LIKE '%chatter%'"
         ).fetchone() == (0,)
+
+
+async def test_an_edit_handled_before_its_reply_files_the_reply_first(
+    slack: SlackDriver, workspace: Workspace, app: AppProcess
+) -> None:
+    parent = await open_thread(slack, workspace, "ORD-1015")
+    thread = parent.ts
+    late = f"{float(thread) + 3:.6f}"  # a reply whose own event has not been handled yet
+    edit = {
+        "type": "message",
+        "subtype": "message_changed",
+        "channel": CHANNEL,
+        "ts": f"{float(thread) + 6:.6f}",
+        "hidden": True,
+        "message": reply(late, thread, "Refund the shipping too", user="U0MANAGER2")
+        | {"edited": {"user": "U0MANAGER2", "ts": f"{float(thread) + 6:.6f}"}},
+        "previous_message": reply(late, thread, "Refund shipping", user="U0MANAGER2"),
+    }
+    del edit["message"]["channel"], edit["previous_message"]["channel"]
+    await slack.event(edit)
+    await eventually(lambda: notes(app, thread) and notes(app, thread)[0][2] != "Refund shipping")
+    ((ts, author, text, deleted, history),) = notes(app, thread)
+    assert (ts, author, text, deleted) == (late, "U0MANAGER2", "Refund the shipping too", None)
+    assert [h["text"] for h in history] == ["Refund shipping"]
+    # The reply's own event, handled now, finds it filed.
+    await slack.event(reply(late, thread, "Refund shipping", user="U0MANAGER2"))
+    deletion = {
+        "type": "message",
+        "subtype": "message_deleted",
+        "channel": CHANNEL,
+        "ts": f"{float(thread) + 9:.6f}",
+        "deleted_ts": f"{float(thread) + 8:.6f}",
+        "hidden": True,
+        "previous_message": reply(
+            f"{float(thread) + 8:.6f}", thread, "Never mind", user="U0MANAGER2"
+        ),
+    }
+    await slack.event(deletion)  # a reply deleted before its own event was handled
+    await eventually(lambda: len(notes(app, thread)) == 2)
+    assert notes(app, thread)[1][2:4] != ("Never mind", None)
+    assert notes(app, thread)[1][2] == "Never mind" and notes(app, thread)[1][3] is not None
+    assert len(notes(app, thread)) == 2
