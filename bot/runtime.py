@@ -23,6 +23,7 @@ from bot.errors import StartupError
 from bot.housekeeping import Housekeeping
 from bot.money_wiring import GroupDirectory, RefundReporter, load_gateway, load_roles
 from bot.settings import Settings
+from bot.sla_loading import load_sla
 from bot.workers import WorkQueue
 from connectors.evidence_source import EvidenceSource
 from connectors.orders.evidence_sources import default_evidence_sources
@@ -43,6 +44,7 @@ from handlers.deps import Deps, Job, RequestKey
 from handlers.threads import ThreadPublisher
 from policies.current import CurrentPack
 from policies.loader import PackError
+from policies.sla import SlaPolicy
 from storage.db import Database
 from storage.migrate import migrate
 from storage.requests import claim_request
@@ -64,6 +66,7 @@ class Runtime:
     housekeeping: Housekeeping | None = None
     conversation: Conversation | None = None
     answers: CustomerAnswers | None = None
+    sla: SlaPolicy | None = None
 
     async def aclose(self) -> None:
         if self.housekeeping is not None:
@@ -128,6 +131,7 @@ async def build_runtime(
     if not settings.slack_app_token:
         settings.require("slack_signing_secret")
     current_pack = load_current_pack(settings.policy_pack)
+    sla = load_sla(settings.sla_file)  # a file with problems stops start-up, listing them
     db = Database(settings.database_url)
     await migrate(db)
     orders = order_source_from_spec(settings.order_source)
@@ -222,4 +226,5 @@ async def build_runtime(
         housekeeping,
         conversation,
         answers,
+        sla,
     )

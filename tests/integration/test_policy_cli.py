@@ -139,3 +139,27 @@ def test_serve_with_an_alias_bomb_for_a_pack_stops_with_one_problem(tmp_path: Pa
         f"dispute-desk: POLICY_PACK {bomb} has problems:",
         f"{bomb}:1 - -: aliases would add more than 10000 nodes to the document: too many aliases",
     ]
+
+
+def test_serve_with_a_broken_sla_file_stops_listing_every_problem(tmp_path: Path) -> None:
+    sla = tmp_path / "sla.yml"
+    sla.write_text(
+        "timezone: Mars/Olympus\n"
+        "business_hours: {days: [mon], start: '18:00', end: '09:00'}\n"
+        "priorities: [{name: normal}]\n"
+        "targets: {normal: {first_response: 4h}}\n"
+    )
+    result = run(
+        tmp_path,
+        "serve",
+        SLACK_BOT_TOKEN="xoxb-1",
+        SLACK_SIGNING_SECRET="s",
+        DISPUTES_CHANNEL="#d",
+        SLA_FILE=str(sla),
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}",
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"dispute-desk: SLA_FILE {sla} has problems:")
+    assert f"{sla}:1" in result.stderr and f"{sla}:2" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.db").exists()  # stopped before touching anything
