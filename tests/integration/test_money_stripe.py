@@ -7,6 +7,7 @@ client gave up, and a provider slower than the lease. Each ends with the three l
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -134,11 +135,25 @@ async def test_a_4xx_after_the_refund_is_caught_by_the_check_that_follows(
     await world.check_books(payment, paid={payment: PAID})
 
 
+@pytest.fixture
+async def patient_world(
+    db: Database, proxy: FaultyStripe, payment: str, tmp_path: Path
+) -> AsyncIterator[MoneyWorld]:
+    """A world whose settling time (4 s) leaves a wide margin on both sides of an effect that
+    lands 2 s after its POST: well after the client gave up, well before a resend is allowed."""
+    gateway = StripeGateway(API_KEY, api_base=proxy.url, timeout=0.8, attempts=2, backoff=0.05)
+    paid = order(payment={"provider": "stripe", "reference": payment})
+    timings = replace(TIMINGS, settle=timedelta(seconds=4.0))
+    yield MoneyWorld(db, gateway, tmp_path, orders=[paid], timings=timings, real_time=True)
+    await gateway.aclose()
+
+
 async def test_an_effect_that_lands_after_the_client_gave_up_is_waited_for(
-    world: MoneyWorld, proxy: FaultyStripe, stripe: str, payment: str
+    patient_world: MoneyWorld, proxy: FaultyStripe, stripe: str, payment: str
 ) -> None:
+    world = patient_world
     number = await approved(world)
-    proxy.plan(REFUND_POST, Fault.delay_effect(1.0))  # the client gives up at 0.8 s
+    proxy.plan(REFUND_POST, Fault.delay_effect(2.0))  # the client gives up at 0.8 s
     await world.worker_pass()
     assert (await world.requests(number))[0].status == "unknown"
     assert await at_provider(stripe, payment) == []  # looked up at once: not there yet
