@@ -292,16 +292,21 @@ def offer_link(mailbox: Mailbox, order_id: str, kind: str) -> str | None:
     return None
 
 
+async def post_form(link: str, action: str, **form: str) -> httpx.Response:
+    """A customer page's form sent as a browser sends it (form-encoded, even when empty)."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        return await client.post(
+            f"{link}/{action}",
+            content=urlencode(form).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+
+
 async def customer_answers(mailbox: Mailbox, order_id: str, action: str, **form: str) -> None:
     """The customer opens the link in their mail and answers on the page, as in a browser."""
     kind = "csat" if action == "rate" else "offer"
     link = await eventually(partial(offer_link, mailbox, order_id, kind), 30)
-    async with httpx.AsyncClient(timeout=10) as client:
-        answered = await client.post(
-            f"{link}/{action}",
-            content=urlencode(form).encode(),  # sent as a browser sends it, even when empty
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
+    answered = await post_form(link, action, **form)
     if answered.status_code != 200:
         raise RuntimeError(f"the customer's {action} on {order_id} was refused: {answered.text}")
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from abc import ABC, abstractmethod
 
 
-class WakeableLoop:
+class WakeableLoop(ABC):
     """Runs `_loop` as a task from `start()` to `stop()`; `wake()` ends the current `pause`."""
 
     def __init__(self) -> None:
@@ -32,5 +33,6 @@ class WakeableLoop:
             await asyncio.wait_for(self._wake.wait(), seconds)
         self._wake.clear()
 
+    @abstractmethod
     async def _loop(self) -> None:
-        raise NotImplementedError
+        """The work, forever: each pass, then `pause` until the next is due."""

@@ -27,7 +27,7 @@ from disputes.message_facts import amount_text, cited_rule, day_text
 from disputes.models import dispute_ref
 from disputes.payments import utcnow
 from disputes.policy_decisions import latest_decision
-from disputes.resolution import ResolutionService, to_proposal
+from disputes.resolution import Proposal, ResolutionService, to_proposal
 from disputes.transitions import transition
 from domain.money import Money
 from domain.resolutions import MONEY_KINDS, Resolution
@@ -117,9 +117,10 @@ class CustomerAnswers:
     async def accept(self, token: str) -> LinkPage:
         claim = await self._claim(token, "offer")
         answer: Answer | None = None
+        approved: Proposal | None = None
 
         async def work(session: AsyncSession) -> LinkPage:
-            nonlocal answer
+            nonlocal answer, approved
             row, offer, proposal = await self._open_offer(session, claim)
             now = self.clock()
             offer.status, offer.answered_at = "accepted", now
@@ -133,18 +134,14 @@ class CustomerAnswers:
                 at=now,
             )
             await self.resolution.carry_out(session, row, proposal, actor, now)
+            approved = to_proposal(proposal, row.number)
             answer = Answer(
                 "accepted", row.number, proposal.id, proposal.proposed_by, Resolution(proposal.kind)
             )
             return await self._page(session, claim)
 
         page = await self.db.run(work)
-        assert answer is not None
-        async with self.db.reading() as session:
-            row = await _dispute(session, claim)
-            proposal = await session.get(ProposalRow, answer.proposal_id)
-            assert proposal is not None
-            approved = to_proposal(proposal, row.number)
+        assert answer is not None and approved is not None
         await self.resolution.after_carried_out(approved)
         await self._tell(answer)
         return page

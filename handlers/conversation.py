@@ -65,7 +65,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
 
         async def open_composer() -> None:
             service = service_of(deps)
-            actor = await deps.actor(client, body["user"]["id"])
+            actor = await deps.actor(client, body["user"]["id"], within=1.0)
             view = await composer(deps, service, subject.dispute, actor)
             await client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -134,7 +134,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             service = service_of(deps)
             if subject.message is None:
                 raise DisputeError("This button does not name a message.")
-            actor = await deps.actor(client, body["user"]["id"])
+            actor = await deps.actor(client, body["user"]["id"], within=1.0)
             # The message names the customer and says what was put to them: a private view
             # for those who may see the customer.
             await deps.disputes.require_customer(subject.dispute, actor)

@@ -4,7 +4,6 @@ its Message-ID, and the mailbox keeps one; one dispute is one conversation."""
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from sqlalchemy import select, update
 from connectors.customers.smtp import SmtpChannel
 from connectors.refunds.fake import FakeGateway
 from disputes.customer_outbox import CustomerOutbox
+from sandbox.app_process import free_port
 from sandbox.world.mailbox import Mailbox
 from storage.db import Database
 from storage.tables import CustomerMessageRow
@@ -21,12 +21,6 @@ from tests.support.money import MANAGER, SUPERVISOR, MoneyWorld
 from tests.support.orders import order
 
 PAY = "pi_3QtestTEST"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ from sqlalchemy import select, update
 
 from connectors.refunds.fake import FakeGateway
 from disputes.audit import Actor
+from disputes.customer import InvalidReply, check_reply, file_reply
 from disputes.customer_answers import AnswerRefused
+from disputes.errors import DisputeNotFound
 from disputes.lifecycle import Event
 from disputes.links import BadLink
 from disputes.transitions import transition
@@ -274,3 +276,24 @@ async def test_an_offer_taken_back_by_a_person_gets_no_reminder_and_no_expiry(
     assert await world.status(number) == "escalated"
     with pytest.raises(AnswerRefused):
         await world.accept_offer(number)
+
+
+async def test_a_reply_naming_our_message_is_filed_with_its_dispute(world: MoneyWorld) -> None:
+    number = await offered(world)
+    (row,) = await messages(world, number)
+    answer = {"from": "jane@example.com", "body": "Could it be more?"}
+    reply = check_reply({**answer, "in_reply_to": f"<{row.message_id}>"})
+    assert await file_reply(world.db, reply) == number
+    case = await world.case(number)
+    (filed,) = [e for e in case.evidence if e.payload.get("direction") == "inbound"]
+    assert filed.payload["in_reply_to"] == row.message_id
+    for wrong in (
+        {**answer, "dispute": f"D-{number + 1}", "in_reply_to": row.message_id},  # disagrees
+        {**answer, "in_reply_to": "dd.9.unknown@example.com"},  # no message of ours
+    ):
+        with pytest.raises(DisputeNotFound):
+            await file_reply(world.db, check_reply(wrong))
+    with pytest.raises(InvalidReply):
+        check_reply(answer)  # neither a dispute nor a message it answers
+    with pytest.raises(InvalidReply):
+        check_reply({**answer, "in_reply_to": "not an id\r\nBcc: x@y.example"})

@@ -10,6 +10,7 @@ import pytest
 
 from bot.settings import default_policy_pack
 from connectors.refunds.fake import FakeGateway
+from disputes.assignment import AssignmentService
 from disputes.audit import Actor
 from disputes.case_files import DisputeService
 from disputes.conversation import ConversationService
@@ -43,6 +44,8 @@ ALLOWED = {
     "add_return_request": set(),  # the order system's alone
     "see_customer": {AGENT, MANAGER, SUPERVISOR},
     "message_customer": {AGENT, MANAGER, SUPERVISOR},
+    "assign": {MANAGER, SUPERVISOR},
+    "take": {AGENT, MANAGER, SUPERVISOR},  # a dispute nobody owns: whoever may review
 }
 
 
@@ -103,6 +106,14 @@ async def act(world: MoneyWorld, action: str, who: str) -> None:
         )
         sent = await writer.send(number, "general:acknowledgement", "Hello", "We are on it", actor)
         assert (sent.status, sent.created_by) == ("pending", who)
+    elif action in ("assign", "take"):
+        number = await world.open("ORD-T1", SUPERVISOR)
+        owners = AssignmentService(world.db, world.roles, world.gate)
+        if action == "assign":
+            change = await owners.assign(number, AGENT if who != AGENT else MANAGER, actor)
+        else:
+            change = await owners.take(number, actor)
+        assert change.changed and change.by == who
     else:
         raise AssertionError(action)
 

@@ -5,10 +5,10 @@ those links open, posted as a browser posts a form."""
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
 
 import httpx
 
+from bot.demo_world import post_form
 from sandbox.app_process import AppProcess
 from sandbox.waiting import eventually
 
@@ -29,16 +29,6 @@ def latest_link(output: str, order_id: str, kind: str = "offer") -> str | None:
     """The first link of the latest `kind` message about `order_id` in the app's log."""
     links = links_in(output, order_id, kind)
     return links[-1] if links else None
-
-
-async def post_form(link: str, action: str, **form: str) -> httpx.Response:
-    """A page's form sent as a browser sends it (form-encoded, even when empty)."""
-    async with httpx.AsyncClient(timeout=10) as client:
-        return await client.post(
-            f"{link}/{action}",
-            content=urlencode(form).encode(),
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
 
 
 async def customer_answers(
