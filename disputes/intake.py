@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -167,6 +167,13 @@ class IntakeService:
             store_provider_read(ledger_row, *provider, now)
         ledger = await ledger_of(session, ledger_row)
         disputed = disputed_amount_minor(order, ledger, reason)
+        prior = 0
+        if order.customer.id:
+            prior = await session.scalar(
+                select(func.count())
+                .select_from(DisputeRow)
+                .where(DisputeRow.customer_id == order.customer.id)
+            )
         row = DisputeRow(
             number=number,
             order_id=order.order_id,
@@ -180,6 +187,7 @@ class IntakeService:
             order_total_minor=order.total_minor,
             disputed_amount_minor=disputed,
             priority=priority(order, disputed),
+            prior_disputes=prior or 0,
             opened_by=request.actor.id,
             status=Status.NEW.value,
             state_times={Status.NEW.value: now.isoformat()},

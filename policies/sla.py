@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from policies import business_time
+from policies.schema import walk_leaves
 from policies.sla_file import SlaFile, load_sla_file
 
 # The stage whose clock runs in each dispute status (the values of `disputes.lifecycle.Status`,
@@ -68,6 +69,35 @@ class SlaPolicy:
     def __init__(self, sla: SlaFile) -> None:
         self.file = sla
         self.calendar = sla.calendar
+        self.age_marks = _age_marks(sla)
+
+    def is_high(self, priority: str) -> bool:
+        """Whether `priority` ranks above the last (the everyday one): such disputes should not
+        wait without an owner."""
+        names = self.priorities
+        return priority in names and priority != names[-1]
+
+    def rank(self, priority: str) -> int:
+        """0 for the first (highest) priority; unknown names rank after every known one."""
+        names = self.priorities
+        return names.index(priority) if priority in names else len(names)
+
+    def next_review(self, opened_at: datetime, now: datetime) -> datetime | None:
+        """The next moment after `now` at which a priority rule on `age_hours` may change its
+        answer for a dispute opened at `opened_at`; None when no rule reads the age."""
+        for hours in self.age_marks:
+            moment = opened_at + timedelta(hours=hours)
+            if moment > now:
+                return moment
+        return None
+
+    def warns_at(self, priority: str, stage: str, entered_at: datetime) -> datetime:
+        """When a stage entered at `entered_at` reaches `warn_at` of its target."""
+        length, business = self.target(priority, stage)
+        part = length * self.file.warn_at
+        if business:
+            return business_time.add(entered_at, part, self.calendar)
+        return entered_at + part
 
     @classmethod
     def load(cls, path: Path) -> SlaPolicy:
@@ -124,6 +154,20 @@ class SlaPolicy:
         start, end = self.file.quiet_hours
         wall = now.astimezone(self.calendar.zone).time()
         return _within(wall, start, end)
+
+
+def _age_marks(sla: SlaFile) -> tuple[int, ...]:
+    """The ages (whole hours) at which a priority rule on `age_hours` can change its answer."""
+    marks: set[int] = set()
+    for rule in sla.priorities:
+        for _, leaf in walk_leaves(rule.when):
+            if leaf.fact != "age_hours":
+                continue
+            value = leaf.value
+            for hours in value if isinstance(value, list | tuple) else [value]:
+                if isinstance(hours, int) and not isinstance(hours, bool):
+                    marks.update({max(hours, 0), max(hours + 1, 0)})
+    return tuple(sorted(marks))
 
 
 def _within(wall: time, start: time, end: time) -> bool:

@@ -26,6 +26,18 @@ from policies.yaml_source import Loc, Problem, YamlDoc, parse_loc, read_yaml
 STAGES = ("first_response", "in_review", "awaiting_approval", "awaiting_customer", "executing")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DEFAULT_WARN_AT = 0.75
+# The facts a priority rule may use: what is known of every dispute without reading its
+# evidence, so a priority can be set at intake and kept up to date by the scan.
+SLA_FACTS = (
+    "reason",
+    "currency",
+    "order_total",
+    "disputed_amount",
+    "customer_tier",
+    "prior_returns_90d",
+    "prior_disputes",
+    "age_hours",
+)
 LONGEST_TARGET = timedelta(days=365)
 
 _TOP = ("timezone", "business_hours", "holidays", "quiet_hours", "warn_at", "priorities", "targets")
@@ -301,7 +313,11 @@ class _Reader:
             return None
         typed = True
         for path, leaf in walk_leaves(parsed.when):
-            for key, message in leaf_problems(leaf):
+            problems = leaf_problems(leaf)
+            if not problems and leaf.fact not in SLA_FACTS:
+                known = ", ".join(SLA_FACTS)
+                problems = [("fact", f"{leaf.fact!r} is not known to priorities; use {known}")]
+            for key, message in problems:
                 self.report((*loc, *parse_loc(path), key), message)
                 typed = False
         return parsed.when if typed else None

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 T = TypeVar("T")
@@ -40,11 +41,19 @@ class Database:
             # Readers take no write lock: in WAL mode they never wait for the writer.
             self.read_engine = create_async_engine(url, **kwargs)
             _configure_sqlite(self.read_engine, immediate=False)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # A session class of this database's own, so `before_flush` hooks stay with it.
+        self.session_class: type[Session] = type("DatabaseSession", (Session,), {})
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, sync_session_class=self.session_class
+        )
         self.read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
         # SQLite has one writer; its busy handler lets newcomers overtake long waiters, so
         # writers in this process queue first come, first served instead.
         self._writers = asyncio.Lock() if self.is_sqlite else None
+
+    def before_flush(self, hook: Callable[[Session], None]) -> None:
+        """Run `hook` with every writing session of this database before it flushes."""
+        event.listen(self.session_class, "before_flush", lambda s, _ctx, _obj: hook(s))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

@@ -56,8 +56,23 @@ class DisputeRow(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The customer's disputes opened before this one (a priority fact), counted at intake.
+    prior_disputes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The service-level clock, kept by `disputes.sla_clock` on every change and by the scan:
+    # the stage whose clock runs (NULL once closed), when it was entered, when it is due, its
+    # level (ok, warning, breached) and when the scan should look again (NULL: never).
+    sla_stage: Mapped[str | None] = mapped_column(String(30))
+    sla_entered_at: Mapped[datetime | None]
+    sla_due_at: Mapped[datetime | None]
+    sla_level: Mapped[str] = mapped_column(String(10), default="ok", server_default="ok")
+    sla_check_at: Mapped[datetime | None]
 
     __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        Index("ix_disputes_sla_check", "sla_check_at"),
+        Index("ix_disputes_owner_due", "owner_id", "sla_due_at"),
+        Index("ix_disputes_level_due", "sla_level", "sla_due_at"),
+    )
 
 
 class EvidenceRow(Base):
@@ -345,3 +360,79 @@ class ThreadNoteRow(Base):
         UniqueConstraint("channel_id", "message_ts", name="uq_thread_notes_message"),
         Index("ix_thread_notes_dispute", "dispute_id", "id"),
     )
+
+
+class AlertDigestRow(Base):
+    """One message of alerts (`kind` digest) or the day's summary (`kind` summary); `key` makes
+    each one once per cluster: "digest:<scan fence>", "summary:<date>"."""
+
+    __tablename__ = "alert_digests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(80), unique=True)
+    created_at: Mapped[datetime]
+    # What the message says beyond its alerts (the summary's counts), as it was when made.
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AlertPostRow(Base):
+    """A digest's delivery to one destination (the supervisors' channel or a person's DM):
+    pending until Slack answered with the message's ts, retried by later scans until then."""
+
+    __tablename__ = "alert_posts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    digest_id: Mapped[int] = mapped_column(ForeignKey("alert_digests.id", ondelete="RESTRICT"))
+    destination: Mapped[str] = mapped_column(String(40))
+    channel_id: Mapped[str | None] = mapped_column(String(40))
+    message_ts: Mapped[str | None] = mapped_column(String(40))
+    posted_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("digest_id", "destination", name="uq_alert_posts_destination"),
+        Index("ix_alert_posts_pending", "posted_at", "id"),
+    )
+
+
+class SlaAlertRow(Base):
+    """An alert, raised once per (subject, kind, stage): a dispute's stage at warning or
+    breached, an unassigned high-priority dispute, a refund needing attention, a person over
+    their cap. `state`: pending (waits for a digest), sent, snoozed (back when `snoozed_until`
+    passes and it still holds), dropped (it stopped holding before it was sent)."""
+
+    __tablename__ = "sla_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[int | None] = mapped_column(ForeignKey("disputes.id", ondelete="RESTRICT"))
+    subject: Mapped[str] = mapped_column(String(60))
+    kind: Mapped[str] = mapped_column(String(30))
+    stage: Mapped[str] = mapped_column(String(40))
+    raised_at: Mapped[datetime]
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    digest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alert_digests.id", ondelete="RESTRICT")
+    )
+    state: Mapped[str] = mapped_column(String(20))
+    snoozed_until: Mapped[datetime | None] = mapped_column(index=True)
+    snoozed_by: Mapped[str | None] = mapped_column(String(40))
+    snoozes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    __table_args__ = (
+        UniqueConstraint("subject", "kind", "stage", name="uq_sla_alerts_once"),
+        Index("ix_sla_alerts_state", "state", "id"),
+    )
+
+
+class SchedulerLeaseRow(Base):
+    """A scheduled job's lease: the replica holding it runs the job until `expires_at`; `fence`
+    grows with every new holder, and the holder's writes check it."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(100))
+    fence: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    expires_at: Mapped[datetime | None]
