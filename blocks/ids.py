@@ -26,6 +26,10 @@ class ActionId(StrEnum):
     SEND_MESSAGE = "customer.send"  # the composer's submission
     SHOW_MESSAGE = "customer.show"  # a sent message's full text, from its thread reply
     TAKE = "owner.take"  # the parent message's Take
+    HOME_PAGE = "home.page"  # App Home's previous and next page buttons
+    HOME_OPEN = "home.open"  # a link button to a dispute's thread (acknowledged, nothing else)
+    ALERT_TAKE = "alert.take"  # a digest's Take
+    ALERT_SNOOZE = "alert.snooze"  # a digest's Snooze
 
 
 class Subject(BaseModel):
@@ -37,6 +41,7 @@ class Subject(BaseModel):
     proposal: int | None = Field(None, ge=1)
     reason: Reason | None = None  # the reason a "use this reason" button switches to
     message: int | None = Field(None, ge=1)  # a message to the customer ("Show message")
+    alert: int | None = Field(None, ge=1)  # a digest's alert (Take, Snooze)
 
     def encode(self) -> str:
         # Leaving out unset fields keeps values written before a field existed identical.
