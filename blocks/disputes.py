@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from blocks.contact import masked_within
@@ -52,12 +53,36 @@ def _facts(dispute: Dispute) -> str:
     return " · ".join(parts)
 
 
+SLA_STAGES = {
+    "first_response": "First response",
+    "in_review": "Review",
+    "awaiting_approval": "Approval",
+    "awaiting_customer": "Customer's answer",
+    "executing": "Carrying out",
+}
+SLA_LEVELS = {
+    "ok": ":large_green_circle: on time",
+    "warning": ":large_yellow_circle: nearly due",
+    "breached": ":red_circle: overdue",
+}
+
+
+def sla_line(stage: str, due_at: datetime, level: str) -> str:
+    """The running stage's clock: "SLA: Review due <date> · :red_circle: overdue"."""
+    name = SLA_STAGES.get(stage, inline(stage, 40))
+    shown = SLA_LEVELS.get(level, inline(level, 20))
+    verb = "was due" if level == "breached" else "due"
+    return f"SLA: {name} {verb} {date(due_at, with_time=True)} · {shown}"
+
+
 def parent_message(dispute: Dispute) -> Message:
     emoji = STATUS_EMOJI.get(dispute.status.value, "")
     blocks: list[dict[str, Any]] = [section(f"{emoji} *{title(dispute)}*")]
     if dispute.claim:
         blocks.append(section(quote(dispute.claim)))
     blocks.append(context(f"{_facts(dispute)} · Owner: {user(dispute.owner_id)}"))
+    if dispute.status.is_open and dispute.sla_stage and dispute.sla_due_at:
+        blocks.append(context(sla_line(dispute.sla_stage, dispute.sla_due_at, dispute.sla_level)))
     if dispute.status.is_open:
         take = button(ActionId.TAKE, "Take", Subject(dispute=dispute.number))
         blocks.append({"type": "actions", "block_id": "owner", "elements": [take]})

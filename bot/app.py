@@ -12,6 +12,7 @@ from bot.dedupe import RecentKeys, dedupe_middleware
 from handlers import (
     actions,
     add_evidence,
+    alerts,
     commands,
     conversation,
     events,
@@ -64,6 +65,7 @@ def build_bolt_app(
     home.register(app, deps)
     actions.register(app, deps)
     ownership.register(app, deps)
+    alerts.register(app, deps)
     review.register(app, deps)
     add_evidence.register(app, deps)
     conversation.register(app, deps)

@@ -14,6 +14,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerting import Alerting
 from bot.app import build_bolt_app
 from bot.channels import resolve_channel
 from bot.conversation_runtime import Conversation, build_conversation
@@ -30,6 +31,7 @@ from connectors.orders.evidence_sources import default_evidence_sources
 from connectors.orders.factory import order_source_from_spec
 from connectors.orders.protocol import OrderSource
 from connectors.refunds.protocol import RefundGateway
+from disputes.alerts import AlertService
 from disputes.assignment import AssignmentService
 from disputes.case_files import DisputeService
 from disputes.customer_answers import CustomerAnswers
@@ -40,7 +42,10 @@ from disputes.permissions import Gate
 from disputes.policy_decisions import PolicyService
 from disputes.refund_worker import RefundWorker, Timings
 from disputes.resolution import ResolutionService
+from disputes.sla_clock import watch
+from disputes.sla_scan import SlaScan
 from handlers.deps import Deps, Job, RequestKey
+from handlers.digests import DigestPublisher
 from handlers.threads import ThreadPublisher
 from policies.current import CurrentPack
 from policies.loader import PackError
@@ -67,8 +72,11 @@ class Runtime:
     conversation: Conversation | None = None
     answers: CustomerAnswers | None = None
     sla: SlaPolicy | None = None
+    alerting: Alerting | None = None
 
     async def aclose(self) -> None:
+        if self.alerting is not None:
+            await self.alerting.stop()
         if self.housekeeping is not None:
             await self.housekeeping.stop()
         await self.queue.stop()
@@ -134,6 +142,7 @@ async def build_runtime(
     sla = load_sla(settings.sla_file)  # a file with problems stops start-up, listing them
     db = Database(settings.database_url)
     await migrate(db)
+    watch(db, sla)  # every dispute written keeps its service-level clock
     orders = order_source_from_spec(settings.order_source)
     client = slack_client(settings)
     assert settings.disputes_channel is not None
@@ -191,6 +200,22 @@ async def build_runtime(
     def submit(job: Job, key: RequestKey | None) -> None:
         queue.submit(once(db, job, key))
 
+    destinations = {f"dm:{person}": person for person in settings.dm_users}
+    if supervisors is not None:
+        destinations = {"supervisors": supervisors, **destinations}
+    every = timedelta(seconds=settings.alert_scan_every)
+    scan = SlaScan(
+        db,
+        sla,
+        roles,
+        destinations=list(destinations),
+        lease_for=max(timedelta(seconds=30), every * 3),
+        summary_at=settings.summary_time,
+    )
+    alert_service = AlertService(db, gate, snooze=timedelta(minutes=settings.alert_snooze_minutes))
+    digests = DigestPublisher(client, alert_service, destinations)
+    alerting = Alerting(scan, digests, threads, every=every)
+
     deps = Deps(
         disputes=disputes,
         intake=intake,
@@ -203,6 +228,8 @@ async def build_runtime(
         conversation=conversation.service,
         notes=NoteService(db),
         assignment=AssignmentService(db, roles, gate),
+        alerts=alert_service,
+        digests=digests,
     )
     app = build_bolt_app(
         client=client,
@@ -213,6 +240,7 @@ async def build_runtime(
     log.info("disputes channel %s resolved to %s", settings.disputes_channel, channel_id)
     housekeeping = Housekeeping(db)
     housekeeping.start()
+    alerting.start()
     return Runtime(
         settings,
         db,
@@ -227,4 +255,5 @@ async def build_runtime(
         conversation,
         answers,
         sla,
+        alerting,
     )

@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 from collections.abc import Iterable, Iterator
+from datetime import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlsplit
@@ -130,6 +131,13 @@ class Settings(BaseSettings):
     refund_settle_seconds: int = Field(30, ge=1, le=86400)
     # How long a refund's outcome may stay unknown before the dispute needs attention.
     refund_attention_after: int = Field(900, ge=1, le=7 * 86400)
+    # Bottleneck alerts: how often the scan runs, how long Snooze holds an alert back, when the
+    # daily summary goes out (HH:MM in the SLA file's timezone; empty: none), and people who
+    # get each digest as a direct message too (Slack user ids, comma-separated).
+    alert_scan_every: int = Field(300, ge=1, le=86400)
+    alert_snooze_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+    alert_summary_at: str | None = "09:00"
+    alert_dm_users: str | None = None
 
     @field_validator("slack_api_url")
     @classmethod
@@ -180,6 +188,38 @@ class Settings(BaseSettings):
             if any(char.isspace() or not char.isprintable() for char in value):
                 raise ValueError("must not contain spaces or control characters")
         return value
+
+    @field_validator("alert_summary_at")
+    @classmethod
+    def _summary_at(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("expected a time of day like 09:00, or nothing for no summary")
+        return value
+
+    @field_validator("alert_dm_users")
+    @classmethod
+    def _dm_users(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        people = [part.strip() for part in value.split(",") if part.strip()]
+        for person in people:
+            if not re.fullmatch(r"[UW][A-Z0-9]{2,40}", person):
+                raise ValueError(f"{person!r} is not a Slack user id (like U012ABCDEF)")
+        return ",".join(people)
+
+    @property
+    def summary_time(self) -> time | None:
+        if not self.alert_summary_at:
+            return None
+        hours, minutes = self.alert_summary_at.split(":")
+        return time(int(hours), int(minutes))
+
+    @property
+    def dm_users(self) -> list[str]:
+        return self.alert_dm_users.split(",") if self.alert_dm_users else []
 
     @field_validator("order_source")
     @classmethod

@@ -167,7 +167,7 @@ class IntakeService:
             store_provider_read(ledger_row, *provider, now)
         ledger = await ledger_of(session, ledger_row)
         disputed = disputed_amount_minor(order, ledger, reason)
-        prior = 0
+        prior: int | None = 0
         if order.customer.id:
             prior = await session.scalar(
                 select(func.count())

@@ -80,6 +80,11 @@ class Dispute:
     created_at: datetime
     updated_at: datetime
     version: int
+    # The service-level clock (`disputes.sla_clock`): the stage whose clock runs, when it is
+    # due and its level (ok, warning, breached); no stage once closed or before it was clocked.
+    sla_stage: str | None = None
+    sla_due_at: datetime | None = None
+    sla_level: str = "ok"
 
     @property
     def ref(self) -> str:

@@ -73,6 +73,9 @@ def to_dispute(row: DisputeRow) -> Dispute:
         created_at=row.created_at,
         updated_at=row.updated_at,
         version=row.version,
+        sla_stage=row.sla_stage,
+        sla_due_at=row.sla_due_at,
+        sla_level=row.sla_level or "ok",
     )
 
 

@@ -140,6 +140,7 @@ class Permissions(_Model):
     see_customer: Who = "agent"
     assign: Who = "manager"
     message_customer: Who = "agent"
+    snooze_alerts: Who = "manager"
     # One role for every kind people add, or one per kind.
     add_evidence: Who | dict[PeopleKind, Who] = "agent"
 

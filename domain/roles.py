@@ -32,6 +32,7 @@ class Action(StrEnum):
     SEE_CUSTOMER = "see_customer"  # the customer's name and contact details in private views
     ASSIGN = "assign"  # give a dispute an owner other than oneself, or take one someone owns
     MESSAGE_CUSTOMER = "message_customer"  # write to the customer from the thread
+    SNOOZE_ALERTS = "snooze_alerts"  # snooze a bottleneck alert in the supervisors' digest
 
     def refusal(self, where: str) -> str:
         """What the person cannot do, on the dispute `where` names ("D-7")."""
@@ -48,6 +49,7 @@ _REFUSALS = {
     Action.SEE_CUSTOMER: "You cannot see the customer details of {where}",
     Action.ASSIGN: "You cannot assign {where} to someone",
     Action.MESSAGE_CUSTOMER: "You cannot message the customer of {where}",
+    Action.SNOOZE_ALERTS: "You cannot snooze the alerts about {where}",
 }
 
 EVERYONE, NOBODY = "everyone", "nobody"

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
+from disputes.alerts import AlertService
 from disputes.assignment import AssignmentService
 from disputes.audit import Actor
 from disputes.case_files import DisputeService
@@ -19,6 +20,7 @@ from disputes.intake import IntakeService
 from disputes.notes import NoteService
 from disputes.policy_decisions import PolicyService
 from disputes.resolution import ResolutionService
+from handlers.digests import DigestPublisher
 from handlers.threads import ThreadPublisher
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,9 @@ class Deps:
     notes: NoteService | None = None
     # Owners: `/dispute assign`, `/dispute take` and the Take button; None: they are off.
     assignment: AssignmentService | None = None
+    # Bottleneck alerts: the digest's Snooze, and its updates; None: alerts are off.
+    alerts: AlertService | None = None
+    digests: DigestPublisher | None = None
 
     def __post_init__(self) -> None:
         # The thread's cards offer "Message customer" exactly when there is a service behind it.

@@ -107,6 +107,27 @@ _BODIES: dict[str, str] = {
         '<path d="M14 14h12v10H14zM30 10h12v14H30z" fill="#f2b233"/>'
         '<rect x="12" y="20" width="40" height="30" fill="#fff" stroke="#999" stroke-width="2"/>'
     ),
+    "red_circle": '<circle cx="32" cy="32" r="26" fill="#dd2e44"/>',
+    "large_yellow_circle": '<circle cx="32" cy="32" r="26" fill="#fdcb58"/>',
+    "large_green_circle": '<circle cx="32" cy="32" r="26" fill="#78b159"/>',
+    "bar_chart": (
+        '<rect x="6" y="6" width="52" height="52" rx="6" fill="#fff" stroke="#bbb"'
+        ' stroke-width="2"/>'
+        '<path d="M16 48V30h8v18zM28 48V18h8v30zM40 48V36h8v12z" fill="#dd2e44"/>'
+    ),
+    "bust_in_silhouette": (
+        '<circle cx="32" cy="22" r="12" fill="#55606e"/>'
+        '<path d="M10 58c0-14 10-22 22-22s22 8 22 22z" fill="#55606e"/>'
+    ),
+    "scales": (
+        '<path d="M32 8v46M14 16h36M20 56h24" stroke="#8a8f98" stroke-width="4"/>'
+        '<path d="M6 36l8-18 8 18zM42 36l8-18 8 18z" fill="#f2b233" stroke="#c98a4b"'
+        ' stroke-width="2"/>'
+    ),
+    "zzz": (
+        '<path d="M10 14h16L10 32h16M32 24h12L32 38h12M46 36h10L46 48h10" fill="none"'
+        ' stroke="#5b8fb0" stroke-width="4"/>'
+    ),
 }
 
 

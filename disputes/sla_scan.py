@@ -1,0 +1,422 @@
+"""The scan: every `ALERT_SCAN_EVERY` seconds, once per cluster, it brings the clocks that are due
+up to date, raises the alerts they call for (each once), and gathers the new ones into a digest.
+
+Once per cluster: the scan runs under a lease row (`scheduler_leases`) that one replica holds at
+a time; every write it makes checks that it still holds the lease with the same fence, so a
+replica that paused past its lease cannot write after another took over. Each dispute is
+re-clocked in a savepoint of its own: one that fails is logged, looked at again later, and the
+rest of the scan goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from disputes.alerts import (
+    Draft,
+    Kind,
+    State,
+    dispute_subject,
+    drafts_for,
+    person_subject,
+    raise_once,
+    still_holds,
+)
+from disputes.assignment import candidates
+from disputes.lifecycle import CLOSED
+from disputes.roles import CurrentRoles
+from disputes.sla_clock import clock_of
+from policies.sla import Level, SlaPolicy
+from storage.db import Database, on_postgresql
+from storage.tables import (
+    AlertDigestRow,
+    AlertPostRow,
+    DisputeRow,
+    SchedulerLeaseRow,
+    SlaAlertRow,
+)
+
+log = logging.getLogger(__name__)
+
+LEASE = "sla_scan"
+# A dispute whose clock could not be computed is looked at again after this.
+BROKEN_RETRY = timedelta(minutes=5)
+# Alerts one digest carries at most; the rest wait for the next scan.
+DIGEST_LIMIT = 200
+CLOSED_VALUES = tuple(status.value for status in CLOSED)
+
+
+def default_holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class LostLease(Exception):
+    """Another replica holds the scan's lease now: this one stops writing."""
+
+
+@dataclass
+class ScanReport:
+    held_lease: bool = False
+    reclocked: int = 0
+    raised: int = 0
+    failed: int = 0
+    dropped: int = 0
+    digest_id: int | None = None
+    summary_id: int | None = None
+    quiet: bool = False
+    # Disputes whose priority, stage or level changed: their parent messages show it.
+    changed: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingPost:
+    post_id: int
+    digest_id: int
+    destination: str
+    attempts: int
+
+
+class SlaScan:
+    def __init__(
+        self,
+        db: Database,
+        sla: SlaPolicy,
+        roles: CurrentRoles | None = None,
+        *,
+        holder: str | None = None,
+        destinations: Sequence[str] = (),
+        batch: int = 500,
+        lease_for: timedelta = timedelta(seconds=60),
+        summary_at: time | None = None,
+        most_per_scan: int = 20_000,
+    ) -> None:
+        self.db = db
+        self.sla = sla
+        self.roles = roles
+        self.holder = holder or default_holder()
+        self.destinations = tuple(destinations)
+        self.batch = batch
+        self.lease_for = lease_for
+        self.summary_at = summary_at
+        self.most_per_scan = most_per_scan
+        self.fence: int | None = None
+
+    async def run_once(self, now: datetime | None = None) -> ScanReport:
+        """One scan at `now`; nothing when another replica holds the lease."""
+        now = now or datetime.now(UTC)
+        report = ScanReport()
+        fence = await self.take_lease(now)
+        if fence is None:
+            return report
+        report.held_lease = True
+        try:
+            await self._reclock(now, fence, report)
+            over = await self._over_cap(now, fence, report)
+            await self._wake_snoozed(now, fence)
+            if self.sla.in_quiet_hours(now):
+                report.quiet = True
+                return report
+            report.digest_id = await self._digest(now, fence, over, report)
+            report.summary_id = await self._summary(now, fence)
+        except LostLease:
+            log.warning("the SLA scan's lease passed to another replica mid-scan")
+            report.held_lease = False
+        return report
+
+    # The lease.
+
+    async def take_lease(self, now: datetime) -> int | None:
+        """The fence of the lease this replica now holds (renewed), or None."""
+
+        async def work(session: AsyncSession) -> int | None:
+            lease = await _lock_lease(session)
+            if lease.holder == self.holder and lease.expires_at and lease.expires_at > now:
+                lease.expires_at = now + self.lease_for
+                return lease.fence
+            if lease.expires_at is not None and lease.expires_at > now:
+                return None
+            lease.holder = self.holder
+            lease.fence += 1
+            lease.expires_at = now + self.lease_for
+            return lease.fence
+
+        fence = await self.db.run(work)
+        self.fence = fence
+        return fence
+
+    async def _hold(self, session: AsyncSession, fence: int) -> None:
+        lease = await _lock_lease(session)
+        if lease.holder != self.holder or lease.fence != fence:
+            raise LostLease(lease.holder)
+
+    async def release(self) -> None:
+        """Give the lease up (at shutdown), so another replica scans without waiting it out."""
+
+        async def work(session: AsyncSession) -> None:
+            lease = await _lock_lease(session)
+            if lease.holder == self.holder:
+                lease.expires_at = None
+
+        await self.db.run(work)
+
+    # Clocks.
+
+    async def _reclock(self, now: datetime, fence: int, report: ScanReport) -> None:
+        while report.reclocked + report.failed < self.most_per_scan:
+            async with self.db.transaction() as session:
+                await self._hold(session, fence)
+                query = (
+                    select(DisputeRow)
+                    .where(DisputeRow.sla_check_at <= now)
+                    .order_by(DisputeRow.sla_check_at)
+                    .limit(self.batch)
+                )
+                if on_postgresql(session):
+                    query = query.with_for_update(skip_locked=True)
+                rows = (await session.scalars(query)).all()
+                for row in rows:
+                    await self._reclock_one(session, row, now, report)
+            if len(rows) < self.batch:
+                return
+
+    async def _reclock_one(
+        self, session: AsyncSession, row: DisputeRow, now: datetime, report: ScanReport
+    ) -> None:
+        try:
+            async with session.begin_nested():
+                clock = clock_of(row, self.sla, now)
+                shown = (row.priority, row.sla_stage, row.sla_level)
+                if shown != (clock.priority, clock.stage, clock.level.value):
+                    report.changed.append(row.number)
+                await _set(
+                    session,
+                    row,
+                    priority=clock.priority,
+                    sla_stage=clock.stage,
+                    sla_entered_at=clock.entered_at,
+                    sla_due_at=clock.due_at,
+                    sla_level=clock.level.value,
+                    sla_check_at=clock.check_at,
+                )
+                for draft in drafts_for(row, clock, self.sla):
+                    raised = await raise_once(
+                        session, dispute_subject(row.id), draft, now, dispute_id=row.id
+                    )
+                    report.raised += raised
+            report.reclocked += 1
+        except Exception:
+            log.exception("the clock of D-%s could not be brought up to date", row.number)
+            report.failed += 1
+            await _set(session, row, sla_check_at=now + BROKEN_RETRY)
+
+    # People.
+
+    async def _over_cap(self, now: datetime, fence: int, report: ScanReport) -> set[str]:
+        """People holding more open disputes than their cap: raised once a day each."""
+        if self.roles is None:
+            return set()
+        roles = self.roles.current()
+        if not roles.auto_assigns:
+            return set()
+        day = now.astimezone(self.sla.calendar.zone).date().isoformat()
+        async with self.db.transaction() as session:
+            await self._hold(session, fence)
+            over = [
+                c
+                for c in await candidates(session, roles)
+                if c.cap is not None and c.open_count > c.cap
+            ]
+            for held in over:
+                draft = Draft(Kind.OVER_CAP, day, {"open": held.open_count, "cap": held.cap})
+                subject = person_subject(held.user_id)
+                report.raised += await raise_once(session, subject, draft, now)
+        return {held.user_id for held in over}
+
+    # Snoozes.
+
+    async def _wake_snoozed(self, now: datetime, fence: int) -> None:
+        async with self.db.transaction() as session:
+            await self._hold(session, fence)
+            await session.execute(
+                update(SlaAlertRow)
+                .where(
+                    SlaAlertRow.state == State.SNOOZED.value,
+                    SlaAlertRow.snoozed_until <= now,
+                )
+                .values(state=State.PENDING.value, snoozed_until=None, digest_id=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    # Digests.
+
+    async def _digest(
+        self, now: datetime, fence: int, over: set[str], report: ScanReport
+    ) -> int | None:
+        """Gather the pending alerts that still hold into one digest with a post per
+        destination; alerts that stopped holding are dropped."""
+        if not self.destinations:
+            return None
+        async with self.db.transaction() as session:
+            await self._hold(session, fence)
+            rows = await session.execute(
+                select(SlaAlertRow, DisputeRow)
+                .outerjoin(DisputeRow, DisputeRow.id == SlaAlertRow.dispute_id)
+                .where(SlaAlertRow.state == State.PENDING.value)
+                .order_by(SlaAlertRow.id)
+                .limit(DIGEST_LIMIT)
+            )
+            keep: list[SlaAlertRow] = []
+            for alert, row in rows.all():
+                if still_holds(alert, row, over):
+                    keep.append(alert)
+                else:
+                    alert.state = State.DROPPED.value
+                    report.dropped += 1
+            if not keep:
+                return None
+            digest = AlertDigestRow(
+                kind="digest", key=f"digest:{fence}:{now.isoformat()}", created_at=now, summary={}
+            )
+            session.add(digest)
+            await session.flush()
+            for alert in keep:
+                alert.state = State.SENT.value
+                alert.digest_id = digest.id
+            for destination in self.destinations:
+                session.add(AlertPostRow(digest_id=digest.id, destination=destination, attempts=0))
+            return digest.id
+
+    async def _summary(self, now: datetime, fence: int) -> int | None:
+        """The day's summary, once, at `summary_at` (the SLA file's timezone) on business days."""
+        if self.summary_at is None or not self.destinations:
+            return None
+        local = now.astimezone(self.sla.calendar.zone)
+        if local.time() < self.summary_at or local.weekday() not in self.sla.calendar.days:
+            return None
+        key = f"summary:{local.date().isoformat()}"
+        async with self.db.transaction() as session:
+            await self._hold(session, fence)
+            if await session.scalar(select(AlertDigestRow.id).where(AlertDigestRow.key == key)):
+                return None
+            digest = AlertDigestRow(
+                kind="summary", key=key, created_at=now, summary=await summary_counts(session)
+            )
+            session.add(digest)
+            await session.flush()
+            for destination in self.destinations:
+                session.add(AlertPostRow(digest_id=digest.id, destination=destination, attempts=0))
+            return digest.id
+
+    # Posts (the Slack side posts them; these keep the record).
+
+    async def pending_posts(self, limit: int = 20) -> list[PendingPost]:
+        async with self.db.reading() as session:
+            rows = await session.scalars(
+                select(AlertPostRow)
+                .where(AlertPostRow.posted_at.is_(None))
+                .order_by(AlertPostRow.id)
+                .limit(limit)
+            )
+            return [PendingPost(r.id, r.digest_id, r.destination, r.attempts) for r in rows]
+
+    async def posted(
+        self, post_id: int, fence: int, channel_id: str, ts: str, now: datetime | None = None
+    ) -> None:
+        """Record Slack's answer to a post, under the lease that made it."""
+
+        async def work(session: AsyncSession) -> None:
+            await self._hold(session, fence)
+            post = await session.get(AlertPostRow, post_id, with_for_update=True)
+            if post is not None and post.posted_at is None:
+                post.channel_id = channel_id
+                post.message_ts = ts
+                post.posted_at = now or datetime.now(UTC)
+                post.attempts += 1
+
+        await self.db.run(work)
+
+    async def post_failed(self, post_id: int, fence: int, error: str) -> None:
+        async def work(session: AsyncSession) -> None:
+            await self._hold(session, fence)
+            post = await session.get(AlertPostRow, post_id, with_for_update=True)
+            if post is not None and post.posted_at is None:
+                post.attempts += 1
+                post.last_error = error[:500]
+
+        await self.db.run(work)
+
+
+async def summary_counts(session: AsyncSession) -> dict[str, Any]:
+    """The open disputes at a glance: by level and stage, unassigned, and per owner."""
+    open_rows = DisputeRow.status.not_in(CLOSED_VALUES)
+    by_level = dict(
+        (
+            await session.execute(
+                select(DisputeRow.sla_level, func.count())
+                .where(open_rows)
+                .group_by(DisputeRow.sla_level)
+            )
+        ).all()
+    )
+    stuck = DisputeRow.sla_level.in_([Level.WARNING.value, Level.BREACHED.value])
+    by_stage = dict(
+        (
+            await session.execute(
+                select(DisputeRow.sla_stage, func.count())
+                .where(open_rows, stuck)
+                .group_by(DisputeRow.sla_stage)
+            )
+        ).all()
+    )
+    unassigned = await session.scalar(
+        select(func.count()).where(open_rows, DisputeRow.owner_id.is_(None))
+    )
+    owners = (
+        await session.execute(
+            select(DisputeRow.owner_id, func.count())
+            .where(open_rows, DisputeRow.owner_id.is_not(None), stuck)
+            .group_by(DisputeRow.owner_id)
+            .order_by(func.count().desc(), DisputeRow.owner_id)
+            .limit(10)
+        )
+    ).all()
+    return {
+        "open": sum(by_level.values()),
+        "warning": by_level.get(Level.WARNING.value, 0),
+        "breached": by_level.get(Level.BREACHED.value, 0),
+        "stuck_by_stage": {str(k): v for k, v in by_stage.items()},
+        "unassigned": unassigned or 0,
+        "stuck_by_owner": [[str(owner), count] for owner, count in owners],
+    }
+
+
+async def _lock_lease(session: AsyncSession) -> SchedulerLeaseRow:
+    query = select(SchedulerLeaseRow).where(SchedulerLeaseRow.name == LEASE)
+    if on_postgresql(session):
+        query = query.with_for_update()
+    lease = await session.scalar(query)
+    if lease is None:
+        lease = SchedulerLeaseRow(name=LEASE, holder=None, fence=0, expires_at=None)
+        session.add(lease)
+        await session.flush()  # two first replicas: one inserts, the other retries and reads it
+    return lease
+
+
+async def _set(session: AsyncSession, row: DisputeRow, **values: Any) -> None:
+    """Write clock columns without moving the row's version: people's changes never conflict
+    with the scan (theirs recompute the clock themselves)."""
+    await session.execute(
+        update(DisputeRow)
+        .where(DisputeRow.id == row.id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
