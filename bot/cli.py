@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if not args.verbose:
-        for noisy in ("slack_bolt", "slack_sdk", "httpx", "aiosqlite", "alembic"):
+        for noisy in ("slack_bolt", "slack_sdk", "httpx", "aiosqlite", "alembic", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]] = args.run
     try:

@@ -8,6 +8,7 @@ dispute is written, and the scan (`disputes.sla_scan`) whenever `sla_check_at` c
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 from policies.sla import Level, SlaPolicy, stage_for
 from storage.db import Database
 from storage.tables import DisputeRow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +111,11 @@ def watch(db: Database, sla: SlaPolicy) -> None:
                 continue
             if row in session.dirty and not session.is_modified(row):
                 continue
-            apply(row, clock_of(row, sla, now))
-            row.sla_check_at = now if stage_for(row.status) is not None else None
+            try:
+                apply(row, clock_of(row, sla, now))
+                row.sla_check_at = now if stage_for(row.status) is not None else None
+            except Exception:  # the write goes on; the scan reports what is wrong with the row
+                log.exception("the clock of D-%s could not be computed", row.number)
+                row.sla_check_at = now
 
     db.before_flush(before_flush)
