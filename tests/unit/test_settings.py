@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,11 @@ def test_api_url_gets_its_trailing_slash(monkeypatch: pytest.MonkeyPatch) -> Non
         ("OFFER_EXPIRES_DAYS", "two weeks", "OFFER_EXPIRES_DAYS='two weeks' is not valid"),
         ("OFFER_REMINDER_HOURS", "0", "OFFER_REMINDER_HOURS='0' is not valid"),
         ("OFFER_REMINDER_HOURS", "1441", "OFFER_REMINDER_HOURS='1441' is not valid"),
+        ("ALERT_SCAN_EVERY", "0", "ALERT_SCAN_EVERY='0' is not valid"),
+        ("ALERT_SNOOZE_MINUTES", "soon", "ALERT_SNOOZE_MINUTES='soon' is not valid"),
+        ("ALERT_SUMMARY_AT", "9am", "ALERT_SUMMARY_AT='9am' is not valid: expected a time of day"),
+        ("ALERT_SUMMARY_AT", "24:00", "ALERT_SUMMARY_AT='24:00' is not valid: expected a time"),
+        ("ALERT_DM_USERS", "U0SUP,@ana", "ALERT_DM_USERS='U0SUP,@ana' is not valid: '@ana' is not"),
     ],
 )
 def test_malformed_value_names_the_variable(
@@ -81,6 +87,16 @@ def test_malformed_value_names_the_variable(
         load_settings()
     assert str(refused.value).startswith(says)
     assert "\n" not in str(refused.value)
+
+
+def test_alert_settings_read_as_a_time_and_people(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALERT_SUMMARY_AT", "08:30")
+    monkeypatch.setenv("ALERT_DM_USERS", " U0SUPER , U0MANAGER1,")
+    settings = load_settings()
+    assert settings.summary_time == time(8, 30)
+    assert settings.dm_users == ["U0SUPER", "U0MANAGER1"]
+    monkeypatch.setenv("ALERT_SUMMARY_AT", "")
+    assert load_settings().summary_time is None
 
 
 def test_require_names_the_missing_variable() -> None:
