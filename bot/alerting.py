@@ -3,6 +3,7 @@ lease in `disputes.sla_scan` lets one of them work at a time."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -34,9 +35,15 @@ class Alerting:
         self.threads = threads
         self.every = every
         self.scheduler: AsyncIOScheduler | None = None
+        self._one_at_a_time = asyncio.Lock()
 
     async def tick(self) -> ScanReport | None:
-        """One scan, then the digests it made (and any left from before) posted."""
+        """One scan, then the digests it made (and any left from before) posted; a tick asked
+        for while one runs waits for it."""
+        async with self._one_at_a_time:
+            return await self._tick()
+
+    async def _tick(self) -> ScanReport | None:
         try:
             report = await self.scan.run_once()
         except Exception:

@@ -148,6 +148,9 @@ def demo_settings(
         customer_channel=mail_url,
         customer_from="care@shop.example",
         refund_lease_seconds=5,
+        # A scan a minute; no daily summary (it would go out at start, before the seeds).
+        alert_scan_every=60,
+        alert_summary_at=None,
         inbound_secret=keys.inbound,
         host="127.0.0.1",
         port=0,
@@ -189,8 +192,12 @@ async def _run_app(
         assert signing_secret is not None
         async with SlackDriver(app_url, signing_secret, workspace, emulator.base_url) as driver:
             existing = await demo_world.opened_orders(runtime.db) if keep else set()
-            await demo_world.seed(driver, workspace, existing, mailbox)
+            seeded = await demo_world.seed(driver, workspace, existing, mailbox)
+            await demo_world.give_owners(driver, workspace, seeded)
             await runtime.queue.join()
+            await demo_world.make_late(runtime.db, seeded)
+            if runtime.alerting is not None:  # the supervisors' digest names the late ones
+                await runtime.alerting.tick()
             if runtime.conversation is not None:  # the offers and closings mailed, and shown
                 await runtime.conversation.outbox.idle()
             _say("\n" + render_transcript(workspace))

@@ -12,13 +12,14 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from bot.errors import StartupError
 from connectors.orders.factory import default_fixtures_path
@@ -30,6 +31,7 @@ from sandbox.waiting import eventually
 from sandbox.world.localstripe_runner import auth_headers, create_payment, create_refund
 from sandbox.world.mailbox import Mailbox
 from storage.db import Database
+from storage.tables import DisputeRow
 
 T = TypeVar("T")
 
@@ -221,6 +223,56 @@ SEEDS = (
     Seed("ORD-1009", "U0AGENT", "never delivered, tracking stopped", "new"),
     Seed("ORD-1006", "U0MANAGER1", "size too large both pairs", "awaiting_customer"),
 )
+
+
+# Who owns which seeded dispute (ORD-1017 stays unowned), and how long ago the seeded disputes
+# that are late entered the stage they are in: the supervisors' digest names them.
+OWNERS = {"ORD-1005": "U0MANAGER1", "ORD-1003": "U0MANAGER2", "ORD-1009": "U0AGENT"}
+LATE = {"ORD-1005": timedelta(days=5), "ORD-1003": timedelta(days=3), "ORD-1017": timedelta(days=3)}
+_REF = re.compile(r"\b(D-\d+) · ")
+
+
+def ref_of(ws: Workspace, order_id: str) -> str:
+    """The dispute's reference ("D-3"), from its parent message."""
+    found = _REF.search(thread_of(ws, order_id)[0].text)
+    assert found, order_id
+    return found.group(1)
+
+
+async def give_owners(slack: SlackDriver, ws: Workspace, seeded: list[Seed]) -> None:
+    """A supervisor assigns the seeded disputes that have an owner in OWNERS."""
+    for item in seeded:
+        owner = OWNERS.get(item.order_id)
+        if owner is None:
+            continue
+        await slack.command(f"assign {ref_of(ws, item.order_id)} <@{owner}>", user="U0SUPER")
+        await eventually(partial(_owned_by, ws, item.order_id, owner))
+
+
+def _owned_by(ws: Workspace, order_id: str, owner: str) -> bool:
+    return f"Owner: <@{owner}>" in json.dumps(thread_of(ws, order_id)[0].blocks)
+
+
+async def make_late(db: Database, seeded: list[Seed]) -> None:
+    """Move the stage clocks of the seeded disputes in LATE back by their delay, as if they had
+    waited that long: opened, and their current stage entered, that much earlier."""
+    orders = [item.order_id for item in seeded if item.order_id in LATE]
+    async with db.transaction() as session:
+        rows = await session.scalars(
+            select(DisputeRow).where(
+                DisputeRow.order_id.in_(orders), DisputeRow.active_order_key.is_not(None)
+            )
+        )
+        for row in rows:
+            delay = LATE[row.order_id]
+            row.created_at -= delay
+            row.updated_at -= delay
+            row.state_times = {
+                status: (datetime.fromisoformat(at) - delay).isoformat()
+                for status, at in row.state_times.items()
+            }
+            if row.sla_entered_at is not None:
+                row.sla_entered_at -= delay
 
 
 async def opened_orders(db: Database) -> set[str]:

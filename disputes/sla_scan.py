@@ -267,13 +267,16 @@ class SlaScan:
             return None
         async with self.db.transaction() as session:
             await self._hold(session, fence)
-            rows = await session.execute(
+            query = (
                 select(SlaAlertRow, DisputeRow)
                 .outerjoin(DisputeRow, DisputeRow.id == SlaAlertRow.dispute_id)
                 .where(SlaAlertRow.state == State.PENDING.value)
                 .order_by(SlaAlertRow.id)
                 .limit(DIGEST_LIMIT)
             )
+            if on_postgresql(session):  # two scans at once never gather one alert twice
+                query = query.with_for_update(of=SlaAlertRow, skip_locked=True)
+            rows = await session.execute(query)
             keep: list[SlaAlertRow] = []
             for alert, row in rows.all():
                 if still_holds(alert, row, over):

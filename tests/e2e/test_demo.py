@@ -121,6 +121,53 @@ def test_the_page_serves_the_channel_with_the_seeded_disputes(demo: Demo) -> Non
         assert state in page.text, state
 
 
+def _seen(demo: Demo, user: str, channel: str) -> list[dict[str, object]]:
+    answer = httpx.get(
+        f"{demo.page}_sandbox/state", params={"user": user, "channel": channel}, timeout=10
+    )
+    return list(answer.json()["messages"])
+
+
+def test_the_supervisors_digest_names_the_late_disputes_and_take_works_from_it(
+    demo: Demo,
+) -> None:
+    digests = [
+        m for m in _seen(demo, "U0SUPER", "C0SUPERVISORS") if "Bottlenecks" in str(m["text"])
+    ]
+    assert len(digests) == 1, digests
+    digest = digests[0]
+    shown = json.dumps(digest["blocks"])
+    assert "Approval overdue" in shown and "Owner: <@U0MANAGER2>" in shown  # D-2, ORD-1003
+    assert "Review overdue" in shown and "Owner: <@U0MANAGER1>" in shown  # D-3, ORD-1005
+    assert "First response overdue" in shown and "Owner: nobody" in shown  # D-4, ORD-1017
+    blocks: list[dict[str, str]] = digest["blocks"]  # type: ignore[assignment]
+    # The actions under D-4's line.
+    block = next(
+        blocks[i + 1]["block_id"] for i, b in enumerate(blocks) if "|D-4>*" in json.dumps(b)
+    )
+    clicked = httpx.post(
+        f"{demo.page}_sandbox/ui/action",
+        json={
+            "user": "U0MANAGER1",
+            "channel": "C0SUPERVISORS",
+            "message_ts": digest["ts"],
+            "action_id": "alert.take",
+            "block_id": block,
+        },
+        timeout=10,
+    )
+    assert clicked.json()["ok"], clicked.text
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        parents = _seen(demo, "U0MANAGER1", "C0DISPUTES")
+        late = next(m for m in parents if "ORD-1017" in str(m["text"]))
+        if "Owner: <@U0MANAGER1>" in json.dumps(late["blocks"]):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("D-4 was not taken from the digest")
+
+
 def test_localstripe_holds_the_shops_refunds_and_exactly_one_of_ours(demo: Demo) -> None:
     auth = {"Authorization": f"Bearer {API_KEY}"}
     answer = httpx.get(f"{demo.stripe}/v1/refunds?limit=100", headers=auth, timeout=10).json()
