@@ -196,7 +196,8 @@ def _line(alert: SlaAlertRow, row: DisputeRow | None) -> AlertLine:
         "details": dict(alert.details or {}),
         "snoozed_by": alert.snoozed_by,
         "snoozed_until": alert.snoozed_until,
-        "back_from_snooze": alert.snoozes > 0,
+        # Sent again after a snooze ran out (while snoozed it shows who snoozed it instead).
+        "back_from_snooze": alert.snoozes > 0 and alert.state == State.SENT.value,
     }
     if row is None:
         return AlertLine(person=alert.subject.removeprefix("user:"), **common)
