@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -12,10 +13,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.ids import ActionId, Subject
 from blocks.policy import trace_modal, why_modal
+from disputes.audit import Actor
 from disputes.errors import DisputeError
 from disputes.models import CaseFile, PolicyDecision
 from handlers.deps import Deps
-from handlers.errors import answering_errors
+from handlers.errors import Respond, answering_errors
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -67,6 +69,32 @@ async def decided(deps: Deps, number: int) -> tuple[CaseFile, PolicyDecision]:
     if decision is None:
         raise DisputeError(f"{case.dispute.ref} has no policy decision yet.")
     return case, decision
+
+
+# What a button does, after the ack, as the person who clicked it.
+Click = Callable[[Subject, Actor, AsyncWebClient, Respond], Awaitable[None]]
+
+
+def on_click(app: AsyncApp, deps: Deps, action: ActionId, work: Click) -> None:
+    """Register a button whose `work` runs after the ack on the worker pool (once per
+    request), as the clicker, with any refusal or error answered to them alone."""
+
+    @app.action(action.value)
+    async def clicked(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        client: AsyncWebClient,
+        respond: AsyncRespond,
+        context: AsyncBoltContext,
+    ) -> None:
+        await ack()
+        subject, user_id = Subject.decode(action_value(body)), body["user"]["id"]
+
+        async def job() -> None:
+            actor = await deps.actor(client, user_id)
+            await answering_errors(respond, work(subject, actor, client, respond))
+
+        deps.later(context, job)
 
 
 def action_value(body: dict[str, Any]) -> str | None:

@@ -2,80 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.ids import ActionId, Subject
 from blocks.kit import section
 from blocks.text import date
+from disputes.audit import Actor
 from disputes.errors import DisputeError
-from handlers.actions import action_value
+from handlers.actions import on_click
 from handlers.deps import Deps
-from handlers.errors import answering_errors
+from handlers.errors import Respond
 from handlers.ownership import change_owner
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    @app.action(ActionId.ALERT_TAKE.value)
     async def take(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        client: AsyncWebClient,
-        respond: AsyncRespond,
-        context: AsyncBoltContext,
+        subject: Subject, actor: Actor, client: AsyncWebClient, respond: Respond
     ) -> None:
-        await ack()
-        subject, user_id = Subject.decode(action_value(body)), body["user"]["id"]
+        await change_owner(deps, client, subject.dispute, None, actor, respond)
+        await _refresh_digest(deps, subject)
 
-        async def job() -> None:
-            actor = await deps.actor(client, user_id)
-
-            async def work() -> None:
-                await change_owner(deps, client, subject.dispute, None, actor, respond)
-                await _refresh_digest(deps, subject)
-
-            await answering_errors(respond, work())
-
-        deps.later(context, job)
-
-    @app.action(ActionId.ALERT_SNOOZE.value)
     async def snooze(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        client: AsyncWebClient,
-        respond: AsyncRespond,
-        context: AsyncBoltContext,
+        subject: Subject, actor: Actor, client: AsyncWebClient, respond: Respond
     ) -> None:
-        await ack()
-        subject, user_id = Subject.decode(action_value(body)), body["user"]["id"]
+        if deps.alerts is None or subject.alert is None:
+            raise DisputeError("Alerts are not set up in this Dispute Desk.")
+        snoozed = await deps.alerts.snooze(subject.alert, actor)
+        text = (
+            f"Snoozed until {date(snoozed.until, with_time=True)}: the alert comes back in a "
+            "digest then if it still holds."
+        )
+        await respond(
+            text=text,
+            blocks=[section(f":zzz: {text}")],
+            response_type="ephemeral",
+            replace_original=False,
+        )
+        await _refresh_digest(deps, subject)
 
-        async def job() -> None:
-            actor = await deps.actor(client, user_id)
-
-            async def work() -> None:
-                if deps.alerts is None or subject.alert is None:
-                    raise DisputeError("Alerts are not set up in this Dispute Desk.")
-                snoozed = await deps.alerts.snooze(subject.alert, actor)
-                text = (
-                    f"Snoozed until {date(snoozed.until, with_time=True)}: the alert comes back "
-                    "in a digest then if it still holds."
-                )
-                await respond(
-                    text=text,
-                    blocks=[section(f":zzz: {text}")],
-                    response_type="ephemeral",
-                    replace_original=False,
-                )
-                await _refresh_digest(deps, subject)
-
-            await answering_errors(respond, work())
-
-        deps.later(context, job)
+    on_click(app, deps, ActionId.ALERT_TAKE, take)
+    on_click(app, deps, ActionId.ALERT_SNOOZE, snooze)
 
 
 async def _refresh_digest(deps: Deps, subject: Subject) -> None:

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -17,32 +13,20 @@ from blocks.ownership import assigned_you, owner_now
 from disputes.assignment import OwnerChange
 from disputes.audit import Actor
 from disputes.errors import DisputeError
-from handlers.actions import action_value
+from handlers.actions import on_click
 from handlers.deps import Deps
-from handlers.errors import Respond, answering_errors, slack_error
+from handlers.errors import Respond, slack_error
 
 log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    @app.action(ActionId.TAKE.value)
-    async def take_button(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        client: AsyncWebClient,
-        respond: AsyncRespond,
-        context: AsyncBoltContext,
+    async def take(
+        subject: Subject, actor: Actor, client: AsyncWebClient, respond: Respond
     ) -> None:
-        await ack()
-        number, user_id = Subject.decode(action_value(body)).dispute, body["user"]["id"]
+        await change_owner(deps, client, subject.dispute, None, actor, respond)
 
-        async def job() -> None:
-            actor = await deps.actor(client, user_id)
-            await answering_errors(
-                respond, change_owner(deps, client, number, None, actor, respond)
-            )
-
-        deps.later(context, job)
+    on_click(app, deps, ActionId.TAKE, take)
 
 
 async def change_owner(
