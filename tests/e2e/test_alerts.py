@@ -49,14 +49,14 @@ def settings(tmp_path: Path, quiet: str = "null") -> dict[str, str]:
     }
 
 
-def digests(workspace: Workspace) -> list[Message]:
-    return [m for m in workspace.history(SUPERVISORS) if "Bottlenecks" in m.text]
+def digests(workspace: Workspace, channel: str = SUPERVISORS) -> list[Message]:
+    return [m for m in workspace.history(channel) if "Bottlenecks" in m.text]
 
 
-def lines_about(workspace: Workspace, ref: str, what: str) -> int:
+def lines_about(workspace: Workspace, ref: str, what: str, channel: str = SUPERVISORS) -> int:
     """How many digest lines name `ref` with `what` (each alert is one section block)."""
     count = 0
-    for message in digests(workspace):
+    for message in digests(workspace, channel):
         for block in message.blocks:
             shown = json.dumps(block)
             if block.get("type") == "section" and names(shown, ref) and what in shown:
@@ -95,7 +95,7 @@ async def test_two_replicas_send_each_alert_once_and_take_and_snooze_work(
     emulator: EmulatorServer, postgres_server: str, tmp_path: Path
 ) -> None:
     url = await _fresh_postgres_database(postgres_server)
-    env = {"DATABASE_URL": url, **settings(tmp_path)}
+    env = {"DATABASE_URL": url, "ALERT_DM_USERS": "U0SUPER", **settings(tmp_path)}
     workspace = emulator.workspace
     api = emulator.api_url
     with (
@@ -131,6 +131,10 @@ async def test_two_replicas_send_each_alert_once_and_take_and_snooze_work(
             assert lines_about(workspace, "D-1", "overdue") == 1
             assert lines_about(workspace, "D-2", "overdue") == 1
             assert lines_about(workspace, "D-3", "overdue") == 0
+            # The supervisor named in ALERT_DM_USERS gets each digest too, once.
+            dm = workspace.dm_id("U0SUPER")
+            assert lines_about(workspace, "D-1", "overdue", dm) == 1
+            assert lines_about(workspace, "D-2", "overdue", dm) == 1
             assert ":red_circle: overdue" in json.dumps(thread_of(workspace, "ORD-1001")[0].blocks)
 
             # Take from the digest: D-1 is the manager's, in the thread and in the digest.
