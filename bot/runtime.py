@@ -38,6 +38,7 @@ from disputes.ledger import LedgerReader
 from disputes.notes import NoteService
 from disputes.permissions import Gate
 from disputes.policy_decisions import PolicyService
+from disputes.queues import QueueService
 from disputes.refund_worker import RefundWorker, Timings
 from disputes.resolution import ResolutionService
 from handlers.deps import Deps, Job, RequestKey
@@ -203,6 +204,7 @@ async def build_runtime(
         conversation=conversation.service,
         notes=NoteService(db),
         assignment=AssignmentService(db, roles, gate),
+        queues=QueueService(db, roles, resolution, gate=gate, sla=sla),
     )
     app = build_bolt_app(
         client=client,

@@ -18,6 +18,7 @@ from disputes.conversation import ConversationService
 from disputes.intake import IntakeService
 from disputes.notes import NoteService
 from disputes.policy_decisions import PolicyService
+from disputes.queues import QueueService
 from disputes.resolution import ResolutionService
 from handlers.threads import ThreadPublisher
 
@@ -50,6 +51,8 @@ class Deps:
     notes: NoteService | None = None
     # Owners: `/dispute assign`, `/dispute take` and the Take button; None: they are off.
     assignment: AssignmentService | None = None
+    # `/dispute queue` and App Home; None: they answer that queues are not set up.
+    queues: QueueService | None = None
 
     def __post_init__(self) -> None:
         # The thread's cards offer "Message customer" exactly when there is a service behind it.

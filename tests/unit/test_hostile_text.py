@@ -40,6 +40,7 @@ from blocks.proposal import (
     supervisor_ping,
     supervisor_ping_handled,
 )
+from blocks.queue import queue_message, team_message
 from blocks.refund_messages import refund_alert, refund_outcome
 from blocks.review_modal import resolution_modal
 from blocks.text import Message, clip_escaped, escape, inline, labelled, link, quote
@@ -54,6 +55,7 @@ from disputes.models import (
     UnavailableSource,
 )
 from disputes.payments import OurRequest, PaymentLedger, ProviderRefund
+from disputes.queues import StuckCount, Team, Workload
 from domain.evidence import EvidenceKind
 from domain.reasons import Reason
 from domain.resolutions import Resolution
@@ -61,6 +63,8 @@ from policies.conditions import LeafCheck
 from policies.engine import MatchedRule
 from sandbox.slack.blockkit import validate_message, validate_view
 from tests.support.disputes import NOW, make_dispute
+from tests.support.queues import item as queue_item
+from tests.support.queues import page_of
 
 APP_USERS = ("U0MANAGER1", "U0SUPER", "U0AGENT")
 PERMALINK = "https://acme.slack.com/archives/C0DISPUTES/p1000100"
@@ -569,6 +573,19 @@ def test_evidence_modal_and_help() -> None:
 def test_home_view(listed: list[Dispute], failed: int) -> None:
     view = check_view(home_view(listed, failed=(failed, listed), attention=(failed, listed)))
     assert len(view["blocks"]) <= 100
+
+
+@SETTINGS
+@given(st.lists(disputes, max_size=60), st.sampled_from(["mine", "unassigned", "stuck"]))
+def test_queue_and_team_messages(listed: list[Dispute], kind: str) -> None:
+    items = [queue_item(d, minutes=n * 37 - 600, level="breached") for n, d in enumerate(listed)]
+    links = {d.number: PERMALINK for d in listed}
+    check(queue_message(kind, page_of(items, size=25), links, NOW, may_take=True))
+    team = Team(
+        tuple(StuckCount(d.priority, d.order_id, 1, 2) for d in listed),
+        tuple(Workload(d.order_id, 3, 2, 1) for d in listed),
+    )
+    check(team_message(team))
 
 
 @SETTINGS
