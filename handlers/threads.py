@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -64,6 +64,8 @@ class ThreadPublisher:
         self.locks = KeyedLocks()
         # Whether the cards offer "Message customer" (set by `Deps` from its `conversation`).
         self.messaging = False
+        # Told of every dispute whose parent message is refreshed: its status or owner moved.
+        self.watchers: list[Callable[[Dispute], None]] = []
         # The workspace's message links up to the channel, learnt from one permalink.
         self._archives: str | None = None
 
@@ -183,6 +185,11 @@ class ThreadPublisher:
 
     async def _refresh_parent(self, case: CaseFile) -> None:
         dispute = case.dispute
+        for watcher in self.watchers:
+            try:
+                watcher(dispute)
+            except Exception:
+                log.exception("a watcher of %s failed", dispute.ref)
         if dispute.thread_ts is None or dispute.channel_id is None:
             return
         parent = parent_message(dispute)

@@ -27,7 +27,7 @@ from blocks.disputes import (
 from blocks.evidence_details import evidence_sections
 from blocks.evidence_modal import evidence_modal
 from blocks.help import help_message
-from blocks.home import home_view
+from blocks.home import HomeContent, home_view
 from blocks.kit import plain, section
 from blocks.ledger import earlier_blocks, ledger_blocks
 from blocks.policy import policy_card, search_results, why_modal
@@ -64,7 +64,7 @@ from policies.engine import MatchedRule
 from sandbox.slack.blockkit import validate_message, validate_view
 from tests.support.disputes import NOW, make_dispute
 from tests.support.queues import item as queue_item
-from tests.support.queues import page_of
+from tests.support.queues import page_of, waiting
 
 APP_USERS = ("U0MANAGER1", "U0SUPER", "U0AGENT")
 PERMALINK = "https://acme.slack.com/archives/C0DISPUTES/p1000100"
@@ -571,7 +571,23 @@ def test_evidence_modal_and_help() -> None:
 @SETTINGS
 @given(st.lists(disputes, max_size=50), st.integers(0, 30))
 def test_home_view(listed: list[Dispute], failed: int) -> None:
-    view = check_view(home_view(listed, failed=(failed, listed), attention=(failed, listed)))
+    items = [queue_item(d, minutes=n * 37 - 600, level="warning") for n, d in enumerate(listed)]
+    unowned = [queue_item(replace(d, owner_id=None)) for d in listed]
+    content = HomeContent(
+        mine=page_of(items),
+        approvals=page_of([waiting(d, proposer=d.order_id) for d in listed]),
+        unassigned=page_of(unowned),
+        now=NOW,
+        links={d.number: PERMALINK for d in listed},
+        may_take=True,
+        team=Team(
+            tuple(StuckCount(d.priority, d.order_id, 1, 2) for d in listed),
+            tuple(Workload(d.order_id, 3, 2, 1) for d in listed),
+        ),
+        failed=(failed, listed),
+        attention=(failed, listed),
+    )
+    view = check_view(home_view(content))
     assert len(view["blocks"]) <= 100
 
 
