@@ -235,7 +235,7 @@ class QueueService:
             .order_by(DisputeRow.sla_due_at.asc().nulls_last(), ProposalRow.id)
             .limit(APPROVAL_SCAN + 1)
         )
-        if role is not Role.SUPERVISOR:
+        if role is not Role.SUPERVISOR:  # the check below refuses these too: not read at all
             query = query.where(ProposalRow.needs_supervisor.is_(False))
         async with self.db.reading() as session:
             found = (await session.execute(query)).all()
