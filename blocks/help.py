@@ -24,6 +24,13 @@ SUBCOMMANDS = (
         "one). The thread's Take button does the same.",
     ),
     (
+        "/dispute queue [mine|unassigned|stuck|team]",
+        "Your open disputes, the nearest breach first (`mine`, the default); those nobody owns, "
+        "highest priority first (`unassigned`); those near or past their service level "
+        "(`stuck`); the team's stuck disputes and load (`team`, managers and supervisors). "
+        "App Home shows your queue and what waits for your approval.",
+    ),
+    (
         "/dispute policy <words or reason>",
         "Search the return policy: the rules that match, with their citation and text.",
     ),

@@ -40,6 +40,7 @@ from disputes.ledger import LedgerReader
 from disputes.notes import NoteService
 from disputes.permissions import Gate
 from disputes.policy_decisions import PolicyService
+from disputes.queues import QueueService
 from disputes.refund_worker import RefundWorker, Timings
 from disputes.resolution import ResolutionService
 from disputes.sla_clock import watch
@@ -230,6 +231,7 @@ async def build_runtime(
         assignment=AssignmentService(db, roles, gate),
         alerts=alert_service,
         digests=digests,
+        queues=QueueService(db, roles, resolution, gate=gate, sla=sla),
     )
     app = build_bolt_app(
         client=client,

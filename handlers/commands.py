@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -14,8 +15,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks.disputes import already_open, opened, summary, thread_not_posted
 from blocks.help import help_message
 from blocks.policy import search_results
+from blocks.queue import MESSAGE_ROWS, queue_message, team_message
 from disputes.assignment import AUTO, OwnerChange
 from disputes.audit import Actor
+from disputes.errors import DisputeError
 from disputes.intake import OpenRequest
 from handlers.deps import Deps
 from handlers.errors import Respond, answering_errors, slack_error
@@ -26,6 +29,7 @@ from handlers.parsing import (
     HelpCommand,
     OpenCommand,
     PolicyCommand,
+    QueueCommand,
     ShowCommand,
     TakeCommand,
     parse_command,
@@ -91,6 +95,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 await answering_errors(respond, work)
 
             deps.later(context, owner_job)
+        elif isinstance(parsed, QueueCommand):
+            await ack()
+            view = parsed.view
+
+            async def queue_job() -> None:
+                actor = await deps.actor(client, user_id)
+                await answering_errors(respond, show_queue(deps, view, actor, respond))
+
+            deps.later(context, queue_job)
 
 
 async def open_dispute(
@@ -133,4 +146,25 @@ async def show_dispute(deps: Deps, command: ShowCommand, actor: Actor, respond: 
     link = await deps.threads.permalink(case)
     shown = await deps.disputes.case_for(command.number, actor)
     message = summary(shown, link, messaging=deps.conversation is not None)
+    await respond(text=message.text, blocks=message.blocks, response_type="ephemeral")
+
+
+async def show_queue(deps: Deps, view: str, actor: Actor, respond: Respond) -> None:
+    """`/dispute queue`: one of the queues, or the team's (managers and supervisors)."""
+    queues = deps.queues
+    if queues is None:
+        raise DisputeError("Queues are not set up in this Dispute Desk.")
+    if view == "team":
+        queues.require_team(actor)
+        message = team_message(await queues.team())
+    else:
+        if view == "mine":
+            page = await queues.mine(actor.id, limit=MESSAGE_ROWS)
+        elif view == "unassigned":
+            page = await queues.unassigned(limit=MESSAGE_ROWS)
+        else:
+            page = await queues.stuck(limit=MESSAGE_ROWS)
+        links = await deps.threads.links(item.dispute for item in page.items)
+        now = datetime.now(UTC)
+        message = queue_message(view, page, links, now, may_take=queues.may_take(actor))
     await respond(text=message.text, blocks=message.blocks, response_type="ephemeral")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -19,12 +20,16 @@ from disputes.conversation import ConversationService
 from disputes.intake import IntakeService
 from disputes.notes import NoteService
 from disputes.policy_decisions import PolicyService
+from disputes.queues import QueueService
 from disputes.resolution import ResolutionService
 from handlers.digests import DigestPublisher
 from handlers.threads import ThreadPublisher
 
 log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[None]]
+# The Slack user whose request the running job serves (None outside one): whoever is told of a
+# change to a dispute reads it to know who made the change.
+acting_user: ContextVar[str | None] = ContextVar("acting_user", default=None)
 
 
 class RequestKey(NamedTuple):
@@ -55,6 +60,8 @@ class Deps:
     # Bottleneck alerts: the digest's Snooze, and its updates; None: alerts are off.
     alerts: AlertService | None = None
     digests: DigestPublisher | None = None
+    # `/dispute queue` and App Home; None: they answer that queues are not set up.
+    queues: QueueService | None = None
 
     def __post_init__(self) -> None:
         # The thread's cards offer "Message customer" exactly when there is a service behind it.
@@ -75,4 +82,13 @@ class Deps:
 
     def later(self, context: AsyncBoltContext, job: Job) -> None:
         """Queue `job` for the request in `context`; a duplicate of it never runs."""
-        self.submit(job, context.get("request_key"))
+        user_id = context.get("user_id")
+
+        async def as_user() -> None:
+            token = acting_user.set(user_id if isinstance(user_id, str) else None)
+            try:
+                await job()
+            finally:
+                acting_user.reset(token)
+
+        self.submit(as_user, context.get("request_key"))

@@ -21,10 +21,12 @@ USAGE = {
     "show": "`/dispute show D-<number>`",
     "assign": "`/dispute assign D-<number> @person`",
     "take": "`/dispute take D-<number>`",
+    "queue": "`/dispute queue [mine|unassigned|stuck|team]`",
     "policy": "`/dispute policy <words or reason>`",
     "help": "`/dispute help`",
 }
 MAX_QUERY_CHARS = 200
+QUEUE_VIEWS = ("mine", "unassigned", "stuck", "team")
 
 
 class CommandError(ValueError):
@@ -65,7 +67,20 @@ class TakeCommand:
     number: int
 
 
-Command = HelpCommand | OpenCommand | ShowCommand | PolicyCommand | AssignCommand | TakeCommand
+@dataclass(frozen=True, slots=True)
+class QueueCommand:
+    view: str  # one of QUEUE_VIEWS
+
+
+Command = (
+    HelpCommand
+    | OpenCommand
+    | ShowCommand
+    | PolicyCommand
+    | AssignCommand
+    | TakeCommand
+    | QueueCommand
+)
 
 
 def parse_command(text: str) -> Command:
@@ -88,6 +103,8 @@ def parse_command(text: str) -> Command:
         return _parse_assign(rest)
     if sub == "take":
         return TakeCommand(number=_dispute_number(rest, "take"))
+    if sub == "queue":
+        return _parse_queue(rest)
     raise CommandError(
         f"`{_clip(head)}` is not a `/dispute` command. Try one of: "
         + ", ".join(USAGE.values())
@@ -136,6 +153,17 @@ def _parse_assign(rest: str) -> AssignCommand:
         shown = f"`{_clip(who)}` is not a person. " if who else "To whom? "
         raise CommandError(f"{shown}Mention them with @. Usage: {USAGE['assign']}")
     return AssignCommand(number=number, user_id=mention.group(1))
+
+
+def _parse_queue(rest: str) -> QueueCommand:
+    view = unicodedata.normalize("NFKC", rest.strip()).lower() or "mine"
+    if view not in QUEUE_VIEWS:
+        valid = ", ".join(f"`{name}`" for name in QUEUE_VIEWS)
+        raise CommandError(
+            f"`{_clip(rest.strip())}` is not a queue: use one of {valid} (`mine` when left out). "
+            f"Usage: {USAGE['queue']}"
+        )
+    return QueueCommand(view=view)
 
 
 def _parse_policy(rest: str) -> PolicyCommand:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -15,7 +15,7 @@ from blocks.disputes import customer_reply, evidence_card, parent_message
 from blocks.policy import policy_card
 from blocks.text import Message
 from disputes.case_files import DisputeService
-from disputes.models import CaseFile
+from disputes.models import CaseFile, Dispute
 from disputes.policy_decisions import PolicyService
 from handlers.errors import slack_error
 
@@ -64,6 +64,10 @@ class ThreadPublisher:
         self.locks = KeyedLocks()
         # Whether the cards offer "Message customer" (set by `Deps` from its `conversation`).
         self.messaging = False
+        # Told of every dispute whose parent message is refreshed: its status or owner moved.
+        self.watchers: list[Callable[[Dispute], None]] = []
+        # The workspace's message links up to the channel, learnt from one permalink.
+        self._archives: str | None = None
 
     async def publish(self, case: CaseFile) -> CaseFile:
         """Post whatever of the thread is missing, then let the status move on."""
@@ -181,6 +185,11 @@ class ThreadPublisher:
 
     async def _refresh_parent(self, case: CaseFile) -> None:
         dispute = case.dispute
+        for watcher in self.watchers:
+            try:
+                watcher(dispute)
+            except Exception:
+                log.exception("a watcher of %s failed", dispute.ref)
         if dispute.thread_ts is None or dispute.channel_id is None:
             return
         parent = parent_message(dispute)
@@ -208,6 +217,34 @@ class ThreadPublisher:
             log.warning("no permalink for %s: %s", dispute.ref, slack_error(exc))
             return None
         return str(found["permalink"])
+
+    async def links(self, disputes: Iterable[Dispute]) -> dict[int, str]:
+        """Links to the threads of `disputes` (those that have one), built from each thread's
+        channel and ts: the first permalink asked in this process shows how Slack writes them."""
+        threaded = [d for d in disputes if d.channel_id and d.thread_ts]
+        if not threaded:
+            return {}
+        for dispute in threaded[:3]:  # a thread deleted in Slack has no permalink: try another
+            if self._archives is not None:
+                break
+            self._archives = await self._learn_archives(dispute)
+        if self._archives is None:
+            return {}
+        return {
+            d.number: f"{self._archives}{d.channel_id}/p{str(d.thread_ts).replace('.', '')}"
+            for d in threaded
+        }
+
+    async def _learn_archives(self, dispute: Dispute) -> str | None:
+        """The part of a message link before the channel ("https://acme.slack.com/archives/"),
+        from the permalink of `dispute`'s thread."""
+        found = await self.permalink(CaseFile(dispute))
+        tail = f"/archives/{dispute.channel_id}/p{str(dispute.thread_ts).replace('.', '')}"
+        if found is None or not found.split("?", 1)[0].endswith(tail):
+            if found is not None:
+                log.warning("a permalink not written as expected: thread links left out")
+            return None
+        return found.split("?", 1)[0].removesuffix(tail) + "/archives/"
 
 
 def channel_of(case: CaseFile) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from blocks.disputes import already_open, evidence_card, opened, parent_message, summary
 from blocks.help import help_message
-from blocks.home import home_view
+from blocks.home import HomeContent, home_view
 from blocks.text import Message, escape
 from connectors.orders.evidence_sources import default_evidence_sources
 from connectors.orders.factory import default_fixtures_path
@@ -23,6 +24,7 @@ from domain.orders import Order
 from domain.reasons import Reason
 from sandbox.slack.blockkit import validate_message, validate_view
 from tests.support.disputes import NOW, make_dispute
+from tests.support.queues import item, page_of
 
 ORDERS = load_fixture_orders(default_fixtures_path())
 
@@ -120,25 +122,31 @@ def test_replies_and_help_are_valid() -> None:
         assert_valid(message)
 
 
+def home(mine: list[Dispute], **content: Any) -> dict[str, Any]:
+    """The tab of someone holding `mine`, with `content` (failed, attention)."""
+    empty = page_of([])
+    return home_view(HomeContent(page_of([item(d) for d in mine]), empty, empty, NOW, **content))
+
+
 def test_home_view_is_valid_empty_and_full() -> None:
-    assert validate_view(home_view([])) == []
+    assert validate_view(home([])) == []
     many = [dispute(number=n) for n in range(1, 80)]
-    view = home_view(many)
+    view = home(many)
     assert validate_view(view) == []
     assert len(view["blocks"]) <= 100
 
 
 def test_home_view_names_failed_refunds_before_the_list() -> None:
     waiting = [dispute(number=n) for n in range(4, 16)]
-    view = home_view([dispute(number=3)], failed=(12, waiting))
+    view = home([dispute(number=3)], failed=(12, waiting))
     assert validate_view(view) == []
     attention = view["blocks"][2]["text"]["text"]
     assert attention.startswith(":x: *12 refunds failed*")
     assert "D-4, D-5" in attention and "D-13 and 2 more" in attention
     assert "D-14" not in attention
-    one = home_view([], failed=(1, waiting[:1]))["blocks"][2]["text"]["text"]
+    one = home([], failed=(1, waiting[:1]))["blocks"][2]["text"]["text"]
     assert "*1 refund failed*" in one and "D-4." in one
-    assert "failed" not in json.dumps(home_view([dispute(number=3)]))
+    assert "failed" not in json.dumps(home([dispute(number=3)]))
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from blocks.disputes import (
 from blocks.evidence_details import evidence_sections
 from blocks.evidence_modal import evidence_modal
 from blocks.help import help_message
-from blocks.home import home_view
+from blocks.home import HomeContent, home_view
 from blocks.kit import plain, section
 from blocks.ledger import earlier_blocks, ledger_blocks
 from blocks.policy import policy_card, search_results, why_modal
@@ -40,6 +40,7 @@ from blocks.proposal import (
     supervisor_ping,
     supervisor_ping_handled,
 )
+from blocks.queue import queue_message, team_message
 from blocks.refund_messages import refund_alert, refund_outcome
 from blocks.review_modal import resolution_modal
 from blocks.text import Message, clip_escaped, escape, inline, labelled, link, quote
@@ -54,6 +55,7 @@ from disputes.models import (
     UnavailableSource,
 )
 from disputes.payments import OurRequest, PaymentLedger, ProviderRefund
+from disputes.queues import StuckCount, Team, Workload
 from domain.evidence import EvidenceKind
 from domain.reasons import Reason
 from domain.resolutions import Resolution
@@ -61,6 +63,8 @@ from policies.conditions import LeafCheck
 from policies.engine import MatchedRule
 from sandbox.slack.blockkit import validate_message, validate_view
 from tests.support.disputes import NOW, make_dispute
+from tests.support.queues import item as queue_item
+from tests.support.queues import page_of, waiting
 
 APP_USERS = ("U0MANAGER1", "U0SUPER", "U0AGENT")
 PERMALINK = "https://acme.slack.com/archives/C0DISPUTES/p1000100"
@@ -567,8 +571,37 @@ def test_evidence_modal_and_help() -> None:
 @SETTINGS
 @given(st.lists(disputes, max_size=50), st.integers(0, 30))
 def test_home_view(listed: list[Dispute], failed: int) -> None:
-    view = check_view(home_view(listed, failed=(failed, listed), attention=(failed, listed)))
+    items = [queue_item(d, minutes=n * 37 - 600, level="warning") for n, d in enumerate(listed)]
+    unowned = [queue_item(replace(d, owner_id=None)) for d in listed]
+    content = HomeContent(
+        mine=page_of(items),
+        approvals=page_of([waiting(d, proposer=d.order_id) for d in listed]),
+        unassigned=page_of(unowned),
+        now=NOW,
+        links={d.number: PERMALINK for d in listed},
+        may_take=True,
+        team=Team(
+            tuple(StuckCount(d.priority, d.order_id, 1, 2) for d in listed),
+            tuple(Workload(d.order_id, 3, 2, 1) for d in listed),
+        ),
+        failed=(failed, listed),
+        attention=(failed, listed),
+    )
+    view = check_view(home_view(content))
     assert len(view["blocks"]) <= 100
+
+
+@SETTINGS
+@given(st.lists(disputes, max_size=60), st.sampled_from(["mine", "unassigned", "stuck"]))
+def test_queue_and_team_messages(listed: list[Dispute], kind: str) -> None:
+    items = [queue_item(d, minutes=n * 37 - 600, level="breached") for n, d in enumerate(listed)]
+    links = {d.number: PERMALINK for d in listed}
+    check(queue_message(kind, page_of(items, size=25), links, NOW, may_take=True))
+    team = Team(
+        tuple(StuckCount(d.priority, d.order_id, 1, 2) for d in listed),
+        tuple(Workload(d.order_id, 3, 2, 1) for d in listed),
+    )
+    check(team_message(team))
 
 
 @SETTINGS

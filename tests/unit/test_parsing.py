@@ -11,6 +11,7 @@ from handlers.parsing import (
     HelpCommand,
     OpenCommand,
     PolicyCommand,
+    QueueCommand,
     ShowCommand,
     parse_command,
 )
@@ -111,6 +112,31 @@ def test_bad_commands_say_what_was_wrong_and_how_to_write_it(text: str, says: st
     message = str(refused.value)
     assert says in message
     assert "/dispute" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "view"),
+    [
+        ("queue", "mine"),
+        ("queue   ", "mine"),
+        ("queue mine", "mine"),
+        ("QUEUE Unassigned", "unassigned"),
+        ("queue stuck", "stuck"),
+        ("queue ｔｅａｍ", "team"),
+    ],
+)
+def test_queue_commands(text: str, view: str) -> None:
+    assert parse_command(text) == QueueCommand(view)
+
+
+@pytest.mark.parametrize("text", ["queue all", "queue mine please", "queue `x`"])
+def test_a_queue_that_does_not_exist_lists_the_ones_that_do(text: str) -> None:
+    with pytest.raises(CommandError) as refused:
+        parse_command(text)
+    message = str(refused.value)
+    assert "is not a queue" in message
+    assert "`mine`, `unassigned`, `stuck`, `team`" in message
+    assert "/dispute queue [mine|unassigned|stuck|team]" in message
 
 
 def test_very_long_claim_is_refused_with_the_limit() -> None:
