@@ -181,7 +181,8 @@ async def test_an_edit_handled_before_its_reply_files_the_reply_first(
         "previous_message": reply(gone, thread, "Never mind", user="U0MANAGER2"),
     }
     await slack.event(deletion)  # a reply deleted before its own event was handled
-    await eventually(lambda: len(mine()) == 2)
+    # Filed from the deletion's previous message, then marked deleted: two transactions.
+    await eventually(lambda: len(mine()) == 2 and mine()[1][3] is not None)
     (first, second) = mine()
     assert first[2] == "Refund the shipping too" and len(first[4]) == 1  # filed once
     assert second[0] == gone and second[2] == "Never mind" and second[3] is not None
