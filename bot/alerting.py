@@ -81,8 +81,12 @@ class Alerting:
         self.scheduler.start()
 
     async def stop(self) -> None:
+        """No more scans; the one running (if any) ends first, before the database closes (the
+        scheduler's shutdown would cancel it halfway)."""
         if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.pause()
+            async with self._one_at_a_time:
+                self.scheduler.shutdown(wait=False)
             self.scheduler = None
         try:
             await self.scan.release()

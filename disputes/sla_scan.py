@@ -310,9 +310,10 @@ class SlaScan:
             await self._hold(session, fence)
             if await session.scalar(select(AlertDigestRow.id).where(AlertDigestRow.key == key)):
                 return None
-            digest = AlertDigestRow(
-                kind="summary", key=key, created_at=now, summary=await summary_counts(session)
-            )
+            counts = await summary_counts(session)
+            if not counts["open"]:
+                return None  # nothing open, nothing to sum up (a later scan today may)
+            digest = AlertDigestRow(kind="summary", key=key, created_at=now, summary=counts)
             session.add(digest)
             await session.flush()
             for destination in self.destinations:

@@ -302,10 +302,11 @@ async def test_quiet_hours_hold_alerts_back_until_they_end(db: Database, tmp_pat
 
 async def test_the_daily_summary_goes_out_once_a_day(db: Database, tmp_path: Path) -> None:
     world = World(db, tmp_path)
-    await world.open(3)
-    await world.open(1, owner=None)
     scan = world.scan(summary_at=time(9, 0))
     day = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    assert (await scan.run_once(day.replace(hour=9))).summary_id is None  # nothing open
+    await world.open(3)
+    await world.open(1, owner=None)
     assert (await scan.run_once(day)).summary_id is None  # before 09:00
     first = await scan.run_once(day.replace(hour=9, minute=1))
     assert first.summary_id is not None
