@@ -100,6 +100,37 @@ def still_holds(alert: SlaAlertRow, row: DisputeRow | None, over_cap: set[str]) 
     return False
 
 
+def alert_values(
+    subject: str, draft: Draft, now: datetime, dispute_id: int | None = None
+) -> dict[str, Any]:
+    """The row of a new alert."""
+    return {
+        "dispute_id": dispute_id,
+        "subject": subject,
+        "kind": draft.kind.value,
+        "stage": draft.stage,
+        "raised_at": now,
+        "details": draft.details,
+        "state": State.PENDING.value,
+        "snoozes": 0,
+    }
+
+
+async def raise_all(session: AsyncSession, alerts: list[dict[str, Any]]) -> int:
+    """Store the alerts (rows of `alert_values`) that were not raised before, in one
+    statement; how many are new."""
+    if not alerts:
+        return 0
+    insert = postgresql.insert if on_postgresql(session) else sqlite.insert
+    statement = (
+        insert(SlaAlertRow)
+        .values(alerts)
+        .on_conflict_do_nothing(index_elements=["subject", "kind", "stage"])
+    )
+    result = await session.execute(statement)
+    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+
+
 async def raise_once(
     session: AsyncSession,
     subject: str,
@@ -108,23 +139,7 @@ async def raise_once(
     dispute_id: int | None = None,
 ) -> bool:
     """Store the alert unless it was raised before; whether it is new."""
-    insert = postgresql.insert if on_postgresql(session) else sqlite.insert
-    statement = (
-        insert(SlaAlertRow)
-        .values(
-            dispute_id=dispute_id,
-            subject=subject,
-            kind=draft.kind.value,
-            stage=draft.stage,
-            raised_at=now,
-            details=draft.details,
-            state=State.PENDING.value,
-            snoozes=0,
-        )
-        .on_conflict_do_nothing(index_elements=["subject", "kind", "stage"])
-    )
-    result = await session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
+    return bool(await raise_all(session, [alert_values(subject, draft, now, dispute_id)]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,9 @@ up to date, raises the alerts they call for (each once), and gathers the new one
 
 Once per cluster: the scan runs under a lease row (`scheduler_leases`) that one replica holds at
 a time; every write it makes checks that it still holds the lease with the same fence, so a
-replica that paused past its lease cannot write after another took over. Each dispute is
-re-clocked in a savepoint of its own: one that fails is logged, looked at again later, and the
-rest of the scan goes on.
+replica that paused past its lease cannot write after another took over. Disputes are
+re-clocked a batch at a time, each clock computed on its own: one that fails is logged, looked
+at again later, and the rest of the scan goes on.
 """
 
 from __future__ import annotations
@@ -16,18 +16,20 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes.alerts import (
     Draft,
     Kind,
     State,
+    alert_values,
     dispute_subject,
     drafts_for,
     person_subject,
+    raise_all,
     raise_once,
     still_holds,
 )
@@ -48,6 +50,15 @@ from storage.tables import (
 log = logging.getLogger(__name__)
 
 LEASE = "sla_scan"
+# The clock columns the scan writes (people's writes recompute them before each flush).
+CLOCK_COLUMNS = (
+    "priority",
+    "sla_stage",
+    "sla_entered_at",
+    "sla_due_at",
+    "sla_level",
+    "sla_check_at",
+)
 # A dispute whose clock could not be computed is looked at again after this.
 BROKEN_RETRY = timedelta(minutes=5)
 # Alerts one digest carries at most; the rest wait for the next scan.
@@ -171,6 +182,9 @@ class SlaScan:
     # Clocks.
 
     async def _reclock(self, now: datetime, fence: int, report: ScanReport) -> None:
+        """The due disputes, a batch per transaction: each clock is computed on its own (one
+        that fails is set aside for BROKEN_RETRY), then written with one statement, and the
+        alerts they call for are raised with another."""
         while report.reclocked + report.failed < self.most_per_scan:
             async with self.db.transaction() as session:
                 await self._hold(session, fence)
@@ -183,40 +197,58 @@ class SlaScan:
                 if on_postgresql(session):
                     query = query.with_for_update(skip_locked=True)
                 rows = (await session.scalars(query)).all()
+                clocks: list[dict[str, Any]] = []
+                alerts: list[dict[str, Any]] = []
                 for row in rows:
-                    await self._reclock_one(session, row, now, report)
+                    clocks.append(self._clock_values(row, now, report, alerts))
+                if clocks:
+                    # The table, not the mapped class: the row's version stays as it was.
+                    table = cast(Table, DisputeRow.__table__)
+                    await session.execute(
+                        update(table)
+                        .where(table.c.id == bindparam("row_id"))
+                        .values({name: bindparam(name) for name in CLOCK_COLUMNS}),
+                        clocks,
+                    )
+                report.raised += await raise_all(session, alerts)
             if len(rows) < self.batch:
                 return
 
-    async def _reclock_one(
-        self, session: AsyncSession, row: DisputeRow, now: datetime, report: ScanReport
-    ) -> None:
+    def _clock_values(
+        self,
+        row: DisputeRow,
+        now: datetime,
+        report: ScanReport,
+        alerts: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """The row's new clock columns, and its alerts added to `alerts`; a row whose clock
+        cannot be computed keeps its columns and is looked at again after BROKEN_RETRY."""
+        kept = {name: getattr(row, name) for name in CLOCK_COLUMNS}
         try:
-            async with session.begin_nested():
-                clock = clock_of(row, self.sla, now)
-                shown = (row.priority, row.sla_stage, row.sla_level)
-                if shown != (clock.priority, clock.stage, clock.level.value):
-                    report.changed.append(row.number)
-                await _set(
-                    session,
-                    row,
-                    priority=clock.priority,
-                    sla_stage=clock.stage,
-                    sla_entered_at=clock.entered_at,
-                    sla_due_at=clock.due_at,
-                    sla_level=clock.level.value,
-                    sla_check_at=clock.check_at,
-                )
-                for draft in drafts_for(row, clock, self.sla):
-                    raised = await raise_once(
-                        session, dispute_subject(row.id), draft, now, dispute_id=row.id
-                    )
-                    report.raised += raised
-            report.reclocked += 1
+            clock = clock_of(row, self.sla, now)
+            drafts = drafts_for(row, clock, self.sla)
         except Exception:
             log.exception("the clock of D-%s could not be brought up to date", row.number)
             report.failed += 1
-            await _set(session, row, sla_check_at=now + BROKEN_RETRY)
+            return {**kept, "row_id": row.id, "sla_check_at": now + BROKEN_RETRY}
+        report.reclocked += 1
+        if (row.priority, row.sla_stage, row.sla_level) != (
+            clock.priority,
+            clock.stage,
+            clock.level.value,
+        ):
+            report.changed.append(row.number)
+        subject = dispute_subject(row.id)
+        alerts.extend(alert_values(subject, draft, now, row.id) for draft in drafts)
+        return {
+            "row_id": row.id,
+            "priority": clock.priority,
+            "sla_stage": clock.stage,
+            "sla_entered_at": clock.entered_at,
+            "sla_due_at": clock.due_at,
+            "sla_level": clock.level.value,
+            "sla_check_at": clock.check_at,
+        }
 
     # People.
 
@@ -413,14 +445,3 @@ async def _lock_lease(session: AsyncSession) -> SchedulerLeaseRow:
         session.add(lease)
         await session.flush()  # two first replicas: one inserts, the other retries and reads it
     return lease
-
-
-async def _set(session: AsyncSession, row: DisputeRow, **values: Any) -> None:
-    """Write clock columns without moving the row's version: people's changes never conflict
-    with the scan (theirs recompute the clock themselves)."""
-    await session.execute(
-        update(DisputeRow)
-        .where(DisputeRow.id == row.id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
