@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, cast
+from uuid import uuid4
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -319,7 +320,7 @@ class SlaScan:
             if not keep:
                 return None
             digest = AlertDigestRow(
-                kind="digest", key=f"digest:{fence}:{now.isoformat()}", created_at=now, summary={}
+                kind="digest", key=f"digest:{fence}:{uuid4().hex}", created_at=now, summary={}
             )
             session.add(digest)
             await session.flush()
