@@ -364,7 +364,7 @@ class ThreadNoteRow(Base):
 
 class AlertDigestRow(Base):
     """One message of alerts (`kind` digest) or the day's summary (`kind` summary); `key` makes
-    each one once per cluster: "digest:<scan fence>", "summary:<date>"."""
+    each one once per cluster: "digest:<scan fence>:<random id>", "summary:<date>" (one a day)."""
 
     __tablename__ = "alert_digests"
 
