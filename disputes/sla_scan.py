@@ -98,6 +98,10 @@ class PendingPost:
 
 
 class SlaScan:
+    """One replica's scanner: `holder` names it in the lease, `destinations` are where its
+    digests go (the Slack side maps each name to a channel or a person), `summary_at` is when
+    the daily summary goes out, in the SLA file's timezone."""
+
     def __init__(
         self,
         db: Database,
