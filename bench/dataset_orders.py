@@ -139,6 +139,7 @@ def make_order(
     arrival = requested_at + timedelta(seconds=rng.randint(2 * 86400, 9 * 86400))
     received_at = min(arrival, opened_at - timedelta(seconds=600)) if received else None
     decision = _decision(rng, reason, received_at, returned_value, opened_at)
+    money = _Money(currency)
     refunded = 0
     if decision is not None and decision["outcome"] in ("refunded", "partial_refund"):
         refunded = decision["amount_minor"]
@@ -147,7 +148,6 @@ def make_order(
     else:
         disputed = max(returned_value - refunded, 0)
 
-    money = _Money(currency)
     pod = rng.choice(("photo", "signature", "none"))
     shipment = {
         "carrier": carrier,
@@ -199,7 +199,7 @@ def make_order(
         "order_id": order_id,
         "placed_at": _iso(placed_at),
         "currency": currency,
-        "total": format_minor(total, currency),
+        "total": money.amount(total),
         "customer": {
             "id": buyer.id,
             "name": buyer.name,
@@ -208,19 +208,19 @@ def make_order(
             "prior_returns_90d": buyer.prior_returns_90d,
         },
         "payment": {"provider": "stripe", "reference": _payment_reference(rng)},
-        "shipping_total": format_minor(shipping, currency),
+        "shipping_total": money.amount(shipping),
         "items": [
             {
                 "sku": sku,
                 "name": name,
                 "category": category,
                 "quantity": qty,
-                "unit_price": format_minor(price, currency),
+                "unit_price": money.amount(price),
             }
             for sku, name, category, qty, price in items
         ],
         "shipments": [_wire_times(shipment)],
-        "return_request": _wire_request(request, currency),
+        "return_request": _wire_request(request, money),
         "correspondence": [
             {"at": _iso(at), "direction": way, "channel": "email", "from": who, "body": body}
             for at, way, who, body in letters
@@ -242,21 +242,21 @@ def make_order(
 _COMPLAINT = "I have written twice already and still have no answer about my return. "
 
 
-def format_minor(minor: int, currency: str) -> str:
-    """`domain.money.format_minor` for the amounts made here (never negative), without Decimal."""
-    places = exponent(currency)
-    if places == 0:
-        return str(minor)
-    whole, part = divmod(minor, 10**places)
-    return f"{whole}.{part:0{places}d}"
-
-
 class _Money:
+    """Amounts as `domain.money` writes them (never negative here), without Decimal."""
+
     def __init__(self, currency: str) -> None:
         self.currency = currency
+        self.places = exponent(currency)
+
+    def amount(self, minor: int) -> str:
+        if self.places == 0:
+            return str(minor)
+        whole, part = divmod(minor, 10**self.places)
+        return f"{whole}.{part:0{self.places}d}"
 
     def text(self, minor: int) -> str:
-        return f"{format_minor(minor, self.currency)} {self.currency}"
+        return f"{self.amount(minor)} {self.currency}"
 
     def fields(self, key: str, minor: int | None) -> dict[str, Any]:
         """What `_money` in the evidence sources makes: `{key}_minor` and `{key}`."""
@@ -345,7 +345,7 @@ def _wire_times(node: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _wire_request(request: dict[str, Any], currency: str) -> dict[str, Any]:
+def _wire_request(request: dict[str, Any], money: _Money) -> dict[str, Any]:
     wire = _wire_times({**request, "decision": None})
     decision = request["decision"]
     if decision is not None:
@@ -353,7 +353,7 @@ def _wire_request(request: dict[str, Any], currency: str) -> dict[str, Any]:
         wire["decision"] = _wire_times(
             {
                 "outcome": decision["outcome"],
-                "amount": None if amount is None else format_minor(amount, currency),
+                "amount": None if amount is None else money.amount(amount),
                 "decided_at": decision["decided_at"],
                 "note": decision["note"],
             }
