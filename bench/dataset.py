@@ -33,14 +33,15 @@ import json
 import random
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text, update
+from sqlalchemy import JSON, Table, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bench.dataset_orders import REASON_WEIGHTS, customer, make_order
@@ -81,6 +82,9 @@ TABLES: tuple[Table, ...] = tuple(
         "csat_surveys",
     )
 )
+JSON_COLUMNS = {
+    t.name: frozenset(c.name for c in t.columns if isinstance(c.type, JSON)) for t in TABLES
+}
 OWNERS = tuple(f"U0{(n * 7_919) % 100_000:05d}DD" for n in range(1, 51))
 APPROVERS = tuple(f"U0{(n * 104_729) % 100_000:05d}SV" for n in range(1, 7))
 PRIORITY_WEIGHTS = (4, 9)  # percent for the first and second priority; the last takes the rest
@@ -145,67 +149,59 @@ class DatasetReport:
 
 
 async def fill(
-    db: Database, spec: DatasetSpec, progress: Callable[[int, int], None] | None = None
+    db: Database,
+    spec: DatasetSpec,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    workers: int = 1,
 ) -> DatasetReport:
-    """Add `spec.disputes` disputes to a migrated database (after any already there)."""
+    """Add `spec.disputes` disputes to a migrated database (after any already there).
+
+    The rows are made by `workers` processes (0: a thread of this one) while this process
+    writes them; any number of workers makes the same rows."""
     started = time.perf_counter()
     now = (spec.now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    sla = SlaPolicy.load(spec.sla_file)
     async with db.engine.connect() as connection:
         ids = {t.name: await _next_id(connection, t) for t in TABLES}
-        first_number = (
-            int(
-                await connection.scalar(
-                    select(CounterRow.value).where(CounterRow.name == "dispute")
-                )
-                or 0
-            )
-            + 1
-        )
-    maker = _Maker(spec, sla, now, ids, first_number)
-    writer = await _writer(db)
+        counter = select(CounterRow.value).where(CounterRow.name == "dispute")
+        first_number = int(await connection.scalar(counter) or 0) + 1
+    setup = _Setup(spec, now, ids, first_number, encode=not db.is_sqlite)
+    planner = _Planner(setup)
     report = DatasetReport(now, first_number, first_number + spec.disputes - 1, 0, 0)
-    batches = _batches(maker.disputes(), spec.batch)
+    writer = await _writer(db)
+    loop = asyncio.get_running_loop()
+    pool: Executor
+    if workers > 0:
+        pool = ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(setup,))
+        make: Callable[[list[_Ticket]], _Made] = _make_in_worker
+    else:
+        pool, make = ThreadPoolExecutor(1), _Maker(setup).make
+    chunks = _chunks(planner.tickets(), spec.batch)
     try:
+        pending: deque[asyncio.Future[_Made]] = deque()
+        for chunk in itertools.islice(chunks, max(workers, 1) + 1):
+            pending.append(loop.run_in_executor(pool, make, chunk))
         done = 0
-        # The next batch is made in a thread while this one is written.
-        pending = asyncio.create_task(asyncio.to_thread(next, batches, None))
-        while (made := await pending) is not None:
-            count, rows = made
-            pending = asyncio.create_task(asyncio.to_thread(next, batches, None))
-            await writer.write(rows)
-            for table, found in rows.items():
-                report.rows[table] = report.rows.get(table, 0) + len(found)
-            done += count
+        while pending:
+            made = await pending.popleft()
+            for chunk in itertools.islice(chunks, 1):
+                pending.append(loop.run_in_executor(pool, make, chunk))
+            await writer.write(made.rows)
+            _add(report, made)
+            done += made.disputes
             if progress is not None:
                 progress(done, spec.disputes)
         await writer.finish(report.last_number)
     finally:
+        pool.shutdown(cancel_futures=True)
         await writer.close()
-    report.open, report.due = maker.open_count, maker.due_count
-    report.statuses, report.levels, report.priorities = (
-        maker.statuses,
-        maker.levels,
-        maker.priorities,
-    )
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _batches(
-    disputes: Iterator[dict[str, list[dict[str, Any]]]], size: int
-) -> Iterator[tuple[int, dict[str, list[dict[str, Any]]]]]:
-    """`size` disputes at a time: how many, and their rows by table."""
-    while True:
-        rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in TABLES}
-        count = 0
-        for made in itertools.islice(disputes, size):
-            count += 1
-            for table, found in made.items():
-                rows[table].extend(found)
-        if not count:
-            return
-        yield count, rows
+def _chunks(tickets: Iterator[_Ticket], size: int) -> Iterator[list[_Ticket]]:
+    while chunk := list(itertools.islice(tickets, size)):
+        yield chunk
 
 
 async def _next_id(connection: AsyncConnection, table: Table) -> int:
@@ -213,68 +209,73 @@ async def _next_id(connection: AsyncConnection, table: Table) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class _Setup:
+    """What every process making rows shares."""
+
+    spec: DatasetSpec
+    now: datetime
+    ids: dict[str, int]  # the first id of each table that is free
+    first_number: int
+    encode: bool  # rows as COPY records (PostgreSQL) instead of dicts for Core inserts
+
+
+@dataclass(frozen=True, slots=True)
+class _Ticket:
+    """One dispute to make: enough for any process to make the same rows."""
+
+    number: int
+    seed: int
+    opened_at: datetime | None  # a closed dispute's; an open one's follows from its plan
+    due: bool | None  # None: closed
+    prior: int  # the customer's disputes before this one
+
+
+@dataclass(frozen=True, slots=True)
 class _Plan:
     """What is decided about a dispute before its rows are made: its priority as designed,
-    its timeline and, when open, how its clock is stored."""
+    its timeline, how its clock is stored when open, and its customer."""
 
     rank: int  # 0: the first (highest) priority of the SLA file
     timeline: Timeline
     due: str | None  # touched, warning, breached: how a due clock got due; None: not due
+    customer: int
+    rng: random.Random  # the dispute's own, drawn from for the rest of its rows
 
 
-class _Maker:
-    """Makes every dispute's rows, in the order the disputes were opened."""
+@dataclass(slots=True)
+class _Made:
+    """A batch of disputes' rows by table, and what they were."""
 
-    def __init__(
-        self,
-        spec: DatasetSpec,
-        sla: SlaPolicy,
-        now: datetime,
-        ids: dict[str, int],
-        first_number: int,
-    ) -> None:
-        self.spec, self.sla, self.now = spec, sla, now
-        self.ids = dict(ids)
-        self.first_number = first_number
-        self.ages = StageAges(sla, now)
-        self.customers = max(10, int(spec.disputes * 0.7))
-        self.prior: Counter[int] = Counter()
-        self.open_count = self.due_count = 0
-        self.statuses: Counter[str] = Counter()
-        self.levels: Counter[str] = Counter()
-        self.priorities: Counter[str] = Counter()
+    disputes: int
+    rows: dict[str, Any]
+    open: int = 0
+    due: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    levels: Counter[str] = field(default_factory=Counter)
+    priorities: Counter[str] = field(default_factory=Counter)
 
-    def disputes(self) -> Iterator[dict[str, list[dict[str, Any]]]]:
-        """Open and closed disputes merged by when they were opened, numbered in that order."""
-        rng = random.Random(self.spec.seed)
-        opened = round(self.spec.disputes * self.spec.open_share)
-        due = set(rng.sample(range(opened), round(opened * self.spec.due_share)))
-        open_plans = []
-        for index in range(opened):
-            seed = rng.getrandbits(64)
-            plan = self._open_plan(random.Random(seed), due=index in due)
-            open_plans.append((plan.timeline.created_at, seed, index in due))
-        open_plans.sort()
-        closed = self.spec.disputes - opened
-        span = timedelta(days=self.spec.history_days) - timedelta(hours=1)
-        start = self.now - timedelta(days=self.spec.history_days)
-        step = span / max(closed, 1)
-        k = j = 0
-        number = self.first_number
-        created = start + step * rng.random()
-        while k < closed or j < len(open_plans):
-            if j < len(open_plans) and (k >= closed or open_plans[j][0] <= created):
-                _, seed, is_due = open_plans[j]
-                sub = random.Random(seed)
-                plan = self._open_plan(sub, due=is_due)
-                j += 1
-            else:
-                sub = random.Random(rng.getrandbits(64))
-                plan = self._closed_plan(sub, created.replace(microsecond=0))
-                k += 1
-                created = start + step * (k + rng.random())
-            yield self._rows(sub, number, plan)
-            number += 1
+
+class _Plans:
+    """Plans drawn from a dispute's own seed: the same in the planner and in any worker."""
+
+    def __init__(self, setup: _Setup) -> None:
+        self.setup, self.spec, self.now = setup, setup.spec, setup.now
+        self.sla = SlaPolicy.load(setup.spec.sla_file)
+        self.ages = StageAges(self.sla, setup.now)
+        self.customers = max(10, int(setup.spec.disputes * 0.7))
+
+    def plan(self, seed: int, opened_at: datetime | None, due: bool | None) -> _Plan:
+        """The plan of the dispute with this seed."""
+        rng = random.Random(seed)
+        rank = self._rank(rng)
+        if due is None:
+            assert opened_at is not None
+            withdrawn = rng.random() < WITHDRAWN_SHARE
+            latest = self.now - timedelta(minutes=1)
+            timeline, how = closed_timeline(rng, opened_at, latest, withdrawn), None
+        else:
+            timeline, how = self._open_timeline(rng, rank, due)
+        return _Plan(rank, timeline, how, self._customer_index(rng, vip=rank == 1), rng)
 
     def _rank(self, rng: random.Random) -> int:
         roll, last = rng.random() * 100, len(self.sla.priorities) - 1
@@ -284,8 +285,9 @@ class _Maker:
             roll -= weight
         return last
 
-    def _open_plan(self, rng: random.Random, *, due: bool) -> _Plan:
-        rank = self._rank(rng)
+    def _open_timeline(
+        self, rng: random.Random, rank: int, due: bool
+    ) -> tuple[Timeline, str | None]:
         priority = self.sla.priorities[rank]
         status = rng.choices(list(OPEN_WEIGHTS), list(OPEN_WEIGHTS.values()))[0]
         stage = stage_for(status.value)
@@ -303,18 +305,7 @@ class _Maker:
         age = self.ages.age(priority, stage, run)
         if status is Status.AWAITING_CUSTOMER:  # an offer still open has not expired
             age = min(age, timedelta(days=OFFER_DAYS - 1))
-        return _Plan(rank, open_timeline(rng, status, age, self.now), how)
-
-    def _closed_plan(self, rng: random.Random, created: datetime) -> _Plan:
-        rank = self._rank(rng)
-        withdrawn = rng.random() < WITHDRAWN_SHARE
-        latest = self.now - timedelta(minutes=1)
-        return _Plan(rank, closed_timeline(rng, created, latest, withdrawn), None)
-
-    def _next(self, table: str) -> int:
-        value = self.ids[table]
-        self.ids[table] = value + 1
-        return value
+        return open_timeline(rng, status, age, self.now), how
 
     def _customer_index(self, rng: random.Random, vip: bool) -> int:
         """A customer, returning ones more often; VIP exactly when `vip`."""
@@ -323,20 +314,88 @@ class _Maker:
             if (customer(index).tier == "vip") == vip:
                 return index
 
-    def _rows(
-        self, rng: random.Random, number: int, plan: _Plan
-    ) -> dict[str, list[dict[str, Any]]]:
+
+class _Planner(_Plans):
+    """Numbers the disputes in the order they were opened and counts each customer's."""
+
+    def tickets(self) -> Iterator[_Ticket]:
+        rng = random.Random(self.spec.seed)
+        opened = round(self.spec.disputes * self.spec.open_share)
+        due = set(rng.sample(range(opened), round(opened * self.spec.due_share)))
+        open_plans = []
+        for index in range(opened):
+            seed = rng.getrandbits(64)
+            plan = self.plan(seed, None, index in due)
+            open_plans.append((plan.timeline.created_at, seed, index in due))
+        open_plans.sort()
+        closed = self.spec.disputes - opened
+        span = timedelta(days=self.spec.history_days) - timedelta(hours=1)
+        start = self.now - timedelta(days=self.spec.history_days)
+        step = span / max(closed, 1)
+        prior: Counter[int] = Counter()
+        k = j = 0
+        number = self.setup.first_number
+        created = start + step * rng.random()
+        while k < closed or j < len(open_plans):
+            if j < len(open_plans) and (k >= closed or open_plans[j][0] <= created):
+                _, seed, is_due = open_plans[j]
+                ticket_at, ticket_due = None, is_due
+                j += 1
+            else:
+                seed, ticket_at, ticket_due = (
+                    rng.getrandbits(64),
+                    created.replace(microsecond=0),
+                    None,
+                )
+                k += 1
+                created = start + step * (k + rng.random())
+            buyer = self.plan(seed, ticket_at, ticket_due).customer
+            yield _Ticket(number, seed, ticket_at, ticket_due, prior[buyer])
+            prior[buyer] += 1
+            number += 1
+
+
+_worker: _Maker | None = None
+
+
+def _start_worker(setup: _Setup) -> None:
+    global _worker
+    _worker = _Maker(setup)
+
+
+def _make_in_worker(tickets: list[_Ticket]) -> _Made:
+    assert _worker is not None
+    return _worker.make(tickets)
+
+
+class _Maker(_Plans):
+    """Makes the rows of the disputes on tickets. Ids: a dispute's follows from its number;
+    its proposal, offer and survey (one each at most) take the same offset in their tables;
+    evidence and audit rows get theirs from the database."""
+
+    def make(self, tickets: list[_Ticket]) -> _Made:
+        made = _Made(len(tickets), {t.name: [] for t in TABLES})
+        for ticket in tickets:
+            for table, found in self._rows(ticket, made).items():
+                made.rows[table].extend(found)
+        if self.setup.encode:
+            made.rows = {name: _records(name, rows) for name, rows in made.rows.items()}
+        return made
+
+    def _id(self, table: str, number: int) -> int:
+        return self.setup.ids[table] + number - self.setup.first_number
+
+    def _rows(self, ticket: _Ticket, made: _Made) -> dict[str, list[dict[str, Any]]]:
+        plan = self.plan(ticket.seed, ticket.opened_at, ticket.due)
+        rng, number, prior = plan.rng, ticket.number, ticket.prior
         timeline, now = plan.timeline, self.now
         status = timeline.status
         created = timeline.created_at
-        buyer_index = self._customer_index(rng, vip=plan.rank == 1)
-        buyer = customer(buyer_index)
-        prior = self.prior[buyer_index]
-        self.prior[buyer_index] += 1
+        buyer = customer(plan.customer)
         reason = rng.choices(list(REASON_WEIGHTS), list(REASON_WEIGHTS.values()))[0]
         order_id = f"ORD-{number + 100_000}"
         order = make_order(rng, order_id, buyer, reason, created, big=plan.rank == 0)
-        dispute_id = self._next("disputes")
+        dispute_id = self._id("disputes", number)
         owner = None
         unassigned = UNASSIGNED_OPEN if status.is_open else UNASSIGNED_CLOSED
         if rng.random() >= unassigned:
@@ -377,17 +436,17 @@ class _Maker:
             "prior_disputes": prior,
         }
         row.update(self._clock(row, timeline, plan.due))
-        self.statuses[status.value] += 1
-        self.priorities[row["priority"]] += 1
+        made.statuses[status.value] += 1
+        made.priorities[row["priority"]] += 1
         if status.is_open:
-            self.open_count += 1
-            self.levels[row["sla_level"]] += 1
+            made.open += 1
+            made.levels[row["sla_level"]] += 1
             if row["sla_check_at"] is not None and row["sla_check_at"] <= now:
-                self.due_count += 1
+                made.due += 1
 
         found: dict[str, list[dict[str, Any]]] = {t.name: [] for t in TABLES}
         found["disputes"].append(row)
-        audit = _Audit(number, dispute_id, self)
+        audit = _Audit(number, dispute_id)
         audit.add(
             created,
             ("slack_user", opened_by),
@@ -405,7 +464,6 @@ class _Maker:
             digest = content_hash(draft)
             found["evidence_items"].append(
                 {
-                    "id": self._next("evidence_items"),
                     "dispute_id": dispute_id,
                     "kind": kind,
                     "source": source,
@@ -511,7 +569,7 @@ class _Maker:
         amount = _proposal_amount(rng, kind, row["disputed_amount_minor"])
         approver = rng.choice(APPROVERS)
         proposal = {
-            "id": self._next("proposals"),
+            "id": self._id("proposals", row["number"]),
             "dispute_id": row["id"],
             "kind": kind.value,
             "amount_minor": amount,
@@ -577,7 +635,7 @@ class _Maker:
         )
         answered = timeline.times[sent + 1] if answer is Status.APPROVED else None
         return {
-            "id": self._next("customer_offers"),
+            "id": self._id("customer_offers", row["number"]),
             "dispute_id": row["id"],
             "proposal_id": proposal["id"],
             "nonce": f"{rng.getrandbits(96):024x}",
@@ -602,7 +660,7 @@ class _Maker:
             rating = rng.choices((1, 2, 3, 4, 5), weights)[0]
             comment = rng.choice(COMMENTS) if rng.random() < 0.3 else None
         return {
-            "id": self._next("csat_surveys"),
+            "id": self._id("csat_surveys", row["number"]),
             "dispute_id": row["id"],
             "nonce": f"{rng.getrandbits(96):024x}",
             "created_at": created,
@@ -657,8 +715,8 @@ def _actor_for(after: Status, before: Status, agent: str, customer_id: str) -> t
 class _Audit:
     """One dispute's audit entries, ordered by time and chained as `disputes.audit` does."""
 
-    def __init__(self, number: int, dispute_id: int, maker: _Maker) -> None:
-        self.number, self.dispute_id, self.maker = number, dispute_id, maker
+    def __init__(self, number: int, dispute_id: int) -> None:
+        self.number, self.dispute_id = number, dispute_id
         self.entries: list[tuple[datetime, int, tuple[str, str], str, dict[str, Any], Any]] = []
 
     def add(
@@ -690,7 +748,6 @@ class _Audit:
             )
             rows.append(
                 {
-                    "id": self.maker._next("audit_entries"),
                     "dispute_id": self.dispute_id,
                     "seq": seq,
                     "at": at,
@@ -713,7 +770,7 @@ class _Writer:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def write(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+    async def write(self, rows: dict[str, Any]) -> None:
         async with self.db.engine.begin() as connection:
             for table in TABLES:
                 if rows[table.name]:
@@ -744,26 +801,12 @@ class _CopyWriter(_Writer):
     def __init__(self, db: Database, connection: AsyncConnection, raw: Any) -> None:
         super().__init__(db)
         self.connection, self.raw = connection, raw
-        self.json_columns = {
-            t.name: {c.name for c in t.columns if c.type.__class__.__name__ == "JSON"}
-            for t in TABLES
-        }
 
-    async def write(self, rows: dict[str, list[dict[str, Any]]]) -> None:
+    async def write(self, rows: dict[str, Any]) -> None:
         for table in TABLES:
-            found = rows[table.name]
-            if not found:
-                continue
-            columns = [c.name for c in table.columns]
-            json_columns = self.json_columns[table.name]
-            records = [
-                tuple(
-                    json.dumps(row[c]) if c in json_columns and row[c] is not None else row[c]
-                    for c in columns
-                )
-                for row in found
-            ]
-            await self.raw.copy_records_to_table(table.name, records=records, columns=columns)
+            columns, records = rows[table.name]
+            if records:
+                await self.raw.copy_records_to_table(table.name, records=records, columns=columns)
 
     async def _after(self, connection: AsyncConnection) -> None:
         for table in TABLES:
@@ -776,6 +819,28 @@ class _CopyWriter(_Writer):
 
     async def close(self) -> None:
         await self.connection.close()
+
+
+def _records(table: str, rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Rows as COPY takes them: the columns, and a tuple per row with JSON as text."""
+    if not rows:
+        return [], []
+    columns, dumped = list(rows[0]), JSON_COLUMNS[table]
+    return columns, [
+        tuple(json.dumps(row[c]) if c in dumped and row[c] is not None else row[c] for c in columns)
+        for row in rows
+    ]
+
+
+def _add(report: DatasetReport, made: _Made) -> None:
+    for table, found in made.rows.items():
+        count = len(found[1]) if isinstance(found, tuple) else len(found)
+        report.rows[table] = report.rows.get(table, 0) + count
+    report.open += made.open
+    report.due += made.due
+    report.statuses.update(made.statuses)
+    report.levels.update(made.levels)
+    report.priorities.update(made.priorities)
 
 
 async def _writer(db: Database) -> _Writer:
@@ -816,6 +881,7 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--now", type=datetime.fromisoformat, default=None)
     parser.add_argument("--history-days", type=int, default=365)
     parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--workers", type=int, default=1, help="processes making rows")
     args = parser.parse_args(argv)
     spec = DatasetSpec(
         args.disputes,
@@ -829,7 +895,7 @@ async def main(argv: list[str] | None = None) -> None:
     db = Database(args.database_url)
     try:
         await migrate(db)
-        _print_report(await fill(db, spec, _progress))
+        _print_report(await fill(db, spec, _progress, workers=args.workers))
     finally:
         await db.dispose()
 

@@ -114,13 +114,14 @@ async def _evidence_from_sources(row: DisputeRow) -> set[tuple[str, str, str, st
     return found
 
 
-async def test_the_same_seed_makes_the_same_rows(tmp_path) -> None:
+async def test_the_same_seed_makes_the_same_rows_with_any_number_of_workers(tmp_path) -> None:
     dumps = []
-    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+    for name, seed, workers in (("a", 7, 0), ("b", 7, 2), ("c", 8, 0)):
         db = Database(f"sqlite+aiosqlite:///{tmp_path / name}.db")
         try:
             await migrate(db)
-            await fill(db, DatasetSpec(120, open_share=0.2, due_share=0.25, seed=seed, now=NOW))
+            spec = DatasetSpec(120, open_share=0.2, due_share=0.25, seed=seed, now=NOW, batch=50)
+            await fill(db, spec, workers=workers)
             dumps.append(await _dump(db))
         finally:
             await db.dispose()
