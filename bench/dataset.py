@@ -1,7 +1,7 @@
 """A seeded dataset of disputes for the scan, insights and scale benchmarks.
 
     python -m bench.dataset --database-url URL --disputes N [--open-share 0.1]
-        [--due-share 0.01] [--seed 1] [--now 2026-11-18T15:00:00+00:00]
+        [--due-share 0.01] [--seed 1] [--now 2026-11-18T15:00:00+00:00] [--workers 1]
 
 Migrates the database, then adds N disputes as the app would have stored them by `now`: numbers
 and ids in the order the disputes were opened over `history_days`; an order snapshot each
@@ -20,8 +20,9 @@ breach moment (the scan will find a changed level). Priorities follow the file's
 first (urgent: returned goods worth 500.00+) for 4%, the second (high: VIP customers) for 9%.
 Owners: 50 people, 12% of open disputes unassigned.
 
-The same seed, count, shares and `now` give the same rows. SQLite rows go in through SQLAlchemy
-Core executemany, PostgreSQL rows through COPY (asyncpg `copy_records_to_table`), in batches.
+The same seed, count, shares and `now` give the same rows, whatever the number of `--workers`
+(processes making rows while this one writes them). SQLite rows go in through SQLAlchemy Core
+executemany, PostgreSQL rows through COPY (asyncpg `copy_records_to_table`), in batches.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import multiprocessing
 import random
 import sys
 import time
@@ -153,12 +155,13 @@ async def fill(
     spec: DatasetSpec,
     progress: Callable[[int, int], None] | None = None,
     *,
-    workers: int = 1,
+    workers: int = 0,
 ) -> DatasetReport:
     """Add `spec.disputes` disputes to a migrated database (after any already there).
 
     The rows are made by `workers` processes (0: a thread of this one) while this process
-    writes them; any number of workers makes the same rows."""
+    writes them; any number of workers makes the same rows. Workers are spawned: a script
+    calling this with workers runs its work under `if __name__ == "__main__":`."""
     started = time.perf_counter()
     now = (spec.now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     async with db.engine.connect() as connection:
@@ -172,10 +175,14 @@ async def fill(
     loop = asyncio.get_running_loop()
     pool: Executor
     if workers > 0:
-        pool = ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(setup,))
+        # Spawned, not forked: this process has threads (the database driver's) to not copy.
+        context = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_start_worker, initargs=(setup,)
+        )
         make: Callable[[list[_Ticket]], _Made] = _make_in_worker
     else:
-        pool, make = ThreadPoolExecutor(1), _Maker(setup).make
+        pool, make = ThreadPoolExecutor(1), _Maker(setup, planner.ages).make
     chunks = _chunks(planner.tickets(), spec.batch)
     try:
         pending: deque[asyncio.Future[_Made]] = deque()
@@ -258,10 +265,10 @@ class _Made:
 class _Plans:
     """Plans drawn from a dispute's own seed: the same in the planner and in any worker."""
 
-    def __init__(self, setup: _Setup) -> None:
+    def __init__(self, setup: _Setup, ages: StageAges | None = None) -> None:
         self.setup, self.spec, self.now = setup, setup.spec, setup.now
-        self.sla = SlaPolicy.load(setup.spec.sla_file)
-        self.ages = StageAges(self.sla, setup.now)
+        self.ages = ages or StageAges(SlaPolicy.load(setup.spec.sla_file), setup.now)
+        self.sla = self.ages.sla
         self.customers = max(10, int(setup.spec.disputes * 0.7))
 
     def plan(self, seed: int, opened_at: datetime | None, due: bool | None) -> _Plan:

@@ -219,14 +219,14 @@ def _times(created: datetime, spans: list[float]) -> list[datetime]:
 
 class StageAges:
     """How long ago a stage must have begun for its clock to have run a given length at `now`:
-    calendar time as it is, business time looked up in a table of the 5-minute steps before
+    calendar time as it is, business time looked up in a table of the 10-minute steps before
     `now` (close enough for picking a level: the level itself is computed by the policy)."""
 
-    STEP = timedelta(minutes=5)
+    STEP = timedelta(minutes=10)
 
-    def __init__(self, sla: SlaPolicy, now: datetime, days: int = 60) -> None:
+    def __init__(self, sla: SlaPolicy, now: datetime, days: int = 45) -> None:
         self.sla, self.now = sla, now
-        self._steps = days * 24 * 12
+        self._steps = days * 24 * 6
         self._elapsed = [
             business_time.elapsed(now - self.STEP * m, now, sla.calendar).total_seconds()
             for m in range(self._steps + 1)

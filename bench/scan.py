@@ -97,6 +97,7 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--scans", type=int, default=5, help="steady-state scans, a minute apart")
     parser.add_argument("--batch", type=int, default=500, help="the scan's batch size")
+    parser.add_argument("--workers", type=int, default=1, help="processes making the dataset")
     args = parser.parse_args(argv)
     backend = args.backend
     if args.database_url:
@@ -105,7 +106,8 @@ async def main(argv: list[str] | None = None) -> None:
     async with _database(backend, args.database_url) as db:
         print(f"SLA scan on {backend}: filling {disputes:,} disputes (seed {args.seed})")
         await migrate(db)
-        filled = await fill(db, DatasetSpec(disputes, seed=args.seed), _progress)
+        spec = DatasetSpec(disputes, seed=args.seed)
+        filled = await fill(db, spec, _progress, workers=args.workers)
         print(
             f"  filled {filled.total_rows:,} rows in {filled.seconds:.0f} s "
             f"({filled.rows_per_second:,.0f} rows/s); open {filled.open:,}, due {filled.due:,}"

@@ -33,7 +33,7 @@ SPEC = DatasetSpec(300, open_share=0.2, due_share=0.25, seed=7, now=NOW)
 
 
 async def test_the_rows_are_consistent_with_each_other_and_the_clock(db: Database) -> None:
-    report = await fill(db, SPEC)
+    report = await fill(db, SPEC, workers=0)
     sla = SlaPolicy.load(DEFAULT_SLA)
     async with db.reading() as session:
         disputes = list(await session.scalars(select(DisputeRow).order_by(DisputeRow.number)))
@@ -116,11 +116,11 @@ async def _evidence_from_sources(row: DisputeRow) -> set[tuple[str, str, str, st
 
 async def test_the_same_seed_makes_the_same_rows_with_any_number_of_workers(tmp_path) -> None:
     dumps = []
-    for name, seed, workers in (("a", 7, 0), ("b", 7, 2), ("c", 8, 0)):
+    for name, seed, workers in (("a", 7, 0), ("b", 7, 1), ("c", 8, 0)):
         db = Database(f"sqlite+aiosqlite:///{tmp_path / name}.db")
         try:
             await migrate(db)
-            spec = DatasetSpec(120, open_share=0.2, due_share=0.25, seed=seed, now=NOW, batch=50)
+            spec = DatasetSpec(80, open_share=0.2, due_share=0.25, seed=seed, now=NOW, batch=50)
             await fill(db, spec, workers=workers)
             dumps.append(await _dump(db))
         finally:
