@@ -96,6 +96,8 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--database-url", help="an empty database to fill (instead of a new one)")
     parser.add_argument("--disputes", type=int, help="default 100,000 (SQLite), 1,000,000")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--open-share", type=float, default=0.10)
+    parser.add_argument("--due-share", type=float, default=0.01, help="of the open disputes")
     parser.add_argument("--scans", type=int, default=5, help="steady-state scans, a minute apart")
     parser.add_argument("--batch", type=int, default=500, help="the scan's batch size")
     parser.add_argument("--workers", type=int, default=1, help="processes making the dataset")
@@ -107,7 +109,9 @@ async def main(argv: list[str] | None = None) -> None:
     async with _database(backend, args.database_url) as db:
         print(f"SLA scan on {backend}: filling {disputes:,} disputes (seed {args.seed})")
         await migrate(db)
-        spec = DatasetSpec(disputes, seed=args.seed)
+        spec = DatasetSpec(
+            disputes, open_share=args.open_share, due_share=args.due_share, seed=args.seed
+        )
         filled = await fill(db, spec, _progress, workers=args.workers)
         print(
             f"  filled {filled.total_rows:,} rows in {filled.seconds:.0f} s "
