@@ -37,29 +37,15 @@ def register(app: AsyncApp, deps: Deps) -> None:
         case, decision = await decided(deps, Subject.decode(action_value(body)).dispute)
         await client.views_push(trigger_id=body.get("trigger_id"), view=trace_modal(case, decision))
 
-    @app.action(ActionId.POLICY_SWITCH_REASON.value)
-    async def policy_switch_reason(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        client: AsyncWebClient,
-        respond: AsyncRespond,
-        context: AsyncBoltContext,
+    async def switch_reason(
+        subject: Subject, actor: Actor, client: AsyncWebClient, respond: Respond
     ) -> None:
-        await ack()
-        subject = Subject.decode(action_value(body))
         if subject.reason is None:
             raise DisputeError("That button names no reason to switch to.")
-        reason, user_id = subject.reason, body["user"]["id"]
+        await deps.policy.switch_reason(subject.dispute, subject.reason, actor, deps.disputes.gate)
+        await deps.threads.refresh(subject.dispute)
 
-        async def switch() -> None:
-            actor = await deps.actor(client, user_id)
-            await deps.policy.switch_reason(subject.dispute, reason, actor, deps.disputes.gate)
-            await deps.threads.refresh(subject.dispute)
-
-        async def job() -> None:
-            await answering_errors(respond, switch())
-
-        deps.later(context, job)
+    on_click(app, deps, ActionId.POLICY_SWITCH_REASON, switch_reason)
 
 
 async def decided(deps: Deps, number: int) -> tuple[CaseFile, PolicyDecision]:
