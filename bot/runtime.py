@@ -214,7 +214,7 @@ async def build_runtime(
         summary_at=settings.summary_time,
     )
     alert_service = AlertService(db, gate, snooze=timedelta(minutes=settings.alert_snooze_minutes))
-    digests = DigestPublisher(client, alert_service, destinations)
+    digests = DigestPublisher(client, alert_service, destinations, threads.links)
     alerting = Alerting(scan, digests, threads, every=every)
 
     deps = Deps(

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Iterable
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.alerts import MAX_LINES, digest_message, summary_message
 from blocks.text import Message
-from disputes.alerts import AlertService, DigestView
+from disputes.alerts import AlertService
 from disputes.sla_scan import SlaScan
 from handlers.errors import slack_error
+from handlers.threads import Threaded
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +24,12 @@ class DigestPublisher:
         client: AsyncWebClient,
         alerts: AlertService,
         destinations: dict[str, str],
+        links: Callable[[Iterable[Threaded]], Awaitable[dict[int, str]]],
     ) -> None:
         self.client = client
         self.alerts = alerts
+        # Links to the disputes' threads (`ThreadPublisher.links`: one permalink asked, ever).
+        self.links = links
         # Destination name (as the scan stores it) → Slack channel id or user id.
         self.destinations = destinations
 
@@ -57,7 +61,7 @@ class DigestPublisher:
         view = await self.alerts.digest(digest_id)
         if view.kind == "summary":
             return summary_message(view)
-        return digest_message(view, await self._links(view))
+        return digest_message(view, await self.links(view.lines[:MAX_LINES]))
 
     async def refresh(self, digest_id: int) -> None:
         """Show the digest as it is now (after a Take or a Snooze) wherever it was posted."""
@@ -69,23 +73,3 @@ class DigestPublisher:
                 )
             except SlackApiError as exc:
                 log.warning("digest %s not updated in %s: %s", digest_id, channel, slack_error(exc))
-
-    async def _links(self, view: DigestView) -> dict[int, str]:
-        """The threads' permalinks of the disputes shown, asked for together."""
-        shown = [line for line in view.lines[:MAX_LINES] if line.number and line.thread_ts]
-
-        async def one(channel: str, ts: str) -> str | None:
-            try:
-                found = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
-            except SlackApiError:
-                return None
-            return str(found["permalink"])
-
-        found = await asyncio.gather(
-            *(one(str(line.channel_id), str(line.thread_ts)) for line in shown)
-        )
-        return {
-            line.number: link
-            for line, link in zip(shown, found, strict=True)
-            if line.number and link
-        }

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -209,19 +210,20 @@ class ThreadPublisher:
         dispute = case.dispute
         if dispute.thread_ts is None or dispute.channel_id is None:
             return None
+        return await self._permalink(dispute.channel_id, dispute.thread_ts)
+
+    async def _permalink(self, channel: str, ts: str) -> str | None:
         try:
-            found = await self.client.chat_getPermalink(
-                channel=dispute.channel_id, message_ts=dispute.thread_ts
-            )
+            found = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
         except SlackApiError as exc:
-            log.warning("no permalink for %s: %s", dispute.ref, slack_error(exc))
+            log.warning("no permalink for %s/%s: %s", channel, ts, slack_error(exc))
             return None
         return str(found["permalink"])
 
-    async def links(self, disputes: Iterable[Dispute]) -> dict[int, str]:
+    async def links(self, disputes: Iterable[Threaded]) -> dict[int, str]:
         """Links to the threads of `disputes` (those that have one), built from each thread's
         channel and ts: the first permalink asked in this process shows how Slack writes them."""
-        threaded = [d for d in disputes if d.channel_id and d.thread_ts]
+        threaded = [d for d in disputes if d.number and d.channel_id and d.thread_ts]
         if not threaded:
             return {}
         for dispute in threaded[:3]:  # a thread deleted in Slack has no permalink: try another
@@ -231,20 +233,33 @@ class ThreadPublisher:
         if self._archives is None:
             return {}
         return {
-            d.number: f"{self._archives}{d.channel_id}/p{str(d.thread_ts).replace('.', '')}"
+            int(d.number or 0): (
+                f"{self._archives}{d.channel_id}/p{str(d.thread_ts).replace('.', '')}"
+            )
             for d in threaded
         }
 
-    async def _learn_archives(self, dispute: Dispute) -> str | None:
+    async def _learn_archives(self, dispute: Threaded) -> str | None:
         """The part of a message link before the channel ("https://acme.slack.com/archives/"),
         from the permalink of `dispute`'s thread."""
-        found = await self.permalink(CaseFile(dispute))
+        found = await self._permalink(str(dispute.channel_id), str(dispute.thread_ts))
         tail = f"/archives/{dispute.channel_id}/p{str(dispute.thread_ts).replace('.', '')}"
         if found is None or not found.split("?", 1)[0].endswith(tail):
             if found is not None:
                 log.warning("a permalink not written as expected: thread links left out")
             return None
         return found.split("?", 1)[0].removesuffix(tail) + "/archives/"
+
+
+class Threaded(Protocol):
+    """Anything naming a dispute's thread: a dispute, a queue row, a digest's line."""
+
+    @property
+    def number(self) -> int | None: ...
+    @property
+    def channel_id(self) -> str | None: ...
+    @property
+    def thread_ts(self) -> str | None: ...
 
 
 def channel_of(case: CaseFile) -> str:
