@@ -38,8 +38,6 @@ from storage.tables import Counter, DisputeRow
 
 log = logging.getLogger(__name__)
 
-HIGH_PRIORITY_MINOR = 20_000  # disputes over 200.00 (in the order's currency) jump the queue
-
 
 @dataclass(frozen=True, slots=True)
 class OpenRequest:
@@ -186,7 +184,7 @@ class IntakeService:
             currency=order.currency,
             order_total_minor=order.total_minor,
             disputed_amount_minor=disputed,
-            priority=priority(order, disputed),
+            # The priority is the SLA file's, set with the clock before the row is flushed.
             prior_disputes=prior or 0,
             opened_by=request.actor.id,
             status=Status.NEW.value,
@@ -282,8 +280,3 @@ def disputed_amount_minor(
         value = order.returned_value_minor or order.total_minor
     refunded = ledger.committed_minor() if ledger else order_claim_minor(order)
     return max(value - refunded, 0)
-
-
-def priority(order: Order, disputed_minor: int) -> str:
-    vip = order.customer.tier == "vip"
-    return "high" if vip or disputed_minor > HIGH_PRIORITY_MINOR else "normal"
