@@ -22,7 +22,6 @@ from disputes import audit
 from disputes.audit import Actor
 from disputes.errors import DisputeError
 from disputes.lifecycle import Status
-from disputes.models import dispute_ref
 from disputes.permissions import Gate
 from disputes.sla_clock import Clock
 from domain.roles import Action
@@ -300,10 +299,3 @@ class AlertService:
             return Snoozed(alert.digest_id, until, number)
 
         return await self.db.run(work)
-
-
-def describe(line: AlertLine) -> str:
-    """The alert's subject as plain words ("D-12", "@U123"), for logs."""
-    if line.number is not None:
-        return dispute_ref(line.number)
-    return f"@{line.person}"

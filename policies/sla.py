@@ -77,11 +77,6 @@ class SlaPolicy:
         names = self.priorities
         return priority in names and priority != names[-1]
 
-    def rank(self, priority: str) -> int:
-        """0 for the first (highest) priority; unknown names rank after every known one."""
-        names = self.priorities
-        return names.index(priority) if priority in names else len(names)
-
     def next_review(self, opened_at: datetime, now: datetime) -> datetime | None:
         """The next moment after `now` at which a priority rule on `age_hours` may change its
         answer for a dispute opened at `opened_at`; None when no rule reads the age."""
