@@ -29,6 +29,7 @@ from disputes.permissions import Gate
 from disputes.policy_decisions import decide
 from disputes.repository import UNAVAILABLE_ACTION, load_case, open_row_for_order
 from disputes.roles import CurrentRoles, Roles
+from disputes.tags import add_tags, order_tags
 from domain.orders import Order
 from domain.reasons import Reason
 from domain.roles import Action
@@ -212,6 +213,7 @@ class IntakeService:
             },
             at=now,
         )
+        await add_tags(session, row, order_tags(order), now)
         await _add_evidence(session, row, evidence, now)
         if self.policy is not None:
             await decide(session, row, self.policy)

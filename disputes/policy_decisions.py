@@ -14,6 +14,7 @@ from disputes.evidence_gathering import required_kinds
 from disputes.models import CaseFile
 from disputes.permissions import Gate
 from disputes.repository import load_case, load_row
+from disputes.tags import add_tags, rule_tags
 from domain.evidence import EvidenceKind
 from domain.orders import Order
 from domain.reasons import Reason
@@ -64,6 +65,7 @@ async def decide(session: AsyncSession, row: DisputeRow, current: CurrentPack) -
             decided_at=datetime.now(UTC),
         )
     )
+    await add_tags(session, row, rule_tags(rule.id for rule in decision.matched), datetime.now(UTC))
     baseline = required_kinds(Reason(row.reason), return_received=order_received(order))
     row.required_evidence = sorted({*baseline, *decision.required_evidence})
     await audit.append(

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from disputes import milestones
 from policies.sla import Level, SlaPolicy, stage_for
 from storage.db import Database
 from storage.tables import DisputeRow
@@ -75,15 +76,7 @@ def _entered_at(row: DisputeRow, stage: str) -> datetime:
     evidence_ready are both the first response), else when the current status was entered."""
     if row.sla_stage == stage and row.sla_entered_at is not None:
         return row.sla_entered_at
-    stamp = (row.state_times or {}).get(row.status)
-    if isinstance(stamp, str):
-        try:
-            at = datetime.fromisoformat(stamp)
-        except ValueError:
-            pass
-        else:
-            return at if at.tzinfo else at.replace(tzinfo=UTC)
-    return row.updated_at or row.created_at
+    return milestones.entered(row, row.status) or row.updated_at or row.created_at
 
 
 def apply(row: DisputeRow, clock: Clock) -> None:
@@ -102,7 +95,8 @@ def apply(row: DisputeRow, clock: Clock) -> None:
 
 def watch(db: Database, sla: SlaPolicy) -> None:
     """Keep the clock of every dispute written through `db`: recomputed before each flush, and
-    due for the scan's look at once (an owner, a status or a priority may raise an alert)."""
+    due for the scan's look at once (an owner, a status or a priority may raise an alert); its
+    milestones stamped, and the stage run a write ended recorded."""
 
     def before_flush(session: Session) -> None:
         now = datetime.now(UTC)
@@ -111,9 +105,13 @@ def watch(db: Database, sla: SlaPolicy) -> None:
                 continue
             if row in session.dirty and not session.is_modified(row):
                 continue
+            before = milestones.StageBefore.of(row)
             try:
+                milestones.stamp(row, sla)
                 apply(row, clock_of(row, sla, now))
                 row.sla_check_at = now if stage_for(row.status) is not None else None
+                if row.id is not None and (run := milestones.ended_run(row, before, now)):
+                    session.add(run)
             except Exception:  # the write goes on; the scan reports what is wrong with the row
                 log.exception("the clock of D-%s could not be computed", row.number)
                 row.sla_check_at = now

@@ -66,12 +66,22 @@ class DisputeRow(Base):
     sla_due_at: Mapped[datetime | None]
     sla_level: Mapped[str] = mapped_column(String(10), default="ok", server_default="ok")
     sla_check_at: Mapped[datetime | None]
+    # Milestones for insights, kept by `disputes.milestones` on every change: when the dispute
+    # was first resolved (never cleared) and how many business seconds that took, when it was
+    # first reopened after that, and when it last closed (NULL while open).
+    resolved_at: Mapped[datetime | None]
+    resolve_business_seconds: Mapped[int | None] = mapped_column(BigInteger)
+    reopened_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         Index("ix_disputes_sla_check", "sla_check_at"),
         Index("ix_disputes_owner_due", "owner_id", "sla_due_at"),
         Index("ix_disputes_level_due", "sla_level", "sla_due_at"),
+        Index("ix_disputes_created_at", "created_at"),
+        Index("ix_disputes_resolved_at", "resolved_at"),
+        Index("ix_disputes_closed_at", "closed_at"),
     )
 
 
@@ -308,7 +318,10 @@ class CustomerOfferRow(Base):
     answered_at: Mapped[datetime | None]
     decline_reason: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (UniqueConstraint("proposal_id", name="uq_customer_offers_proposal"),)
+    __table_args__ = (
+        UniqueConstraint("proposal_id", name="uq_customer_offers_proposal"),
+        Index("ix_customer_offers_dispute", "dispute_id"),
+    )
 
 
 class CsatRow(Base):
@@ -436,3 +449,42 @@ class SchedulerLeaseRow(Base):
     holder: Mapped[str | None] = mapped_column(String(100))
     fence: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     expires_at: Mapped[datetime | None]
+
+
+class DisputeTagRow(Base):
+    """What a dispute is about, for recurring reasons: the SKUs and categories returned, the
+    carriers that shipped them (from the order at intake), and the policy rules cited (`rule`,
+    added when a decision first cites them). `opened_at` is the dispute's, so a period's groups
+    are counted from this table alone."""
+
+    __tablename__ = "dispute_tags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id", ondelete="RESTRICT"))
+    dimension: Mapped[str] = mapped_column(String(20))  # sku, category, carrier, rule
+    value: Mapped[str] = mapped_column(String(200))
+    opened_at: Mapped[datetime]
+    added_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("dispute_id", "dimension", "value", name="uq_dispute_tags_value"),
+        Index("ix_dispute_tags_dimension_opened", "dimension", "opened_at"),
+    )
+
+
+class SlaStageRunRow(Base):
+    """One finished run of a dispute's service-level clock: the stage, when it was entered and
+    due, when it was left, and whether it was left after it was due (a breach)."""
+
+    __tablename__ = "sla_stage_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("disputes.id", ondelete="RESTRICT"))
+    stage: Mapped[str] = mapped_column(String(30))
+    priority: Mapped[str] = mapped_column(String(10))
+    entered_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    left_at: Mapped[datetime]
+    breached: Mapped[bool]
+
+    __table_args__ = (Index("ix_sla_stage_runs_left", "left_at"),)

@@ -1,0 +1,67 @@
+"""What a dispute is about, stored for recurring reasons and for the effect of citations: the
+SKUs and categories returned, the carriers that shipped them, and the rules a decision cited."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.orders import Order
+from storage.tables import DisputeRow, DisputeTagRow
+
+MAX_VALUE = 200
+
+
+class Dimension(StrEnum):
+    SKU = "sku"
+    CATEGORY = "category"
+    CARRIER = "carrier"
+    RULE = "rule"
+
+
+Tag = tuple[Dimension, str]
+
+
+def order_tags(order: Order) -> set[Tag]:
+    """The SKUs and categories returned (every item when the return names none), and the
+    carriers that shipped the order."""
+    returned = (
+        {entry.sku for entry in order.return_request.items} if order.return_request else set()
+    )
+    chosen = [item for item in order.items if item.sku in returned] or order.items
+    tags: set[Tag] = {(Dimension.SKU, item.sku) for item in chosen if item.sku}
+    tags |= {(Dimension.CATEGORY, item.category) for item in chosen if item.category}
+    tags |= {(Dimension.CARRIER, s.carrier) for s in order.shipments if s.carrier}
+    return tags
+
+
+def rule_tags(rule_ids: Iterable[str]) -> set[Tag]:
+    return {(Dimension.RULE, rule_id) for rule_id in rule_ids}
+
+
+async def add_tags(session: AsyncSession, row: DisputeRow, tags: set[Tag], at: datetime) -> None:
+    """Store the tags the dispute does not have yet (a tag is never removed or moved)."""
+    if not tags:
+        return
+    have = {
+        (Dimension(dimension), value)
+        for dimension, value in await session.execute(
+            select(DisputeTagRow.dimension, DisputeTagRow.value).where(
+                DisputeTagRow.dispute_id == row.id
+            )
+        )
+    }
+    for dimension, value in sorted(tags - have):
+        session.add(
+            DisputeTagRow(
+                dispute_id=row.id,
+                dimension=dimension.value,
+                value=value[:MAX_VALUE],
+                opened_at=row.created_at,
+                added_at=at,
+            )
+        )
