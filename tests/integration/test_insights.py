@@ -547,3 +547,19 @@ async def test_more_history_never_lowers_the_counts_and_rates_stay_rates(
         ):
             assert rate is None or 0.0 <= rate <= 1.0
         before = after
+
+
+async def test_the_weekly_trend_of_a_hand_made_month(db: Database, tmp_path: Path) -> None:
+    await november().write(db)
+    weeks = await InsightsService(db, sla(tmp_path)).trend(at(1, 0, 12), weeks=4)
+    assert [(w.start, w.end) for w in weeks] == [
+        (at(3), at(10)),
+        (at(10), at(17)),
+        (at(17), at(24)),
+        (at(24), at(1, 0, 12)),
+    ]
+    # Opened: D2, D3, D4 | D7 | none | D6. Resolved: D2 (24 h), D3 (4 h), D4 (48 h) | D5.
+    assert [(w.opened, w.resolved) for w in weeks] == [(3, 3), (1, 1), (0, 0), (1, 0)]
+    assert [w.median_hours for w in weeks] == [24.0, 504.0, None, None]
+    # Ratings of the first week's resolved: D2 3, D3 unanswered, D4 4.
+    assert [w.csat_score for w in weeks] == [0.5, None, None, None]
