@@ -111,9 +111,13 @@ TABLES: tuple[Table, ...] = tuple(
         "audit_entries",
         "proposals",
         "customer_offers",
+        "refund_ledger",
+        "refund_requests",
         "csat_surveys",
     )
 )
+NUMBERED = tuple(t for t in TABLES if "id" in t.columns)  # the tables with an id sequence
+STRIDED = ("proposals", "customer_offers", "refund_requests")  # ROUND_SLOTS ids per dispute
 JSON_COLUMNS = {
     t.name: frozenset(c.name for c in t.columns if isinstance(c.type, JSON)) for t in TABLES
 }
@@ -182,7 +186,7 @@ async def fill(
     started = time.perf_counter()
     now = (spec.now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     async with db.engine.connect() as connection:
-        ids = {t.name: await _next_id(connection, t) for t in TABLES}
+        ids = {t.name: await _next_id(connection, t) for t in NUMBERED}
         counter = select(CounterRow.value).where(CounterRow.name == "dispute")
         first_number = int(await connection.scalar(counter) or 0) + 1
     setup = _Setup(spec, now, ids, first_number, encode=not db.is_sqlite)
@@ -448,7 +452,7 @@ class _Maker(_Plans):
 
     def _id(self, table: str, number: int, slot: int = 0) -> int:
         offset = number - self.setup.first_number
-        if table in ("proposals", "customer_offers"):
+        if table in STRIDED:
             return self.setup.ids[table] + offset * ROUND_SLOTS + slot
         return self.setup.ids[table] + offset
 
@@ -586,15 +590,24 @@ class _Maker(_Plans):
                 after={"from": None, "to": owner, "by": owner, "why": "take"},
             )
         resolutions = Resolutions(
-            rng, row, timeline, agent, now, lambda table, slot: self._id(table, number, slot)
+            rng,
+            row,
+            timeline,
+            agent,
+            now,
+            lambda table, slot: self._id(table, number, slot),
+            buyer.email,
         )
         resolutions.make(amounts)
         found["proposals"] = resolutions.proposals
         found["customer_offers"] = resolutions.offers
+        found["refund_requests"] = resolutions.refunds
         found["csat_surveys"] = resolutions.surveys
+        if ticket.follows is None:  # the payment's ledger row, made at the order's first intake
+            found["refund_ledger"] = [_ledger(order)]
         for i, (before, after) in enumerate(itertools.pairwise(timeline.statuses)):
             event = event_between(before, after)
-            actor = actor_for(after, before, agent, buyer.email)
+            actor = resolutions.actors.get(i + 1) or actor_for(after, before, agent, buyer.email)
             audit.add(
                 timeline.times[i + 1],
                 actor,
@@ -602,6 +615,8 @@ class _Maker(_Plans):
                 before={"status": before.value},
                 after={"status": after.value, **resolutions.details.get(i + 1, {})},
             )
+        for at, actor, action, after_entry, early in resolutions.entries:
+            audit.add(at, actor, action, after=after_entry, early=early)
         for survey in resolutions.surveys:
             if survey["rating"] is not None:
                 audit.add(
@@ -659,6 +674,19 @@ class _Maker(_Plans):
             else:  # written a moment ago: the write makes the clock due at once
                 check_at = row["updated_at"]
         return _clock_columns(clock, check_at)
+
+
+def _ledger(order: GeneratedOrder) -> dict[str, Any]:
+    """The payment's row as `disputes.ledger.ensure_ledger` makes it (the provider unread)."""
+    return {
+        "payment_reference": order.wire["payment"]["reference"],
+        "currency": order.currency,
+        "paid_minor": order.total_minor,
+        "order_claim_minor": order.order_claim_minor,
+        "provider_refunds": None,
+        "provider_read_at": None,
+        "provider_error": None,
+    }
 
 
 def _probe(row: dict[str, Any], timeline: Timeline) -> DisputeRow:
@@ -741,7 +769,7 @@ class _CopyWriter(_Writer):
                 await self.raw.copy_records_to_table(table.name, records=records, columns=columns)
 
     async def _after(self, connection: AsyncConnection) -> None:
-        for table in TABLES:
+        for table in NUMBERED:
             await connection.execute(
                 text(
                     f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "

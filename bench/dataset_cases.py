@@ -105,10 +105,15 @@ RULE_EFFECT = {
     "after-window-store-credit": -0.5,
 }
 # Hours to an answer are drawn log-uniformly in these bounds, then scaled by the speed below.
-ACCEPT_HOURS = (1.0, 96.0)
+ACCEPT_HOURS = (2.0, 72.0)
 DECLINE_HOURS = (0.5, 72.0)
-EVIDENCE_SPEED = {EvidenceKind.PROOF_OF_DAMAGE: 0.55, EvidenceKind.ATTACHMENT: 0.8}
-RULE_SPEED = {"wrong-item": 0.6, "damage-reported-48h": 0.7, "condition-grade-c-d": 1.5}
+EVIDENCE_SPEED = {EvidenceKind.PROOF_OF_DAMAGE: 0.45, EvidenceKind.ATTACHMENT: 0.75}
+RULE_SPEED = {
+    "wrong-item": 0.5,
+    "damage-reported-48h": 0.6,
+    "tags-and-packaging": 1.4,
+    "condition-grade-c-d": 1.6,
+}
 DECLINED_SHARE = 0.7  # of the offers not accepted; the rest expire unanswered
 
 # The upstream problems of the last SURGE_DAYS: a defective batch of one SKU, and one carrier

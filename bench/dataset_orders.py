@@ -75,6 +75,7 @@ class GeneratedOrder:
     return_received: bool
     evidence: list[tuple[str, str, str, dict[str, Any], str | None]]  # kind, source, summary, ...
     tags: list[tuple[str, str]]  # what `disputes.tags.order_tags` finds in it, sorted
+    order_claim_minor: int  # what the order system says it refunded
 
 
 def customer(index: int) -> Customer:
@@ -238,7 +239,7 @@ def make_order(
     tags = {("sku", sku) for sku, *_ in returned} | {("category", c) for _, _, c, *_ in returned}
     tags.add(("carrier", carrier))
     return GeneratedOrder(
-        wire, currency, total, disputed, received_at is not None, evidence, sorted(tags)
+        wire, currency, total, disputed, received_at is not None, evidence, sorted(tags), refunded
     )
 
 

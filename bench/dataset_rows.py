@@ -1,6 +1,6 @@
 """Rows of one generated dispute beyond the dispute itself, as the app's services write them:
-proposals, offers and the answers to them, the satisfaction survey, evidence filed during
-review, tags, finished stage runs, and the audit trail that names them."""
+proposals, offers and the answers to them, refund requests, the satisfaction survey, evidence
+filed during review, tags, and the audit trail that names them."""
 
 from __future__ import annotations
 
@@ -14,13 +14,21 @@ from bench.dataset_cases import Case
 from bench.dataset_timeline import OFFER_DAYS, Round, Timeline
 from disputes.audit import GENESIS, entry_hash
 from disputes.evidence_gathering import content_hash
+from disputes.intake import basis_for
 from disputes.lifecycle import Status
+from disputes.payments import provider_request_id
 from domain.evidence import EvidenceDraft, EvidenceKind
 from domain.resolutions import MONEY_KINDS, Resolution
 
 Row = dict[str, Any]
 Actor = tuple[str, str]  # (actor type, actor id), as `disputes.audit.Actor` stores them
-ROUND_SLOTS = 4  # ids kept per dispute for its proposals, and for its offers
+ROUND_SLOTS = 4  # ids kept per dispute for its proposals, its offers, its refund requests
+REFUNDS: Actor = ("system", "refunds")
+REFUND_OUTCOMES = {
+    Status.RESOLVED: "succeeded",
+    Status.EXECUTION_FAILED: "failed",
+    Status.NEEDS_ATTENTION: "unknown",
+}
 APPROVERS = tuple(f"U0{(n * 104_729) % 100_000:05d}SV" for n in range(1, 7))
 CSAT_SHARE, CSAT_ANSWERED = 0.92, 0.38
 CSAT_DAYS, REMINDER_HOURS = 30, 72
@@ -113,9 +121,9 @@ def actor_for(after: Status, before: Status, agent: str, customer: str) -> Actor
     if after is Status.OFFER_EXPIRED:
         return ("system", "conversation")
     if after in (Status.EXECUTING, Status.EXECUTION_FAILED, Status.NEEDS_ATTENTION):
-        return ("system", "refund-worker")
+        return REFUNDS
     if after is Status.RESOLVED and before is not Status.APPROVED:
-        return ("system", "refund-worker")
+        return REFUNDS
     return ("slack_user", agent)
 
 
@@ -131,15 +139,25 @@ class Resolutions:
     agent: str
     now: datetime
     ids: Callable[[str, int], int]
+    customer: str  # who answers offers, as the audit names them
     proposals: list[Row] = field(default_factory=list)
     offers: list[Row] = field(default_factory=list)
+    refunds: list[Row] = field(default_factory=list)
     surveys: list[Row] = field(default_factory=list)
     details: dict[int, dict[str, Any]] = field(default_factory=dict)
+    actors: dict[int, Actor] = field(default_factory=dict)  # who took a status step, if not
+    # the one `actor_for` names
+    # Audit entries besides the status steps: (at, actor, action, after, written before the
+    # status step of the same moment).
+    entries: list[tuple[datetime, Actor, str, dict[str, Any], bool]] = field(default_factory=list)
 
     def make(self, amounts: list[int | None]) -> None:
         timeline = self.timeline
         for slot, (found, amount) in enumerate(zip(timeline.rounds, amounts, strict=True)):
             self._round(slot, found, amount)
+            decided = _decided(found)
+            if found.kind in MONEY_KINDS and amount is not None and decided is not None:
+                self._refund(slot, decided, amount)
         for index, status in enumerate(timeline.statuses):
             if status is Status.RESOLVED and timeline.statuses[index - 1] is Status.APPROVED:
                 kind = self._round_before(index).kind
@@ -195,6 +213,7 @@ class Resolutions:
         }
         if approved is not None:
             self.details[approved] = {"proposal": proposal["id"]}
+            self.actors[approved] = ("slack_user", approver)
         if found.offered is not None:
             self._offer(slot, found, proposal)
 
@@ -234,6 +253,94 @@ class Resolutions:
             if found.answer == "declined":
                 named["reason"] = reason or ""
             self.details[answered] = named
+
+    def _refund(self, slot: int, decided: int, amount: int) -> None:
+        """The refund request the decision queued, and what the worker made of it so far:
+        succeeded once the dispute was resolved, failed or unknown when it stopped there,
+        in flight while it executes, pending before that."""
+        statuses, times, row = self.timeline.statuses, self.timeline.times, self.row
+        if decided + 1 < len(statuses) and statuses[decided + 1] is not Status.EXECUTING:
+            return
+        executing = times[decided + 1] if decided + 1 < len(statuses) else None
+        ended = status = None
+        for index in range(decided + 2, len(statuses)):  # until the refund settled
+            ended, status = times[index], REFUND_OUTCOMES.get(statuses[index])
+            if statuses[index] is not Status.NEEDS_ATTENTION:
+                break
+        if status is None:
+            ended, status = None, "pending" if executing is None else "in_flight"
+        request_id = self.ids("refund_requests", slot)
+        key = f"dd-{row['number']}-{self.rng.getrandbits(128):032x}"
+        refund_id = f"re_{self.rng.getrandbits(96):024x}" if status == "succeeded" else None
+        requester = self.actors.get(decided) or (
+            ("customer", self.customer)
+            if statuses[decided - 1] is Status.AWAITING_CUSTOMER
+            else ("slack_user", self.agent)
+        )
+        self.refunds.append(
+            {
+                "id": request_id,
+                "dispute_id": row["id"],
+                "payment_reference": row["order_snapshot"]["payment"]["reference"],
+                "amount_minor": amount,
+                "currency": row["currency"],
+                "gateway": "stripe",
+                "idempotency_key": key,
+                "provider_ref": provider_request_id(request_id, key),
+                "status": status,
+                "basis": basis_for(row["reason"]).value,
+                "attempts": 0 if executing is None else 1,
+                "fence": 0 if executing is None else 1,
+                "lease_until": executing + timedelta(minutes=2)
+                if status == "in_flight" and executing
+                else None,
+                "sends": 0 if executing is None else 1,
+                "last_in_flight_at": executing,
+                "unknown_since": executing if status == "unknown" else None,
+                "attention": "unknown_too_long" if status == "unknown" else None,
+                "provider_refund_id": refund_id,
+                "provider_refund_ids": [refund_id] if refund_id else [],
+                "failure_reason": "The provider refused the refund."
+                if status == "failed"
+                else None,
+                "requested_by": requester[1],
+                "proposed_by": self.agent,
+                "proposal_id": self.ids("proposals", slot),
+                "created_at": times[decided],
+                "updated_at": ended or executing or times[decided],
+                "claimed_at": executing,
+                "next_attempt_at": ended or times[decided],
+            }
+        )
+        self.entries.append(
+            (
+                times[decided],
+                requester,
+                "refund.requested",
+                {
+                    "refund_request": request_id,
+                    "amount_minor": amount,
+                    "currency": row["currency"],
+                    "idempotency_key": key,
+                },
+                False,
+            )
+        )
+        if executing is not None:
+            self.entries.append(
+                (
+                    executing,
+                    REFUNDS,
+                    "refund.sent",
+                    {"refund_request": request_id, "send": 1},
+                    False,
+                )
+            )
+        if ended is not None:
+            after_entry: dict[str, Any] = {"refund_request": request_id}
+            if refund_id:
+                after_entry |= {"provider_refund_id": refund_id, "amount_minor": amount}
+            self.entries.append((ended, REFUNDS, f"refund.{status}", after_entry, True))
 
     def _survey(self, kind: Resolution, resolved_at: datetime, *, second: bool) -> Row:
         rng = self.rng
@@ -373,8 +480,12 @@ class Audit:
         *,
         before: dict[str, Any] | None = None,
         after: dict[str, Any] | None = None,
+        early: bool = False,
     ) -> None:
-        self.entries.append((at, len(self.entries), actor, action, before or {}, after or {}))
+        """An entry at `at`; among entries of one moment, `early` ones come first (written
+        earlier in the same transaction), the rest in the order added."""
+        order = len(self.entries) - (1 << 30 if early else 0)
+        self.entries.append((at, order, actor, action, before or {}, after or {}))
 
     def rows(self) -> list[Row]:
         rows, prev = [], GENESIS

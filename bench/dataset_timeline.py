@@ -35,6 +35,7 @@ WITHDRAWN_AFTER_EXPIRY = 0.4  # of the disputes whose offer expired
 MAX_ROUNDS = 3  # proposals on the way to a resolution
 SECOND_OFFER_SHARE = 0.6  # after a declined or expired offer: another offer (else a decision)
 REOPEN_SHARE = 0.03  # of the resolved disputes: reopened, and resolved again
+SLOW_REFUND_SHARE = 0.03  # refunds whose outcome stayed unknown until a person looked
 OFFER_DAYS = 14
 KIND_WEIGHTS = {
     Resolution.FULL_REFUND: 35,
@@ -66,7 +67,7 @@ GAPS: dict[Status, tuple[int, int]] = {
     Status.AWAITING_CUSTOMER: (MINUTE, 10 * MINUTE),
     Status.EXECUTING: (1, MINUTE),
     Status.EXECUTION_FAILED: (2, 10 * MINUTE),
-    Status.NEEDS_ATTENTION: (10 * MINUTE, 2 * HOUR),
+    Status.NEEDS_ATTENTION: (15 * MINUTE, 2 * HOUR),
     Status.RESOLVED: (2, 2 * MINUTE),
     Status.WITHDRAWN: (HOUR, 5 * DAY),
     Status.ESCALATED: (HOUR, DAY),
@@ -74,6 +75,7 @@ GAPS: dict[Status, tuple[int, int]] = {
 }
 ACCEPTED_GAP = (HOUR, 4 * DAY)  # awaiting the customer -> approved again
 UNPAID_GAP = (MINUTE, 30 * MINUTE)  # approved -> resolved without a payment
+SETTLED_GAP = (2 * HOUR, 3 * DAY)  # needs attention -> resolved, the refund found at last
 LEVEL_FRACTIONS = {"ok": (0.02, 0.72), "warning": (0.76, 0.98), "breached": (1.02, 3.0)}
 TOUCH_WINDOW = 10 * MINUTE  # a due clock's stage started or crossed a line this recently
 
@@ -216,6 +218,11 @@ class _Path:
     def carry_out(self, kind: Resolution) -> None:
         if kind in MONEY_KINDS:
             self.go(Status.EXECUTING)
+            if self.rng.random() < SLOW_REFUND_SHARE:
+                self.go(Status.NEEDS_ATTENTION)
+                low, high = SETTLED_GAP
+                self.go(Status.RESOLVED, math.exp(self.rng.uniform(math.log(low), math.log(high))))
+                return
         self.go(Status.RESOLVED)
 
     def timeline(self, created: datetime) -> Timeline:

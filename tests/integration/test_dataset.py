@@ -17,10 +17,13 @@ from bench.dataset_timeline import OFFER_DAYS
 from connectors.orders.evidence_sources import default_evidence_sources
 from disputes import audit, milestones, sla_clock
 from disputes.evidence_gathering import content_hash
+from disputes.insight_report import Period
+from disputes.insights import InsightsService
 from disputes.lifecycle import Status
 from disputes.sla_clock import clock_of, facts_of
 from disputes.tags import order_tags
 from domain.orders import Order
+from domain.resolutions import MONEY_KINDS
 from policies.sla import SlaPolicy, stage_for
 from storage.db import Database
 from storage.migrate import migrate
@@ -33,12 +36,15 @@ from storage.tables import (
     DisputeTagRow,
     EvidenceRow,
     ProposalRow,
+    RefundLedgerRow,
+    RefundRequestRow,
     SlaStageRunRow,
 )
 
 NOW = datetime(2026, 11, 18, 15, 7, 30, tzinfo=UTC)  # a Wednesday afternoon in New York
 SPEC = DatasetSpec(300, open_share=0.2, due_share=0.25, seed=7, now=NOW)
 PACK = ROOT / "policies" / "packs" / "default.yml"
+MONEY = {kind.value for kind in MONEY_KINDS}
 
 
 async def test_the_rows_are_consistent_with_each_other_and_the_clock(db: Database) -> None:
@@ -149,7 +155,8 @@ async def _dump(db: Database) -> list[Any]:
 async def test_what_insights_read_is_what_the_app_would_have_stored(db: Database) -> None:
     """Milestones and stage runs as the app's own write hook makes them from the audited
     steps; tags from the order snapshot and the pack's rules; offers answered as audited."""
-    await fill(db, DatasetSpec(600, open_share=0.1, due_share=0.0, seed=3, now=NOW), workers=0)
+    spec = DatasetSpec(600, open_share=0.1, due_share=0.0, seed=3, now=NOW, history_days=120)
+    await fill(db, spec, workers=0)
     sla = SlaPolicy.load(DEFAULT_SLA)
     async with db.reading() as session:
         disputes = list(await session.scalars(select(DisputeRow).order_by(DisputeRow.number)))
@@ -160,6 +167,8 @@ async def test_what_insights_read_is_what_the_app_would_have_stored(db: Database
         offers = list(await session.scalars(select(CustomerOfferRow).order_by(CustomerOfferRow.id)))
         proposals = {p.id: p for p in await session.scalars(select(ProposalRow))}
         ratings = list(await session.scalars(select(CsatRow.rating).where(CsatRow.rating > 0)))
+        refunds = list(await session.scalars(select(RefundRequestRow)))
+        ledgers = set(await session.scalars(select(RefundLedgerRow.payment_reference)))
     rules = {rule["id"] for rule in yaml.safe_load(PACK.read_text())["rules"]}
     resolved = [d for d in disputes if d.resolved_at is not None]
     assert len(resolved) > 400
@@ -206,6 +215,23 @@ async def test_what_insights_read_is_what_the_app_would_have_stored(db: Database
     assert any(found[:2] == ["declined", "accepted"] for found in offered.values())
     assert sum(r >= 4 for r in ratings) > 2 * sum(r <= 2 for r in ratings)
 
+    by_id = {d.id: d for d in disputes}
+    succeeded = {
+        (dispute_id, at)
+        for dispute_id, found in steps.items()
+        for at, action, _ in found
+        if action == "status.execution_succeeded"
+    }
+    assert {r.status for r in refunds} >= {"succeeded", "unknown"}
+    for refund in refunds:
+        proposal, row = proposals[refund.proposal_id], by_id[refund.dispute_id]
+        assert proposal.dispute_id == row.id and proposal.kind in MONEY
+        assert refund.amount_minor == proposal.amount_minor and refund.currency == row.currency
+        assert refund.payment_reference == row.order_snapshot["payment"]["reference"]  # type: ignore[index]
+        assert refund.payment_reference in ledgers
+        if refund.status == "succeeded":
+            assert (row.id, refund.updated_at) in succeeded and row.resolved_at is not None
+
     by_order = defaultdict(list)
     for row in disputes:
         by_order[row.order_id].append(row)
@@ -215,6 +241,15 @@ async def test_what_insights_read_is_what_the_app_would_have_stored(db: Database
         assert first.closed_at is not None and later.created_at > first.closed_at
         assert later.order_snapshot == first.order_snapshot
         assert later.customer_id == first.customer_id
+
+    report = await InsightsService(db, sla).report(Period.parse("30d", NOW))
+    assert report.disputes.resolved > 50 and report.time_to_resolve_hours.median
+    assert report.time_to_resolve_business_hours.p90 and report.refunds_paid
+    assert report.first_contact_resolution_rate and report.csat.score
+    assert 0 < report.first_contact_resolution_rate < 1
+    assert all(stage.rate is not None for stage in report.sla_breach_rate)
+    assert any(e.note is None for e in report.evidence_effect)
+    assert any(e.note is None for e in report.citation_effect)
 
 
 def test_one_sku_and_one_carrier_rise_in_the_last_days() -> None:
