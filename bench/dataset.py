@@ -9,8 +9,9 @@ and ids in the order the disputes were opened over `history_days`; an order snap
 a person or the customer filed during review (photos, a file, a reply by mail); the statuses
 passed (`state_times`) with one audit entry per step, chained per dispute by
 `disputes.audit.entry_hash` so `audit verify` passes; the proposals, the offers and the
-customer's answers to them (accepted, declined, expired), and a CSAT survey for most resolved
-ones (about 38% answered, mostly 4s and 5s). Policy decisions, refunds and customer messages
+customer's answers to them (accepted, declined, expired), the refund request of each option
+that moves money once carried out (with the payment's ledger row), and a CSAT survey for most
+resolved ones (about 38% answered, mostly 4s and 5s). Policy decisions and customer messages
 are not generated.
 
 What insights read is as the app's write hook (`disputes.sla_clock.watch`) keeps it: the

@@ -15,6 +15,9 @@ from storage.db import Database
 
 SKIPPED = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA|EXPLAIN)", re.I)
 SQLITE_TABLE = re.compile(r"^(SCAN|SEARCH) ([A-Za-z_]\w*)")  # not "SCAN 15 CONSTANT ROWS"
+ALIAS = re.compile(
+    r"_\d+$"
+)  # SQLAlchemy's anonymous aliases: disputes_1, as SQLite's plan names them
 PG_NODE = re.compile(
     r"(Seq Scan|Bitmap Heap Scan) on (\w+)"
     r"|(?<!Bitmap )(Index Only Scan|Index Scan) using \w+ on (\w+)"
@@ -91,6 +94,7 @@ def read_kinds(db: Database, plan: list[str]) -> dict[str, str]:
             if match is None:
                 continue
             verb, table = match.groups()
+            table = ALIAS.sub("", table)
             if verb == "SEARCH":
                 how = "index"
             elif "COVERING INDEX" in line:
