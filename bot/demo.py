@@ -1,8 +1,9 @@
 """`dispute-desk demo`: the whole demo world on loopback.
 
 The Slack sandbox, localstripe with the demo orders paid in it, an SMTP sink for the customer's
-mail, a roles file for the sandbox users, the app on SQLite, and a handful of disputes opened
-through the real Slack path and left in different states. Ctrl-C (or SIGTERM) stops it all.
+mail, a roles file for the sandbox users, the app on SQLite with 90 days of closed disputes
+behind it (`bot.demo_history`, for insights), and a handful of disputes opened through the real
+Slack path and left in different states. Ctrl-C (or SIGTERM) stops it all.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import contextlib
 import os
 import signal
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import demo_world
+from bot.demo_history import DAYS
+from bot.demo_history_rows import seed_history
 from bot.serve import http_server, start_runtime
 from bot.settings import Settings, load_settings
 from sandbox.page.transcript import render_transcript
@@ -188,6 +192,11 @@ async def _run_app(
         app_port = server.servers[0].sockets[0].getsockname()[1]
         app_url = f"http://127.0.0.1:{app_port}"
         _say(f"App (HTTP mode): {app_url}/slack/events · database {database}")
+        if runtime.sla is not None:  # before the seeds: the history holds the first numbers
+            pack = runtime.deps.policy.current.refresh()
+            written = await seed_history(runtime.db, runtime.sla, pack, datetime.now(UTC))
+            if written:
+                _say(f"History: {written} closed disputes over {DAYS} days (D-1 .. D-{written})")
         signing_secret = settings.slack_signing_secret
         assert signing_secret is not None
         async with SlackDriver(app_url, signing_secret, workspace, emulator.base_url) as driver:
