@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot.demo_history import DAYS, HOT_CARRIER, HOT_ORDER, SURGE_DAYS
 from bot.demo_history_rows import seed_history
+from bot.settings import default_policy_pack, default_sla_file
 from disputes import audit, milestones, sla_clock
 from disputes.insight_report import Period
 from disputes.insights import InsightsService
@@ -34,10 +35,9 @@ from storage.tables import (
     RefundRequestRow,
     SlaStageRunRow,
 )
-from tests.integration.test_dataset import PACK, ROOT
 
 NOW = datetime(2026, 11, 18, 15, 7, 30, tzinfo=UTC)
-SLA = ROOT / "policies" / "sla" / "default.yml"
+SLA, PACK = default_sla_file(), default_policy_pack()
 
 
 @pytest.fixture
