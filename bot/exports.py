@@ -124,7 +124,6 @@ async def write_export(stream: Stream, form: Format, output: Path | None, label:
             total=stream.total,
             desc=label,
             unit=" rows",
-            unit_scale=True,
             file=sys.stderr,
             disable=not sys.stderr.isatty(),
         ) as bar,
