@@ -44,20 +44,30 @@ class CsvWriter:
 
     def __init__(self, target: IO[bytes], columns: Sequence[Column]) -> None:
         self.text = io.TextIOWrapper(target, encoding="utf-8", newline="")
-        self.csv = csv.writer(self.text, lineterminator="\n")
+        self.csv = csv.writer(self.text, lineterminator="\n")  # None is written as ""
         self.csv.writerow(column.name for column in columns)
+        self.plain = _times_as_text(columns)
 
     def write(self, rows: Sequence[Row]) -> None:
-        self.csv.writerows(["" if v is None else _plain(v) for v in row] for row in rows)
+        self.csv.writerows(map(self.plain, rows))
 
     def close(self) -> None:
         self.text.flush()
         self.text.detach()  # the target is the caller's to close (it may be stdout)
 
 
-def _plain(value: object) -> object:
-    """A value as text formats hold it: times in ISO 8601, the rest as it is."""
-    return iso(value) if isinstance(value, datetime) else value
+def _times_as_text(columns: Sequence[Column]) -> Callable[[Row], list[object]]:
+    """Rows as text formats hold them: times in ISO 8601, the rest as they are."""
+    times = [index for index, column in enumerate(columns) if column.kind is Kind.TIME]
+
+    def plain(row: Row) -> list[object]:
+        values = list(row)
+        for index in times:
+            if values[index] is not None:
+                values[index] = iso(values[index])
+        return values
+
+    return plain
 
 
 class JsonLinesWriter:
@@ -66,11 +76,13 @@ class JsonLinesWriter:
     def __init__(self, target: IO[bytes], columns: Sequence[Column]) -> None:
         self.text = io.TextIOWrapper(target, encoding="utf-8", newline="\n")
         self.names = [column.name for column in columns]
+        self.plain = _times_as_text(columns)
+        self.encode = json.JSONEncoder(ensure_ascii=False).encode
 
     def write(self, rows: Sequence[Row]) -> None:
         for row in rows:
-            record = dict(zip(self.names, map(_plain, row), strict=True))
-            self.text.write(json.dumps(record, ensure_ascii=False) + "\n")
+            record = dict(zip(self.names, self.plain(row), strict=True))
+            self.text.write(self.encode(record) + "\n")
 
     def close(self) -> None:
         self.text.flush()
