@@ -35,6 +35,8 @@ from disputes.alerts import AlertService
 from disputes.assignment import AssignmentService
 from disputes.case_files import DisputeService
 from disputes.customer_answers import CustomerAnswers
+from disputes.insight_access import InsightsAccess
+from disputes.insights import InsightsService
 from disputes.intake import IntakeService
 from disputes.ledger import LedgerReader
 from disputes.notes import NoteService
@@ -232,6 +234,7 @@ async def build_runtime(
         alerts=alert_service,
         digests=digests,
         queues=QueueService(db, roles, resolution, gate=gate, sla=sla),
+        insights=InsightsAccess(InsightsService(db, sla), gate),
     )
     app = build_bolt_app(
         client=client,
