@@ -57,6 +57,8 @@ CLOCK_COLUMNS = (
 BROKEN_RETRY = timedelta(minutes=5)
 # Alerts one digest carries at most; the rest wait for the next scan.
 DIGEST_LIMIT = 200
+# What the scan posts (the weekly insights report shares the tables and posts itself).
+DIGEST_KINDS = ("digest", "summary")
 CLOSED_VALUES = tuple(status.value for status in CLOSED)
 
 
@@ -336,7 +338,11 @@ class SlaScan:
         async with self.db.reading() as session:
             rows = await session.scalars(
                 select(AlertPostRow)
-                .where(AlertPostRow.posted_at.is_(None))
+                .join(AlertDigestRow, AlertDigestRow.id == AlertPostRow.digest_id)
+                .where(
+                    AlertPostRow.posted_at.is_(None),
+                    AlertDigestRow.kind.in_(DIGEST_KINDS),
+                )
                 .order_by(AlertPostRow.id)
                 .limit(limit)
             )
