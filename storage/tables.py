@@ -321,6 +321,8 @@ class CustomerOfferRow(Base):
     __table_args__ = (
         UniqueConstraint("proposal_id", name="uq_customer_offers_proposal"),
         Index("ix_customer_offers_dispute", "dispute_id"),
+        Index("ix_customer_offers_answered", "answered_at"),
+        Index("ix_customer_offers_expires", "expires_at"),
     )
 
 

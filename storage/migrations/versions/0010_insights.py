@@ -34,6 +34,8 @@ def upgrade() -> None:
     op.create_index("ix_disputes_resolved_at", "disputes", ["resolved_at"])
     op.create_index("ix_disputes_closed_at", "disputes", ["closed_at"])
     op.create_index("ix_customer_offers_dispute", "customer_offers", ["dispute_id"])
+    op.create_index("ix_customer_offers_answered", "customer_offers", ["answered_at"])
+    op.create_index("ix_customer_offers_expires", "customer_offers", ["expires_at"])
     op.create_table(
         "dispute_tags",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -176,6 +178,8 @@ def downgrade() -> None:
     op.drop_table("sla_stage_runs")
     op.drop_index("ix_dispute_tags_dimension_opened", table_name="dispute_tags")
     op.drop_table("dispute_tags")
+    op.drop_index("ix_customer_offers_expires", table_name="customer_offers")
+    op.drop_index("ix_customer_offers_answered", table_name="customer_offers")
     op.drop_index("ix_customer_offers_dispute", table_name="customer_offers")
     op.drop_index("ix_disputes_closed_at", table_name="disputes")
     op.drop_index("ix_disputes_resolved_at", table_name="disputes")
