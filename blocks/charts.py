@@ -8,12 +8,6 @@ import io
 import math
 from collections.abc import Sequence
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
-
 from disputes.insight_report import TrendPoint
 
 OPENED, RESOLVED, MEDIAN = "#1f3a5f", "#6fa8dc", "#e69138"  # the app's blue, a light one, amber
@@ -26,6 +20,14 @@ HEADROOM = 1.35  # above the highest bar or point: room for the legend
 def weekly_chart(points: Sequence[TrendPoint]) -> bytes:
     """The weeks of `points` (oldest first) as PNG bytes. A week without a resolution leaves a
     gap in the line; no weeks at all draws empty axes that say so."""
+    # Imported here, where the chart is drawn (once a week, in a worker thread): matplotlib
+    # takes about a second to import, which `serve` need not wait for at every start.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
+
     figure = Figure(figsize=SIZE, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     bars = figure.add_subplot()

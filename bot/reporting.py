@@ -21,7 +21,8 @@ from blocks.insights import weekly_comment
 from disputes.insight_report import Period
 from disputes.insights import InsightsService
 from disputes.leases import LostLease
-from disputes.weekly_reports import PendingReport, WeeklyAt, WeeklyReports, week_due
+from disputes.weekly_reports import PendingReport, WeeklyReports
+from disputes.weekly_schedule import WeeklyAt, week_due
 from handlers.errors import slack_error
 
 log = logging.getLogger(__name__)

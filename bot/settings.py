@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError
 
 from connectors.customers.factory import check_channel_setting
 from connectors.orders.factory import default_fixtures_path
-from disputes.weekly_reports import WeeklyAt
+from disputes.weekly_schedule import WeeklyAt
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 

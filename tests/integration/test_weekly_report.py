@@ -16,7 +16,8 @@ from sqlalchemy import select
 from bot.reporting import WeeklyReporting
 from disputes.insight_report import Insights, Period, TrendPoint
 from disputes.sla_scan import SlaScan
-from disputes.weekly_reports import WeeklyAt, WeeklyReports, week_due
+from disputes.weekly_reports import WeeklyReports
+from disputes.weekly_schedule import WeeklyAt, week_due
 from sandbox.slack.server import EmulatorServer
 from sandbox.slack.workspace import Workspace
 from storage.db import Database

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from disputes.weekly_reports import WeeklyAt, week_due
+from disputes.weekly_schedule import WeeklyAt, week_due
 
 MONDAY_NINE = WeeklyAt(0, time(9, 0))
 NEW_YORK = ZoneInfo("America/New_York")
