@@ -60,7 +60,8 @@ def insights_message(insights: Insights) -> Message:
         ),
     ]
     opened, resolved = insights.disputes.opened, insights.disputes.resolved
-    text = f"Insights for {name}: {opened} disputes opened, {resolved} resolved"
+    noun = "dispute" if opened == 1 else "disputes"
+    text = f"Insights for {name}: {opened} {noun} opened, {resolved} resolved"
     return Message(text, blocks)
 
 
