@@ -75,7 +75,7 @@ def weekly_comment(insights: Insights) -> str:
         f"{hours_text(hours.median)} · first-contact resolution "
         f"{percent(insights.first_contact_resolution_rate)} · satisfaction "
         f"{percent(csat.score)} ({csat.responses} answers)",
-        f"Service levels missed: {stage_rates(insights)}",
+        f"Service levels missed: {stage_rates(insights, counted_only=True)}",
         f"Refunds paid: {refunds_text(insights.refunds_paid)}",
     ]
     flagged = flagged_groups(insights)[:3]
@@ -175,9 +175,11 @@ def kpi_fields(insights: Insights) -> list[dict[str, str]]:
     return [{"type": "mrkdwn", "text": text[:2000]} for text in texts]
 
 
-def stage_rates(insights: Insights) -> str:
+def stage_rates(insights: Insights, *, counted_only: bool = False) -> str:
+    """Each stage's breach rate ("—" where no clock stopped), or only the stages where one did."""
+    stages = [s for s in insights.sla_breach_rate if s.runs or not counted_only]
     parts = []
-    for stage in insights.sla_breach_rate[:10]:
+    for stage in stages[:10]:
         name = SLA_STAGES.get(stage.stage, inline(stage.stage, 40))
         counted = f" ({stage.breached} of {stage.runs})" if stage.runs else ""
         parts.append(f"{name} {percent(stage.rate)}{counted}")

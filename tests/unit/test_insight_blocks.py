@@ -133,9 +133,11 @@ def test_the_weekly_comment_sums_up_the_week() -> None:
     assert "first-contact resolution 64% · satisfaction 82% (45 answers)" in comment
     assert "Upstream problems to look at: SKU *MUG-01*: 14 disputes, up from 2" in comment
     assert "`/dispute insights 7d`" in comment
+    assert "Service levels missed: First response 12% (5 of 40)\n" in comment  # not Review —
     assert validate_message(comment, []) == []
     quiet = weekly_comment(empty_month())
     assert "median time to resolve —" in quiet and "Upstream" not in quiet
+    assert "Service levels missed: —" in quiet
 
 
 def test_the_weekly_comment_of_hostile_names_is_escaped_and_short() -> None:
