@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 
 from connectors.customers.factory import check_channel_setting
 from connectors.orders.factory import default_fixtures_path
+from disputes.weekly_schedule import WeeklyAt
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -138,6 +139,9 @@ class Settings(BaseSettings):
     alert_snooze_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
     alert_summary_at: str | None = "09:00"
     alert_dm_users: str | None = None
+    # The weekly insights report to SUPERVISORS_CHANNEL: a weekday and a time in the SLA file's
+    # timezone ("mon 09:00"), or "off".
+    insights_report_at: str = "mon 09:00"
 
     @field_validator("slack_api_url")
     @classmethod
@@ -199,6 +203,12 @@ class Settings(BaseSettings):
             raise ValueError("expected a time of day like 09:00, or nothing for no summary")
         return value
 
+    @field_validator("insights_report_at")
+    @classmethod
+    def _report_at(cls, value: str) -> str:
+        schedule = WeeklyAt.parse(value)
+        return str(schedule) if schedule is not None else "off"
+
     @field_validator("alert_dm_users")
     @classmethod
     def _dm_users(cls, value: str | None) -> str | None:
@@ -216,6 +226,11 @@ class Settings(BaseSettings):
             return None
         hours, minutes = self.alert_summary_at.split(":")
         return time(int(hours), int(minutes))
+
+    @property
+    def weekly_report_at(self) -> WeeklyAt | None:
+        """When the weekly insights report goes out; None: never."""
+        return WeeklyAt.parse(self.insights_report_at)
 
     @property
     def dm_users(self) -> list[str]:
