@@ -13,12 +13,10 @@ import contextlib
 import os
 import signal
 import socket
-from datetime import UTC, datetime
 from pathlib import Path
 
 from bot import demo_world
 from bot.demo_history import DAYS
-from bot.demo_history_rows import seed_history
 from bot.serve import http_server, start_runtime
 from bot.settings import Settings, load_settings
 from sandbox.page.transcript import render_transcript
@@ -103,6 +101,10 @@ async def _run_demo(folder: Path, *, port: int, wait: bool, keep: bool) -> int:
             keys=demo_world.new_secrets(),
             public_url=app_url,
         )
+        # Before the app starts: the history holds the first numbers, and the first weekly
+        # report (made at start once this week's moment has passed) charts it.
+        if written := await demo_world.seed_history(settings):
+            _say(f"History: {written} closed disputes over {DAYS} days (D-1 .. D-{written})")
         await _run_app(
             settings, workspace, emulator, signals, wait, keep, database, listener, mailbox
         )
@@ -192,11 +194,6 @@ async def _run_app(
         app_port = server.servers[0].sockets[0].getsockname()[1]
         app_url = f"http://127.0.0.1:{app_port}"
         _say(f"App (HTTP mode): {app_url}/slack/events · database {database}")
-        if runtime.sla is not None:  # before the seeds: the history holds the first numbers
-            pack = runtime.deps.policy.current.refresh()
-            written = await seed_history(runtime.db, runtime.sla, pack, datetime.now(UTC))
-            if written:
-                _say(f"History: {written} closed disputes over {DAYS} days (D-1 .. D-{written})")
         signing_secret = settings.slack_signing_secret
         assert signing_secret is not None
         async with SlackDriver(app_url, signing_secret, workspace, emulator.base_url) as driver:

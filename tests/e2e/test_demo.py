@@ -22,6 +22,7 @@ from bot.demo_world import new_secrets
 from bot.settings import default_sla_file
 from disputes.insight_report import Period
 from disputes.insights import InsightsService
+from disputes.weekly_schedule import WeeklyAt, week_due
 from policies.sla import SlaPolicy
 from storage.db import Database
 from tests.support.localstripe import API_KEY, require_localstripe
@@ -239,6 +240,29 @@ async def test_the_history_gives_insights_something_to_show(demo: Demo) -> None:
     assert any(g.flagged for groups in report.recurring.values() for g in groups)
     assert any(e.note is None for e in report.evidence_effect)
     assert all(week.resolved and week.median_hours for week in weeks)
+
+
+def test_the_weekly_report_charts_the_history(demo: Demo) -> None:
+    """Made at start (the history is written before the app starts), once this week's moment
+    (`mon 09:00` in the SLA file's timezone) has come."""
+    zone = SlaPolicy.load(default_sla_file()).calendar.zone
+    if week_due(datetime.now(UTC), WeeklyAt.parse("mon 09:00"), zone) is None:
+        pytest.skip("this week's report is not due yet (Monday before 09:00 in New York)")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        reports = [
+            m
+            for m in _seen(demo, "U0SUPER", "C0SUPERVISORS")
+            if str(m["text"]).startswith("*Weekly insights*")
+        ]
+        if reports:
+            break
+        time.sleep(0.5)
+    assert len(reports) == 1, reports
+    text = str(reports[0]["text"])
+    opened = re.search(r"(\d+) disputes opened, (\d+) resolved", text)
+    assert opened and int(opened.group(1)) > 5 and int(opened.group(2)) > 5, text
+    assert reports[0].get("files"), reports[0]
 
 
 def _kept_data(folder: Path) -> dict[str, bytes]:
