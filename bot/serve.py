@@ -30,10 +30,10 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 CONNECT_TIMEOUT = 30.0  # seconds for the first Socket Mode connection
 
 
-async def start_runtime(settings: Settings) -> Runtime:
+async def start_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     """Build the runtime, turning start-up problems into one-line errors."""
     try:
-        return await build_runtime(settings)
+        return await build_runtime(settings, migrate=migrate)
     except ChannelError as exc:
         raise StartupError(settings.redact(str(exc))) from None
     except ValueError as exc:
@@ -95,8 +95,10 @@ def asgi_server(asgi_app: ASGIApp, host: str, port: int) -> Server:
     return Server(config)
 
 
-async def serve(settings: Settings) -> None:
-    runtime = await start_runtime(settings)
+async def serve(settings: Settings, *, migrate: bool = True) -> None:
+    """Run until SIGINT or SIGTERM; `migrate` off (`serve --no-migrate`) only checks that the
+    schema is current, for deployments that run `dispute-desk migrate` as their own step."""
+    runtime = await start_runtime(settings, migrate=migrate)
     try:
         if settings.slack_app_token:
             await serve_socket_mode(runtime, settings.slack_app_token)
