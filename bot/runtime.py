@@ -22,6 +22,7 @@ from bot.conversation_wiring import ConversationReporter
 from bot.dedupe import RecentKeys
 from bot.errors import StartupError
 from bot.housekeeping import Housekeeping
+from bot.metrics import counting_refund_outcomes
 from bot.money_wiring import GroupDirectory, RefundReporter, load_gateway, load_roles
 from bot.settings import Settings
 from bot.sla_loading import load_sla
@@ -214,7 +215,9 @@ async def build_runtime(
     conversation.chores.notify = reporter.chore_done
     answers = CustomerAnswers(db, conversation.signer, resolution, notify=reporter.answered)
     if worker is not None:
-        worker.notify = RefundReporter(disputes, threads, resolution, orders, supervisors)
+        worker.notify = counting_refund_outcomes(
+            RefundReporter(disputes, threads, resolution, orders, supervisors)
+        )
     queue = WorkQueue(settings.intake_workers)
     queue.start()
     if worker is not None:
