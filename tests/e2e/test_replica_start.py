@@ -1,13 +1,16 @@
 """Three replicas of `dispute-desk serve` started together on one fresh PostgreSQL database:
 all come up healthy and the schema is migrated once (one process migrates, the others wait for
-it or find it current). `serve --no-migrate` on a database nobody migrated stops with one line
-saying what to run."""
+it or find it current); behind nginx with deploy/nginx.conf (its upstreams pointed at them),
+requests reach every replica with nginx's request id. `serve --no-migrate` on a database nobody
+migrated stops with one line saying what to run."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,16 +26,20 @@ from sandbox.app_process import clean_environment, free_port, spawn, stop, wait_
 from sandbox.slack.server import EmulatorServer
 from storage.migrate import head_revision
 from tests.conftest import _fresh_postgres_database
-from tests.support.app_process import leaked_secrets
+from tests.support.app_process import ROOT, leaked_secrets
 
-MIGRATED = re.compile(r"migrated the database from empty to (\S+)")
+MIGRATED = re.compile(r"migrated the database from empty to (\w+)")
 WAITED = "waited for another process's migration; schema already current at"
 CURRENT = "schema already current at"
+NGINX = shutil.which("nginx", path="/usr/sbin:/usr/local/sbin:/usr/bin")
 
 
-def serve_environment(tmp: Path, api_url: str, database_url: str) -> tuple[str, dict[str, str]]:
+def serve_environment(
+    tmp: Path, api_url: str, database_url: str, **extra: str
+) -> tuple[str, dict[str, str]]:
     port = free_port()
     settings = {
+        **extra,
         "SLACK_BOT_TOKEN": "xoxb-sandbox",
         "SLACK_SIGNING_SECRET": secrets.token_hex(16),
         "SLACK_API_URL": api_url,
@@ -55,13 +62,93 @@ def started(tmp: Path, env: dict[str, str], *args: str) -> Iterator[subprocess.P
         stop(process)
 
 
+@contextmanager
+def nginx_in_front(folder: Path, ports: list[int]) -> Iterator[tuple[str, Path]]:
+    """nginx in the foreground with deploy/nginx.conf, its upstreams the replicas on loopback
+    and its own files in `folder`; yields its URL and its access log."""
+    assert NGINX is not None
+    folder.mkdir()
+    port = free_port()
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    for n, app_port in enumerate(ports, 1):
+        conf = conf.replace(f"server app{n}:3000", f"server 127.0.0.1:{app_port}")
+    conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    conf = conf.replace("access_log /dev/stdout", f"access_log {folder}/access.log")
+    # Its scratch folders in `folder` too, so it runs without root.
+    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    scratch = " ".join(f"{kind}_temp_path {folder}/{kind};" for kind in kinds)
+    conf = conf.replace("http {", f"http {{\n    {scratch}", 1)
+    (folder / "nginx.conf").write_text(conf)
+    command = [
+        NGINX,
+        "-c",
+        str(folder / "nginx.conf"),
+        "-p",
+        str(folder),
+        "-e",
+        str(folder / "error.log"),
+        "-g",
+        f"pid {folder}/nginx.pid; daemon off;",
+    ]
+    with (folder / "nginx.out").open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_serving(url, process, folder / "error.log", name="nginx", timeout=20)
+        yield url, folder / "access.log"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def behind_nginx(
+    front: str, access_log: Path, replicas: list[tuple[Path, str, dict[str, str]]]
+) -> None:
+    """Readiness through nginx reaches every replica; a Slack request's log line in the replica
+    carries nginx's request id; /metrics and other paths stay inside."""
+    ids = []
+    for _ in range(6):
+        health = httpx.get(front + "/healthz", timeout=5)
+        assert health.status_code == 200 and health.json()["database"] == "ok"
+        ids.append(health.headers["x-request-id"])
+    assert all(re.fullmatch(r"[0-9a-f]{32}", rid) for rid in ids) and len(set(ids)) == 6
+    forged = httpx.post(
+        front + "/slack/events",
+        content=b"command=%2Fdispute",
+        headers={"X-Slack-Request-Timestamp": "1", "X-Slack-Signature": "v0=00"},
+        timeout=5,
+    )
+    assert forged.status_code == 401
+    assert httpx.get(front + "/metrics", timeout=5).status_code == 404
+    assert httpx.get(front + "/", timeout=5).status_code == 404
+    logged = [json.loads(line) for line in access_log.read_text().splitlines()]
+    by_id = {entry["request_id"]: entry for entry in logged}
+    assert set(ids) <= set(by_id)
+    upstreams = {by_id[rid]["upstream"] for rid in ids}
+    assert len(upstreams) == 3, upstreams  # round robin: every replica answered
+    rid = forged.headers["x-request-id"]
+    lines = [
+        json.loads(line)
+        for tmp, _, _ in replicas
+        for line in (tmp / "app.log").read_text().splitlines()
+        if line.startswith("{")
+    ]
+    assert any(
+        e["request_id"] == rid and str(e["message"]).startswith("refused a Slack request")
+        for e in lines
+    )
+
+
 @pytest.mark.postgres
 def test_three_replicas_started_together_migrate_once(
     emulator: EmulatorServer, postgres_server: str, tmp_path: Path
 ) -> None:
     database_url = asyncio.run(_fresh_postgres_database(postgres_server))
     replicas = [
-        (tmp_path / f"app{n}", *serve_environment(tmp_path, emulator.api_url, database_url))
+        (
+            tmp_path / f"app{n}",
+            *serve_environment(tmp_path, emulator.api_url, database_url, LOG_FORMAT="json"),
+        )
         for n in (1, 2, 3)
     ]
     with ExitStack() as stack:
@@ -72,6 +159,10 @@ def test_three_replicas_started_together_migrate_once(
         for _, url, _ in replicas:
             health = httpx.get(url + "/healthz", timeout=5)
             assert health.json() == {"ok": True, "database": "ok"}
+        if NGINX is not None:
+            ports = [int(url.rsplit(":", 1)[1]) for _, url, _ in replicas]
+            with nginx_in_front(tmp_path / "nginx", ports) as (front, access_log):
+                behind_nginx(front, access_log, replicas)
     outputs = [(tmp / "app.log").read_text() for tmp, _, _ in replicas]
     migrated = [m.group(1) for output in outputs for m in MIGRATED.finditer(output)]
     assert migrated == [head_revision()], outputs
