@@ -160,8 +160,7 @@ async def build_runtime(
     current_pack = load_current_pack(settings.policy_pack)
     sla = load_sla(settings.sla_file)  # a file with problems stops start-up, listing them
     orders = order_source_from_spec(settings.order_source)
-    roles = load_roles(settings.roles_file)
-    # The settings are sound: only now is the database touched.
+    # The settings read so far are sound: only now is the database touched.
     db = Database(settings.database_url)
     try:
         await prepare_schema(db, migrate=migrate)
@@ -170,6 +169,7 @@ async def build_runtime(
         await orders.aclose()
         raise
     watch(db, sla)  # every dispute written keeps its service-level clock
+    roles = load_roles(settings.roles_file)
     client = slack_client(settings)
     assert settings.disputes_channel is not None
     channel_id = await resolve_channel(client, "DISPUTES_CHANNEL", settings.disputes_channel)
