@@ -16,7 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.metrics import REGISTRY, Backlogs
 from bot.settings import Settings, load_settings
+from bot.workers import WorkQueue
+from disputes.backlogs import Backlog
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -273,3 +276,23 @@ def test_nginx_accepts_the_file() -> None:
             text=True,
         )
     assert checked.returncode == 0, checked.stderr
+
+
+# -- the README ---------------------------------------------------------------------------------
+
+
+def test_the_readme_names_every_metric_and_the_new_settings() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Deploying several replicas") : readme.index("## Security")]
+    queue = WorkQueue(1)
+    backlogs = Backlogs(None, queue)  # type: ignore[arg-type]
+    backlogs._backlog = Backlog({"pending": 0}, {"pending": 0}, 0)
+    families = [*REGISTRY.collect(), *backlogs.collect()]
+    ours = {f.name for f in families if f.name.startswith("dispute_desk_")}
+    assert len(ours) == 12
+    for name in ours:
+        counter = any(f.name == name and f.type == "counter" for f in families)
+        assert f"`{name}_total" in section if counter else f"`{name}" in section, name
+    table = readme[readme.index("### Configuration") : readme.index("### Order sources")]
+    for variable in ("LOG_FORMAT", "METRICS_TOKEN"):
+        assert f"| `{variable}` |" in table
