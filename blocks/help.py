@@ -31,6 +31,12 @@ SUBCOMMANDS = (
         "App Home shows your queue and what waits for your approval.",
     ),
     (
+        "/dispute insights [7d|30d|90d]",
+        "How disputes went over the last 7, 30 (the default) or 90 days: time to resolve, "
+        "first-contact resolution, satisfaction, service levels, refunds, upstream problems to "
+        "look at and the team's load (managers and supervisors).",
+    ),
+    (
         "/dispute policy <words or reason>",
         "Search the return policy: the rules that match, with their citation and text.",
     ),

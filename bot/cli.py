@@ -1,4 +1,5 @@
-"""`dispute-desk`: serve, demo, migrate, audit verify, policy and sla tools."""
+"""`dispute-desk`: serve, demo, migrate, audit verify, policy and sla tools, insights and
+exports."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.errors import StartupError
 from bot.policy_cli import add_policy_commands
+from bot.report_cli import add_report_commands
 from bot.settings import SettingsError, environment_secrets, load_settings, redact
 
 EXIT_USAGE = 2
@@ -81,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     migrate.set_defaults(run=_migrate)
 
     add_policy_commands(sub)
+    add_report_commands(sub)
 
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(required=True, metavar="ACTION")

@@ -24,6 +24,7 @@ from bot.errors import StartupError
 from bot.housekeeping import Housekeeping
 from bot.metrics import counting_refund_outcomes
 from bot.money_wiring import GroupDirectory, RefundReporter, load_gateway, load_roles
+from bot.reporting import WeeklyReporting
 from bot.settings import Settings
 from bot.sla_loading import load_sla
 from bot.workers import WorkQueue
@@ -36,6 +37,8 @@ from disputes.alerts import AlertService
 from disputes.assignment import AssignmentService
 from disputes.case_files import DisputeService
 from disputes.customer_answers import CustomerAnswers
+from disputes.insight_access import InsightsAccess
+from disputes.insights import InsightsService
 from disputes.intake import IntakeService
 from disputes.ledger import LedgerReader
 from disputes.notes import NoteService
@@ -46,6 +49,7 @@ from disputes.refund_worker import RefundWorker, Timings
 from disputes.resolution import ResolutionService
 from disputes.sla_clock import watch
 from disputes.sla_scan import SlaScan
+from disputes.weekly_reports import WeeklyReports
 from handlers.deps import Deps, Job, RequestKey
 from handlers.digests import DigestPublisher
 from handlers.threads import ThreadPublisher
@@ -75,8 +79,11 @@ class Runtime:
     answers: CustomerAnswers | None = None
     sla: SlaPolicy | None = None
     alerting: Alerting | None = None
+    reporting: WeeklyReporting | None = None
 
     async def aclose(self) -> None:
+        if self.reporting is not None:
+            await self.reporting.stop()
         if self.alerting is not None:
             await self.alerting.stop()
         if self.housekeeping is not None:
@@ -144,6 +151,36 @@ async def prepare_schema(db: Database, *, migrate: bool) -> None:
         log.info("schema current at %s (not migrating: --no-migrate)", revision)
         return
     log.info("%s", (await apply_migrations(db)).describe())
+
+
+def weekly_reporting(
+    settings: Settings,
+    db: Database,
+    insights: InsightsService,
+    client: AsyncWebClient,
+    supervisors: str | None,
+    sla: SlaPolicy,
+    every: timedelta,
+) -> WeeklyReporting | None:
+    """The weekly insights report to the supervisors' channel, looked for as often as the
+    bottleneck scan runs; None when INSIGHTS_REPORT_AT is off or there is no such channel."""
+    schedule = settings.weekly_report_at
+    if schedule is None:
+        return None
+    if supervisors is None:
+        log.info("no SUPERVISORS_CHANNEL: the weekly insights report is off")
+        return None
+    # Long enough for a report and its upload: a holder still working keeps the lease.
+    reports = WeeklyReports(db, lease_for=max(timedelta(minutes=5), every * 3))
+    return WeeklyReporting(
+        reports,
+        insights,
+        client,
+        supervisors,
+        schedule=schedule,
+        zone=sla.calendar.zone,
+        every=every,
+    )
 
 
 async def build_runtime(
@@ -242,6 +279,8 @@ async def build_runtime(
     alert_service = AlertService(db, gate, snooze=timedelta(minutes=settings.alert_snooze_minutes))
     digests = DigestPublisher(client, alert_service, destinations, threads.links)
     alerting = Alerting(scan, digests, threads, every=every)
+    insights = InsightsService(db, sla)
+    reporting = weekly_reporting(settings, db, insights, client, supervisors, sla, every)
 
     deps = Deps(
         disputes=disputes,
@@ -258,6 +297,7 @@ async def build_runtime(
         alerts=alert_service,
         digests=digests,
         queues=QueueService(db, roles, resolution, gate=gate, sla=sla),
+        insights=InsightsAccess(insights, gate),
     )
     app = build_bolt_app(
         client=client,
@@ -269,6 +309,8 @@ async def build_runtime(
     housekeeping = Housekeeping(db)
     housekeeping.start()
     alerting.start()
+    if reporting is not None:
+        reporting.start()
     return Runtime(
         settings,
         db,
@@ -284,4 +326,5 @@ async def build_runtime(
         answers,
         sla,
         alerting,
+        reporting,
     )

@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 
 from connectors.customers.factory import check_channel_setting
 from connectors.orders.factory import default_fixtures_path
+from disputes.weekly_schedule import WeeklyAt
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -147,6 +148,9 @@ class Settings(BaseSettings):
     # GET /metrics (Prometheus) answers only with `Authorization: Bearer <METRICS_TOKEN>`;
     # unset, the path does not exist.
     metrics_token: str | None = Field(None, repr=False)
+    # The weekly insights report to SUPERVISORS_CHANNEL: a weekday and a time in the SLA file's
+    # timezone ("mon 09:00"), or "off".
+    insights_report_at: str = "mon 09:00"
 
     @field_validator("slack_api_url")
     @classmethod
@@ -223,6 +227,12 @@ class Settings(BaseSettings):
             raise ValueError("expected a time of day like 09:00, or nothing for no summary")
         return value
 
+    @field_validator("insights_report_at")
+    @classmethod
+    def _report_at(cls, value: str) -> str:
+        schedule = WeeklyAt.parse(value)
+        return str(schedule) if schedule is not None else "off"
+
     @field_validator("alert_dm_users")
     @classmethod
     def _dm_users(cls, value: str | None) -> str | None:
@@ -240,6 +250,11 @@ class Settings(BaseSettings):
             return None
         hours, minutes = self.alert_summary_at.split(":")
         return time(int(hours), int(minutes))
+
+    @property
+    def weekly_report_at(self) -> WeeklyAt | None:
+        """When the weekly insights report goes out; None: never."""
+        return WeeklyAt.parse(self.insights_report_at)
 
     @property
     def dm_users(self) -> list[str]:

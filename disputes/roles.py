@@ -141,6 +141,7 @@ class Permissions(_Model):
     assign: Who = "manager"
     message_customer: Who = "agent"
     snooze_alerts: Who = "manager"
+    view_insights: Who = "manager"
     # One role for every kind people add, or one per kind.
     add_evidence: Who | dict[PeopleKind, Who] = "agent"
 

@@ -1,9 +1,9 @@
 """The scan: every `ALERT_SCAN_EVERY` seconds, once per cluster, it brings the clocks that are due
 up to date, raises the alerts they call for (each once), and gathers the new ones into a digest.
 
-Once per cluster: the scan runs under a lease row (`scheduler_leases`) that one replica holds at
-a time; every write it makes checks that it still holds the lease with the same fence, so a
-replica that paused past its lease cannot write after another took over. Disputes are
+Once per cluster: the scan runs under its fenced lease (`disputes.leases`), and every write it
+makes checks that it still holds it, so a replica that paused past its lease cannot write after
+another took over. Disputes are
 re-clocked a batch at a time, each clock computed on its own: one that fails is logged, looked
 at again later, and the rest of the scan goes on.
 """
@@ -11,8 +11,6 @@ at again later, and the rest of the scan goes on.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -35,18 +33,13 @@ from disputes.alerts import (
     still_holds,
 )
 from disputes.assignment import candidates
+from disputes.leases import Lease, LostLease
 from disputes.lifecycle import CLOSED
 from disputes.roles import CurrentRoles
 from disputes.sla_clock import clock_of
 from policies.sla import Level, SlaPolicy
 from storage.db import Database, on_postgresql
-from storage.tables import (
-    AlertDigestRow,
-    AlertPostRow,
-    DisputeRow,
-    SchedulerLeaseRow,
-    SlaAlertRow,
-)
+from storage.tables import AlertDigestRow, AlertPostRow, DisputeRow, SlaAlertRow
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +57,9 @@ CLOCK_COLUMNS = (
 BROKEN_RETRY = timedelta(minutes=5)
 # Alerts one digest carries at most; the rest wait for the next scan.
 DIGEST_LIMIT = 200
+# What the scan posts (the weekly insights report shares the tables and posts itself).
+DIGEST_KINDS = ("digest", "summary")
 CLOSED_VALUES = tuple(status.value for status in CLOSED)
-
-
-def default_holder() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-class LostLease(Exception):
-    """Another replica holds the scan's lease now: this one stops writing."""
 
 
 @dataclass
@@ -118,13 +105,24 @@ class SlaScan:
         self.db = db
         self.sla = sla
         self.roles = roles
-        self.holder = holder or default_holder()
+        self.lease = Lease(db, LEASE, holder=holder, lease_for=lease_for)
         self.destinations = tuple(destinations)
         self.batch = batch
-        self.lease_for = lease_for
         self.summary_at = summary_at
         self.most_per_scan = most_per_scan
-        self.fence: int | None = None
+
+    @property
+    def holder(self) -> str:
+        return self.lease.holder
+
+    @property
+    def lease_for(self) -> timedelta:
+        return self.lease.lease_for
+
+    @property
+    def fence(self) -> int | None:
+        """The fence of the lease this scanner took last."""
+        return self.lease.fence
 
     async def run_once(self, now: datetime | None = None) -> ScanReport:
         """One scan at `now`; nothing when another replica holds the lease."""
@@ -152,37 +150,14 @@ class SlaScan:
 
     async def take_lease(self, now: datetime) -> int | None:
         """The fence of the lease this replica now holds (renewed), or None."""
-
-        async def work(session: AsyncSession) -> int | None:
-            lease = await _lock_lease(session)
-            if lease.holder == self.holder and lease.expires_at and lease.expires_at > now:
-                lease.expires_at = now + self.lease_for
-                return lease.fence
-            if lease.expires_at is not None and lease.expires_at > now:
-                return None
-            lease.holder = self.holder
-            lease.fence += 1
-            lease.expires_at = now + self.lease_for
-            return lease.fence
-
-        fence = await self.db.run(work)
-        self.fence = fence
-        return fence
+        return await self.lease.take(now)
 
     async def _hold(self, session: AsyncSession, fence: int) -> None:
-        lease = await _lock_lease(session)
-        if lease.holder != self.holder or lease.fence != fence:
-            raise LostLease(lease.holder)
+        await self.lease.hold(session, fence)
 
     async def release(self) -> None:
         """Give the lease up (at shutdown), so another replica scans without waiting it out."""
-
-        async def work(session: AsyncSession) -> None:
-            lease = await _lock_lease(session)
-            if lease.holder == self.holder:
-                lease.expires_at = None
-
-        await self.db.run(work)
+        await self.lease.release()
 
     # Clocks.
 
@@ -363,7 +338,11 @@ class SlaScan:
         async with self.db.reading() as session:
             rows = await session.scalars(
                 select(AlertPostRow)
-                .where(AlertPostRow.posted_at.is_(None))
+                .join(AlertDigestRow, AlertDigestRow.id == AlertPostRow.digest_id)
+                .where(
+                    AlertPostRow.posted_at.is_(None),
+                    AlertDigestRow.kind.in_(DIGEST_KINDS),
+                )
                 .order_by(AlertPostRow.id)
                 .limit(limit)
             )
@@ -438,15 +417,3 @@ async def summary_counts(session: AsyncSession) -> dict[str, Any]:
         "unassigned": unassigned or 0,
         "stuck_by_owner": [[str(owner), count] for owner, count in owners],
     }
-
-
-async def _lock_lease(session: AsyncSession) -> SchedulerLeaseRow:
-    query = select(SchedulerLeaseRow).where(SchedulerLeaseRow.name == LEASE)
-    if on_postgresql(session):
-        query = query.with_for_update()
-    lease = await session.scalar(query)
-    if lease is None:
-        lease = SchedulerLeaseRow(name=LEASE, holder=None, fence=0, expires_at=None)
-        session.add(lease)
-        await session.flush()  # two first replicas: one inserts, the other retries and reads it
-    return lease

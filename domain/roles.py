@@ -33,6 +33,7 @@ class Action(StrEnum):
     ASSIGN = "assign"  # give a dispute an owner other than oneself, or take one someone owns
     MESSAGE_CUSTOMER = "message_customer"  # write to the customer from the thread
     SNOOZE_ALERTS = "snooze_alerts"  # snooze a bottleneck alert in the supervisors' digest
+    VIEW_INSIGHTS = "view_insights"  # `/dispute insights`: the team's numbers
 
     def refusal(self, where: str) -> str:
         """What the person cannot do, on the dispute `where` names ("D-7")."""
@@ -50,6 +51,7 @@ _REFUSALS = {
     Action.ASSIGN: "You cannot assign {where} to someone",
     Action.MESSAGE_CUSTOMER: "You cannot message the customer of {where}",
     Action.SNOOZE_ALERTS: "You cannot snooze the alerts about {where}",
+    Action.VIEW_INSIGHTS: "You cannot see insights",
 }
 
 EVERYONE, NOBODY = "everyone", "nobody"

@@ -14,11 +14,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from blocks.disputes import already_open, opened, summary, thread_not_posted
 from blocks.help import help_message
+from blocks.insights import insights_message
 from blocks.policy import search_results
 from blocks.queue import MESSAGE_ROWS, queue_message, team_message
 from disputes.assignment import AUTO, OwnerChange
 from disputes.audit import Actor
 from disputes.errors import DisputeError
+from disputes.insight_report import Period
 from disputes.intake import OpenRequest
 from handlers.deps import Deps
 from handlers.errors import Respond, answering_errors, slack_error
@@ -27,6 +29,7 @@ from handlers.parsing import (
     AssignCommand,
     CommandError,
     HelpCommand,
+    InsightsCommand,
     OpenCommand,
     PolicyCommand,
     QueueCommand,
@@ -104,6 +107,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
                 await answering_errors(respond, show_queue(deps, view, actor, respond))
 
             deps.later(context, queue_job)
+        elif isinstance(parsed, InsightsCommand):
+            label = parsed.period
+            await ack(response_type="ephemeral", text=f"Counting the last {label[:-1]} days…")
+
+            async def insights_job() -> None:
+                # The report (or the one refusal) takes the place of "Counting…".
+                actor = await deps.actor(client, user_id)
+                await answering_errors(
+                    respond, show_insights(deps, label, actor, respond), replace=True
+                )
+
+            deps.later(context, insights_job)
 
 
 async def open_dispute(
@@ -168,3 +183,14 @@ async def show_queue(deps: Deps, view: str, actor: Actor, respond: Respond) -> N
         now = datetime.now(UTC)
         message = queue_message(view, page, links, now, may_take=queues.may_take(actor))
     await respond(text=message.text, blocks=message.blocks, response_type="ephemeral")
+
+
+async def show_insights(deps: Deps, label: str, actor: Actor, respond: Respond) -> None:
+    """`/dispute insights`: the period's numbers, for managers and supervisors by default."""
+    if deps.insights is None:
+        raise DisputeError("Insights are not set up in this Dispute Desk.")
+    report = await deps.insights.report(Period.parse(label), actor)
+    message = insights_message(report)
+    await respond(
+        text=message.text, blocks=message.blocks, response_type="ephemeral", replace_original=True
+    )

@@ -17,6 +17,7 @@ from disputes.assignment import AssignmentService
 from disputes.audit import Actor
 from disputes.case_files import DisputeService
 from disputes.conversation import ConversationService
+from disputes.insight_access import InsightsAccess
 from disputes.intake import IntakeService
 from disputes.notes import NoteService
 from disputes.policy_decisions import PolicyService
@@ -62,6 +63,8 @@ class Deps:
     digests: DigestPublisher | None = None
     # `/dispute queue` and App Home; None: they answer that queues are not set up.
     queues: QueueService | None = None
+    # `/dispute insights`; None: it answers that insights are not set up.
+    insights: InsightsAccess | None = None
 
     def __post_init__(self) -> None:
         # The thread's cards offer "Message customer" exactly when there is a service behind it.

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from disputes.insight_report import PERIODS
 from domain.reasons import Reason, split_reason
 from domain.text import clean_text
 
@@ -23,10 +24,12 @@ USAGE = {
     "take": "`/dispute take D-<number>`",
     "queue": "`/dispute queue [mine|unassigned|stuck|team]`",
     "policy": "`/dispute policy <words or reason>`",
+    "insights": "`/dispute insights [7d|30d|90d]`",
     "help": "`/dispute help`",
 }
 MAX_QUERY_CHARS = 200
 QUEUE_VIEWS = ("mine", "unassigned", "stuck", "team")
+INSIGHTS_PERIOD = "30d"  # when `/dispute insights` names none
 
 
 class CommandError(ValueError):
@@ -72,6 +75,11 @@ class QueueCommand:
     view: str  # one of QUEUE_VIEWS
 
 
+@dataclass(frozen=True, slots=True)
+class InsightsCommand:
+    period: str  # one of PERIODS: the days up to now
+
+
 Command = (
     HelpCommand
     | OpenCommand
@@ -80,6 +88,7 @@ Command = (
     | AssignCommand
     | TakeCommand
     | QueueCommand
+    | InsightsCommand
 )
 
 
@@ -105,6 +114,8 @@ def parse_command(text: str) -> Command:
         return TakeCommand(number=_dispute_number(rest, "take"))
     if sub == "queue":
         return _parse_queue(rest)
+    if sub == "insights":
+        return _parse_insights(rest)
     raise CommandError(
         f"`{_clip(head)}` is not a `/dispute` command. Try one of: "
         + ", ".join(USAGE.values())
@@ -164,6 +175,17 @@ def _parse_queue(rest: str) -> QueueCommand:
             f"Usage: {USAGE['queue']}"
         )
     return QueueCommand(view=view)
+
+
+def _parse_insights(rest: str) -> InsightsCommand:
+    period = unicodedata.normalize("NFKC", rest.strip()).lower() or INSIGHTS_PERIOD
+    if period not in PERIODS:
+        valid = ", ".join(f"`{name}`" for name in PERIODS)
+        raise CommandError(
+            f"`{_clip(rest.strip())}` is not a period: use {valid} (the last 7, 30 or 90 days; "
+            f"`{INSIGHTS_PERIOD}` when left out). Usage: {USAGE['insights']}"
+        )
+    return InsightsCommand(period=period)
 
 
 def _parse_policy(rest: str) -> PolicyCommand:

@@ -378,8 +378,9 @@ class ThreadNoteRow(Base):
 
 
 class AlertDigestRow(Base):
-    """One message of alerts (`kind` digest) or the day's summary (`kind` summary); `key` makes
-    each one once per cluster: "digest:<scan fence>:<random id>", "summary:<date>" (one a day)."""
+    """One message of alerts (`kind` digest), the day's summary (`kind` summary) or the weekly
+    insights report (`kind` weekly); `key` makes each one once per cluster: "digest:<scan
+    fence>:<random id>", "summary:<date>" (one a day), "weekly:<YYYY-Www>" (one an ISO week)."""
 
     __tablename__ = "alert_digests"
 

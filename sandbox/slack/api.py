@@ -266,10 +266,21 @@ def usergroups_users_list(ws: Workspace, params: Params, request: Request) -> Pa
 
 
 def files_info(ws: Workspace, params: Params, request: Request) -> Params:
-    """files.info"""
+    """files.info, with where the file is shared: public channels (`channels`), private ones
+    (`groups`) and direct messages (`ims`), as Slack lists them."""
     _require(params, "file")
+    f = ws.file(str(params["file"]))
+    places: dict[str, list[str]] = {"channels": [], "groups": [], "ims": []}
+    with ws.lock:
+        for channel_id in sorted(f.shared_in):
+            if ws.is_dm(channel_id):
+                places["ims"].append(channel_id)
+            elif ws.channels[channel_id].is_private:
+                places["groups"].append(channel_id)
+            else:
+                places["channels"].append(channel_id)
     return {
-        "file": ws.file(str(params["file"])).to_slack(ws.base_url),
+        "file": f.to_slack(ws.base_url) | places,
         "comments": [],
         "response_metadata": {"next_cursor": ""},
     }

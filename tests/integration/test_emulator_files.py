@@ -75,6 +75,23 @@ async def test_files_info(ws: Workspace, client: AsyncWebClient, server: Emulato
     assert ws.calls_to("files.info")[:2] == [{"file": f.id}, {"file": "F0NOPE"}]
 
 
+async def test_files_info_says_where_a_file_is_shared(
+    ws: Workspace, client: AsyncWebClient
+) -> None:
+    ws.join("C0SUPERVISORS", ws.bot_user_id)
+    done = await client.files_upload_v2(
+        content=PNG, filename="chart.png", channel="C0SUPERVISORS", initial_comment="Weekly"
+    )
+    file = (await client.files_info(file=done["files"][0]["id"]))["file"]
+    assert (file["channels"], file["groups"], file["ims"]) == (["C0SUPERVISORS"], [], [])
+    kept = ws.add_file("box.png", PNG, user="U0AGENT")
+    unshared = (await client.files_info(file=kept.id))["file"]
+    assert (unshared["channels"], unshared["groups"], unshared["ims"]) == ([], [], [])
+    pending = await client.files_getUploadURLExternal(filename="late.png", length=len(PNG))
+    missing = await slack_error(client.files_info(file=pending["file_id"]))
+    assert missing["error"] == "file_not_found"  # reserved, never completed
+
+
 async def test_url_private_needs_the_bot_token(ws: Workspace, http: httpx.AsyncClient) -> None:
     f = ws.add_file("label.pdf", b"%PDF-1.4 label", user="U0AGENT")
     obj = f.to_slack(ws.base_url)

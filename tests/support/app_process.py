@@ -41,8 +41,10 @@ def app_process(
     tmp: Path, api_url: str, *, channel: str = "#disputes", **env: str
 ) -> Iterator[AppProcess]:
     """Start `dispute-desk serve`; yield once /healthz answers; stop it with SIGTERM. Without a
-    ROLES_FILE the sandbox's people get the roles the demo gives them."""
+    ROLES_FILE the sandbox's people get the roles the demo gives them; without
+    INSIGHTS_REPORT_AT no weekly report is made (a test of it names the moment)."""
     roles = None if "ROLES_FILE" in env else SANDBOX_ROLES
+    env.setdefault("INSIGHTS_REPORT_AT", "off")
     with serve.app_process(tmp, api_url, channel=channel, roles=roles, **env) as app:
         yield app
     # Every run, whatever it tested, checks that no secret it was given reached its output.

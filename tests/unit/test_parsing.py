@@ -9,6 +9,7 @@ from handlers.parsing import (
     MAX_CLAIM_CHARS,
     CommandError,
     HelpCommand,
+    InsightsCommand,
     OpenCommand,
     PolicyCommand,
     QueueCommand,
@@ -137,6 +138,33 @@ def test_a_queue_that_does_not_exist_lists_the_ones_that_do(text: str) -> None:
     assert "is not a queue" in message
     assert "`mine`, `unassigned`, `stuck`, `team`" in message
     assert "/dispute queue [mine|unassigned|stuck|team]" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "period"),
+    [
+        ("insights", "30d"),
+        ("insights   ", "30d"),
+        ("insights 7d", "7d"),
+        ("INSIGHTS 90D", "90d"),
+        ("insights ３０ｄ", "30d"),
+    ],
+)
+def test_insights_commands(text: str, period: str) -> None:
+    assert parse_command(text) == InsightsCommand(period)
+
+
+@pytest.mark.parametrize(
+    "text", ["insights 14d", "insights week", "insights 7d 30d", "insights 2026-01-01..2026-01-31"]
+)
+def test_a_period_insights_cannot_show_says_which_it_can(text: str) -> None:
+    with pytest.raises(CommandError) as refused:
+        parse_command(text)
+    message = str(refused.value)
+    assert "is not a period" in message
+    assert "`7d`, `30d`, `90d`" in message
+    assert "`30d` when left out" in message
+    assert "/dispute insights [7d|30d|90d]" in message
 
 
 def test_very_long_claim_is_refused_with_the_limit() -> None:

@@ -629,6 +629,29 @@ def test_a_file_without_permissions_keeps_the_defaults(roles: Roles) -> None:
     assert roles.may(Action.ASSIGN, "U0MANAGER1") and not roles.may(Action.ASSIGN, "U0AGENT")
 
 
+def test_insights_are_for_managers_and_supervisors_by_default(roles: Roles) -> None:
+    from domain.roles import Action
+
+    assert roles.spec.permissions.view_insights == "manager"
+    assert roles.may(Action.VIEW_INSIGHTS, "U0SUPER")
+    assert roles.may(Action.VIEW_INSIGHTS, "U0MANAGER2")
+    assert roles.may(Action.VIEW_INSIGHTS, "U0STRANGER", ["S0MANAGERS"])
+    assert not roles.may(Action.VIEW_INSIGHTS, "U0AGENT")
+    with pytest.raises(NotAllowed) as refused:
+        roles.require(Action.VIEW_INSIGHTS, "U0AGENT")
+    assert str(refused.value) == (
+        "You cannot see insights: that needs the role of manager or supervisor "
+        "(roles are set in ROLES_FILE)."
+    )
+
+
+def test_insights_may_be_given_to_everyone(tmp_path: Path) -> None:
+    from domain.roles import Action
+
+    roles = Roles.load(write(tmp_path, ROLES_YAML + "permissions: {view_insights: everyone}\n"))
+    assert roles.may(Action.VIEW_INSIGHTS, "U0STRANGER")
+
+
 @pytest.mark.parametrize(
     ("section", "problem"),
     [

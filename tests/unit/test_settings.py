@@ -77,6 +77,15 @@ def test_api_url_gets_its_trailing_slash(monkeypatch: pytest.MonkeyPatch) -> Non
         ("ALERT_SUMMARY_AT", "9am", "ALERT_SUMMARY_AT='9am' is not valid: expected a time of day"),
         ("ALERT_SUMMARY_AT", "24:00", "ALERT_SUMMARY_AT='24:00' is not valid: expected a time"),
         ("ALERT_DM_USERS", "U0SUP,@ana", "ALERT_DM_USERS='U0SUP,@ana' is not valid: '@ana' is not"),
+        (
+            "INSIGHTS_REPORT_AT",
+            "monday",
+            "INSIGHTS_REPORT_AT='monday' is not valid: expected a weekday and a time like mon",
+        ),
+        ("INSIGHTS_REPORT_AT", "mon 25:00", "INSIGHTS_REPORT_AT='mon 25:00' is not valid"),
+        ("INSIGHTS_REPORT_AT", "09:00 mon", "INSIGHTS_REPORT_AT='09:00 mon' is not valid"),
+        ("INSIGHTS_REPORT_AT", "mo 09:00", "INSIGHTS_REPORT_AT='mo 09:00' is not valid"),
+        ("INSIGHTS_REPORT_AT", "never", "INSIGHTS_REPORT_AT='never' is not valid"),
     ],
 )
 def test_malformed_value_names_the_variable(
@@ -97,6 +106,33 @@ def test_alert_settings_read_as_a_time_and_people(monkeypatch: pytest.MonkeyPatc
     assert settings.dm_users == ["U0SUPER", "U0MANAGER1"]
     monkeypatch.setenv("ALERT_SUMMARY_AT", "")
     assert load_settings().summary_time is None
+
+
+@pytest.mark.parametrize(
+    ("value", "weekday", "at"),
+    [
+        ("mon 09:00", 0, time(9, 0)),
+        ("  FRI   17:30 ", 4, time(17, 30)),
+        ("sunday 7:05", 6, time(7, 5)),
+        ("Wednesday 00:00", 2, time(0, 0)),
+    ],
+)
+def test_the_weekly_report_reads_as_a_weekday_and_a_time(
+    monkeypatch: pytest.MonkeyPatch, value: str, weekday: int, at: time
+) -> None:
+    monkeypatch.setenv("INSIGHTS_REPORT_AT", value)
+    schedule = load_settings().weekly_report_at
+    assert schedule is not None
+    assert (schedule.weekday, schedule.at) == (weekday, at)
+
+
+def test_the_weekly_report_is_on_mondays_at_nine_unless_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert str(load_settings().weekly_report_at) == "mon 09:00"
+    for off in ("off", "OFF", ""):
+        monkeypatch.setenv("INSIGHTS_REPORT_AT", off)
+        assert load_settings().weekly_report_at is None
 
 
 def test_require_names_the_missing_variable() -> None:

@@ -83,7 +83,17 @@
       `<span class="file-name">${esc(f.name)}</span> <span class="muted">${esc(f.pretty_type)} · ${fileSize(f.size)}</span></a>`;
   }
 
-  const fileChips = (files) => (files && files.length ? `<div class="files">${files.map(fileChip).join("")}</div>` : "");
+  // As in Slack, a message carrying one image shows it large above its chip.
+  function filePreview(files) {
+    const f = files.length === 1 ? files[0] : null;
+    if (!f || !String(f.mimetype || "").startsWith("image/")) return "";
+    const link = esc(safeUrl(f.permalink));
+    return `<a class="file-preview" href="${link}" target="_blank" rel="noopener">` +
+      `<img src="${link}" alt="${esc(f.title || f.name)}"></a>`;
+  }
+
+  const fileChips = (files) =>
+    (files && files.length ? `${filePreview(files)}<div class="files">${files.map(fileChip).join("")}</div>` : "");
 
   // Sends one file to the emulator as S.user; with `fields.channel` it is shared there (and the
   // app hears of it), without one it is only kept, for a modal's file_input. Answers the file.
