@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 import subprocess
 import tempfile
 import tomllib
@@ -20,6 +19,7 @@ from bot.metrics import REGISTRY, Backlogs
 from bot.settings import Settings, load_settings
 from bot.workers import WorkQueue
 from disputes.backlogs import Backlog
+from tests.support.nginx import nginx_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -249,15 +249,15 @@ def test_nginx_passes_who_asked_and_a_request_id_and_keeps_metrics_inside() -> N
 
 
 def test_nginx_accepts_the_file() -> None:
-    binary = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    if binary is None:
-        pytest.skip("nginx is not installed: its own syntax check of deploy/nginx.conf skipped")
+    binary = nginx_binary()
     with tempfile.TemporaryDirectory() as folder:
         conf = Path(folder) / "nginx.conf"
-        # The compose service names resolve only inside compose's network.
-        conf.write_text(re.sub(r"\bapp[123]:", "127.0.0.1:", nginx_conf()))
+        # The compose service names resolve only inside compose's network; the scratch folders
+        # go in the temporary folder, so the check runs without root.
+        kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        scratch = " ".join(f"{kind}_temp_path {folder}/{kind};" for kind in kinds)
+        text = re.sub(r"\bapp[123]:", "127.0.0.1:", nginx_conf())
+        conf.write_text(text.replace("http {", f"http {{\n    {scratch}", 1))
         checked = subprocess.run(
             [
                 binary,
