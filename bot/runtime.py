@@ -22,6 +22,7 @@ from bot.conversation_wiring import ConversationReporter
 from bot.dedupe import RecentKeys
 from bot.errors import StartupError
 from bot.housekeeping import Housekeeping
+from bot.metrics import counting_refund_outcomes
 from bot.money_wiring import GroupDirectory, RefundReporter, load_gateway, load_roles
 from bot.reporting import WeeklyReporting
 from bot.settings import Settings
@@ -56,7 +57,7 @@ from policies.current import CurrentPack
 from policies.loader import PackError
 from policies.sla import SlaPolicy
 from storage.db import Database
-from storage.migrate import migrate
+from storage.migrate import SchemaNotCurrent, apply_migrations, require_current_schema
 from storage.requests import claim_request
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,19 @@ def slack_client(settings: Settings) -> AsyncWebClient:
     return client
 
 
+async def prepare_schema(db: Database, *, migrate: bool) -> None:
+    """Migrate (one process at a time, the others wait), or with `migrate` off only check that
+    someone did: a schema that is not current stops start-up with one line."""
+    if not migrate:
+        try:
+            revision = await require_current_schema(db)
+        except SchemaNotCurrent as exc:
+            raise StartupError(str(exc)) from None
+        log.info("schema current at %s (not migrating: --no-migrate)", revision)
+        return
+    log.info("%s", (await apply_migrations(db)).describe())
+
+
 def weekly_reporting(
     settings: Settings,
     db: Database,
@@ -170,22 +184,32 @@ def weekly_reporting(
 
 
 async def build_runtime(
-    settings: Settings, *, evidence_sources: list[EvidenceSource] | None = None
+    settings: Settings,
+    *,
+    evidence_sources: list[EvidenceSource] | None = None,
+    migrate: bool = True,
 ) -> Runtime:
-    """Migrate, connect, resolve channels and wire the Bolt app; raise on any bad setting."""
+    """Migrate (unless told not to), connect, resolve channels and wire the Bolt app; raise on
+    any bad setting."""
     settings.require("slack_bot_token", "disputes_channel")
     if not settings.slack_app_token:
         settings.require("slack_signing_secret")
     current_pack = load_current_pack(settings.policy_pack)
     sla = load_sla(settings.sla_file)  # a file with problems stops start-up, listing them
-    db = Database(settings.database_url)
-    await migrate(db)
-    watch(db, sla)  # every dispute written keeps its service-level clock
     orders = order_source_from_spec(settings.order_source)
+    # The settings read so far are sound: only now is the database touched.
+    db = Database(settings.database_url)
+    try:
+        await prepare_schema(db, migrate=migrate)
+    except BaseException:
+        await db.dispose()
+        await orders.aclose()
+        raise
+    watch(db, sla)  # every dispute written keeps its service-level clock
+    roles = load_roles(settings.roles_file)
     client = slack_client(settings)
     assert settings.disputes_channel is not None
     channel_id = await resolve_channel(client, "DISPUTES_CHANNEL", settings.disputes_channel)
-    roles = load_roles(settings.roles_file)
     gateway = load_gateway(settings)
     ledger = LedgerReader(db, gateway)
     gate = Gate(db, roles)
@@ -228,7 +252,9 @@ async def build_runtime(
     conversation.chores.notify = reporter.chore_done
     answers = CustomerAnswers(db, conversation.signer, resolution, notify=reporter.answered)
     if worker is not None:
-        worker.notify = RefundReporter(disputes, threads, resolution, orders, supervisors)
+        worker.notify = counting_refund_outcomes(
+            RefundReporter(disputes, threads, resolution, orders, supervisors)
+        )
     queue = WorkQueue(settings.intake_workers)
     queue.start()
     if worker is not None:
