@@ -5,14 +5,29 @@
 
 Migrates the database, then adds N disputes as the app would have stored them by `now`: numbers
 and ids in the order the disputes were opened over `history_days`; an order snapshot each
-(`domain.orders.Order` wire JSON) and the evidence the default sources file from it; the
-statuses passed (`state_times`) with one audit entry per step, chained per dispute by
-`disputes.audit.entry_hash` so `audit verify` passes; a proposal for those that got that far, an
-offer when the customer had to agree, and a CSAT survey (about 38% answered) for most resolved
-ones. Policy decisions and customer messages are not generated.
+(`domain.orders.Order` wire JSON) and the evidence the default sources file from it, plus what
+a person or the customer filed during review (photos, a file, a reply by mail); the statuses
+passed (`state_times`) with one audit entry per step, chained per dispute by
+`disputes.audit.entry_hash` so `audit verify` passes; the proposals, the offers and the
+customer's answers to them (accepted, declined, expired), the refund request of each option
+that moves money once carried out (with the payment's ledger row), and a CSAT survey for most
+resolved ones (about 38% answered, mostly 4s and 5s). Policy decisions and customer messages
+are not generated.
 
-Most disputes are closed (85% of them resolved, 15% withdrawn); `open_share` are open, mostly
-recent, spread over the open statuses. Their service-level clock is what
+What insights read is as the app's write hook (`disputes.sla_clock.watch`) keeps it: the
+milestones (`resolved_at` and its business seconds by the SLA file's calendar, `reopened_at`,
+`closed_at`), a `sla_stage_runs` row for every service-level stage the dispute finished (due by
+the file's targets, breached when left after that), and `dispute_tags`: the SKUs, categories
+and carriers `disputes.tags.order_tags` finds in the snapshot, and one to three rules of the
+default pack its decision cited, drawn by reason (`bench.dataset_cases`). The customer accepts
+an offer more often and sooner with photos on file and some rules cited, less with others;
+about 3% of resolved disputes are reopened and resolved again, and 2% of closed ones are
+followed within two weeks by another dispute on the same order. In the last 30 days one SKU
+(defective) and one carrier (damaged parcels) rise well above their share: upstream problems
+for the recurring-reasons analysis to flag.
+
+Most disputes are closed (about 84% of them resolved, the rest withdrawn); `open_share` are
+open, mostly recent, spread over the open statuses. Their service-level clock is what
 `disputes.sla_clock.clock_of` computes at `now` with the SLA file (about 72% ok, 14% warning,
 14% breached), except for `due_share` of them, whose `sla_check_at` has come: a third just
 written (the clock as of now, checked at the write), the rest stored just before their warning or
@@ -29,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import heapq
 import itertools
 import json
 import multiprocessing
@@ -46,9 +62,22 @@ from typing import Any
 from sqlalchemy import JSON, Table, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bench.dataset_orders import REASON_WEIGHTS, customer, make_order
+from bench.dataset_cases import SURGE_DAYS, Case, draw_case
+from bench.dataset_orders import GeneratedOrder, customer, make_order
+from bench.dataset_rows import (
+    ROUND_SLOTS,
+    Audit,
+    Resolutions,
+    actor_for,
+    filed_in_review,
+    intake_evidence,
+    money_moved,
+    proposal_amount,
+    tag_rows,
+)
 from bench.dataset_timeline import (
     LEVEL_FRACTIONS,
+    OFFER_DAYS,
     OPEN_WEIGHTS,
     TOUCH_WINDOW,
     WITHDRAWN_SHARE,
@@ -56,14 +85,14 @@ from bench.dataset_timeline import (
     Timeline,
     closed_timeline,
     event_between,
+    milestones,
     open_timeline,
+    stage_runs,
 )
-from disputes.audit import GENESIS, entry_hash
-from disputes.evidence_gathering import content_hash, required_kinds
+from disputes.evidence_gathering import required_kinds
 from disputes.lifecycle import Status
-from disputes.sla_clock import Clock, clock_of
-from domain.evidence import EvidenceDraft, EvidenceKind
-from domain.resolutions import Resolution
+from disputes.milestones import business_seconds
+from disputes.sla_clock import Clock, clock_of, facts_of
 from policies.sla import SlaPolicy, stage_for
 from storage.db import Database
 from storage.migrate import migrate
@@ -77,37 +106,30 @@ TABLES: tuple[Table, ...] = tuple(
     Base.metadata.tables[name]
     for name in (
         "disputes",
+        "dispute_tags",
+        "sla_stage_runs",
         "evidence_items",
         "audit_entries",
         "proposals",
         "customer_offers",
+        "refund_ledger",
+        "refund_requests",
         "csat_surveys",
     )
 )
+NUMBERED = tuple(t for t in TABLES if "id" in t.columns)  # the tables with an id sequence
+STRIDED = ("proposals", "customer_offers", "refund_requests")  # ROUND_SLOTS ids per dispute
 JSON_COLUMNS = {
     t.name: frozenset(c.name for c in t.columns if isinstance(c.type, JSON)) for t in TABLES
 }
 OWNERS = tuple(f"U0{(n * 7_919) % 100_000:05d}DD" for n in range(1, 51))
-APPROVERS = tuple(f"U0{(n * 104_729) % 100_000:05d}SV" for n in range(1, 7))
 PRIORITY_WEIGHTS = (4, 9)  # percent for the first and second priority; the last takes the rest
 UNASSIGNED_OPEN, UNASSIGNED_CLOSED = 0.12, 0.02
 DUE_KINDS = (("touched", 34), ("warning", 38), ("breached", 28))
 LEVEL_SHARES = (("ok", 72), ("warning", 14), ("breached", 14))
-CSAT_SHARE, CSAT_ANSWERED = 0.92, 0.38
-OFFER_DAYS, CSAT_DAYS, REMINDER_HOURS = 14, 30, 72
-# What the customer asked for, more or less; the other kinds (deny, uphold, carrier claim) rate
-# lower.
-HAPPY_KINDS = frozenset(
-    {
-        Resolution.FULL_REFUND,
-        Resolution.PARTIAL_REFUND,
-        Resolution.OVERTURN,
-        Resolution.REPLACEMENT,
-        Resolution.STORE_CREDIT,
-        Resolution.WAIVE_FEE,
-    }
-)
-COMMENTS = ("Quick and fair, thanks.", "Took far too long.", "Still not happy.", "Great help!")
+# Of the closed disputes: another dispute on the same order follows, within this many days of
+# the first one's closing.
+FOLLOW_UP_SHARE, FOLLOW_UP_DAYS = 0.02, 13
 CLAIMS = (
     "Customer says the return was refused unfairly.",
     "Escalated from chat: wants a second look.",
@@ -165,7 +187,7 @@ async def fill(
     started = time.perf_counter()
     now = (spec.now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     async with db.engine.connect() as connection:
-        ids = {t.name: await _next_id(connection, t) for t in TABLES}
+        ids = {t.name: await _next_id(connection, t) for t in NUMBERED}
         counter = select(CounterRow.value).where(CounterRow.name == "dispute")
         first_number = int(await connection.scalar(counter) or 0) + 1
     setup = _Setup(spec, now, ids, first_number, encode=not db.is_sqlite)
@@ -235,14 +257,25 @@ class _Ticket:
     opened_at: datetime | None  # a closed dispute's; an open one's follows from its plan
     due: bool | None  # None: closed
     prior: int  # the customer's disputes before this one
+    follows: _Origin | None = None  # the earlier dispute on the same order
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """An earlier closed dispute whose order a later one is about."""
+
+    number: int
+    seed: int
+    opened_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """What is decided about a dispute before its rows are made: its priority as designed,
-    its timeline, how its clock is stored when open, and its customer."""
+    what it is about, its timeline, how its clock is stored when open, and its customer."""
 
     rank: int  # 0: the first (highest) priority of the SLA file
+    case: Case
     timeline: Timeline
     due: str | None  # touched, warning, breached: how a due clock got due; None: not due
     customer: int
@@ -271,18 +304,37 @@ class _Plans:
         self.sla = self.ages.sla
         self.customers = max(10, int(setup.spec.disputes * 0.7))
 
-    def plan(self, seed: int, opened_at: datetime | None, due: bool | None) -> _Plan:
-        """The plan of the dispute with this seed."""
+    def plan(
+        self,
+        seed: int,
+        opened_at: datetime | None,
+        due: bool | None,
+        follows: _Origin | None = None,
+    ) -> _Plan:
+        """The plan of the dispute with this seed (about the order of `follows`, if given)."""
         rng = random.Random(seed)
         rank = self._rank(rng)
+        origin = None
+        if follows is not None:
+            origin = self.plan(follows.seed, follows.opened_at, None)
         if due is None:
             assert opened_at is not None
             withdrawn = rng.random() < WITHDRAWN_SHARE
             latest = self.now - timedelta(minutes=1)
-            timeline, how = closed_timeline(rng, opened_at, latest, withdrawn), None
+            case = draw_case(
+                rng, surge=self._in_surge(opened_at), like=origin.case if origin else None
+            )
+            timeline, how = closed_timeline(rng, case, opened_at, latest, withdrawn), None
         else:
             timeline, how = self._open_timeline(rng, rank, due)
-        return _Plan(rank, timeline, how, self._customer_index(rng, vip=rank == 1), rng)
+            case = draw_case(rng, surge=self._in_surge(timeline.created_at))
+        buyer = self._customer_index(rng, vip=rank == 1)
+        if origin is not None:  # the same order: its customer, its priority as designed
+            rank, buyer = origin.rank, origin.customer
+        return _Plan(rank, case, timeline, how, buyer, rng)
+
+    def _in_surge(self, opened_at: datetime) -> bool:
+        return opened_at >= self.now - timedelta(days=SURGE_DAYS)
 
     def _rank(self, rng: random.Random) -> int:
         roll, last = rng.random() * 100, len(self.sla.priorities) - 1
@@ -340,10 +392,13 @@ class _Planner(_Plans):
         start = self.now - timedelta(days=self.spec.history_days)
         step = span / max(closed, 1)
         prior: Counter[int] = Counter()
+        # Closed disputes another will follow on the same order: (when, origin), soonest first.
+        followed: list[tuple[datetime, int, _Origin]] = []
         k = j = 0
         number = self.setup.first_number
         created = start + step * rng.random()
         while k < closed or j < len(open_plans):
+            follows = None
             if j < len(open_plans) and (k >= closed or open_plans[j][0] <= created):
                 _, seed, is_due = open_plans[j]
                 ticket_at, ticket_due = None, is_due
@@ -354,11 +409,18 @@ class _Planner(_Plans):
                     created.replace(microsecond=0),
                     None,
                 )
+                if followed and followed[0][0] <= ticket_at:
+                    follows = heapq.heappop(followed)[2]
                 k += 1
                 created = start + step * (k + rng.random())
-            buyer = self.plan(seed, ticket_at, ticket_due).customer
-            yield _Ticket(number, seed, ticket_at, ticket_due, prior[buyer])
-            prior[buyer] += 1
+            plan = self.plan(seed, ticket_at, ticket_due, follows)
+            yield _Ticket(number, seed, ticket_at, ticket_due, prior[plan.customer], follows)
+            prior[plan.customer] += 1
+            if ticket_at is not None and follows is None and rng.random() < FOLLOW_UP_SHARE:
+                closed_at = plan.timeline.times[-1]
+                after = timedelta(days=FOLLOW_UP_DAYS * rng.random(), hours=1)
+                origin = _Origin(number, seed, ticket_at)
+                heapq.heappush(followed, (closed_at + after, number, origin))
             number += 1
 
 
@@ -376,9 +438,9 @@ def _make_in_worker(tickets: list[_Ticket]) -> _Made:
 
 
 class _Maker(_Plans):
-    """Makes the rows of the disputes on tickets. Ids: a dispute's follows from its number;
-    its proposal, offer and survey (one each at most) take the same offset in their tables;
-    evidence and audit rows get theirs from the database."""
+    """Makes the rows of the disputes on tickets. Ids: a dispute's follows from its number, and
+    so do its survey's and, ROUND_SLOTS apart, its proposals' and offers'; the other rows get
+    theirs from the database."""
 
     def make(self, tickets: list[_Ticket]) -> _Made:
         made = _Made(len(tickets), {t.name: [] for t in TABLES})
@@ -389,28 +451,56 @@ class _Maker(_Plans):
             made.rows = {name: _records(name, rows) for name, rows in made.rows.items()}
         return made
 
-    def _id(self, table: str, number: int) -> int:
-        return self.setup.ids[table] + number - self.setup.first_number
+    def _id(self, table: str, number: int, slot: int = 0) -> int:
+        offset = number - self.setup.first_number
+        if table in STRIDED:
+            return self.setup.ids[table] + offset * ROUND_SLOTS + slot
+        return self.setup.ids[table] + offset
+
+    def _order(self, plan: _Plan, number: int) -> tuple[GeneratedOrder, list[int | None]]:
+        """The dispute's order and the amounts of its proposals: the first draws from its own
+        random stream after the plan, so a later dispute on the order finds the same ones."""
+        order = make_order(
+            plan.rng,
+            f"ORD-{number + 100_000}",
+            customer(plan.customer),
+            plan.case,
+            plan.timeline.created_at,
+            big=plan.rank == 0,
+        )
+        disputed = order.disputed_minor
+        amounts = [proposal_amount(plan.rng, r.kind, disputed) for r in plan.timeline.rounds]
+        return order, amounts
 
     def _rows(self, ticket: _Ticket, made: _Made) -> dict[str, list[dict[str, Any]]]:
-        plan = self.plan(ticket.seed, ticket.opened_at, ticket.due)
+        plan = self.plan(ticket.seed, ticket.opened_at, ticket.due, ticket.follows)
         rng, number, prior = plan.rng, ticket.number, ticket.prior
-        timeline, now = plan.timeline, self.now
+        timeline, case, now = plan.timeline, plan.case, self.now
         status = timeline.status
         created = timeline.created_at
         buyer = customer(plan.customer)
-        reason = rng.choices(list(REASON_WEIGHTS), list(REASON_WEIGHTS.values()))[0]
-        order_id = f"ORD-{number + 100_000}"
-        order = make_order(rng, order_id, buyer, reason, created, big=plan.rank == 0)
+        reason = case.reason
+        if ticket.follows is None:
+            order, amounts = self._order(plan, number)
+            disputed = order.disputed_minor
+        else:  # the order as read again; what the earlier dispute refunded is no longer disputed
+            origin = ticket.follows
+            earlier = self.plan(origin.seed, origin.opened_at, None)
+            order, moved = self._order(earlier, origin.number)
+            disputed = max(order.disputed_minor - money_moved(earlier.timeline, moved), 0)
+            amounts = [proposal_amount(rng, r.kind, disputed) for r in timeline.rounds]
+        order_id = order.wire["order_id"]
         dispute_id = self._id("disputes", number)
         owner = None
         unassigned = UNASSIGNED_OPEN if status.is_open else UNASSIGNED_CLOSED
         if rng.random() >= unassigned:
             owner = OWNERS[int(len(OWNERS) * rng.random() ** 1.3)]
         opened_by = owner or rng.choice(OWNERS)
+        agent = owner or opened_by
         last_status_at = timeline.times[-1]
         assigned_at = min(created + timedelta(seconds=rng.randint(30, 2 * 3600)), last_status_at)
         updated_at = max(last_status_at, assigned_at) if owner else last_status_at
+        resolved_at, reopened_at, closed_at = milestones(timeline)
         row: dict[str, Any] = {
             "id": dispute_id,
             "number": number,
@@ -423,7 +513,7 @@ class _Maker(_Plans):
             "claim": rng.choice(CLAIMS),
             "currency": order.currency,
             "order_total_minor": order.total_minor,
-            "disputed_amount_minor": order.disputed_minor,
+            "disputed_amount_minor": disputed,
             "owner_id": owner,
             "opened_by": opened_by,
             "status": status.value,
@@ -441,8 +531,15 @@ class _Maker(_Plans):
             "updated_at": updated_at,
             "version": len(timeline.statuses) + (1 if owner else 0),
             "prior_disputes": prior,
+            "resolved_at": resolved_at,
+            "resolve_business_seconds": None
+            if resolved_at is None
+            else business_seconds(created, resolved_at, self.sla),
+            "reopened_at": reopened_at,
+            "closed_at": closed_at,
         }
-        row.update(self._clock(row, timeline, plan.due))
+        probe = _probe(row, timeline)
+        row.update(self._clock(probe, row, timeline, plan.due))
         made.statuses[status.value] += 1
         made.priorities[row["priority"]] += 1
         if status.is_open:
@@ -453,7 +550,9 @@ class _Maker(_Plans):
 
         found: dict[str, list[dict[str, Any]]] = {t.name: [] for t in TABLES}
         found["disputes"].append(row)
-        audit = _Audit(number, dispute_id)
+        found["dispute_tags"] = tag_rows(row, order.tags, case.rules)
+        found["sla_stage_runs"] = self._stage_runs(probe, row, timeline)
+        audit = Audit(number, dispute_id)
         audit.add(
             created,
             ("slack_user", opened_by),
@@ -462,31 +561,26 @@ class _Maker(_Plans):
                 "order_id": order_id,
                 "reason": reason.value,
                 "claim": row["claim"],
-                "disputed_amount_minor": order.disputed_minor,
+                "disputed_amount_minor": disputed,
                 "currency": order.currency,
             },
         )
-        for kind, source, summary, payload, url in order.evidence:
-            draft = EvidenceDraft(EvidenceKind(kind), source, summary, payload, url, created)
-            digest = content_hash(draft)
-            found["evidence_items"].append(
-                {
-                    "dispute_id": dispute_id,
-                    "kind": kind,
-                    "source": source,
-                    "captured_at": created,
-                    "summary": summary,
-                    "payload": payload,
-                    "url": url,
-                    "content_hash": digest,
-                    "added_by": "intake",
-                }
-            )
+        filed = [
+            (item, ("system", "intake"))
+            for item in intake_evidence(dispute_id, order.evidence, created)
+        ]
+        filed += filed_in_review(rng, case, timeline, row, agent, buyer.email)
+        for item, actor in filed:
+            found["evidence_items"].append(item)
             audit.add(
-                created,
-                ("system", "intake"),
+                item["captured_at"],
+                actor,
                 "evidence.added",
-                after={"kind": kind, "source": source, "content_hash": digest},
+                after={
+                    "kind": item["kind"],
+                    "source": item["source"],
+                    "content_hash": item["content_hash"],
+                },
             )
         if owner is not None:
             audit.add(
@@ -496,51 +590,77 @@ class _Maker(_Plans):
                 before={"owner": None},
                 after={"from": None, "to": owner, "by": owner, "why": "take"},
             )
-        details = self._resolution_rows(rng, found, row, timeline, owner or opened_by)
+        resolutions = Resolutions(
+            rng,
+            row,
+            timeline,
+            agent,
+            now,
+            lambda table, slot: self._id(table, number, slot),
+            buyer.email,
+        )
+        resolutions.make(amounts)
+        found["proposals"] = resolutions.proposals
+        found["customer_offers"] = resolutions.offers
+        found["refund_requests"] = resolutions.refunds
+        found["csat_surveys"] = resolutions.surveys
+        if ticket.follows is None:  # the payment's ledger row, made at the order's first intake
+            found["refund_ledger"] = [_ledger(order)]
         for i, (before, after) in enumerate(itertools.pairwise(timeline.statuses)):
             event = event_between(before, after)
-            actor = _actor_for(after, before, owner or opened_by, buyer.id)
+            actor = resolutions.actors.get(i + 1) or actor_for(after, before, agent, buyer.email)
             audit.add(
                 timeline.times[i + 1],
                 actor,
                 f"status.{event.value}",
                 before={"status": before.value},
-                after={"status": after.value, **details.get(i + 1, {})},
+                after={"status": after.value, **resolutions.details.get(i + 1, {})},
             )
-        survey = found["csat_surveys"][0] if found["csat_surveys"] else None
-        if survey is not None and survey["rating"] is not None:
-            audit.add(
-                survey["answered_at"],
-                ("customer", buyer.id),
-                "customer.rated",
-                after={
-                    "survey": survey["id"],
-                    "rating": survey["rating"],
-                    "comment": survey["comment"],
-                },
-            )
+        for at, actor, action, after_entry, early in resolutions.entries:
+            audit.add(at, actor, action, after=after_entry, early=early)
+        for survey in resolutions.surveys:
+            if survey["rating"] is not None:
+                audit.add(
+                    survey["answered_at"],
+                    ("customer", buyer.email),
+                    "customer.rated",
+                    after={
+                        "survey": survey["id"],
+                        "rating": survey["rating"],
+                        "comment": survey["comment"] or "",
+                    },
+                )
         found["audit_entries"] = audit.rows()
         return found
 
-    def _clock(self, row: dict[str, Any], timeline: Timeline, due: str | None) -> dict[str, Any]:
+    def _stage_runs(
+        self, probe: DisputeRow, row: dict[str, Any], timeline: Timeline
+    ) -> list[dict[str, Any]]:
+        """The finished stage runs, each with the priority and due time the clock had when the
+        stage was entered."""
+        runs = []
+        for run in stage_runs(timeline):
+            priority = self.sla.priority(facts_of(probe, run.entered_at), run.entered_at)
+            due_at = self.sla.due(priority, run.stage, run.entered_at)
+            runs.append(
+                {
+                    "dispute_id": row["id"],
+                    "stage": run.stage,
+                    "priority": priority,
+                    "entered_at": run.entered_at,
+                    "due_at": due_at,
+                    "left_at": run.left_at,
+                    "breached": run.left_at > due_at,
+                }
+            )
+        return runs
+
+    def _clock(
+        self, probe: DisputeRow, row: dict[str, Any], timeline: Timeline, due: str | None
+    ) -> dict[str, Any]:
         """The clock columns: computed at `now` by `clock_of`, or for a due clock as stored
         before its warning or breach moment (or at its last write, for a touched one)."""
-        status = timeline.status
-        stage = stage_for(status.value)
-        probe = DisputeRow(
-            status=status.value,
-            state_times=row["state_times"],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            reason=row["reason"],
-            currency=row["currency"],
-            order_total_minor=row["order_total_minor"],
-            disputed_amount_minor=row["disputed_amount_minor"],
-            prior_disputes=row["prior_disputes"],
-            order_snapshot=row["order_snapshot"],
-            sla_stage=stage,
-            sla_entered_at=timeline.times[timeline.stage_start] if stage else None,
-        )
+        stage = probe.sla_stage
         clock = clock_of(probe, self.sla, self.now)
         check_at = clock.check_at
         if due is not None and stage is not None:
@@ -556,126 +676,37 @@ class _Maker(_Plans):
                 check_at = row["updated_at"]
         return _clock_columns(clock, check_at)
 
-    def _resolution_rows(
-        self,
-        rng: random.Random,
-        found: dict[str, list[dict[str, Any]]],
-        row: dict[str, Any],
-        timeline: Timeline,
-        agent: str,
-    ) -> dict[int, dict[str, Any]]:
-        """The proposal, offer and survey rows; returns the audit details of the status steps
-        (by index in the timeline) that name them."""
-        kind = timeline.kind
-        details: dict[int, dict[str, Any]] = {}
-        if kind is None:
-            return details
-        statuses, times = timeline.statuses, timeline.times
-        proposed = statuses.index(Status.PROPOSED)
-        approved = statuses.index(Status.APPROVED) if Status.APPROVED in statuses else None
-        amount = _proposal_amount(rng, kind, row["disputed_amount_minor"])
-        approver = rng.choice(APPROVERS)
-        proposal = {
-            "id": self._id("proposals", row["number"]),
-            "dispute_id": row["id"],
-            "kind": kind.value,
-            "amount_minor": amount,
-            "currency": row["currency"],
-            "note": "As discussed in the thread.",
-            "justification": None,
-            "outside_policy": False,
-            "needs_supervisor": amount is not None and amount >= 20_000,
-            "proposed_by": agent,
-            "proposed_at": times[proposed],
-            "status": "open" if approved is None else "approved",
-            "decided_by": None if approved is None else approver,
-            "decided_at": None if approved is None else times[approved],
-            "message_ts": f"{int(times[proposed].timestamp())}.{row['number'] % 1_000_000:06d}",
-            "number": 1,
-            "override_reason": None,
-            "decision_reason": None,
-            "alert_channel": None,
-            "alert_ts": None,
-        }
-        found["proposals"].append(proposal)
-        details[proposed] = {
-            "proposal": proposal["id"],
-            "kind": kind.value,
-            "amount_minor": amount,
-            "currency": row["currency"],
-            "outside_policy": False,
-            "needs_supervisor": proposal["needs_supervisor"],
-            "justification": None,
-        }
-        if approved is not None:
-            details[approved] = {"proposal": proposal["id"]}
-        if Status.AWAITING_CUSTOMER in statuses:
-            sent = statuses.index(Status.AWAITING_CUSTOMER)
-            offer = self._offer(rng, row, proposal, timeline, sent)
-            found["customer_offers"].append(offer)
-            details[sent] = {
-                "proposal": proposal["id"],
-                "offer": offer["id"],
-                "expires_at": offer["expires_at"].isoformat(),
-            }
-        if Status.RESOLVED in statuses and statuses[statuses.index(Status.RESOLVED) - 1] is (
-            Status.APPROVED
-        ):
-            details[statuses.index(Status.RESOLVED)] = {"resolution": kind.value}
-        if timeline.status is Status.RESOLVED and rng.random() < CSAT_SHARE:
-            found["csat_surveys"].append(self._survey(rng, row, kind, times[-1]))
-        return details
 
-    def _offer(
-        self,
-        rng: random.Random,
-        row: dict[str, Any],
-        proposal: dict[str, Any],
-        timeline: Timeline,
-        sent: int,
-    ) -> dict[str, Any]:
-        at = timeline.times[sent]
-        reminder = at + timedelta(hours=REMINDER_HOURS)
-        answer = timeline.statuses[sent + 1] if sent + 1 < len(timeline.statuses) else None
-        status = {Status.APPROVED: "accepted", Status.OFFER_EXPIRED: "expired"}.get(
-            answer or Status.AWAITING_CUSTOMER, "open"
-        )
-        answered = timeline.times[sent + 1] if answer is Status.APPROVED else None
-        return {
-            "id": self._id("customer_offers", row["number"]),
-            "dispute_id": row["id"],
-            "proposal_id": proposal["id"],
-            "nonce": f"{rng.getrandbits(96):024x}",
-            "status": status,
-            "created_at": at,
-            "expires_at": at + timedelta(days=OFFER_DAYS),
-            "reminder_due_at": reminder,
-            "reminded_at": reminder if reminder <= (answered or self.now) else None,
-            "answered_at": answered,
-            "decline_reason": None,
-        }
+def _ledger(order: GeneratedOrder) -> dict[str, Any]:
+    """The payment's row as `disputes.ledger.ensure_ledger` makes it (the provider unread)."""
+    return {
+        "payment_reference": order.wire["payment"]["reference"],
+        "currency": order.currency,
+        "paid_minor": order.total_minor,
+        "order_claim_minor": order.order_claim_minor,
+        "provider_refunds": None,
+        "provider_read_at": None,
+        "provider_error": None,
+    }
 
-    def _survey(
-        self, rng: random.Random, row: dict[str, Any], kind: Resolution, resolved_at: datetime
-    ) -> dict[str, Any]:
-        created = min(resolved_at + timedelta(seconds=rng.randint(30, 600)), self.now)
-        expires = created + timedelta(days=CSAT_DAYS)
-        answered = created + timedelta(seconds=int(3600 * 24 * 10 * rng.random() ** 3) + 300)
-        rating = comment = None
-        if rng.random() < CSAT_ANSWERED and answered < min(expires, self.now):
-            weights = (4, 4, 10, 30, 52) if kind in HAPPY_KINDS else (30, 22, 20, 16, 12)
-            rating = rng.choices((1, 2, 3, 4, 5), weights)[0]
-            comment = rng.choice(COMMENTS) if rng.random() < 0.3 else None
-        return {
-            "id": self._id("csat_surveys", row["number"]),
-            "dispute_id": row["id"],
-            "nonce": f"{rng.getrandbits(96):024x}",
-            "created_at": created,
-            "expires_at": expires,
-            "rating": rating,
-            "comment": comment,
-            "answered_at": answered if rating is not None else None,
-        }
+
+def _probe(row: dict[str, Any], timeline: Timeline) -> DisputeRow:
+    """A row object carrying what the clock reads, with the running stage as stored."""
+    stage = stage_for(timeline.status.value)
+    return DisputeRow(
+        status=row["status"],
+        state_times=row["state_times"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        reason=row["reason"],
+        currency=row["currency"],
+        order_total_minor=row["order_total_minor"],
+        disputed_amount_minor=row["disputed_amount_minor"],
+        prior_disputes=row["prior_disputes"],
+        order_snapshot=row["order_snapshot"],
+        sla_stage=stage,
+        sla_entered_at=timeline.times[timeline.stage_start] if stage else None,
+    )
 
 
 def _state_times(timeline: Timeline) -> dict[str, str]:
@@ -692,83 +723,6 @@ def _clock_columns(clock: Clock, check_at: datetime | None) -> dict[str, Any]:
         "sla_level": clock.level.value,
         "sla_check_at": check_at,
     }
-
-
-def _proposal_amount(rng: random.Random, kind: Resolution, disputed: int) -> int | None:
-    disputed = max(disputed, 100)
-    if kind in (Resolution.FULL_REFUND, Resolution.OVERTURN, Resolution.STORE_CREDIT):
-        return disputed
-    if kind is Resolution.PARTIAL_REFUND:
-        return disputed * rng.randint(30, 70) // 100
-    if kind is Resolution.WAIVE_FEE:
-        return rng.choice((499, 799, 1299))
-    return None
-
-
-def _actor_for(after: Status, before: Status, agent: str, customer_id: str) -> tuple[str, str]:
-    if after is Status.EVIDENCE_READY:
-        return ("system", "intake")
-    if after is Status.APPROVED and before is Status.AWAITING_CUSTOMER:
-        return ("customer", customer_id)
-    if after is Status.OFFER_EXPIRED:
-        return ("system", "offers")
-    if after in (Status.EXECUTING, Status.EXECUTION_FAILED, Status.NEEDS_ATTENTION):
-        return ("system", "refund-worker")
-    if after is Status.RESOLVED and before is not Status.APPROVED:
-        return ("system", "refund-worker")
-    return ("slack_user", agent)
-
-
-class _Audit:
-    """One dispute's audit entries, ordered by time and chained as `disputes.audit` does."""
-
-    def __init__(self, number: int, dispute_id: int) -> None:
-        self.number, self.dispute_id = number, dispute_id
-        self.entries: list[tuple[datetime, int, tuple[str, str], str, dict[str, Any], Any]] = []
-
-    def add(
-        self,
-        at: datetime,
-        actor: tuple[str, str],
-        action: str,
-        *,
-        before: dict[str, Any] | None = None,
-        after: dict[str, Any] | None = None,
-    ) -> None:
-        self.entries.append((at, len(self.entries), actor, action, before or {}, after or {}))
-
-    def rows(self) -> list[dict[str, Any]]:
-        rows, prev = [], GENESIS
-        for seq, (at, _, (actor_type, actor_id), action, before, after) in enumerate(
-            sorted(self.entries, key=lambda e: (e[0], e[1])), start=1
-        ):
-            digest = entry_hash(
-                dispute_number=self.number,
-                seq=seq,
-                at=at,
-                actor_type=actor_type,
-                actor_id=actor_id,
-                action=action,
-                before=before,
-                after=after,
-                prev_hash=prev,
-            )
-            rows.append(
-                {
-                    "dispute_id": self.dispute_id,
-                    "seq": seq,
-                    "at": at,
-                    "actor_type": actor_type,
-                    "actor_id": actor_id,
-                    "action": action,
-                    "before": before,
-                    "after": after,
-                    "prev_hash": prev,
-                    "hash": digest,
-                }
-            )
-            prev = digest
-        return rows
 
 
 class _Writer:
@@ -816,7 +770,7 @@ class _CopyWriter(_Writer):
                 await self.raw.copy_records_to_table(table.name, records=records, columns=columns)
 
     async def _after(self, connection: AsyncConnection) -> None:
-        for table in TABLES:
+        for table in NUMBERED:
             await connection.execute(
                 text(
                     f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "

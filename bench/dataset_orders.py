@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bench.dataset_cases import HOT_CARRIER, HOT_SKU, Case
 from domain.evidence import EvidenceKind
 from domain.money import exponent
 from domain.reasons import Reason
@@ -36,18 +37,6 @@ CATALOG = (
 CATEGORY_WEIGHTS = (24, 14, 16, 18, 10, 10, 8)
 ADJECTIVES = ("Classic", "Premium", "Everyday", "Studio", "Outdoor", "Compact", "Deluxe", "Urban")
 VARIANTS = ("S-BLK", "M-NVY", "L-GRY", "XL-OLV", "ONE-WHT", "ONE-RED", "2P-SLT", "4P-SND")
-REASON_WEIGHTS = {
-    Reason.DAMAGED: 20,
-    Reason.DEFECTIVE: 18,
-    Reason.NOT_AS_DESCRIBED: 14,
-    Reason.WRONG_ITEM: 10,
-    Reason.SIZE_TOO_SMALL: 8,
-    Reason.SIZE_TOO_LARGE: 6,
-    Reason.UNWANTED: 8,
-    Reason.REFUND_NOT_RECEIVED: 12,
-    Reason.OTHER: 4,
-}
-PHOTO_REASONS = (Reason.DAMAGED, Reason.DEFECTIVE, Reason.NOT_AS_DESCRIBED)
 FIRST = ("Maya", "Liam", "Ava", "Noah", "Zoe", "Omar", "Lena", "Ravi", "Ines", "Kai", "Mei", "Tom")
 LAST = ("Thompson", "Garcia", "Nguyen", "Okafor", "Schmidt", "Rossi", "Kim", "Patel", "Silva")
 NOTES = {
@@ -63,6 +52,7 @@ NOTES = {
 }
 EXCERPT_CHARS = 200
 BIG_ORDER_CENTS = 50_000  # the default SLA file's urgent line ("500.00")
+HOT_SKU_CENTS = 24_900
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +74,8 @@ class GeneratedOrder:
     disputed_minor: int
     return_received: bool
     evidence: list[tuple[str, str, str, dict[str, Any], str | None]]  # kind, source, summary, ...
+    tags: list[tuple[str, str]]  # what `disputes.tags.order_tags` finds in it, sorted
+    order_claim_minor: int  # what the order system says it refunded
 
 
 def customer(index: int) -> Customer:
@@ -116,15 +108,20 @@ def make_order(
     rng: random.Random,
     order_id: str,
     buyer: Customer,
-    reason: Reason,
+    case: Case,
     opened_at: datetime,
     *,
     big: bool,
 ) -> GeneratedOrder:
-    """An order whose return went wrong, all of it before `opened_at`; with `big`, the
-    returned goods are worth 500.00 or more (the default SLA file's urgent line)."""
+    """An order whose return went wrong as `case` says, all of it before `opened_at`; with
+    `big`, the returned goods are worth 500.00 or more (the default SLA file's urgent line)."""
+    reason = case.reason
     currency, rate = pick_currency(rng)
     items = _items(rng, rate, big=big)
+    if case.hot_sku:
+        sku, name, category = HOT_SKU
+        cents = BIG_ORDER_CENTS + 4_900 if big else HOT_SKU_CENTS
+        items[0] = (sku, name, category, 1, max(_convert(cents, rate), 1))
     ship_cents = rng.choice((0, 0, 0, 499, 799, 1299))
     shipping = _convert(ship_cents, rate)
     total = sum(price * qty for _, _, _, qty, price in items) + shipping
@@ -133,9 +130,11 @@ def make_order(
     shipped_at = delivered_at - timedelta(seconds=rng.randint(86400, 6 * 86400))
     placed_at = shipped_at - timedelta(seconds=rng.randint(1800, 3 * 86400))
     carrier = rng.choices(CARRIERS, CARRIER_WEIGHTS)[0]
+    if case.hot_carrier:
+        carrier = HOT_CARRIER
     returned_sku, _, _, returned_qty, returned_price = items[0]
     returned_value = returned_price * returned_qty
-    received = reason is Reason.REFUND_NOT_RECEIVED or rng.random() < 0.7
+    received = case.received
     arrival = requested_at + timedelta(seconds=rng.randint(2 * 86400, 9 * 86400))
     received_at = min(arrival, opened_at - timedelta(seconds=600)) if received else None
     decision = _decision(rng, reason, received_at, returned_value, opened_at)
@@ -174,7 +173,7 @@ def make_order(
     }
     report = None
     if received_at is not None and reason is not Reason.REFUND_NOT_RECEIVED:
-        photos = rng.randint(1, 4) if reason in PHOTO_REASONS else rng.choice((0, 0, 1))
+        photos = case.photos
         report = {
             "inspected_at": min(
                 received_at + timedelta(hours=rng.randint(2, 40)), opened_at - timedelta(minutes=1)
@@ -236,7 +235,12 @@ def make_order(
         *_condition_evidence(report),
         _correspondence_evidence(letters),
     ]
-    return GeneratedOrder(wire, currency, total, disputed, received_at is not None, evidence)
+    returned = [line for line in items if line[0] == returned_sku]
+    tags = {("sku", sku) for sku, *_ in returned} | {("category", c) for _, _, c, *_ in returned}
+    tags.add(("carrier", carrier))
+    return GeneratedOrder(
+        wire, currency, total, disputed, received_at is not None, evidence, sorted(tags), refunded
+    )
 
 
 _COMPLAINT = "I have written twice already and still have no answer about my return. "

@@ -26,22 +26,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, select, text, tuple_
+from sqlalchemy import select, tuple_
 
 from bench.common import ms, verdict
 from bench.dataset import DEFAULT_SLA, DatasetReport, DatasetSpec, fill
+from bench.plans import Capture, print_plans
 from disputes import sla_scan
 from disputes.lifecycle import CLOSED
 from policies.sla import SlaPolicy
@@ -51,43 +50,6 @@ from storage.tables import DisputeRow
 from tests.support.postgres import find_bindir, postgres_cluster
 
 TARGET_SECONDS = 1.0
-SKIPPED = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA|EXPLAIN)", re.I)
-SQLITE_TABLE = re.compile(r"^(SCAN|SEARCH) ([A-Za-z_]\w*)")  # not "SCAN 15 CONSTANT ROWS"
-PG_NODE = re.compile(
-    r"(Seq Scan|Bitmap Heap Scan) on (\w+)"
-    r"|(?<!Bitmap )(Index Only Scan|Index Scan) using \w+ on (\w+)"
-)
-
-
-@dataclass
-class Statement:
-    sql: str
-    parameters: Any
-    runs: int = 0
-
-
-@dataclass
-class Capture:
-    """The distinct statements run while `on` is set, in the order first seen."""
-
-    on: bool = False
-    seen: dict[str, Statement] = field(default_factory=dict)
-
-    def hook(
-        self,
-        _conn: Any,
-        _cursor: Any,
-        statement: str,
-        parameters: Any,
-        _context: Any,
-        executemany: bool,
-    ) -> None:
-        if not self.on or SKIPPED.match(statement):
-            return
-        if executemany and parameters:
-            parameters = parameters[0]
-        found = self.seen.setdefault(statement, Statement(statement, parameters))
-        found.runs += 1
 
 
 async def main(argv: list[str] | None = None) -> None:
@@ -156,8 +118,7 @@ async def run(db: Database, filled: DatasetReport, *, scans: int, batch: int, ba
     due_read = await _best_of(3, lambda: _read_due(db, now, batch))
     open_read = await _best_of(3, lambda: _read_open(db))
     capture = Capture()
-    for engine in {db.engine, db.read_engine}:
-        event.listen(engine.sync_engine, "before_cursor_execute", capture.hook)
+    capture.listen(db)
     scan = sla_scan.SlaScan(
         db, sla, None, holder="bench:scan", destinations=("C0SLAALERTS",), batch=batch
     )
@@ -243,73 +204,7 @@ async def _read_open(db: Database) -> int:
 
 async def _explain_all(db: Database, capture: Capture) -> None:
     print(f"\nstatements the scans ran ({len(capture.seen)} distinct), with their plans")
-    counts: dict[str, int] = {}
-    for number, statement in enumerate(capture.seen.values(), start=1):
-        plan = await _explain(db, statement)
-        tables = _read_kinds(db, plan)
-        for table in tables:
-            if table not in counts:
-                counts[table] = await _count(db, table)
-        print(f"\n[{number}] executed {statement.runs:,}x: {_one_line(statement.sql)}")
-        for line in plan:
-            print(f"      {line}")
-        for table, how in tables.items():
-            print(f"    -> {table} ({counts[table]:,} rows): {how}")
-        if not tables:
-            print("    -> no table read")
-
-
-async def _explain(db: Database, statement: Statement) -> list[str]:
-    prefix = "EXPLAIN QUERY PLAN " if db.is_sqlite else "EXPLAIN "
-    try:
-        async with db.engine.connect() as connection:
-            result = await connection.exec_driver_sql(
-                prefix + statement.sql, statement.parameters or ()
-            )
-            rows = result.all()
-            await connection.rollback()
-    except Exception as exc:  # a statement EXPLAIN cannot take: say so, go on
-        return [f"(no plan: {type(exc).__name__}: {str(exc).splitlines()[0][:120]})"]
-    if db.is_sqlite:
-        return [str(row[-1]) for row in rows]
-    return [str(row[0]) for row in rows]
-
-
-def _read_kinds(db: Database, plan: list[str]) -> dict[str, str]:
-    """How each table in the plan is read: through an index, or scanned whole."""
-    found: dict[str, str] = {}
-    for line in plan:
-        if db.is_sqlite:
-            match = SQLITE_TABLE.match(line.strip())
-            if match is None:
-                continue
-            verb, table = match.groups()
-            if verb == "SEARCH":
-                how = "index"
-            elif "COVERING INDEX" in line:
-                how = "WHOLE index scanned"
-            else:
-                how = "WHOLE TABLE scanned"
-        else:
-            node = PG_NODE.search(line)
-            if node is None:
-                continue
-            kind, table = node.group(1) or node.group(3), node.group(2) or node.group(4)
-            how = "WHOLE TABLE scanned" if kind == "Seq Scan" else f"index ({kind})"
-        found.setdefault(table, how)
-    return found
-
-
-async def _count(db: Database, table: str) -> int:
-    async with db.engine.connect() as connection:
-        value = await connection.scalar(select(func.count()).select_from(text(table)))
-        await connection.rollback()
-    return int(value or 0)
-
-
-def _one_line(sql: str, limit: int = 400) -> str:
-    flat = " ".join(sql.split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+    await print_plans(db, capture.take())
 
 
 def _progress(done: int, total: int) -> None:

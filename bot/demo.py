@@ -1,8 +1,9 @@
 """`dispute-desk demo`: the whole demo world on loopback.
 
 The Slack sandbox, localstripe with the demo orders paid in it, an SMTP sink for the customer's
-mail, a roles file for the sandbox users, the app on SQLite, and a handful of disputes opened
-through the real Slack path and left in different states. Ctrl-C (or SIGTERM) stops it all.
+mail, a roles file for the sandbox users, the app on SQLite with 90 days of closed disputes
+behind it (`bot.demo_history`, for insights), and a handful of disputes opened through the real
+Slack path and left in different states. Ctrl-C (or SIGTERM) stops it all.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import socket
 from pathlib import Path
 
 from bot import demo_world
+from bot.demo_history import DAYS
 from bot.serve import http_server, start_runtime
 from bot.settings import Settings, load_settings
 from sandbox.page.transcript import render_transcript
@@ -99,6 +101,10 @@ async def _run_demo(folder: Path, *, port: int, wait: bool, keep: bool) -> int:
             keys=demo_world.new_secrets(),
             public_url=app_url,
         )
+        # Before the app starts: the history holds the first numbers, and the first weekly
+        # report (made at start once this week's moment has passed) charts it.
+        if written := await demo_world.seed_history(settings):
+            _say(f"History: {written} closed disputes over {DAYS} days (D-1 .. D-{written})")
         await _run_app(
             settings, workspace, emulator, signals, wait, keep, database, listener, mailbox
         )

@@ -1,4 +1,5 @@
-"""The demo world's pieces: data folder, paid orders, roles, disputes seeded through Slack."""
+"""The demo world's pieces: data folder, paid orders, roles, the closed disputes of its history,
+disputes seeded through Slack."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,8 +22,13 @@ from urllib.parse import urlencode
 import httpx
 from sqlalchemy import select, text
 
+from bot.demo_history_rows import seed_history as write_history
 from bot.errors import StartupError
+from bot.runtime import load_current_pack
+from bot.settings import Settings
+from bot.sla_loading import load_sla
 from connectors.orders.factory import default_fixtures_path
+from disputes.sla_clock import watch
 from domain.money import to_minor
 from sandbox.slack.driver import SlackDriver
 from sandbox.slack.records import Message, View
@@ -31,6 +37,7 @@ from sandbox.waiting import eventually
 from sandbox.world.localstripe_runner import auth_headers, create_payment, create_refund
 from sandbox.world.mailbox import Mailbox
 from storage.db import Database
+from storage.migrate import migrate
 from storage.tables import DisputeRow
 
 T = TypeVar("T")
@@ -195,6 +202,21 @@ async def refunds_in(stripe_url: str) -> list[dict[str, object]]:
         answer = await client.get(f"{stripe_url}/v1/refunds", params={"limit": 100})
         answer.raise_for_status()
         return list(answer.json()["data"])
+
+
+async def seed_history(settings: Settings) -> int:
+    """The demo's history (`bot.demo_history`) written into its database, unless the database
+    already holds disputes (a kept run); how many it wrote. Written with the app's write hook
+    on, as the app's own writes are."""
+    sla = load_sla(settings.sla_file)
+    pack = load_current_pack(settings.policy_pack).refresh()
+    db = Database(settings.database_url)
+    try:
+        await migrate(db)
+        watch(db, sla)
+        return await write_history(db, sla, pack, datetime.now(UTC))
+    finally:
+        await db.dispose()
 
 
 # -- disputes in their states, through the real Slack path -------------------------------------

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -18,14 +19,21 @@ import pytest
 
 from bot.demo import demo_settings
 from bot.demo_world import new_secrets
+from bot.settings import default_sla_file
+from disputes.insight_report import Period
+from disputes.insights import InsightsService
+from disputes.weekly_schedule import WeeklyAt, week_due
+from policies.sla import SlaPolicy
+from storage.db import Database
 from tests.support.localstripe import API_KEY, require_localstripe
 
+# The seeds in the order they are opened, after the history's numbers (`Demo.ref`).
 STATES = {
-    "D-1 · ORD-1001": "Resolved",
-    "D-2 · ORD-1003": "Proposed",
-    "D-3 · ORD-1005": "In review",
-    "D-4 · ORD-1017": "Evidence ready",  # a refund the order system made never arrived
-    "D-5 · ORD-1009": "New",
+    "ORD-1001": "Resolved",
+    "ORD-1003": "Proposed",
+    "ORD-1005": "In review",
+    "ORD-1017": "Evidence ready",  # a refund the order system made never arrived
+    "ORD-1009": "New",
 }
 
 
@@ -71,6 +79,19 @@ class Demo:
         return found.group(1)
 
     @property
+    def history(self) -> int:
+        """How many closed disputes the demo's history holds (D-1 .. D-n)."""
+        found = re.search(
+            r"History: (\d+) closed disputes over 90 days \(D-1 \.\. D-\1\)", self.output
+        )
+        assert found, self.output
+        return int(found.group(1))
+
+    def ref(self, order_id: str) -> str:
+        """The seeded dispute of `order_id`: numbered after the history, in STATES' order."""
+        return f"D-{self.history + 1 + list(STATES).index(order_id)}"
+
+    @property
     def stripe_pid(self) -> int:
         found = re.search(r"localstripe: \S+ \(pid (\d+)\)", self.output)
         assert found, self.output
@@ -106,9 +127,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 def test_the_page_url_comes_first_and_the_transcript_shows_each_state(demo: Demo) -> None:
     assert demo.output.startswith("Dispute Desk sandbox: http://127.0.0.1:")
-    for head, state in STATES.items():
+    for order_id, state in STATES.items():
+        head = f"{demo.ref(order_id)} · {order_id}"
         assert re.search(rf"\*{head} · [^*]* · {state}\*", demo.output), (head, state)
-    assert "Refunded *40.00 USD* for D-1" in demo.output
+    assert f"Refunded *40.00 USD* for {demo.ref('ORD-1001')}" in demo.output
     assert "Customer mail (SMTP sink): smtp://127.0.0.1:" in demo.output
     assert {"dispute-desk.db", "orders", "roles.yml"} <= {p.name for p in demo.folder.iterdir()}
 
@@ -116,8 +138,8 @@ def test_the_page_url_comes_first_and_the_transcript_shows_each_state(demo: Demo
 def test_the_page_serves_the_channel_with_the_seeded_disputes(demo: Demo) -> None:
     page = httpx.get(demo.page, timeout=10)
     assert page.status_code == 200
-    for head, state in STATES.items():
-        assert head.split(" · ")[1] in page.text
+    for order_id, state in STATES.items():
+        assert order_id in page.text
         assert state in page.text, state
 
 
@@ -137,14 +159,13 @@ def test_the_supervisors_digest_names_the_late_disputes_and_take_works_from_it(
     assert len(digests) == 1, digests
     digest = digests[0]
     shown = json.dumps(digest["blocks"])
-    assert "Approval overdue" in shown and "Owner: <@U0MANAGER2>" in shown  # D-2, ORD-1003
-    assert "Review overdue" in shown and "Owner: <@U0MANAGER1>" in shown  # D-3, ORD-1005
-    assert "First response overdue" in shown and "Owner: nobody" in shown  # D-4, ORD-1017
+    assert "Approval overdue" in shown and "Owner: <@U0MANAGER2>" in shown  # ORD-1003
+    assert "Review overdue" in shown and "Owner: <@U0MANAGER1>" in shown  # ORD-1005
+    assert "First response overdue" in shown and "Owner: nobody" in shown  # ORD-1017
     blocks: list[dict[str, str]] = digest["blocks"]  # type: ignore[assignment]
-    # The actions under D-4's line.
-    block = next(
-        blocks[i + 1]["block_id"] for i, b in enumerate(blocks) if "|D-4>*" in json.dumps(b)
-    )
+    # The actions under ORD-1017's line.
+    line = f"|{demo.ref('ORD-1017')}>*"
+    block = next(blocks[i + 1]["block_id"] for i, b in enumerate(blocks) if line in json.dumps(b))
     clicked = httpx.post(
         f"{demo.page}_sandbox/ui/action",
         json={
@@ -165,7 +186,7 @@ def test_the_supervisors_digest_names_the_late_disputes_and_take_works_from_it(
             break
         time.sleep(0.2)
     else:
-        raise AssertionError("D-4 was not taken from the digest")
+        raise AssertionError("ORD-1017's dispute was not taken from the digest")
 
 
 def test_localstripe_holds_the_shops_refunds_and_exactly_one_of_ours(demo: Demo) -> None:
@@ -199,6 +220,49 @@ def test_the_refund_not_received_dispute_shows_its_payment_ledger(demo: Demo) ->
     card = json.dumps(next(r for r in parent["thread"] if "Evidence" in r["text"])["blocks"])
     assert "Payment ledger" in card and "Discrepancy" in card
     assert "72.00 USD never reached the customer" in card
+
+
+async def test_the_history_gives_insights_something_to_show(demo: Demo) -> None:
+    """The demo's 90 days of closed disputes: every KPI of the last 30 days has a value, an
+    upstream problem is flagged, evidence has a measured effect, the weekly chart has points."""
+    db = Database(f"sqlite+aiosqlite:///{demo.folder / 'dispute-desk.db'}")
+    try:
+        service = InsightsService(db, SlaPolicy.load(default_sla_file()))
+        now = datetime.now(UTC)
+        report = await service.report(Period.parse("30d", now))
+        weeks = await service.trend(now)
+    finally:
+        await db.dispose()
+    assert 150 <= demo.history <= 250
+    assert report.disputes.resolved > 50 and report.time_to_resolve_hours.median
+    assert report.first_contact_resolution_rate and report.csat.score and report.refunds_paid
+    assert all(stage.runs for stage in report.sla_breach_rate)
+    assert any(g.flagged for groups in report.recurring.values() for g in groups)
+    assert any(e.note is None for e in report.evidence_effect)
+    assert all(week.resolved and week.median_hours for week in weeks)
+
+
+def test_the_weekly_report_charts_the_history(demo: Demo) -> None:
+    """Made at start (the history is written before the app starts), once this week's moment
+    (`mon 09:00` in the SLA file's timezone) has come."""
+    zone = SlaPolicy.load(default_sla_file()).calendar.zone
+    if week_due(datetime.now(UTC), WeeklyAt.parse("mon 09:00"), zone) is None:
+        pytest.skip("this week's report is not due yet (Monday before 09:00 in New York)")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        reports = [
+            m
+            for m in _seen(demo, "U0SUPER", "C0SUPERVISORS")
+            if str(m["text"]).startswith("*Weekly insights*")
+        ]
+        if reports:
+            break
+        time.sleep(0.5)
+    assert len(reports) == 1, reports
+    text = str(reports[0]["text"])
+    opened = re.search(r"(\d+) disputes opened, (\d+) resolved", text)
+    assert opened and int(opened.group(1)) > 5 and int(opened.group(2)) > 5, text
+    assert reports[0].get("files"), reports[0]
 
 
 def _kept_data(folder: Path) -> dict[str, bytes]:
