@@ -8,10 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerting import Alerting
@@ -25,6 +21,7 @@ from bot.housekeeping import Housekeeping
 from bot.money_wiring import GroupDirectory, RefundReporter, load_gateway, load_roles
 from bot.settings import Settings
 from bot.sla_loading import load_sla
+from bot.slack_wiring import ThreadPosting, slack_client, thread_publisher
 from bot.workers import WorkQueue
 from connectors.evidence_source import EvidenceSource
 from connectors.orders.evidence_sources import default_evidence_sources
@@ -47,7 +44,6 @@ from disputes.sla_clock import watch
 from disputes.sla_scan import SlaScan
 from handlers.deps import Deps, Job, RequestKey
 from handlers.digests import DigestPublisher
-from handlers.threads import ThreadPublisher
 from policies.current import CurrentPack
 from policies.loader import PackError
 from policies.sla import SlaPolicy
@@ -74,6 +70,7 @@ class Runtime:
     answers: CustomerAnswers | None = None
     sla: SlaPolicy | None = None
     alerting: Alerting | None = None
+    posting: ThreadPosting | None = None
 
     async def aclose(self) -> None:
         if self.alerting is not None:
@@ -81,6 +78,8 @@ class Runtime:
         if self.housekeeping is not None:
             await self.housekeeping.stop()
         await self.queue.stop()
+        if self.posting is not None:
+            await self.posting.aclose()
         if self.conversation is not None:
             await self.conversation.aclose()
         if self.worker is not None:
@@ -124,14 +123,6 @@ def refund_timings(settings: Settings) -> Timings:
     )
 
 
-def slack_client(settings: Settings) -> AsyncWebClient:
-    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    client.retry_handlers.extend(
-        [AsyncRateLimitErrorRetryHandler(max_retry_count=3), AsyncConnectionErrorRetryHandler()]
-    )
-    return client
-
-
 async def build_runtime(
     settings: Settings, *, evidence_sources: list[EvidenceSource] | None = None
 ) -> Runtime:
@@ -163,7 +154,7 @@ async def build_runtime(
         gate=gate,
         owners=roles,
     )
-    threads = ThreadPublisher(client, channel_id, disputes, policy)
+    threads, posting = thread_publisher(settings, db, client, channel_id, disputes, policy)
     supervisors = None
     if settings.supervisors_channel:
         supervisors = await resolve_channel(
@@ -243,6 +234,7 @@ async def build_runtime(
     housekeeping = Housekeeping(db)
     housekeeping.start()
     alerting.start()
+    posting.start()
     return Runtime(
         settings,
         db,
@@ -258,4 +250,5 @@ async def build_runtime(
         answers,
         sla,
         alerting,
+        posting,
     )
