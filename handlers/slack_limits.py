@@ -127,6 +127,15 @@ class _Lane:
         return not self.in_flight and not self.queue and now >= self.paused_until
 
 
+@dataclass(frozen=True, slots=True)
+class _Call:
+    key: Key
+    ticket: int
+    start: float
+    deadline: float
+    hurried: bool  # its patience is shorter than the gate's own
+
+
 RetryAfter = Callable[[BaseException], float | None]
 
 
@@ -165,16 +174,16 @@ class RateGate:
         smallest of `patience`, the caller's `patience()` and `max_wait`) runs out. `budget`
         names the channel whose posting budget (`post_rate`) the call spends."""
         limits = [p for p in (patience, _patience.get(), self.max_wait) if p is not None]
-        start = self.clock.now()
-        deadline = start + min(limits)
-        ticket = next(self._tickets)  # a call sent again after a 429 keeps its place in line
+        now = self.clock.now()
+        # A call sent again after a 429 keeps its ticket: its place in line.
+        call = _Call(key, next(self._tickets), now, now + min(limits), min(limits) < self.max_wait)
         lane = self._lanes.setdefault(key, _Lane())
         try:
             while True:
-                await self._enter(lane, key, ticket, start, deadline)
+                await self._enter(lane, call)
                 try:
                     if budget is not None and self.post_rate:
-                        await self._spend(key, budget, start, deadline)
+                        await self._spend(call, budget)
                     result = await send()
                 except Exception as exc:
                     seconds = self.retry_after(exc)
@@ -186,27 +195,25 @@ class RateGate:
                     self._leave(lane)
                 return result
         finally:
-            waited = self.clock.now() - start
+            waited = self.clock.now() - call.start
             if waited > 0.001:
                 self.counters.waits[key[0]] += 1
                 self.counters.waited_seconds[key[0]] += waited
             if self._lanes.get(key) is lane and lane.idle(self.clock.now()):
                 del self._lanes[key]
 
-    async def _enter(
-        self, lane: _Lane, key: Key, ticket: int, start: float, deadline: float
-    ) -> None:
+    async def _enter(self, lane: _Lane, call: _Call) -> None:
         """Return holding a turn in the lane (counted in `in_flight`)."""
         now = self.clock.now()
         if now >= lane.paused_until and not lane.probing and not lane.queue:
             lane.in_flight += 1
             return
-        if lane.paused_until > deadline:
-            raise self._give_up(lane, key, start, lane.paused_until - now)
+        if lane.paused_until > call.deadline:
+            raise self._give_up(call, lane.paused_until - now, lane.last)
         turn = asyncio.get_running_loop().create_future()
-        heapq.heappush(lane.queue, (ticket, turn))
+        heapq.heappush(lane.queue, (call.ticket, turn))
         self._release(lane)
-        timer = asyncio.ensure_future(self.clock.sleep(max(deadline - now, 0.0)))
+        timer = asyncio.ensure_future(self.clock.sleep(max(call.deadline - now, 0.0)))
         try:
             await asyncio.wait({turn, timer}, return_when=asyncio.FIRST_COMPLETED)
         except BaseException:  # cancelled while waiting: give back a turn just given
@@ -218,17 +225,18 @@ class RateGate:
             if not turn.done():
                 turn.cancel()  # the lane skips it
         if turn.cancelled():
-            raise self._give_up(lane, key, start, max(lane.paused_until - self.clock.now(), 0.0))
+            more = max(lane.paused_until - self.clock.now(), 0.0)
+            raise self._give_up(call, more, lane.last)
 
-    async def _spend(self, key: Key, channel: str, start: float, deadline: float) -> None:
+    async def _spend(self, call: _Call, channel: str) -> None:
         assert self.post_rate is not None
         now = self.clock.now()
         bucket = self._buckets.get(channel)
         if bucket is None:
             bucket = self._buckets[channel] = TokenBucket(self.post_rate, self.post_rate, now)
         wait = bucket.delay(now)
-        if now + wait > deadline:
-            raise self._give_up(None, key, start, wait)
+        if now + wait > call.deadline:
+            raise self._give_up(call, wait, None)
         bucket.reserve(now)
         if wait > 0:
             await self.clock.sleep(wait)
@@ -280,8 +288,11 @@ class RateGate:
                 if known is lane:
                     del self._lanes[key]
 
-    def _give_up(self, lane: _Lane | None, key: Key, start: float, more: float) -> GaveUp:
-        self.counters.gave_up[key[0]] += 1
-        error = GaveUp(key, self.clock.now() - start, more, lane.last if lane else None)
-        log.error("%s", error)
+    def _give_up(self, call: _Call, more: float, last: BaseException | None) -> GaveUp:
+        self.counters.gave_up[call.key[0]] += 1
+        error = GaveUp(call.key, self.clock.now() - call.start, more, last)
+        if call.hurried:  # giving up before the gate's own limit is the caller's choice
+            log.warning("%s: the caller does not wait longer", error)
+        else:
+            log.error("%s", error)
         return error

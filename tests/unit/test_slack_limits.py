@@ -185,6 +185,8 @@ async def test_a_call_gives_up_at_once_when_the_pause_outlasts_its_patience(
         await gate.call((POST, "C1"), slack.send("a"), patience=5)
     assert isinstance(gave_up.value.last, Limited)
     assert slack.times("a") == [0.0]  # sent once, never again
+    # The caller chose to wait less than the gate would: a warning, not an error.
+    assert [r.levelname for r in caplog.records if "gave up" in r.message] == ["WARNING"]
     assert "gave up on chat.postMessage in C1" in caplog.text
     # A call that may wait a minute waits the pause out instead.
     waiting = start(gate, (POST, "C1"), slack.send("b"))
@@ -194,7 +196,7 @@ async def test_a_call_gives_up_at_once_when_the_pause_outlasts_its_patience(
 
 
 async def test_a_queued_call_gives_up_when_its_patience_ends_and_is_never_sent(
-    clock: FakeClock, slack: FakeSlack
+    clock: FakeClock, slack: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
     gate = gate_on(clock, max_wait=10)
     slack.plan("a", Limited(8), Limited(8))
@@ -205,6 +207,7 @@ async def test_a_queued_call_gives_up_when_its_patience_ends_and_is_never_sent(
     await clock.advance(3)
     assert second.done() and isinstance(second.exception(), GaveUp)
     assert isinstance(first.exception(), GaveUp)  # refused again till 16, past its own 10 s
+    assert "ERROR" in caplog.text  # waiting the gate's whole limit in vain is an error
     assert slack.times("a") == [0.0, 8.0] and slack.times("b") == []
     await clock.advance(10)
     assert not gate._lanes  # the lane is dropped once its pause is over
