@@ -63,14 +63,19 @@ class ThreadClaims:
         return or_(lease.is_(None), lease <= now)
 
     async def claim(self, number: int) -> int | None:
-        """The fence of a new claim on the dispute's thread, if it is due (now or later) and
-        nobody holds it; None otherwise (nothing to post, or someone posts it now)."""
+        """The fence of a new claim on the dispute's thread, if something of it is still to
+        post (it is due, now or later, or it lacks its parent or evidence card) and nobody
+        holds it; None otherwise (nothing to post, or someone posts it now)."""
         now = self.clock()
+        missing = or_(
+            DisputeRow.thread_due_at.is_not(None),
+            DisputeRow.thread_ts.is_(None),
+            DisputeRow.evidence_card_ts.is_(None),
+        )
         async with self.db.transaction() as session:
             fence = await session.scalar(
                 self._claiming(now)
-                .where(DisputeRow.number == number, DisputeRow.thread_due_at.is_not(None))
-                .where(self._free(now))
+                .where(DisputeRow.number == number, missing, self._free(now))
                 .returning(DisputeRow.thread_fence)
             )
         return None if fence is None else int(fence)

@@ -219,3 +219,42 @@ async def test_thread_locks_hold_across_replicas_on_postgresql(postgres_server: 
         await locks_two.aclose()
         await one.dispose()
         await two.dispose()
+
+
+async def test_the_upgrade_makes_the_open_disputes_missing_a_thread_due(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        await migrate(db, "0010")
+        async with db.engine.begin() as connection:
+            for number, active, thread, card in [
+                (1, "ORD-1", None, None),  # open, never posted: due
+                (2, "ORD-2", "1.1", None),  # open, its evidence card missing: due
+                (3, "ORD-3", "1.2", "1.3"),  # open, posted: nothing due
+                (4, None, None, None),  # closed: history, posted only when asked for
+            ]:
+                await connection.execute(
+                    text(
+                        "INSERT INTO disputes (id, number, order_id, active_order_key, reason, "
+                        "claim, currency, order_total_minor, priority, opened_by, status, "
+                        "state_times, required_evidence, created_at, updated_at, version, "
+                        "thread_ts, evidence_card_ts) VALUES (:n, :n, :order, :active, "
+                        "'DAMAGED', '', 'USD', 100, 'normal', 'U1', 'new', '{}', '[]', :now, "
+                        ":now, 1, :thread, :card)"
+                    ),
+                    {
+                        "n": number,
+                        "order": f"ORD-{number}",
+                        "active": active,
+                        "thread": thread,
+                        "card": card,
+                        "now": utcnow(),
+                    },
+                )
+        await migrate(db)
+        claims = ThreadClaims(db)
+        assert await claims.due_count() == 2
+        assert [n for n, _ in await claims.claim_due(10)] == [1, 2]
+        assert await claims.claim(4) is not None  # `/dispute show` may still post it
+        await migrate(db, "0010", down=True)
+    finally:
+        await db.dispose()

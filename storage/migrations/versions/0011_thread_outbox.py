@@ -30,10 +30,11 @@ def upgrade() -> None:
         )
         batch.add_column(sa.Column("thread_error", sa.String(length=200), nullable=True))
     op.create_index("ix_disputes_thread_due", "disputes", ["thread_due_at"])
-    # A thread, or a card of it, that never made it to Slack is posted by the outbox at once.
+    # An open dispute whose thread, or a card of it, never made it to Slack is posted by the
+    # outbox at once (a closed one's thread is history: `/dispute show` still posts it).
     op.execute(
         "UPDATE disputes SET thread_due_at = updated_at "
-        "WHERE thread_ts IS NULL OR evidence_card_ts IS NULL"
+        "WHERE active_order_key IS NOT NULL AND (thread_ts IS NULL OR evidence_card_ts IS NULL)"
     )
 
 
