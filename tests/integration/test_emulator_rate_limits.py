@@ -139,3 +139,32 @@ async def test_the_limited_client_gives_up_as_slack_would_refuse(
     assert exc.value.response.data["error"] == "ratelimited"
     assert len(joined.calls_to("chat.update")) == 0  # the 429 was not acted on, nor sent again
     assert limited.counters.gave_up["chat.update"] == 1
+
+
+async def test_the_limited_client_waits_out_a_methods_tier_and_holds_back_no_other() -> None:
+    """On the real clock: chat.update over its tier waits; posts and other calls go on."""
+    workspace = Workspace.default()
+    workspace.join(DISPUTES, "U0BOT")
+    async with EmulatorServer(workspace) as server:
+        client = LimitedWebClient(
+            gate=RateGate(retry_after, max_wait=20), token=TOKEN, base_url=server.api_url
+        )
+        posted = await client.chat_postMessage(channel=DISPUTES, text="to edit")
+        # chat.update: 5 a minute, thirty times faster: 5 in any 2 s.
+        workspace.set_limits(SlackLimits(per_minute={"chat.update": 5}, scale=30))
+        started = time.monotonic()
+
+        async def update(n: int) -> float:
+            await client.chat_update(channel=DISPUTES, ts=posted["ts"], text=f"edit {n}")
+            return time.monotonic() - started
+
+        updates = [asyncio.create_task(update(n)) for n in range(8)]
+        await asyncio.sleep(0.3)
+        await client.chat_postMessage(channel=DISPUTES, text="meanwhile")
+        await client.users_info(user="U0AGENT")
+        others = time.monotonic() - started
+        done = await asyncio.gather(*updates)
+    assert others < 1.0 < max(done)
+    assert len(workspace.calls_to("chat.update")) == 8  # each edit made once
+    assert workspace.rate_limits.refused[("chat.update", None)] >= 1
+    assert client.counters.ratelimited["chat.update"] >= 1
