@@ -117,29 +117,26 @@ class ThreadPublisher:
 
     async def _update_thread(self, number: int, parts: frozenset[str]) -> CaseFile:
         """One coalesced round: the cards (re-decided) and/or the parent message, as they
-        are now."""
+        are now. A dispute without its thread yet gets it posted, cards as they are now."""
         async with self.locks.hold(number):
             if CARDS in parts:
                 case, decision = await self.policy.refresh(number)
             else:
                 case, decision = await self.disputes.case(number), None
-            if case.dispute.thread_ts is None:
-                if CARDS in parts:
-                    case, _ = await self._advance(case)
-                elif PARENT in parts:
-                    await self._refresh_parent(case)  # its watchers hear of it all the same
-            else:
-                moved = False
-                if CARDS in parts:
+            threaded = case.dispute.thread_ts is not None
+            moved = False
+            if CARDS in parts:
+                if threaded:
                     await self._update(case, case.dispute.evidence_card_ts, evidence_card(case))
                     if decision is not None:
                         card = policy_card(case, decision, messaging=self.messaging)
                         await self._update(case, case.dispute.policy_card_ts, card)
-                    case, moved = await self._advance(case)
-                if PARENT in parts and not moved:
-                    await self._refresh_parent(case)
-                return case
-        return await self.publish(case) if CARDS in parts else case
+                case, moved = await self._advance(case)
+            if PARENT in parts and not moved:
+                await self._refresh_parent(case)  # without a thread, its watchers still hear
+        if threaded or CARDS not in parts:
+            return case
+        return await self.publish(case)
 
     async def post(self, number: int, message: Message) -> str | None:
         """A new reply in the dispute's thread; its ts, or None when it has no thread yet."""
