@@ -8,10 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerting import Alerting
@@ -27,6 +23,7 @@ from bot.money_wiring import GroupDirectory, RefundReporter, load_gateway, load_
 from bot.reporting import WeeklyReporting
 from bot.settings import Settings
 from bot.sla_loading import load_sla
+from bot.slack_wiring import ThreadPosting, slack_client, thread_publisher
 from bot.workers import WorkQueue
 from connectors.evidence_source import EvidenceSource
 from connectors.orders.evidence_sources import default_evidence_sources
@@ -52,7 +49,6 @@ from disputes.sla_scan import SlaScan
 from disputes.weekly_reports import WeeklyReports
 from handlers.deps import Deps, Job, RequestKey
 from handlers.digests import DigestPublisher
-from handlers.threads import ThreadPublisher
 from policies.current import CurrentPack
 from policies.loader import PackError
 from policies.sla import SlaPolicy
@@ -80,6 +76,7 @@ class Runtime:
     sla: SlaPolicy | None = None
     alerting: Alerting | None = None
     reporting: WeeklyReporting | None = None
+    posting: ThreadPosting | None = None
 
     async def aclose(self) -> None:
         if self.reporting is not None:
@@ -89,6 +86,8 @@ class Runtime:
         if self.housekeeping is not None:
             await self.housekeeping.stop()
         await self.queue.stop()
+        if self.posting is not None:
+            await self.posting.aclose()
         if self.conversation is not None:
             await self.conversation.aclose()
         if self.worker is not None:
@@ -130,14 +129,6 @@ def refund_timings(settings: Settings) -> Timings:
         attention_after=timedelta(seconds=settings.refund_attention_after),
         poll_seconds=min(5.0, lease / 2),
     )
-
-
-def slack_client(settings: Settings) -> AsyncWebClient:
-    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    client.retry_handlers.extend(
-        [AsyncRateLimitErrorRetryHandler(max_retry_count=3), AsyncConnectionErrorRetryHandler()]
-    )
-    return client
 
 
 async def prepare_schema(db: Database, *, migrate: bool) -> None:
@@ -224,7 +215,7 @@ async def build_runtime(
         gate=gate,
         owners=roles,
     )
-    threads = ThreadPublisher(client, channel_id, disputes, policy)
+    threads, posting = thread_publisher(settings, db, client, channel_id, disputes, policy)
     supervisors = None
     if settings.supervisors_channel:
         supervisors = await resolve_channel(
@@ -311,6 +302,7 @@ async def build_runtime(
     alerting.start()
     if reporting is not None:
         reporting.start()
+    posting.start()
     return Runtime(
         settings,
         db,
@@ -327,4 +319,5 @@ async def build_runtime(
         sla,
         alerting,
         reporting,
+        posting,
     )

@@ -151,6 +151,10 @@ class Settings(BaseSettings):
     # The weekly insights report to SUPERVISORS_CHANNEL: a weekday and a time in the SLA file's
     # timezone ("mon 09:00"), or "off".
     insights_report_at: str = "mon 09:00"
+    # Slack's rate limits: an optional budget of messages per second per channel (unset: none,
+    # 429s are waited out), and the longest a Slack call waits for a limit before giving up.
+    slack_post_rate: float | None = None
+    slack_max_wait: float = Field(60.0, ge=1, le=3600)
 
     @field_validator("slack_api_url")
     @classmethod
@@ -216,6 +220,19 @@ class Settings(BaseSettings):
                 f"must be at least {MIN_METRICS_TOKEN} characters (e.g. `openssl rand -hex 24`)"
             )
         return value
+
+    @field_validator("slack_post_rate", mode="before")
+    @classmethod
+    def _post_rate(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            rate = float(str(value).strip())
+        except ValueError:
+            raise ValueError("expected messages per second per channel, like 0.5") from None
+        if not 0 < rate <= 100:  # NaN fails this too
+            raise ValueError("expected messages per second per channel, above 0 and at most 100")
+        return rate
 
     @field_validator("alert_summary_at")
     @classmethod

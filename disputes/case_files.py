@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from domain.roles import PEOPLE_KINDS, Action
 from storage.db import Database
 from storage.tables import DisputeRow
 
+log = logging.getLogger(__name__)
 CARD_COLUMNS = {"evidence": "evidence_card_ts", "policy": "policy_card_ts"}
 
 
@@ -119,8 +121,20 @@ class DisputeService:
             )
 
     async def link_thread(self, number: int, channel_id: str, thread_ts: str) -> CaseFile:
+        """Remember where the dispute's thread is, unless it already has one (the first
+        posted is its thread)."""
+
         async def work(session: AsyncSession) -> CaseFile:
             row = await load_row(session, number)
+            if row.thread_ts is not None:
+                if row.thread_ts != thread_ts:
+                    log.error(
+                        "D-%d already has its thread at %s: the parent posted at %s is left out",
+                        number,
+                        row.thread_ts,
+                        thread_ts,
+                    )
+                return await load_case(session, row)
             row.channel_id, row.thread_ts = channel_id, thread_ts
             await audit.append(
                 session,

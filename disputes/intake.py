@@ -30,6 +30,7 @@ from disputes.policy_decisions import decide
 from disputes.repository import UNAVAILABLE_ACTION, load_case, open_row_for_order
 from disputes.roles import CurrentRoles, Roles
 from disputes.tags import add_tags, order_tags
+from disputes.thread_outbox import FIRST_POST_GRACE
 from domain.orders import Order
 from domain.reasons import Reason
 from domain.roles import Action
@@ -196,6 +197,8 @@ class IntakeService:
             created_at=now,
             updated_at=now,
             order_snapshot=order.to_wire(),
+            # Its thread is due: this request posts it, else the thread outbox shortly after.
+            thread_due_at=now + FIRST_POST_GRACE,
         )
         session.add(row)
         await session.flush()

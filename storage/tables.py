@@ -73,6 +73,14 @@ class DisputeRow(Base):
     resolve_business_seconds: Mapped[int | None] = mapped_column(BigInteger)
     reopened_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # The thread outbox (`disputes.thread_outbox`): while the parent message or a card is not in
+    # Slack yet, when to try next (NULL: nothing due); the claim of whoever posts it now (until
+    # when, and its fence); how many tries it took and the last error.
+    thread_due_at: Mapped[datetime | None]
+    thread_lease_until: Mapped[datetime | None]
+    thread_fence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    thread_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    thread_error: Mapped[str | None] = mapped_column(String(200))
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -82,6 +90,7 @@ class DisputeRow(Base):
         Index("ix_disputes_created_at", "created_at"),
         Index("ix_disputes_resolved_at", "resolved_at"),
         Index("ix_disputes_closed_at", "closed_at"),
+        Index("ix_disputes_thread_due", "thread_due_at"),
     )
 
 
