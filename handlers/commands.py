@@ -148,8 +148,10 @@ async def open_dispute(
             message = thread_not_posted(case.dispute, error)
         else:
             message = opened(case.dispute, await deps.threads.permalink(case), typed)
-            if case.dispute.owner_id is not None:  # given an owner at intake
-                given = OwnerChange(case, None, case.dispute.owner_id, "system", AUTO)
+            # Told of the owner intake gave it: one given since (a Take, an assignment while
+            # the thread was posted) is told by whoever gave it.
+            if (intake_owner := result.case.dispute.owner_id) is not None:
+                given = OwnerChange(case, None, intake_owner, "system", AUTO)
                 await tell_owner(deps, client, given)
     await respond(
         text=message.text, blocks=message.blocks, response_type="ephemeral", replace_original=True
