@@ -71,6 +71,29 @@ async def lock_ledger(session: AsyncSession, reference: str) -> RefundLedgerRow:
     return row
 
 
+async def hold_ledger(session: AsyncSession, order: Order) -> RefundLedgerRow:
+    """`ensure_ledger` then `lock_ledger`: one statement when the row is new or the order's
+    claim grows (the upsert returns the row it wrote, and holds it), two otherwise."""
+    claim = order_claim_minor(order)
+    insert = pg_insert if on_postgresql(session) else sqlite_insert
+    upsert = insert(RefundLedgerRow).values(
+        payment_reference=order.payment.reference,
+        currency=order.currency,
+        paid_minor=order.total_minor,
+        order_claim_minor=claim,
+    )
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["payment_reference"],
+        set_={"order_claim_minor": upsert.excluded.order_claim_minor},
+        where=RefundLedgerRow.order_claim_minor < upsert.excluded.order_claim_minor,
+    )
+    row = await session.scalar(
+        upsert.returning(RefundLedgerRow), execution_options={"populate_existing": True}
+    )
+    # Unchanged: PostgreSQL has locked the row all the same; read it as `lock_ledger` does.
+    return row if row is not None else await lock_ledger(session, order.payment.reference)
+
+
 def store_provider_read(
     row: RefundLedgerRow, refunds: Iterable[RefundResult] | None, error: str | None, at: datetime
 ) -> None:
@@ -194,8 +217,7 @@ class LedgerReader:
             log.warning("payment %s: provider not read: %s", order.payment.reference, error)
 
         async def work(session: AsyncSession) -> PaymentLedger:
-            await ensure_ledger(session, order)
-            row = await lock_ledger(session, order.payment.reference)
+            row = await hold_ledger(session, order)
             store_provider_read(row, refunds, error, self.clock())
             return await ledger_of(session, row)
 
