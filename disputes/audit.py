@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction, SessionTransactionOrigin
 
@@ -138,7 +138,7 @@ class Chain:
             }
             prev_hash = entry_hash(dispute_number=dispute.number, **fields)
             rows.append({"dispute_id": dispute.id, "hash": prev_hash, **fields})
-        await session.execute(insert(core(AuditRow)), rows)
+        await session.execute(_INSERT, rows)
         _tails(session)[dispute.id] = (seq, prev_hash)
         self.entries.clear()
 
@@ -181,15 +181,17 @@ async def _tail(session: AsyncSession, dispute: DisputeRow) -> tuple[int, str]:
     known = _tails(session).get(dispute.id)
     if known is not None:
         return known
-    last = (
-        await session.execute(
-            select(AuditRow.seq, AuditRow.hash)
-            .where(AuditRow.dispute_id == dispute.id)
-            .order_by(AuditRow.seq.desc())
-            .limit(1)
-        )
-    ).first()
+    last = (await session.execute(_LAST, {"dispute_id": dispute.id})).first()
     return (0, GENESIS) if last is None else (last.seq, last.hash)
+
+
+_INSERT = insert(core(AuditRow))
+_LAST = (
+    select(AuditRow.seq, AuditRow.hash)
+    .where(AuditRow.dispute_id == bindparam("dispute_id"))
+    .order_by(AuditRow.seq.desc())
+    .limit(1)
+)
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes import audit
@@ -14,6 +14,12 @@ from disputes.audit import Actor
 from disputes.evidence_gathering import content_hash
 from domain.evidence import EvidenceDraft
 from storage.tables import DisputeRow, EvidenceRow, core
+
+_ON_FILE = select(EvidenceRow.content_hash).where(
+    EvidenceRow.dispute_id == bindparam("dispute_id"),
+    EvidenceRow.content_hash.in_(bindparam("digests", expanding=True)),
+)
+_INSERT = insert(core(EvidenceRow))
 
 
 async def store_evidence(
@@ -42,13 +48,7 @@ async def file_evidence(
     digests = [content_hash(draft) for draft in drafts]
     seen: set[str] = set()
     if not new_dispute and digests:
-        seen.update(
-            await session.scalars(
-                select(EvidenceRow.content_hash).where(
-                    EvidenceRow.dispute_id == row.id, EvidenceRow.content_hash.in_(set(digests))
-                )
-            )
-        )
+        seen.update(await session.scalars(_ON_FILE, {"dispute_id": row.id, "digests": digests}))
     filed: list[EvidenceDraft] = []
     values: list[dict[str, Any]] = []
     entries = chain or audit.Chain(session, row)
@@ -77,7 +77,7 @@ async def file_evidence(
             at=at,
         )
     if values:
-        await session.execute(insert(core(EvidenceRow)), values)
+        await session.execute(_INSERT, values)
     if chain is None:
         await entries.write()
     return filed

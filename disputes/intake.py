@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -174,11 +174,7 @@ class IntakeService:
         disputed = disputed_amount_minor(order, ledger, reason)
         prior: int | None = 0
         if order.customer.id:
-            prior = await session.scalar(
-                select(func.count())
-                .select_from(DisputeRow)
-                .where(DisputeRow.customer_id == order.customer.id)
-            )
+            prior = await session.scalar(_CUSTOMER_DISPUTES, {"customer_id": order.customer.id})
         row = DisputeRow(
             number=number,
             order_id=order.order_id,
@@ -254,14 +250,23 @@ def _unavailable(
     return unavailable_source(after)
 
 
+# Built once: they run with every intake.
+_NEXT_NUMBER = (
+    update(Counter)
+    .where(Counter.name == "dispute")
+    .values(value=Counter.value + 1)
+    .returning(Counter.value)
+)
+_CUSTOMER_DISPUTES = (
+    select(func.count())
+    .select_from(DisputeRow)
+    .where(DisputeRow.customer_id == bindparam("customer_id"))
+)
+
+
 async def _next_number(session: AsyncSession) -> int:
     """Gapless D-<n>: the counter row is locked until this transaction ends."""
-    value = await session.scalar(
-        update(Counter)
-        .where(Counter.name == "dispute")
-        .values(value=Counter.value + 1)
-        .returning(Counter.value)
-    )
+    value = await session.scalar(_NEXT_NUMBER)
     if value is None:
         raise RuntimeError("the dispute counter is missing: run `dispute-desk migrate`")
     return int(value)

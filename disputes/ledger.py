@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Executable, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,12 +60,38 @@ async def ensure_ledger(session: AsyncSession, order: Order) -> None:
     )
 
 
+def _lock(on_postgresql: bool) -> Executable:
+    query = select(RefundLedgerRow).where(
+        RefundLedgerRow.payment_reference == bindparam("reference")
+    )
+    if on_postgresql:  # SQLite's BEGIN IMMEDIATE already serialises
+        query = query.with_for_update()
+    return query.execution_options(populate_existing=True)
+
+
+def _upsert(insert: Callable[..., Any]) -> Executable:
+    upsert = insert(RefundLedgerRow).values(
+        payment_reference=bindparam("reference"),
+        currency=bindparam("currency"),
+        paid_minor=bindparam("paid"),
+        order_claim_minor=bindparam("claim"),
+    )
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["payment_reference"],
+        set_={"order_claim_minor": upsert.excluded.order_claim_minor},
+        where=RefundLedgerRow.order_claim_minor < upsert.excluded.order_claim_minor,
+    )
+    return upsert.returning(RefundLedgerRow).execution_options(populate_existing=True)
+
+
+# Built once per database kind: these run with every intake and every money move.
+_LOCKS = {True: _lock(True), False: _lock(False)}
+_UPSERTS = {True: _upsert(pg_insert), False: _upsert(sqlite_insert)}
+
+
 async def lock_ledger(session: AsyncSession, reference: str) -> RefundLedgerRow:
     """The payment's row, held until the transaction ends: money is committed one at a time."""
-    query = select(RefundLedgerRow).where(RefundLedgerRow.payment_reference == reference)
-    if on_postgresql(session):  # SQLite's BEGIN IMMEDIATE already serialises
-        query = query.with_for_update()
-    row = await session.scalar(query.execution_options(populate_existing=True))
+    row = await session.scalar(_LOCKS[on_postgresql(session)], {"reference": reference})
     if row is None:
         raise LookupError(f"no ledger for payment {reference}")
     return row
@@ -74,21 +100,14 @@ async def lock_ledger(session: AsyncSession, reference: str) -> RefundLedgerRow:
 async def hold_ledger(session: AsyncSession, order: Order) -> RefundLedgerRow:
     """`ensure_ledger` then `lock_ledger`: one statement when the row is new or the order's
     claim grows (the upsert returns the row it wrote, and holds it), two otherwise."""
-    claim = order_claim_minor(order)
-    insert = pg_insert if on_postgresql(session) else sqlite_insert
-    upsert = insert(RefundLedgerRow).values(
-        payment_reference=order.payment.reference,
-        currency=order.currency,
-        paid_minor=order.total_minor,
-        order_claim_minor=claim,
-    )
-    upsert = upsert.on_conflict_do_update(
-        index_elements=["payment_reference"],
-        set_={"order_claim_minor": upsert.excluded.order_claim_minor},
-        where=RefundLedgerRow.order_claim_minor < upsert.excluded.order_claim_minor,
-    )
     row = await session.scalar(
-        upsert.returning(RefundLedgerRow), execution_options={"populate_existing": True}
+        _UPSERTS[on_postgresql(session)],
+        {
+            "reference": order.payment.reference,
+            "currency": order.currency,
+            "paid": order.total_minor,
+            "claim": order_claim_minor(order),
+        },
     )
     # Unchanged: PostgreSQL has locked the row all the same; read it as `lock_ledger` does.
     return row if row is not None else await lock_ledger(session, order.payment.reference)
@@ -121,17 +140,20 @@ async def load_ledger(session: AsyncSession, reference: str) -> PaymentLedger | 
     return None if row is None else await ledger_of(session, row)
 
 
-async def ledger_of(session: AsyncSession, row: RefundLedgerRow) -> PaymentLedger:
-    found = await session.execute(
-        select(RefundRequestRow, DisputeRow.number)
-        .join(DisputeRow, DisputeRow.id == RefundRequestRow.dispute_id)
-        .where(
-            RefundRequestRow.payment_reference == row.payment_reference,
-            RefundRequestRow.status.in_(LIVE_STATUSES),
-        )
-        .order_by(RefundRequestRow.id)
-        .execution_options(populate_existing=True)
+_LIVE_REQUESTS = (
+    select(RefundRequestRow, DisputeRow.number)
+    .join(DisputeRow, DisputeRow.id == RefundRequestRow.dispute_id)
+    .where(
+        RefundRequestRow.payment_reference == bindparam("reference"),
+        RefundRequestRow.status.in_(LIVE_STATUSES),
     )
+    .order_by(RefundRequestRow.id)
+    .execution_options(populate_existing=True)
+)
+
+
+async def ledger_of(session: AsyncSession, row: RefundLedgerRow) -> PaymentLedger:
+    found = await session.execute(_LIVE_REQUESTS, {"reference": row.payment_reference})
     requests = tuple(
         OurRequest(
             id=request.id,

@@ -95,6 +95,9 @@ def _digest(stored: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(stored).encode()).hexdigest()
 
 
+_INSERT = insert(core(PolicyDecisionRow))
+
+
 async def _record(
     session: AsyncSession,
     row: DisputeRow,
@@ -107,15 +110,16 @@ async def _record(
 ) -> None:
     """Store the decision and what it requires of the dispute; its audit entry to `chain`."""
     await session.execute(
-        insert(core(PolicyDecisionRow)).values(
-            dispute_id=row.id,
-            pack_name=decision.pack_name,
-            pack_version=decision.pack_version,
-            pack_hash=decision.pack_hash,
-            decision=stored,
-            decision_hash=digest,
-            decided_at=at,
-        )
+        _INSERT,
+        {
+            "dispute_id": row.id,
+            "pack_name": decision.pack_name,
+            "pack_version": decision.pack_version,
+            "pack_hash": decision.pack_hash,
+            "decision": stored,
+            "decision_hash": digest,
+            "decided_at": at,
+        },
     )
     baseline = required_kinds(Reason(row.reason), return_received=order_received(order))
     row.required_evidence = sorted({*baseline, *decision.required_evidence})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy import ScalarSelect, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes.errors import DisputeNotFound
@@ -38,16 +38,21 @@ from storage.tables import (
 UNAVAILABLE_ACTION = "evidence.unavailable"
 LATEST_NOTES = 5  # the notes a case file carries for `/dispute show`
 
+# The reads of every case file, built once: building a statement costs more CPU than running
+# it (the compiled form is cached by SQLAlchemy, the expression objects are not).
+_BY_NUMBER = select(DisputeRow).where(DisputeRow.number == bindparam("number"))
+_OPEN_FOR_ORDER = select(DisputeRow).where(DisputeRow.active_order_key == bindparam("order_id"))
+
 
 async def load_row(session: AsyncSession, number: int) -> DisputeRow:
-    row = await session.scalar(select(DisputeRow).where(DisputeRow.number == number))
+    row = await session.scalar(_BY_NUMBER, {"number": number})
     if row is None:
         raise DisputeNotFound(dispute_ref(number))
     return row
 
 
 async def open_row_for_order(session: AsyncSession, order_id: str) -> DisputeRow | None:
-    return await session.scalar(select(DisputeRow).where(DisputeRow.active_order_key == order_id))
+    return await session.scalar(_OPEN_FOR_ORDER, {"order_id": order_id})
 
 
 def to_dispute(row: DisputeRow) -> Dispute:
@@ -95,27 +100,31 @@ def to_note(row: ThreadNoteRow) -> Note:
     )
 
 
+_LIVE_NOTES = (
+    select(ThreadNoteRow, func.count().over())
+    .where(ThreadNoteRow.dispute_id == bindparam("dispute_id"), ThreadNoteRow.deleted_at.is_(None))
+    .order_by(ThreadNoteRow.posted_at.desc(), ThreadNoteRow.id.desc())
+    .limit(LATEST_NOTES)
+)
+
+
 async def live_notes(session: AsyncSession, row: DisputeRow) -> tuple[int, list[Note]]:
     """How many of the thread's notes are not deleted, and the latest of them, newest first."""
-    found = (
-        await session.execute(
-            select(ThreadNoteRow, func.count().over())
-            .where(ThreadNoteRow.dispute_id == row.id, ThreadNoteRow.deleted_at.is_(None))
-            .order_by(ThreadNoteRow.posted_at.desc(), ThreadNoteRow.id.desc())
-            .limit(LATEST_NOTES)
-        )
-    ).all()
+    found = (await session.execute(_LIVE_NOTES, {"dispute_id": row.id})).all()
     count = found[0][1] if found else 0
     return int(count), [to_note(note) for note, _count in found]
 
 
+_UNAVAILABLE = (
+    select(AuditRow.after)
+    .where(AuditRow.dispute_id == bindparam("dispute_id"), AuditRow.action == UNAVAILABLE_ACTION)
+    .order_by(AuditRow.seq)
+)
+
+
 async def load_case(session: AsyncSession, row: DisputeRow) -> CaseFile:
     """The dispute, its evidence in capture order, the checklist and unavailable sources."""
-    failures = await session.scalars(
-        select(AuditRow.after)
-        .where(AuditRow.dispute_id == row.id, AuditRow.action == UNAVAILABLE_ACTION)
-        .order_by(AuditRow.seq)
-    )
+    failures = await session.scalars(_UNAVAILABLE, {"dispute_id": row.id})
     unavailable = [unavailable_source(after) for after in failures]
     reference = payment_reference(row)
     return _case_file(
@@ -157,20 +166,23 @@ def unavailable_source(after: dict[str, Any]) -> UnavailableSource:
     )
 
 
-async def _evidence(session: AsyncSession, row: DisputeRow) -> list[EvidenceItem]:
-    found = await session.execute(
-        select(
-            EvidenceRow.kind,
-            EvidenceRow.source,
-            EvidenceRow.summary,
-            EvidenceRow.payload,
-            EvidenceRow.url,
-            EvidenceRow.captured_at,
-            EvidenceRow.added_by,
-        )
-        .where(EvidenceRow.dispute_id == row.id)
-        .order_by(EvidenceRow.id)
+_EVIDENCE = (
+    select(
+        EvidenceRow.kind,
+        EvidenceRow.source,
+        EvidenceRow.summary,
+        EvidenceRow.payload,
+        EvidenceRow.url,
+        EvidenceRow.captured_at,
+        EvidenceRow.added_by,
     )
+    .where(EvidenceRow.dispute_id == bindparam("dispute_id"))
+    .order_by(EvidenceRow.id)
+)
+
+
+async def _evidence(session: AsyncSession, row: DisputeRow) -> list[EvidenceItem]:
+    found = await session.execute(_EVIDENCE, {"dispute_id": row.id})
     return [
         EvidenceItem(
             kind=EvidenceKind(item.kind),
@@ -220,16 +232,17 @@ def _refunded(dispute_id: Any) -> ScalarSelect[Any]:
     )
 
 
+_OUTCOME = (
+    select(ProposalRow, _refunded(bindparam("dispute_id")))
+    .where(ProposalRow.dispute_id == bindparam("dispute_id"), ProposalRow.status == "approved")
+    .order_by(ProposalRow.id.desc())
+    .limit(1)
+)
+
+
 async def outcome_of(session: AsyncSession, row: DisputeRow) -> Outcome | None:
     """The proposal approved last for the dispute, with what its refunds returned."""
-    found = (
-        await session.execute(
-            select(ProposalRow, _refunded(row.id))
-            .where(ProposalRow.dispute_id == row.id, ProposalRow.status == "approved")
-            .order_by(ProposalRow.id.desc())
-            .limit(1)
-        )
-    ).first()
+    found = (await session.execute(_OUTCOME, {"dispute_id": row.id})).first()
     if found is None:
         return None
     approved, refunded = found
@@ -251,26 +264,26 @@ def payment_reference(row: DisputeRow) -> str | None:
     return str(reference) if reference else None
 
 
-async def earlier_disputes(session: AsyncSession, row: DisputeRow) -> list[EarlierDispute]:
-    """The order's other disputes, oldest first: how each ended and what it refunded."""
-    approved = (
+_EARLIER = (
+    select(
+        DisputeRow.number,
+        DisputeRow.status,
+        DisputeRow.currency,
         select(ProposalRow.kind)
         .where(ProposalRow.dispute_id == DisputeRow.id, ProposalRow.status == "approved")
         .order_by(ProposalRow.id.desc())
         .limit(1)
-        .scalar_subquery()
+        .scalar_subquery(),
+        _refunded(DisputeRow.id),
     )
-    found = await session.execute(
-        select(
-            DisputeRow.number,
-            DisputeRow.status,
-            DisputeRow.currency,
-            approved,
-            _refunded(DisputeRow.id),
-        )
-        .where(DisputeRow.order_id == row.order_id, DisputeRow.id != row.id)
-        .order_by(DisputeRow.number)
-    )
+    .where(DisputeRow.order_id == bindparam("order_id"), DisputeRow.id != bindparam("dispute_id"))
+    .order_by(DisputeRow.number)
+)
+
+
+async def earlier_disputes(session: AsyncSession, row: DisputeRow) -> list[EarlierDispute]:
+    """The order's other disputes, oldest first: how each ended and what it refunded."""
+    found = await session.execute(_EARLIER, {"order_id": row.order_id, "dispute_id": row.id})
     return [
         EarlierDispute(
             number=number,

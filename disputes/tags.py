@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.orders import Order
@@ -44,6 +44,12 @@ def rule_tags(rule_ids: Iterable[str]) -> set[Tag]:
     return {(Dimension.RULE, rule_id) for rule_id in rule_ids}
 
 
+_HAVE = select(DisputeTagRow.dimension, DisputeTagRow.value).where(
+    DisputeTagRow.dispute_id == bindparam("dispute_id")
+)
+_INSERT = insert(core(DisputeTagRow))
+
+
 async def add_tags(
     session: AsyncSession,
     row: DisputeRow,
@@ -54,14 +60,8 @@ async def add_tags(
     group of tags added at its time. `new_dispute`: created in this transaction, it has none."""
     have: set[Tag] = set()
     if not new_dispute and any(tags for tags, _at in groups):
-        have = {
-            (Dimension(dimension), value)
-            for dimension, value in await session.execute(
-                select(DisputeTagRow.dimension, DisputeTagRow.value).where(
-                    DisputeTagRow.dispute_id == row.id
-                )
-            )
-        }
+        found = await session.execute(_HAVE, {"dispute_id": row.id})
+        have = {(Dimension(dimension), value) for dimension, value in found}
     values: list[dict[str, Any]] = []
     for tags, at in groups:
         for dimension, value in sorted(tags - have):
@@ -76,4 +76,4 @@ async def add_tags(
             )
         have |= tags
     if values:
-        await session.execute(insert(core(DisputeTagRow)), values)
+        await session.execute(_INSERT, values)
