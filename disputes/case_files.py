@@ -183,7 +183,8 @@ class DisputeService:
             case = await load_case(session, row)
             if row.status == Status.NEW and not case.missing_required:
                 await transition(session, row, Event.EVIDENCE_COMPLETED, Actor.system("evidence"))
-                case = await load_case(session, row)
+                # Only the dispute itself moved: its evidence, money and notes are as just read.
+                case = replace(case, dispute=to_dispute(row))
             return case
 
         return await self.db.run(work)

@@ -6,13 +6,14 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes import audit
 from disputes.audit import Actor, canonical_json
+from disputes.errors import DisputeNotFound
 from disputes.evidence_gathering import required_kinds
-from disputes.models import CaseFile
+from disputes.models import CaseFile, dispute_ref
 from disputes.permissions import Gate
 from disputes.repository import load_case, load_row
 from disputes.tags import add_tags, rule_tags
@@ -172,6 +173,18 @@ async def latest_decision(session: AsyncSession, row: DisputeRow) -> Decision | 
     return None if stored is None else Decision.from_dict(stored.decision)
 
 
+# The dispute's last decision by its number, in one read (None: the dispute has none yet).
+_LATEST_BY_NUMBER = select(
+    DisputeRow.id,
+    select(PolicyDecisionRow.decision)
+    .where(PolicyDecisionRow.dispute_id == DisputeRow.id)
+    .order_by(PolicyDecisionRow.id.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("decision"),
+).where(DisputeRow.number == bindparam("number"))
+
+
 class PolicyService:
     def __init__(self, db: Database, current: CurrentPack) -> None:
         self.db = db
@@ -202,4 +215,7 @@ class PolicyService:
     async def latest(self, number: int) -> Decision | None:
         """The decision last shown for the dispute, exactly as it was made."""
         async with self.db.reading() as session:
-            return await latest_decision(session, await load_row(session, number))
+            found = (await session.execute(_LATEST_BY_NUMBER, {"number": number})).first()
+        if found is None:
+            raise DisputeNotFound(dispute_ref(number))
+        return None if found.decision is None else Decision.from_dict(found.decision)
