@@ -164,7 +164,7 @@ class IntakeService:
         provider: tuple[list[RefundResult] | None, str | None] | None,
     ) -> CaseFile:
         now = datetime.now(UTC)
-        number = await _next_number(session)
+        number, prior = await _next_number(session, order.customer.id or None)
         reason = request.reason or _order_reason(order)
         returned = order.return_request
         ledger_row = await hold_ledger(session, order)
@@ -172,9 +172,6 @@ class IntakeService:
             store_provider_read(ledger_row, *provider, now)
         ledger = await ledger_of(session, ledger_row)
         disputed = disputed_amount_minor(order, ledger, reason)
-        prior: int | None = 0
-        if order.customer.id:
-            prior = await session.scalar(_CUSTOMER_DISPUTES, {"customer_id": order.customer.id})
         row = DisputeRow(
             number=number,
             order_id=order.order_id,
@@ -188,7 +185,7 @@ class IntakeService:
             order_total_minor=order.total_minor,
             disputed_amount_minor=disputed,
             # The priority is the SLA file's, set with the clock before the row is flushed.
-            prior_disputes=prior or 0,
+            prior_disputes=prior,
             opened_by=request.actor.id,
             status=Status.NEW.value,
             state_times={Status.NEW.value: now.isoformat()},
@@ -250,26 +247,30 @@ def _unavailable(
     return unavailable_source(after)
 
 
-# Built once: they run with every intake.
+# Built once: it runs with every intake. The customer's disputes are counted in the same
+# statement: every intake takes the counter first and holds it, so none can be added between.
 _NEXT_NUMBER = (
     update(Counter)
     .where(Counter.name == "dispute")
     .values(value=Counter.value + 1)
-    .returning(Counter.value)
-)
-_CUSTOMER_DISPUTES = (
-    select(func.count())
-    .select_from(DisputeRow)
-    .where(DisputeRow.customer_id == bindparam("customer_id"))
+    .returning(
+        Counter.value,
+        select(func.count())
+        .select_from(DisputeRow)
+        .where(DisputeRow.customer_id == bindparam("customer_id"))
+        .scalar_subquery(),
+    )
 )
 
 
-async def _next_number(session: AsyncSession) -> int:
-    """Gapless D-<n>: the counter row is locked until this transaction ends."""
-    value = await session.scalar(_NEXT_NUMBER)
-    if value is None:
+async def _next_number(session: AsyncSession, customer_id: str | None) -> tuple[int, int]:
+    """Gapless D-<n> (the counter row is locked until this transaction ends), and how many
+    disputes the customer opened before this one (none counted without a customer id)."""
+    found = (await session.execute(_NEXT_NUMBER, {"customer_id": customer_id})).first()
+    if found is None:
         raise RuntimeError("the dispute counter is missing: run `dispute-desk migrate`")
-    return int(value)
+    number, prior = found
+    return int(number), int(prior or 0)
 
 
 def _order_reason(order: Order) -> Reason:
