@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, select, update
+from sqlalchemy import Executable, and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -135,9 +135,29 @@ def note_provider_refunds(row: RefundLedgerRow, refunds: Iterable[RefundResult])
         row.provider_refunds = [*row.provider_refunds, *added]
 
 
+# The payment's row with its live requests, in one read (one row with no request when none).
+_LEDGER_WITH_REQUESTS = (
+    select(RefundLedgerRow, RefundRequestRow, DisputeRow.number)
+    .outerjoin(
+        RefundRequestRow,
+        and_(
+            RefundRequestRow.payment_reference == RefundLedgerRow.payment_reference,
+            RefundRequestRow.status.in_(LIVE_STATUSES),
+        ),
+    )
+    .outerjoin(DisputeRow, DisputeRow.id == RefundRequestRow.dispute_id)
+    .where(RefundLedgerRow.payment_reference == bindparam("reference"))
+    .order_by(RefundRequestRow.id)
+    .execution_options(populate_existing=True)
+)
+
+
 async def load_ledger(session: AsyncSession, reference: str) -> PaymentLedger | None:
-    row = await session.get(RefundLedgerRow, reference, populate_existing=True)
-    return None if row is None else await ledger_of(session, row)
+    found = (await session.execute(_LEDGER_WITH_REQUESTS, {"reference": reference})).all()
+    if not found:
+        return None
+    live = [(request, number) for _row, request, number in found if request is not None]
+    return await _ledger(session, found[0][0], live)
 
 
 _LIVE_REQUESTS = (
@@ -154,6 +174,12 @@ _LIVE_REQUESTS = (
 
 async def ledger_of(session: AsyncSession, row: RefundLedgerRow) -> PaymentLedger:
     found = await session.execute(_LIVE_REQUESTS, {"reference": row.payment_reference})
+    return await _ledger(session, row, [(request, number) for request, number in found.all()])
+
+
+async def _ledger(
+    session: AsyncSession, row: RefundLedgerRow, live: list[tuple[RefundRequestRow, int]]
+) -> PaymentLedger:
     requests = tuple(
         OurRequest(
             id=request.id,
@@ -163,7 +189,7 @@ async def ledger_of(session: AsyncSession, row: RefundLedgerRow) -> PaymentLedge
             provider_refund_ids=tuple(request.provider_refund_ids or ()),
             provider_id=request.provider_ref,
         )
-        for request, number in found.all()
+        for request, number in live
     )
     ours = await _ours_by_request(session, row.provider_refunds or [])
     refunds = None
