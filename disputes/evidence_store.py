@@ -22,13 +22,6 @@ _ON_FILE = select(EvidenceRow.content_hash).where(
 _INSERT = insert(core(EvidenceRow))
 
 
-async def store_evidence(
-    session: AsyncSession, row: DisputeRow, draft: EvidenceDraft, actor: Actor, at: datetime
-) -> bool:
-    """File `draft` unless the same content is already in the case file; True when filed."""
-    return bool(await file_evidence(session, row, [draft], actor, at))
-
-
 async def file_evidence(
     session: AsyncSession,
     row: DisputeRow,
