@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from disputes import audit
 from disputes.audit import Actor
 from disputes.errors import DisputeClosed
-from disputes.evidence_store import store_evidence
+from disputes.evidence_store import file_evidence
 from disputes.lifecycle import Event, Status
 from disputes.models import CaseFile, Dispute
 from disputes.permissions import Gate
@@ -171,7 +171,7 @@ class DisputeService:
             row = await load_row(session, number)
             _require_open(number, Status(row.status))
             now = datetime.now(UTC)
-            return sum([await store_evidence(session, row, d, actor, now) for d in drafts])
+            return len(await file_evidence(session, row, drafts, actor, now))
 
         return await self.db.run(work)
 
@@ -183,7 +183,8 @@ class DisputeService:
             case = await load_case(session, row)
             if row.status == Status.NEW and not case.missing_required:
                 await transition(session, row, Event.EVIDENCE_COMPLETED, Actor.system("evidence"))
-                case = await load_case(session, row)
+                # Only the dispute itself moved: its evidence, money and notes are as just read.
+                case = replace(case, dispute=to_dispute(row))
             return case
 
         return await self.db.run(work)
