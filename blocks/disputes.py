@@ -245,13 +245,15 @@ def already_open(dispute: Dispute, permalink: str | None, typed: str | None = No
     return Message(text, [section(f":information_source: {text}{there}")])
 
 
-def thread_not_posted(dispute: Dispute, error: str) -> Message:
+def thread_not_posted(dispute: Dispute, error: str | None) -> Message:
+    """The answer to `open` when the dispute's thread is late: the thread outbox posts it."""
+    said = f" (Slack said `{inline(error, 200)}`)" if error else ""
     text = (
-        f"Opened {dispute.ref} for {inline(dispute.order_id, 100)}, but its thread could not be "
-        f"posted (Slack said `{inline(error, 200)}`). Nothing is lost: "
-        f"`/dispute show {dispute.ref}` posts it again."
+        f"Opened {dispute.ref} for {inline(dispute.order_id, 100)}. Slack is busy{said}, so its "
+        "thread is late: it will appear in the channel by itself, with its cards. Nothing is "
+        "lost."
     )
-    return Message(text, [section(f":warning: {text}")])
+    return Message(text, [section(f":hourglass_flowing_sand: {text}")])
 
 
 REPLY_PREVIEW = 200

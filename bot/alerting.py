@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.metrics import record_scan
 from disputes.sla_scan import ScanReport, SlaScan
 from handlers.digests import DigestPublisher
 from handlers.threads import ThreadPublisher
@@ -51,11 +52,13 @@ class Alerting:
             return None
         if report.failed:
             log.warning("SLA scan: %d disputes could not be clocked", report.failed)
+        posted = 0
         if report.held_lease and not report.quiet and self.scan.fence is not None:
             try:
-                await self.publisher.post_pending(self.scan, self.scan.fence)
+                posted = await self.publisher.post_pending(self.scan, self.scan.fence)
             except Exception:
                 log.exception("digests not posted; the next scan tries again")
+        record_scan(report, posted)
         await self._refresh(report.changed[:MOST_REFRESHED])
         return report
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.dedupe import RecentKeys, dedupe_middleware
@@ -61,6 +63,13 @@ def build_bolt_app(
         logger=bolt_logger(),
     )
     app.use(dedupe_middleware(recent))
+
+    @app.use
+    async def shared_client(context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]) -> Any:
+        # Bolt makes a plain client per request: listeners get the app's rate-limited one.
+        context["client"] = client
+        return await next()
+
     commands.register(app, deps)
     home.register(app, deps)
     actions.register(app, deps)

@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the Slack app (HTTP mode, or Socket Mode)")
+    serve.add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="do not migrate at start, only check the schema is current "
+        "(for deployments that run `dispute-desk migrate` as their own step)",
+    )
     serve.set_defaults(run=_serve)
 
     demo = sub.add_parser("demo", help="run the app against the local Slack sandbox")
@@ -87,10 +93,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _serve(_args: argparse.Namespace) -> int:
+async def _serve(args: argparse.Namespace) -> int:
     from bot.serve import serve
 
-    await serve(load_settings())
+    await serve(load_settings(), migrate=not args.no_migrate)
     return 0
 
 

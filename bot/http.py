@@ -1,5 +1,7 @@
 """The app's HTTP endpoints: Slack's requests at POST /slack/events (HTTP mode only), and
-GET /healthz.
+GET /healthz. Every request gets an id (`X-Request-Id`, kept from a proxy in front when it set
+a plain one) that its log lines carry, the work after a Slack request's ack included; the time
+to each ack is measured by kind (`bot.metrics`).
 
 A Slack request reaches Bolt only once it passed, in this order: a size cap (a larger
 `Content-Length` is refused unread, a longer stream is cut off at the cap), the signature
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,11 +27,15 @@ from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from blocks.ids import ActionId, BadSubject, Subject
+from bot.logs import new_request_id, request_id
+from bot.metrics import count_refused, observe_ack, slack_request_kind
 from bot.settings import environment_secrets, redact
 from bot.workers import AckGate
 from storage.db import Database
@@ -375,6 +382,7 @@ def create_http_app(
     shape = SlackShape(str(app.client.base_url))
 
     async def events(request: Request) -> Response:
+        started = time.perf_counter()
         gate.enter()
         try:
             try:
@@ -385,11 +393,17 @@ def create_http_app(
                     shape.check(parsed)
             except Refused as refused:
                 refusal_line("a Slack request", refused)
+                count_refused(refused.status)
                 return refused.response()
             except ClientDisconnect:
+                count_refused(400)
                 return Response(status_code=400)
-            answer = await app.async_dispatch(to_async_bolt_request(request, body))
-            return to_starlette_response(answer)
+            bolt_request = to_async_bolt_request(request, body)
+            answer = await app.async_dispatch(bolt_request)
+            response = to_starlette_response(answer)
+            kind = slack_request_kind(bolt_request.body)
+            observe_ack(kind, response.status_code, time.perf_counter() - started)
+            return response
         finally:
             gate.leave()
 
@@ -408,4 +422,33 @@ def create_http_app(
     routes = [Route("/healthz", healthz, methods=["GET"]), *(extra_routes or [])]
     if slack_events:
         routes.append(Route("/slack/events", events, methods=["POST"]))
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(RequestIds)])
+
+
+class RequestIds:
+    """Gives each HTTP request its id: in the `request_id` context variable for its log lines
+    (and the jobs it starts), and in the response's `X-Request-Id` header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id")
+        rid = new_request_id(given)
+        token = request_id.set(rid)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", rid.encode("ascii")),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)

@@ -8,10 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerting import Alerting
@@ -22,10 +18,12 @@ from bot.conversation_wiring import ConversationReporter
 from bot.dedupe import RecentKeys
 from bot.errors import StartupError
 from bot.housekeeping import Housekeeping
+from bot.metrics import counting_refund_outcomes
 from bot.money_wiring import GroupDirectory, RefundReporter, load_gateway, load_roles
 from bot.reporting import WeeklyReporting
 from bot.settings import Settings
 from bot.sla_loading import load_sla
+from bot.slack_wiring import ThreadPosting, slack_client, thread_publisher
 from bot.workers import WorkQueue
 from connectors.evidence_source import EvidenceSource
 from connectors.orders.evidence_sources import default_evidence_sources
@@ -51,12 +49,11 @@ from disputes.sla_scan import SlaScan
 from disputes.weekly_reports import WeeklyReports
 from handlers.deps import Deps, Job, RequestKey
 from handlers.digests import DigestPublisher
-from handlers.threads import ThreadPublisher
 from policies.current import CurrentPack
 from policies.loader import PackError
 from policies.sla import SlaPolicy
 from storage.db import Database
-from storage.migrate import migrate
+from storage.migrate import SchemaNotCurrent, apply_migrations, require_current_schema
 from storage.requests import claim_request
 
 log = logging.getLogger(__name__)
@@ -79,6 +76,7 @@ class Runtime:
     sla: SlaPolicy | None = None
     alerting: Alerting | None = None
     reporting: WeeklyReporting | None = None
+    posting: ThreadPosting | None = None
 
     async def aclose(self) -> None:
         if self.reporting is not None:
@@ -88,6 +86,8 @@ class Runtime:
         if self.housekeeping is not None:
             await self.housekeeping.stop()
         await self.queue.stop()
+        if self.posting is not None:
+            await self.posting.aclose()
         if self.conversation is not None:
             await self.conversation.aclose()
         if self.worker is not None:
@@ -131,12 +131,17 @@ def refund_timings(settings: Settings) -> Timings:
     )
 
 
-def slack_client(settings: Settings) -> AsyncWebClient:
-    client = AsyncWebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url)
-    client.retry_handlers.extend(
-        [AsyncRateLimitErrorRetryHandler(max_retry_count=3), AsyncConnectionErrorRetryHandler()]
-    )
-    return client
+async def prepare_schema(db: Database, *, migrate: bool) -> None:
+    """Migrate (one process at a time, the others wait), or with `migrate` off only check that
+    someone did: a schema that is not current stops start-up with one line."""
+    if not migrate:
+        try:
+            revision = await require_current_schema(db)
+        except SchemaNotCurrent as exc:
+            raise StartupError(str(exc)) from None
+        log.info("schema current at %s (not migrating: --no-migrate)", revision)
+        return
+    log.info("%s", (await apply_migrations(db)).describe())
 
 
 def weekly_reporting(
@@ -170,22 +175,32 @@ def weekly_reporting(
 
 
 async def build_runtime(
-    settings: Settings, *, evidence_sources: list[EvidenceSource] | None = None
+    settings: Settings,
+    *,
+    evidence_sources: list[EvidenceSource] | None = None,
+    migrate: bool = True,
 ) -> Runtime:
-    """Migrate, connect, resolve channels and wire the Bolt app; raise on any bad setting."""
+    """Migrate (unless told not to), connect, resolve channels and wire the Bolt app; raise on
+    any bad setting."""
     settings.require("slack_bot_token", "disputes_channel")
     if not settings.slack_app_token:
         settings.require("slack_signing_secret")
     current_pack = load_current_pack(settings.policy_pack)
     sla = load_sla(settings.sla_file)  # a file with problems stops start-up, listing them
-    db = Database(settings.database_url)
-    await migrate(db)
-    watch(db, sla)  # every dispute written keeps its service-level clock
     orders = order_source_from_spec(settings.order_source)
+    # The settings read so far are sound: only now is the database touched.
+    db = Database(settings.database_url)
+    try:
+        await prepare_schema(db, migrate=migrate)
+    except BaseException:
+        await db.dispose()
+        await orders.aclose()
+        raise
+    watch(db, sla)  # every dispute written keeps its service-level clock
+    roles = load_roles(settings.roles_file)
     client = slack_client(settings)
     assert settings.disputes_channel is not None
     channel_id = await resolve_channel(client, "DISPUTES_CHANNEL", settings.disputes_channel)
-    roles = load_roles(settings.roles_file)
     gateway = load_gateway(settings)
     ledger = LedgerReader(db, gateway)
     gate = Gate(db, roles)
@@ -200,7 +215,7 @@ async def build_runtime(
         gate=gate,
         owners=roles,
     )
-    threads = ThreadPublisher(client, channel_id, disputes, policy)
+    threads, posting = thread_publisher(settings, db, client, channel_id, disputes, policy)
     supervisors = None
     if settings.supervisors_channel:
         supervisors = await resolve_channel(
@@ -228,7 +243,9 @@ async def build_runtime(
     conversation.chores.notify = reporter.chore_done
     answers = CustomerAnswers(db, conversation.signer, resolution, notify=reporter.answered)
     if worker is not None:
-        worker.notify = RefundReporter(disputes, threads, resolution, orders, supervisors)
+        worker.notify = counting_refund_outcomes(
+            RefundReporter(disputes, threads, resolution, orders, supervisors)
+        )
     queue = WorkQueue(settings.intake_workers)
     queue.start()
     if worker is not None:
@@ -285,6 +302,7 @@ async def build_runtime(
     alerting.start()
     if reporting is not None:
         reporting.start()
+    posting.start()
     return Runtime(
         settings,
         db,
@@ -301,4 +319,5 @@ async def build_runtime(
         sla,
         alerting,
         reporting,
+        posting,
     )

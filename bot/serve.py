@@ -19,6 +19,8 @@ from bot.customer_pages import customer_page_routes
 from bot.errors import StartupError
 from bot.http import create_http_app
 from bot.inbound import inbound_endpoint
+from bot.logs import use_log_format
+from bot.metrics import Backlogs, metrics_route
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
 from bot.socket_mode import GatedSocketModeHandler
@@ -30,10 +32,10 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 CONNECT_TIMEOUT = 30.0  # seconds for the first Socket Mode connection
 
 
-async def start_runtime(settings: Settings) -> Runtime:
+async def start_runtime(settings: Settings, *, migrate: bool = True) -> Runtime:
     """Build the runtime, turning start-up problems into one-line errors."""
     try:
-        return await build_runtime(settings)
+        return await build_runtime(settings, migrate=migrate)
     except ChannelError as exc:
         raise StartupError(settings.redact(str(exc))) from None
     except ValueError as exc:
@@ -43,12 +45,15 @@ async def start_runtime(settings: Settings) -> Runtime:
 
 
 def http_server(runtime: Runtime, host: str, port: int, *, slack_events: bool = True) -> Server:
-    """Health checks, customer replies, the customer's pages and (in HTTP mode) Slack's
-    requests."""
+    """Health checks, customer replies, the customer's pages, the metrics (with METRICS_TOKEN)
+    and (in HTTP mode) Slack's requests."""
     inbound = inbound_endpoint(runtime.db, runtime.deps, runtime.settings.inbound_secret)
     routes = [Route("/api/customer-replies", inbound, methods=["POST"])]
     if runtime.answers is not None:
         routes += customer_page_routes(runtime.answers)
+    if runtime.settings.metrics_token:
+        backlogs = Backlogs(runtime.db, runtime.queue)
+        routes.append(metrics_route(runtime.settings.metrics_token, backlogs))
     http_app = create_http_app(
         runtime.app,
         runtime.db,
@@ -91,12 +96,17 @@ def asgi_server(asgi_app: ASGIApp, host: str, port: int) -> Server:
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=10,
+        # uvicorn's own lines go through the app's handlers, in the app's LOG_FORMAT.
+        log_config=None,
     )
     return Server(config)
 
 
-async def serve(settings: Settings) -> None:
-    runtime = await start_runtime(settings)
+async def serve(settings: Settings, *, migrate: bool = True) -> None:
+    """Run until SIGINT or SIGTERM; `migrate` off (`serve --no-migrate`) only checks that the
+    schema is current, for deployments that run `dispute-desk migrate` as their own step."""
+    use_log_format(settings.log_format, settings.secrets())
+    runtime = await start_runtime(settings, migrate=migrate)
     try:
         if settings.slack_app_token:
             await serve_socket_mode(runtime, settings.slack_app_token)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Iterator
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse, urlsplit
 
 from dotenv import dotenv_values
@@ -45,12 +45,15 @@ SECRET_SETTINGS = frozenset(
         "stripe_api_key",
         "inbound_secret",
         "outbound_secret",
+        "metrics_token",
     }
 )
 # Settings that may hold a password in a form a mistake can leave unmaskable (a space in it):
 # a bad value is named, never shown.
 UNSHOWN_SETTINGS = frozenset({"customer_channel"})
 _SECRET_SUFFIXES = ("_token", "_secret", "_key", "_password")
+# The shortest METRICS_TOKEN accepted: anyone reaching the port could guess a shorter one.
+MIN_METRICS_TOKEN = 16
 # A secret shorter than this is not searched for in messages: it would blank ordinary words.
 _SHORTEST_REDACTED = 8
 
@@ -139,9 +142,19 @@ class Settings(BaseSettings):
     alert_snooze_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
     alert_summary_at: str | None = "09:00"
     alert_dm_users: str | None = None
+    # Logs: one line of text per entry (the demo's default), or one JSON object per line with
+    # the request id of the Slack request it belongs to (for a log collector).
+    log_format: Literal["text", "json"] = "text"
+    # GET /metrics (Prometheus) answers only with `Authorization: Bearer <METRICS_TOKEN>`;
+    # unset, the path does not exist.
+    metrics_token: str | None = Field(None, repr=False)
     # The weekly insights report to SUPERVISORS_CHANNEL: a weekday and a time in the SLA file's
     # timezone ("mon 09:00"), or "off".
     insights_report_at: str = "mon 09:00"
+    # Slack's rate limits: an optional budget of messages per second per channel (unset: none,
+    # 429s are waited out), and the longest a Slack call waits for a limit before giving up.
+    slack_post_rate: float | None = None
+    slack_max_wait: float = Field(60.0, ge=1, le=3600)
 
     @field_validator("slack_api_url")
     @classmethod
@@ -181,6 +194,7 @@ class Settings(BaseSettings):
         "stripe_api_key",
         "inbound_secret",
         "outbound_secret",
+        "metrics_token",
         mode="before",
     )
     @classmethod
@@ -192,6 +206,33 @@ class Settings(BaseSettings):
             if any(char.isspace() or not char.isprintable() for char in value):
                 raise ValueError("must not contain spaces or control characters")
         return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < MIN_METRICS_TOKEN:
+            raise ValueError(
+                f"must be at least {MIN_METRICS_TOKEN} characters (e.g. `openssl rand -hex 24`)"
+            )
+        return value
+
+    @field_validator("slack_post_rate", mode="before")
+    @classmethod
+    def _post_rate(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            rate = float(str(value).strip())
+        except ValueError:
+            raise ValueError("expected messages per second per channel, like 0.5") from None
+        if not 0 < rate <= 100:  # NaN fails this too
+            raise ValueError("expected messages per second per channel, above 0 and at most 100")
+        return rate
 
     @field_validator("alert_summary_at")
     @classmethod

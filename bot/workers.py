@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -30,6 +31,11 @@ class AckGate:
     def leave(self) -> None:
         self._in_flight -= 1
 
+    @property
+    def in_flight(self) -> int:
+        """Requests waiting for their ack now."""
+        return self._in_flight
+
     def is_quiet(self) -> bool:
         now = asyncio.get_running_loop().time()
         return self._in_flight == 0 and now - self._last_arrival >= self.settle
@@ -45,13 +51,14 @@ class AckGate:
 class WorkQueue:
     """`submit` never blocks the ack; at most `workers` jobs run at once, and a new job
     starts only when no ack is pending (or after `patience`), so a burst of commands
-    is acknowledged before the work behind it competes for the event loop."""
+    is acknowledged before the work behind it competes for the event loop. A job runs in a
+    copy of the context it was submitted from (the request id of its log lines)."""
 
     def __init__(self, workers: int, *, gate: AckGate | None = None, patience: float = 1.0) -> None:
         self.workers = workers
         self.gate = gate or AckGate()
         self.patience = patience
-        self._queue: asyncio.Queue[Job | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[Job, contextvars.Context] | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._idle = asyncio.Event()
         self._idle.set()
@@ -64,7 +71,12 @@ class WorkQueue:
     def submit(self, job: Job) -> None:
         self._pending += 1
         self._idle.clear()
-        self._queue.put_nowait(job)
+        self._queue.put_nowait((job, contextvars.copy_context()))
+
+    @property
+    def depth(self) -> int:
+        """Jobs submitted and not finished: waiting for a worker or running."""
+        return self._pending
 
     async def join(self) -> None:
         """Wait until every submitted job has finished."""
@@ -86,13 +98,18 @@ class WorkQueue:
         self._tasks = []
 
     async def _work(self, number: int) -> None:
-        while (job := await self._queue.get()) is not None:
+        while (item := await self._queue.get()) is not None:
+            job, context = item
             try:
                 await self.gate.wait_quiet(self.patience)
-                await job()
+                await asyncio.create_task(_call(job), context=context)
             except Exception:
                 log.exception("background job failed in worker %d", number)
             finally:
                 self._pending -= 1
                 if self._pending == 0:
                     self._idle.set()
+
+
+async def _call(job: Job) -> None:
+    await job()

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction, SessionTransactionOrigin
 
-from storage.tables import AuditRow, DisputeRow
+from storage.tables import AuditRow, DisputeRow, core
 
 GENESIS = "0" * 64
 
@@ -83,6 +84,71 @@ def entry_hash(
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry to add to a dispute's chain, its time taken when it was made."""
+
+    actor: Actor
+    action: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    at: datetime
+
+
+class Chain:
+    """The next entries of one dispute's chain, added in one statement by `write`."""
+
+    def __init__(self, session: AsyncSession, dispute: DisputeRow) -> None:
+        self.session = session
+        self.dispute = dispute
+        self.entries: list[Entry] = []
+
+    def add(
+        self,
+        actor: Actor,
+        action: str,
+        *,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        at = (at or datetime.now(UTC)).astimezone(UTC)
+        self.entries.append(Entry(actor, action, before or {}, after or {}, at))
+
+    async def write(self) -> None:
+        """Add the entries, in order, after the last one of the chain, inside the caller's
+        transaction (whose pending changes are flushed first, as each entry follows them)."""
+        if not self.entries:
+            return
+        session, dispute = self.session, self.dispute
+        await session.flush()
+        seq, prev_hash = await _tail(session, dispute)
+        rows: list[dict[str, Any]] = []
+        for entry in self.entries:
+            seq += 1
+            fields: dict[str, Any] = {
+                "seq": seq,
+                "at": entry.at,
+                "actor_type": entry.actor.kind,
+                "actor_id": entry.actor.id,
+                "action": entry.action,
+                "before": entry.before,
+                "after": entry.after,
+                "prev_hash": prev_hash,
+            }
+            prev_hash = entry_hash(dispute_number=dispute.number, **fields)
+            rows.append({"dispute_id": dispute.id, "hash": prev_hash, **fields})
+        await session.execute(_INSERT, rows)
+        _tails(session)[dispute.id] = (seq, prev_hash)
+        self.entries.clear()
+
+
+def new_chain(session: AsyncSession, dispute: DisputeRow) -> Chain:
+    """The chain of a dispute created in this transaction: it has no entries to look up."""
+    _tails(session)[dispute.id] = (0, GENESIS)
+    return Chain(session, dispute)
+
+
 async def append(
     session: AsyncSession,
     dispute: DisputeRow,
@@ -92,36 +158,51 @@ async def append(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     at: datetime | None = None,
-) -> AuditRow:
+) -> None:
     """Add the next entry of the dispute's chain, inside the caller's transaction."""
-    last = await session.scalar(
-        select(AuditRow)
-        .where(AuditRow.dispute_id == dispute.id)
-        .order_by(AuditRow.seq.desc())
-        .limit(1)
-    )
-    seq = 1 if last is None else last.seq + 1
-    prev_hash = GENESIS if last is None else last.hash
-    at = (at or datetime.now(UTC)).astimezone(UTC)
-    before, after = before or {}, after or {}
-    fields: dict[str, Any] = {
-        "seq": seq,
-        "at": at,
-        "actor_type": actor.kind,
-        "actor_id": actor.id,
-        "action": action,
-        "before": before,
-        "after": after,
-        "prev_hash": prev_hash,
-    }
-    row = AuditRow(
-        dispute_id=dispute.id,
-        hash=entry_hash(dispute_number=dispute.number, **fields),
-        **fields,
-    )
-    session.add(row)
-    await session.flush()
-    return row
+    chain = Chain(session, dispute)
+    chain.add(actor, action, before=before, after=after, at=at)
+    await chain.write()
+
+
+# The last (seq, hash) of each chain this transaction wrote to, so that the next entry needs
+# no look-up: once a transaction has added an entry, no other can add one after it (the unique
+# (dispute, seq) key holds the place) until it ends. Forgotten when the transaction or a
+# savepoint ends, and on any rollback.
+_TAILS = "audit_tails"
+
+
+def _tails(session: AsyncSession) -> dict[int, tuple[int, str]]:
+    tails: dict[int, tuple[int, str]] = session.info.setdefault(_TAILS, {})
+    return tails
+
+
+async def _tail(session: AsyncSession, dispute: DisputeRow) -> tuple[int, str]:
+    known = _tails(session).get(dispute.id)
+    if known is not None:
+        return known
+    last = (await session.execute(_LAST, {"dispute_id": dispute.id})).first()
+    return (0, GENESIS) if last is None else (last.seq, last.hash)
+
+
+_INSERT = insert(core(AuditRow))
+_LAST = (
+    select(AuditRow.seq, AuditRow.hash)
+    .where(AuditRow.dispute_id == bindparam("dispute_id"))
+    .order_by(AuditRow.seq.desc())
+    .limit(1)
+)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_tails(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.origin is not SessionTransactionOrigin.SUBTRANSACTION:  # not a flush's
+        session.info.pop(_TAILS, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, _transaction: SessionTransaction) -> None:
+    session.info.pop(_TAILS, None)
 
 
 async def verify(session: AsyncSession, dispute_number: int | None = None) -> list[ChainProblem]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from disputes import audit
 from disputes.audit import Actor
 from disputes.errors import DisputeClosed
-from disputes.evidence_store import store_evidence
+from disputes.evidence_store import file_evidence
 from disputes.lifecycle import Event, Status
 from disputes.models import CaseFile, Dispute
 from disputes.permissions import Gate
@@ -23,6 +24,7 @@ from domain.roles import PEOPLE_KINDS, Action
 from storage.db import Database
 from storage.tables import DisputeRow
 
+log = logging.getLogger(__name__)
 CARD_COLUMNS = {"evidence": "evidence_card_ts", "policy": "policy_card_ts"}
 
 
@@ -119,8 +121,20 @@ class DisputeService:
             )
 
     async def link_thread(self, number: int, channel_id: str, thread_ts: str) -> CaseFile:
+        """Remember where the dispute's thread is, unless it already has one (the first
+        posted is its thread)."""
+
         async def work(session: AsyncSession) -> CaseFile:
             row = await load_row(session, number)
+            if row.thread_ts is not None:
+                if row.thread_ts != thread_ts:
+                    log.error(
+                        "D-%d already has its thread at %s: the parent posted at %s is left out",
+                        number,
+                        row.thread_ts,
+                        thread_ts,
+                    )
+                return await load_case(session, row)
             row.channel_id, row.thread_ts = channel_id, thread_ts
             await audit.append(
                 session,
@@ -157,7 +171,7 @@ class DisputeService:
             row = await load_row(session, number)
             _require_open(number, Status(row.status))
             now = datetime.now(UTC)
-            return sum([await store_evidence(session, row, d, actor, now) for d in drafts])
+            return len(await file_evidence(session, row, drafts, actor, now))
 
         return await self.db.run(work)
 
@@ -169,7 +183,8 @@ class DisputeService:
             case = await load_case(session, row)
             if row.status == Status.NEW and not case.missing_required:
                 await transition(session, row, Event.EVIDENCE_COMPLETED, Actor.system("evidence"))
-                case = await load_case(session, row)
+                # Only the dispute itself moved: its evidence, money and notes are as just read.
+                case = replace(case, dispute=to_dispute(row))
             return case
 
         return await self.db.run(work)

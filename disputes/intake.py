@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,16 +20,23 @@ from disputes.assignment import auto_assign_row
 from disputes.audit import Actor
 from disputes.errors import OrderNotFound, OrderSystemUnavailable
 from disputes.evidence_gathering import EvidenceCollection, collect_evidence, required_kinds
-from disputes.evidence_store import store_evidence
-from disputes.ledger import LedgerReader, ensure_ledger, ledger_of, lock_ledger, store_provider_read
+from disputes.evidence_store import file_evidence
+from disputes.ledger import LedgerReader, hold_ledger, ledger_of, store_provider_read
 from disputes.lifecycle import Status
-from disputes.models import CaseFile
+from disputes.models import CaseFile, UnavailableSource
 from disputes.payments import Basis, PaymentLedger, order_claim_minor
 from disputes.permissions import Gate
-from disputes.policy_decisions import decide
-from disputes.repository import UNAVAILABLE_ACTION, load_case, open_row_for_order
+from disputes.policy_decisions import decide_new
+from disputes.repository import (
+    UNAVAILABLE_ACTION,
+    load_case,
+    open_row_for_order,
+    opened_case,
+    unavailable_source,
+)
 from disputes.roles import CurrentRoles, Roles
-from disputes.tags import add_tags, order_tags
+from disputes.tags import add_tags, order_tags, rule_tags
+from disputes.thread_outbox import FIRST_POST_GRACE
 from domain.orders import Order
 from domain.reasons import Reason
 from domain.roles import Action
@@ -157,22 +164,14 @@ class IntakeService:
         provider: tuple[list[RefundResult] | None, str | None] | None,
     ) -> CaseFile:
         now = datetime.now(UTC)
-        number = await _next_number(session)
+        number, prior = await _next_number(session, order.customer.id or None)
         reason = request.reason or _order_reason(order)
         returned = order.return_request
-        await ensure_ledger(session, order)
-        ledger_row = await lock_ledger(session, order.payment.reference)
+        ledger_row = await hold_ledger(session, order)
         if provider is not None:
             store_provider_read(ledger_row, *provider, now)
         ledger = await ledger_of(session, ledger_row)
         disputed = disputed_amount_minor(order, ledger, reason)
-        prior: int | None = 0
-        if order.customer.id:
-            prior = await session.scalar(
-                select(func.count())
-                .select_from(DisputeRow)
-                .where(DisputeRow.customer_id == order.customer.id)
-            )
         row = DisputeRow(
             number=number,
             order_id=order.order_id,
@@ -186,7 +185,7 @@ class IntakeService:
             order_total_minor=order.total_minor,
             disputed_amount_minor=disputed,
             # The priority is the SLA file's, set with the clock before the row is flushed.
-            prior_disputes=prior or 0,
+            prior_disputes=prior,
             opened_by=request.actor.id,
             status=Status.NEW.value,
             state_times={Status.NEW.value: now.isoformat()},
@@ -196,12 +195,15 @@ class IntakeService:
             created_at=now,
             updated_at=now,
             order_snapshot=order.to_wire(),
+            # Its thread is due: this request posts it, else the thread outbox shortly after.
+            thread_due_at=now + FIRST_POST_GRACE,
         )
         session.add(row)
         await session.flush()
-        await audit.append(
-            session,
-            row,
+        # Everything below is new with the dispute: nothing to look up before writing it, and
+        # each table written once (the audit chain last, in the order things happened).
+        chain = audit.new_chain(session, row)
+        chain.add(
             request.actor,
             "dispute.opened",
             after={
@@ -213,48 +215,62 @@ class IntakeService:
             },
             at=now,
         )
-        await add_tags(session, row, order_tags(order), now)
-        await _add_evidence(session, row, evidence, now)
+        system = Actor.system("intake")
+        filed = await file_evidence(
+            session, row, evidence.drafts, system, now, chain=chain, new_dispute=True
+        )
+        unavailable = [_unavailable(chain, system, gap, now) for gap in evidence.unavailable]
+        tags = [(order_tags(order), now)]
         if self.policy is not None:
-            await decide(session, row, self.policy)
+            decided = datetime.now(UTC)
+            present = {draft.kind for draft in filed}
+            decision = await decide_new(session, row, self.policy, order, present, chain, decided)
+            tags.append((rule_tags(rule.id for rule in decision.matched), decided))
+        await add_tags(session, row, *tags, new_dispute=True)
+        await chain.write()
         if self.owners is not None and (roles := self.owners.current()).auto_assigns:
             # In this transaction, which holds the dispute counter: one intake picks at a time.
             await auto_assign_row(session, row, roles)
-        return await load_case(session, row)
+        return await opened_case(session, row, unavailable, ledger)
 
 
-async def _add_evidence(
-    session: AsyncSession, row: DisputeRow, evidence: EvidenceCollection, now: datetime
-) -> None:
-    system = Actor.system("intake")
-    for draft in evidence.drafts:
-        await store_evidence(session, row, draft, system, now)
-    for failure in evidence.unavailable:
-        await audit.append(
-            session,
-            row,
-            system,
-            UNAVAILABLE_ACTION,
-            after={
-                "source": failure.source,
-                "kinds": [kind.value for kind in failure.kinds],
-                "reason": failure.reason,
-            },
-            at=now,
-        )
+def _unavailable(
+    chain: audit.Chain, actor: Actor, failure: UnavailableSource, at: datetime
+) -> UnavailableSource:
+    """Audit a source that could not be read; returns it as the case file shows it."""
+    after = {
+        "source": failure.source,
+        "kinds": [kind.value for kind in failure.kinds],
+        "reason": failure.reason,
+    }
+    chain.add(actor, UNAVAILABLE_ACTION, after=after, at=at)
+    return unavailable_source(after)
 
 
-async def _next_number(session: AsyncSession) -> int:
-    """Gapless D-<n>: the counter row is locked until this transaction ends."""
-    value = await session.scalar(
-        update(Counter)
-        .where(Counter.name == "dispute")
-        .values(value=Counter.value + 1)
-        .returning(Counter.value)
+# Built once: it runs with every intake. The customer's disputes are counted in the same
+# statement: every intake takes the counter first and holds it, so none can be added between.
+_NEXT_NUMBER = (
+    update(Counter)
+    .where(Counter.name == "dispute")
+    .values(value=Counter.value + 1)
+    .returning(
+        Counter.value,
+        select(func.count())
+        .select_from(DisputeRow)
+        .where(DisputeRow.customer_id == bindparam("customer_id"))
+        .scalar_subquery(),
     )
-    if value is None:
+)
+
+
+async def _next_number(session: AsyncSession, customer_id: str | None) -> tuple[int, int]:
+    """Gapless D-<n> (the counter row is locked until this transaction ends), and how many
+    disputes the customer opened before this one (none counted without a customer id)."""
+    found = (await session.execute(_NEXT_NUMBER, {"customer_id": customer_id})).first()
+    if found is None:
         raise RuntimeError("the dispute counter is missing: run `dispute-desk migrate`")
-    return int(value)
+    number, prior = found
+    return int(number), int(prior or 0)
 
 
 def _order_reason(order: Order) -> Reason:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Executable, and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,15 +60,57 @@ async def ensure_ledger(session: AsyncSession, order: Order) -> None:
     )
 
 
+def _lock(on_postgresql: bool) -> Executable:
+    query = select(RefundLedgerRow).where(
+        RefundLedgerRow.payment_reference == bindparam("reference")
+    )
+    if on_postgresql:  # SQLite's BEGIN IMMEDIATE already serialises
+        query = query.with_for_update()
+    return query.execution_options(populate_existing=True)
+
+
+def _upsert(insert: Callable[..., Any]) -> Executable:
+    upsert = insert(RefundLedgerRow).values(
+        payment_reference=bindparam("reference"),
+        currency=bindparam("currency"),
+        paid_minor=bindparam("paid"),
+        order_claim_minor=bindparam("claim"),
+    )
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["payment_reference"],
+        set_={"order_claim_minor": upsert.excluded.order_claim_minor},
+        where=RefundLedgerRow.order_claim_minor < upsert.excluded.order_claim_minor,
+    )
+    return upsert.returning(RefundLedgerRow).execution_options(populate_existing=True)
+
+
+# Built once per database kind: these run with every intake and every money move.
+_LOCKS = {True: _lock(True), False: _lock(False)}
+_UPSERTS = {True: _upsert(pg_insert), False: _upsert(sqlite_insert)}
+
+
 async def lock_ledger(session: AsyncSession, reference: str) -> RefundLedgerRow:
     """The payment's row, held until the transaction ends: money is committed one at a time."""
-    query = select(RefundLedgerRow).where(RefundLedgerRow.payment_reference == reference)
-    if on_postgresql(session):  # SQLite's BEGIN IMMEDIATE already serialises
-        query = query.with_for_update()
-    row = await session.scalar(query.execution_options(populate_existing=True))
+    row = await session.scalar(_LOCKS[on_postgresql(session)], {"reference": reference})
     if row is None:
         raise LookupError(f"no ledger for payment {reference}")
     return row
+
+
+async def hold_ledger(session: AsyncSession, order: Order) -> RefundLedgerRow:
+    """`ensure_ledger` then `lock_ledger`: one statement when the row is new or the order's
+    claim grows (the upsert returns the row it wrote, and holds it), two otherwise."""
+    row = await session.scalar(
+        _UPSERTS[on_postgresql(session)],
+        {
+            "reference": order.payment.reference,
+            "currency": order.currency,
+            "paid": order.total_minor,
+            "claim": order_claim_minor(order),
+        },
+    )
+    # Unchanged: PostgreSQL has locked the row all the same; read it as `lock_ledger` does.
+    return row if row is not None else await lock_ledger(session, order.payment.reference)
 
 
 def store_provider_read(
@@ -93,22 +135,51 @@ def note_provider_refunds(row: RefundLedgerRow, refunds: Iterable[RefundResult])
         row.provider_refunds = [*row.provider_refunds, *added]
 
 
+# The payment's row with its live requests, in one read (one row with no request when none).
+_LEDGER_WITH_REQUESTS = (
+    select(RefundLedgerRow, RefundRequestRow, DisputeRow.number)
+    .outerjoin(
+        RefundRequestRow,
+        and_(
+            RefundRequestRow.payment_reference == RefundLedgerRow.payment_reference,
+            RefundRequestRow.status.in_(LIVE_STATUSES),
+        ),
+    )
+    .outerjoin(DisputeRow, DisputeRow.id == RefundRequestRow.dispute_id)
+    .where(RefundLedgerRow.payment_reference == bindparam("reference"))
+    .order_by(RefundRequestRow.id)
+    .execution_options(populate_existing=True)
+)
+
+
 async def load_ledger(session: AsyncSession, reference: str) -> PaymentLedger | None:
-    row = await session.get(RefundLedgerRow, reference, populate_existing=True)
-    return None if row is None else await ledger_of(session, row)
+    found = (await session.execute(_LEDGER_WITH_REQUESTS, {"reference": reference})).all()
+    if not found:
+        return None
+    live = [(request, number) for _row, request, number in found if request is not None]
+    return await _ledger(session, found[0][0], live)
+
+
+_LIVE_REQUESTS = (
+    select(RefundRequestRow, DisputeRow.number)
+    .join(DisputeRow, DisputeRow.id == RefundRequestRow.dispute_id)
+    .where(
+        RefundRequestRow.payment_reference == bindparam("reference"),
+        RefundRequestRow.status.in_(LIVE_STATUSES),
+    )
+    .order_by(RefundRequestRow.id)
+    .execution_options(populate_existing=True)
+)
 
 
 async def ledger_of(session: AsyncSession, row: RefundLedgerRow) -> PaymentLedger:
-    found = await session.execute(
-        select(RefundRequestRow, DisputeRow.number)
-        .join(DisputeRow, DisputeRow.id == RefundRequestRow.dispute_id)
-        .where(
-            RefundRequestRow.payment_reference == row.payment_reference,
-            RefundRequestRow.status.in_(LIVE_STATUSES),
-        )
-        .order_by(RefundRequestRow.id)
-        .execution_options(populate_existing=True)
-    )
+    found = await session.execute(_LIVE_REQUESTS, {"reference": row.payment_reference})
+    return await _ledger(session, row, [(request, number) for request, number in found.all()])
+
+
+async def _ledger(
+    session: AsyncSession, row: RefundLedgerRow, live: list[tuple[RefundRequestRow, int]]
+) -> PaymentLedger:
     requests = tuple(
         OurRequest(
             id=request.id,
@@ -118,7 +189,7 @@ async def ledger_of(session: AsyncSession, row: RefundLedgerRow) -> PaymentLedge
             provider_refund_ids=tuple(request.provider_refund_ids or ()),
             provider_id=request.provider_ref,
         )
-        for request, number in found.all()
+        for request, number in live
     )
     ours = await _ours_by_request(session, row.provider_refunds or [])
     refunds = None
@@ -194,8 +265,7 @@ class LedgerReader:
             log.warning("payment %s: provider not read: %s", order.payment.reference, error)
 
         async def work(session: AsyncSession) -> PaymentLedger:
-            await ensure_ledger(session, order)
-            row = await lock_ledger(session, order.payment.reference)
+            row = await hold_ledger(session, order)
             store_provider_read(row, refunds, error, self.clock())
             return await ledger_of(session, row)
 

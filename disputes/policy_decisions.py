@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes import audit
 from disputes.audit import Actor, canonical_json
+from disputes.errors import DisputeNotFound
 from disputes.evidence_gathering import required_kinds
-from disputes.models import CaseFile
+from disputes.models import CaseFile, dispute_ref
 from disputes.permissions import Gate
 from disputes.repository import load_case, load_row
 from disputes.tags import add_tags, rule_tags
@@ -24,7 +26,7 @@ from policies.facts import facts_from_order
 from policies.schema import Rule
 from policies.search import search_rules
 from storage.db import Database
-from storage.tables import AuditRow, DisputeRow, EvidenceRow, PolicyDecisionRow
+from storage.tables import AuditRow, DisputeRow, EvidenceRow, PolicyDecisionRow, core
 
 
 async def decide(session: AsyncSession, row: DisputeRow, current: CurrentPack) -> Decision | None:
@@ -38,39 +40,91 @@ async def decide(session: AsyncSession, row: DisputeRow, current: CurrentPack) -
         )
     }
     order = Order.from_wire(row.order_snapshot)
+    decision = _evaluate(row, current, order, kinds, await opened_reason(session, row))
+    stored = decision.to_dict()
+    digest = _digest(stored)
+    last = await _latest_row(session, row.id)
+    if last is not None and last.decision_hash == digest:
+        return decision
+    at = datetime.now(UTC)
+    chain = audit.Chain(session, row)
+    await _record(session, row, order, decision, stored, digest, at, chain)
+    await add_tags(session, row, (rule_tags(rule.id for rule in decision.matched), at))
+    await chain.write()
+    return decision
+
+
+async def decide_new(
+    session: AsyncSession,
+    row: DisputeRow,
+    current: CurrentPack,
+    order: Order,
+    evidence: set[EvidenceKind],
+    chain: audit.Chain,
+    at: datetime,
+) -> Decision:
+    """The first decision of a dispute opened in this transaction, from what its intake holds
+    (the order, the evidence filed, the reason it was opened with): nothing to read back. Its
+    audit entry goes to `chain`; the caller stores the returned decision's rule tags (at `at`,
+    the decision's time)."""
+    decision = _evaluate(row, current, order, evidence, Reason(row.reason))
+    stored = decision.to_dict()
+    await _record(session, row, order, decision, stored, _digest(stored), at, chain)
+    return decision
+
+
+def _evaluate(
+    row: DisputeRow,
+    current: CurrentPack,
+    order: Order,
+    evidence: set[EvidenceKind],
+    opened: Reason,
+) -> Decision:
     facts = facts_from_order(
         order,
         reason=Reason(row.reason),
         claim=row.claim,
         disputed_amount_minor=row.disputed_amount_minor or 0,
-        evidence_present=kinds,
+        evidence_present=evidence,
         as_of=row.created_at,
-        opened_reason=await opened_reason(session, row),
+        opened_reason=opened,
     )
-    pack = current.refresh()
-    decision = evaluate(pack, facts, as_of=row.created_at)
-    stored = decision.to_dict()
-    digest = hashlib.sha256(canonical_json(stored).encode()).hexdigest()
-    last = await _latest_row(session, row.id)
-    if last is not None and last.decision_hash == digest:
-        return decision
-    session.add(
-        PolicyDecisionRow(
-            dispute_id=row.id,
-            pack_name=decision.pack_name,
-            pack_version=decision.pack_version,
-            pack_hash=decision.pack_hash,
-            decision=stored,
-            decision_hash=digest,
-            decided_at=datetime.now(UTC),
-        )
+    return evaluate(current.refresh(), facts, as_of=row.created_at)
+
+
+def _digest(stored: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(stored).encode()).hexdigest()
+
+
+_INSERT = insert(core(PolicyDecisionRow))
+
+
+async def _record(
+    session: AsyncSession,
+    row: DisputeRow,
+    order: Order,
+    decision: Decision,
+    stored: dict[str, Any],
+    digest: str,
+    at: datetime,
+    chain: audit.Chain,
+) -> None:
+    """Store the decision and what it requires of the dispute; its audit entry to `chain`."""
+    await session.execute(
+        _INSERT,
+        {
+            "dispute_id": row.id,
+            "pack_name": decision.pack_name,
+            "pack_version": decision.pack_version,
+            "pack_hash": decision.pack_hash,
+            "decision": stored,
+            "decision_hash": digest,
+            "decided_at": at,
+        },
     )
-    await add_tags(session, row, rule_tags(rule.id for rule in decision.matched), datetime.now(UTC))
     baseline = required_kinds(Reason(row.reason), return_received=order_received(order))
     row.required_evidence = sorted({*baseline, *decision.required_evidence})
-    await audit.append(
-        session,
-        row,
+    chain.add(
         Actor.system("policy"),
         "policy.decided",
         after={
@@ -81,8 +135,8 @@ async def decide(session: AsyncSession, row: DisputeRow, current: CurrentPack) -
             "recommended": decision.recommended.resolution.value if decision.recommended else None,
             "missing_evidence": [str(kind) for kind in decision.missing_evidence],
         },
+        at=at,
     )
-    return decision
 
 
 async def opened_reason(session: AsyncSession, row: DisputeRow) -> Reason:
@@ -119,6 +173,18 @@ async def latest_decision(session: AsyncSession, row: DisputeRow) -> Decision | 
     return None if stored is None else Decision.from_dict(stored.decision)
 
 
+# The dispute's last decision by its number, in one read (None: the dispute has none yet).
+_LATEST_BY_NUMBER = select(
+    DisputeRow.id,
+    select(PolicyDecisionRow.decision)
+    .where(PolicyDecisionRow.dispute_id == DisputeRow.id)
+    .order_by(PolicyDecisionRow.id.desc())
+    .limit(1)
+    .scalar_subquery()
+    .label("decision"),
+).where(DisputeRow.number == bindparam("number"))
+
+
 class PolicyService:
     def __init__(self, db: Database, current: CurrentPack) -> None:
         self.db = db
@@ -149,4 +215,7 @@ class PolicyService:
     async def latest(self, number: int) -> Decision | None:
         """The decision last shown for the dispute, exactly as it was made."""
         async with self.db.reading() as session:
-            return await latest_decision(session, await load_row(session, number))
+            found = (await session.execute(_LATEST_BY_NUMBER, {"number": number})).first()
+        if found is None:
+            raise DisputeNotFound(dispute_ref(number))
+        return None if found.decision is None else Decision.from_dict(found.decision)

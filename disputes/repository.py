@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes.errors import DisputeNotFound
@@ -21,6 +22,7 @@ from disputes.models import (
     UnavailableSource,
     dispute_ref,
 )
+from disputes.payments import PaymentLedger
 from domain.evidence import EvidenceKind
 from domain.reasons import Reason
 from domain.resolutions import Resolution
@@ -36,16 +38,21 @@ from storage.tables import (
 UNAVAILABLE_ACTION = "evidence.unavailable"
 LATEST_NOTES = 5  # the notes a case file carries for `/dispute show`
 
+# The reads of every case file, built once: building a statement costs more CPU than running
+# it (the compiled form is cached by SQLAlchemy, the expression objects are not).
+_BY_NUMBER = select(DisputeRow).where(DisputeRow.number == bindparam("number"))
+_OPEN_FOR_ORDER = select(DisputeRow).where(DisputeRow.active_order_key == bindparam("order_id"))
+
 
 async def load_row(session: AsyncSession, number: int) -> DisputeRow:
-    row = await session.scalar(select(DisputeRow).where(DisputeRow.number == number))
+    row = await session.scalar(_BY_NUMBER, {"number": number})
     if row is None:
         raise DisputeNotFound(dispute_ref(number))
     return row
 
 
 async def open_row_for_order(session: AsyncSession, order_id: str) -> DisputeRow | None:
-    return await session.scalar(select(DisputeRow).where(DisputeRow.active_order_key == order_id))
+    return await session.scalar(_OPEN_FOR_ORDER, {"order_id": order_id})
 
 
 def to_dispute(row: DisputeRow) -> Dispute:
@@ -79,18 +86,6 @@ def to_dispute(row: DisputeRow) -> Dispute:
     )
 
 
-def to_evidence(row: EvidenceRow) -> EvidenceItem:
-    return EvidenceItem(
-        kind=EvidenceKind(row.kind),
-        source=row.source,
-        summary=row.summary,
-        payload=dict(row.payload),
-        url=row.url,
-        captured_at=row.captured_at,
-        added_by=row.added_by,
-    )
-
-
 def to_note(row: ThreadNoteRow) -> Note:
     history = tuple(
         (str(entry["text"]), datetime.fromisoformat(str(entry["until"]))) for entry in row.history
@@ -105,73 +100,152 @@ def to_note(row: ThreadNoteRow) -> Note:
     )
 
 
+_LIVE_NOTES = (
+    select(ThreadNoteRow, func.count().over())
+    .where(ThreadNoteRow.dispute_id == bindparam("dispute_id"), ThreadNoteRow.deleted_at.is_(None))
+    .order_by(ThreadNoteRow.posted_at.desc(), ThreadNoteRow.id.desc())
+    .limit(LATEST_NOTES)
+)
+
+
 async def live_notes(session: AsyncSession, row: DisputeRow) -> tuple[int, list[Note]]:
     """How many of the thread's notes are not deleted, and the latest of them, newest first."""
-    live = (ThreadNoteRow.dispute_id == row.id, ThreadNoteRow.deleted_at.is_(None))
-    count = await session.scalar(select(func.count()).select_from(ThreadNoteRow).where(*live))
-    latest = await session.scalars(
-        select(ThreadNoteRow)
-        .where(*live)
-        .order_by(ThreadNoteRow.posted_at.desc(), ThreadNoteRow.id.desc())
-        .limit(LATEST_NOTES)
-    )
-    return int(count or 0), [to_note(note) for note in latest]
+    found = (await session.execute(_LIVE_NOTES, {"dispute_id": row.id})).all()
+    count = found[0][1] if found else 0
+    return int(count), [to_note(note) for note, _count in found]
+
+
+_UNAVAILABLE = (
+    select(AuditRow.after)
+    .where(AuditRow.dispute_id == bindparam("dispute_id"), AuditRow.action == UNAVAILABLE_ACTION)
+    .order_by(AuditRow.seq)
+)
 
 
 async def load_case(session: AsyncSession, row: DisputeRow) -> CaseFile:
     """The dispute, its evidence in capture order, the checklist and unavailable sources."""
-    evidence = [
-        to_evidence(item)
-        for item in await session.scalars(
-            select(EvidenceRow).where(EvidenceRow.dispute_id == row.id).order_by(EvidenceRow.id)
-        )
-    ]
-    failures = await session.scalars(
-        select(AuditRow)
-        .where(AuditRow.dispute_id == row.id, AuditRow.action == UNAVAILABLE_ACTION)
-        .order_by(AuditRow.seq)
-    )
-    present = {item.kind for item in evidence}
-    unavailable = [
-        UnavailableSource(
-            source=entry.after["source"],
-            kinds=tuple(EvidenceKind(kind) for kind in entry.after["kinds"]),
-            reason=entry.after["reason"],
-        )
-        for entry in failures
-        if not present.issuperset(EvidenceKind(kind) for kind in entry.after["kinds"])
-    ]
-    dispute = to_dispute(row)
+    failures = await session.scalars(_UNAVAILABLE, {"dispute_id": row.id})
+    unavailable = [unavailable_source(after) for after in failures]
     reference = payment_reference(row)
-    note_count, notes = await live_notes(session, row)
+    return _case_file(
+        row,
+        await _evidence(session, row),
+        unavailable,
+        ledger=await load_ledger(session, reference) if reference else None,
+        earlier=await earlier_disputes(session, row),
+        outcome=await outcome_of(session, row),
+        notes=await live_notes(session, row),
+    )
+
+
+async def opened_case(
+    session: AsyncSession,
+    row: DisputeRow,
+    unavailable: list[UnavailableSource],
+    ledger: PaymentLedger | None,
+) -> CaseFile:
+    """`load_case` for a dispute opened in this transaction, from what its intake holds (the
+    sources it could not read, the payment's ledger): it has no notes or proposals yet."""
+    return _case_file(
+        row,
+        await _evidence(session, row),
+        unavailable,
+        ledger=ledger,
+        earlier=await earlier_disputes(session, row),
+        outcome=None,
+        notes=(0, []),
+    )
+
+
+def unavailable_source(after: dict[str, Any]) -> UnavailableSource:
+    """A source that could not be read, from its audit entry's `after`."""
+    return UnavailableSource(
+        source=after["source"],
+        kinds=tuple(EvidenceKind(kind) for kind in after["kinds"]),
+        reason=after["reason"],
+    )
+
+
+_EVIDENCE = (
+    select(
+        EvidenceRow.kind,
+        EvidenceRow.source,
+        EvidenceRow.summary,
+        EvidenceRow.payload,
+        EvidenceRow.url,
+        EvidenceRow.captured_at,
+        EvidenceRow.added_by,
+    )
+    .where(EvidenceRow.dispute_id == bindparam("dispute_id"))
+    .order_by(EvidenceRow.id)
+)
+
+
+async def _evidence(session: AsyncSession, row: DisputeRow) -> list[EvidenceItem]:
+    found = await session.execute(_EVIDENCE, {"dispute_id": row.id})
+    return [
+        EvidenceItem(
+            kind=EvidenceKind(item.kind),
+            source=item.source,
+            summary=item.summary,
+            payload=dict(item.payload),
+            url=item.url,
+            captured_at=item.captured_at,
+            added_by=item.added_by,
+        )
+        for item in found
+    ]
+
+
+def _case_file(
+    row: DisputeRow,
+    evidence: list[EvidenceItem],
+    unavailable: list[UnavailableSource],
+    *,
+    ledger: PaymentLedger | None,
+    earlier: list[EarlierDispute],
+    outcome: Outcome | None,
+    notes: tuple[int, list[Note]],
+) -> CaseFile:
+    present = {item.kind for item in evidence}
+    dispute = to_dispute(row)
     return CaseFile(
         dispute=dispute,
         evidence=evidence,
         checklist=checklist(present, set(dispute.required_evidence)),
-        unavailable=unavailable,
-        ledger=await load_ledger(session, reference) if reference else None,
-        earlier=await earlier_disputes(session, row),
-        outcome=await outcome_of(session, row),
-        note_count=note_count,
-        notes=notes,
+        # A source that failed once shows until what it would have given is on file.
+        unavailable=[u for u in unavailable if not present.issuperset(u.kinds)],
+        ledger=ledger,
+        earlier=earlier,
+        outcome=outcome,
+        note_count=notes[0],
+        notes=notes[1],
     )
+
+
+def _refunded(dispute_id: Any) -> ScalarSelect[Any]:
+    """What the dispute's succeeded refunds returned, as a scalar subquery."""
+    return (
+        select(func.coalesce(func.sum(RefundRequestRow.amount_minor), 0))
+        .where(RefundRequestRow.dispute_id == dispute_id, RefundRequestRow.status == "succeeded")
+        .scalar_subquery()
+    )
+
+
+_OUTCOME = (
+    select(ProposalRow, _refunded(bindparam("dispute_id")))
+    .where(ProposalRow.dispute_id == bindparam("dispute_id"), ProposalRow.status == "approved")
+    .order_by(ProposalRow.id.desc())
+    .limit(1)
+)
 
 
 async def outcome_of(session: AsyncSession, row: DisputeRow) -> Outcome | None:
     """The proposal approved last for the dispute, with what its refunds returned."""
-    approved = await session.scalar(
-        select(ProposalRow)
-        .where(ProposalRow.dispute_id == row.id, ProposalRow.status == "approved")
-        .order_by(ProposalRow.id.desc())
-        .limit(1)
-    )
-    if approved is None:
+    found = (await session.execute(_OUTCOME, {"dispute_id": row.id})).first()
+    if found is None:
         return None
-    refunded = await session.scalar(
-        select(func.coalesce(func.sum(RefundRequestRow.amount_minor), 0)).where(
-            RefundRequestRow.dispute_id == row.id, RefundRequestRow.status == "succeeded"
-        )
-    )
+    approved, refunded = found
     return Outcome(
         resolution=Resolution(approved.kind),
         proposal_number=approved.number,
@@ -190,35 +264,33 @@ def payment_reference(row: DisputeRow) -> str | None:
     return str(reference) if reference else None
 
 
+_EARLIER = (
+    select(
+        DisputeRow.number,
+        DisputeRow.status,
+        DisputeRow.currency,
+        select(ProposalRow.kind)
+        .where(ProposalRow.dispute_id == DisputeRow.id, ProposalRow.status == "approved")
+        .order_by(ProposalRow.id.desc())
+        .limit(1)
+        .scalar_subquery(),
+        _refunded(DisputeRow.id),
+    )
+    .where(DisputeRow.order_id == bindparam("order_id"), DisputeRow.id != bindparam("dispute_id"))
+    .order_by(DisputeRow.number)
+)
+
+
 async def earlier_disputes(session: AsyncSession, row: DisputeRow) -> list[EarlierDispute]:
     """The order's other disputes, oldest first: how each ended and what it refunded."""
-    others = list(
-        await session.scalars(
-            select(DisputeRow)
-            .where(DisputeRow.order_id == row.order_id, DisputeRow.id != row.id)
-            .order_by(DisputeRow.number)
+    found = await session.execute(_EARLIER, {"order_id": row.order_id, "dispute_id": row.id})
+    return [
+        EarlierDispute(
+            number=number,
+            status=Status(status),
+            resolution=Resolution(kind) if kind else None,
+            refunded_minor=int(refunded or 0),
+            currency=currency,
         )
-    )
-    found = []
-    for other in others:
-        refunded = await session.scalar(
-            select(func.coalesce(func.sum(RefundRequestRow.amount_minor), 0)).where(
-                RefundRequestRow.dispute_id == other.id, RefundRequestRow.status == "succeeded"
-            )
-        )
-        kind = await session.scalar(
-            select(ProposalRow.kind)
-            .where(ProposalRow.dispute_id == other.id, ProposalRow.status == "approved")
-            .order_by(ProposalRow.id.desc())
-            .limit(1)
-        )
-        found.append(
-            EarlierDispute(
-                number=other.number,
-                status=Status(other.status),
-                resolution=Resolution(kind) if kind else None,
-                refunded_minor=int(refunded or 0),
-                currency=other.currency,
-            )
-        )
-    return found
+        for number, status, currency, kind, refunded in found
+    ]

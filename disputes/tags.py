@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.orders import Order
-from storage.tables import DisputeRow, DisputeTagRow
+from storage.tables import DisputeRow, DisputeTagRow, core
 
 MAX_VALUE = 200
 
@@ -43,25 +44,36 @@ def rule_tags(rule_ids: Iterable[str]) -> set[Tag]:
     return {(Dimension.RULE, rule_id) for rule_id in rule_ids}
 
 
-async def add_tags(session: AsyncSession, row: DisputeRow, tags: set[Tag], at: datetime) -> None:
-    """Store the tags the dispute does not have yet (a tag is never removed or moved)."""
-    if not tags:
-        return
-    have = {
-        (Dimension(dimension), value)
-        for dimension, value in await session.execute(
-            select(DisputeTagRow.dimension, DisputeTagRow.value).where(
-                DisputeTagRow.dispute_id == row.id
+_HAVE = select(DisputeTagRow.dimension, DisputeTagRow.value).where(
+    DisputeTagRow.dispute_id == bindparam("dispute_id")
+)
+_INSERT = insert(core(DisputeTagRow))
+
+
+async def add_tags(
+    session: AsyncSession,
+    row: DisputeRow,
+    *groups: tuple[set[Tag], datetime],
+    new_dispute: bool = False,
+) -> None:
+    """Store the tags the dispute does not have yet (a tag is never removed or moved), each
+    group of tags added at its time. `new_dispute`: created in this transaction, it has none."""
+    have: set[Tag] = set()
+    if not new_dispute and any(tags for tags, _at in groups):
+        found = await session.execute(_HAVE, {"dispute_id": row.id})
+        have = {(Dimension(dimension), value) for dimension, value in found}
+    values: list[dict[str, Any]] = []
+    for tags, at in groups:
+        for dimension, value in sorted(tags - have):
+            values.append(
+                {
+                    "dispute_id": row.id,
+                    "dimension": dimension.value,
+                    "value": value[:MAX_VALUE],
+                    "opened_at": row.created_at,
+                    "added_at": at,
+                }
             )
-        )
-    }
-    for dimension, value in sorted(tags - have):
-        session.add(
-            DisputeTagRow(
-                dispute_id=row.id,
-                dimension=dimension.value,
-                value=value[:MAX_VALUE],
-                opened_at=row.created_at,
-                added_at=at,
-            )
-        )
+        have |= tags
+    if values:
+        await session.execute(_INSERT, values)

@@ -39,6 +39,9 @@ from handlers.parsing import (
 )
 
 log = logging.getLogger(__name__)
+# Seconds a command waits out Slack's rate limit to post a thread before it answers that the
+# thread is late (the thread outbox posts it then).
+THREAD_PATIENCE = 5.0
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -138,13 +141,17 @@ async def open_dispute(
         message = already_open(result.case.dispute, link, typed)
     else:
         try:
-            case = await deps.threads.publish(result.case)
+            case, error = await deps.threads.publish(result.case, patience=THREAD_PATIENCE), None
         except SlackApiError as exc:
-            message = thread_not_posted(result.case.dispute, slack_error(exc))
+            case, error = await deps.disputes.case(result.case.dispute.number), slack_error(exc)
+        if case.dispute.thread_ts is None:  # the thread outbox posts it
+            message = thread_not_posted(case.dispute, error)
         else:
             message = opened(case.dispute, await deps.threads.permalink(case), typed)
-            if case.dispute.owner_id is not None:  # given an owner at intake
-                given = OwnerChange(case, None, case.dispute.owner_id, "system", AUTO)
+            # Told of the owner intake gave it: one given since (a Take, an assignment while
+            # the thread was posted) is told by whoever gave it.
+            if (intake_owner := result.case.dispute.owner_id) is not None:
+                given = OwnerChange(case, None, intake_owner, "system", AUTO)
                 await tell_owner(deps, client, given)
     await respond(
         text=message.text, blocks=message.blocks, response_type="ephemeral", replace_original=True
@@ -155,7 +162,7 @@ async def show_dispute(deps: Deps, command: ShowCommand, actor: Actor, respond: 
     case = await deps.disputes.case(command.number)
     if case.dispute.thread_ts is None or case.dispute.evidence_card_ts is None:
         try:
-            case = await deps.threads.publish(case)
+            case = await deps.threads.publish(case, patience=THREAD_PATIENCE)
         except SlackApiError as exc:
             log.warning("could not post the thread of %s: %s", case.dispute.ref, slack_error(exc))
     link = await deps.threads.permalink(case)

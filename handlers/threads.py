@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from slack_sdk.errors import SlackApiError
@@ -18,38 +15,27 @@ from blocks.text import Message
 from disputes.case_files import DisputeService
 from disputes.models import CaseFile, Dispute
 from disputes.policy_decisions import PolicyService
+from disputes.thread_locks import ThreadLocks
+from disputes.thread_outbox import ThreadClaims
+from handlers.coalesce import Coalescer
 from handlers.errors import slack_error
+from handlers.slack_limits import patience as slack_patience
 
 log = logging.getLogger(__name__)
 # What chat.update answers for a reply that was deleted (or can no longer be edited).
 GONE = frozenset({"message_not_found", "cant_update_message"})
-
-
-class KeyedLocks:
-    """One asyncio lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[int, asyncio.Lock] = {}
-        self._users: Counter[int] = Counter()
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: int) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        self._users[key] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[key] -= 1
-            if not self._users[key]:
-                del self._users[key], self._locks[key]
+# What a coalesced update of a thread shows afresh: the cards (re-decided), the parent message.
+CARDS, PARENT = "cards", "parent"
 
 
 class ThreadPublisher:
-    """Each change to a dispute's thread reads the dispute afresh under that dispute's lock, so
-    two jobs of this process finishing together (two files dropped at once, a review and new
-    evidence) never leave a card or the parent message showing the older state. (Replicas
-    each hold their own locks: across them the next change to the dispute repairs the thread.)"""
+    """Each change to a dispute's thread reads the dispute afresh under that dispute's lock
+    (`ThreadLocks`: across replicas on PostgreSQL), so two jobs finishing together (two files
+    dropped at once, a review and new evidence) never leave a card or the parent message
+    showing the older state. Updates of one dispute's cards and parent message coalesce: at
+    most one round of `chat.update` per dispute and `coalesce` seconds, showing the state when
+    it runs. A thread is posted under a claim of the thread outbox (`ThreadClaims`), so it is
+    posted once; one that could not be posted stays due and the outbox posts it later."""
 
     def __init__(
         self,
@@ -57,51 +43,100 @@ class ThreadPublisher:
         channel_id: str,
         disputes: DisputeService,
         policy: PolicyService,
+        *,
+        locks: ThreadLocks | None = None,
+        claims: ThreadClaims | None = None,
+        coalesce: float = 1.0,
     ) -> None:
         self.client = client
         self.channel_id = channel_id
         self.disputes = disputes
         self.policy = policy
-        self.locks = KeyedLocks()
+        self.locks = locks or ThreadLocks()
+        self._claims = claims
+        self.updates: Coalescer[int, CaseFile] = Coalescer(self._update_thread, interval=coalesce)
         # Whether the cards offer "Message customer" (set by `Deps` from its `conversation`).
         self.messaging = False
         # Told of every dispute whose parent message is refreshed: its status or owner moved.
         self.watchers: list[Callable[[Dispute], None]] = []
+        # Called when a thread could not be posted (it is due again): wakes the thread outbox.
+        self.on_late: Callable[[], None] = lambda: None
         # The workspace's message links up to the channel, learnt from one permalink.
         self._archives: str | None = None
 
-    async def publish(self, case: CaseFile) -> CaseFile:
-        """Post whatever of the thread is missing, then let the status move on."""
+    @property
+    def claims(self) -> ThreadClaims:
+        if self._claims is None:
+            self._claims = ThreadClaims(self.disputes.db)
+        return self._claims
+
+    async def publish(self, case: CaseFile, *, patience: float | None = None) -> CaseFile:
+        """Post whatever of the thread is missing, then let the status move on; Slack's rate
+        limits are waited out for at most `patience` seconds. When someone else is posting
+        it right now, the case as it is."""
         number = case.dispute.number
-        async with self.locks.hold(number):
-            return await self._publish(await self.disputes.case(number))
+        fence = await self.claims.claim(number)
+        if fence is None:
+            return await self.disputes.case(number)
+        with slack_patience(patience):
+            return await self.post_claimed(number, fence)
+
+    async def post_claimed(self, number: int, fence: int) -> CaseFile:
+        """Post the missing parts of a thread this process has claimed, and record the
+        outcome under the claim: nothing due any more, or due again after a backoff."""
+        try:
+            async with self.locks.hold(number):
+                case = await self._publish(await self.disputes.case(number))
+        except Exception as exc:
+            await self.claims.failed(number, fence, describe(exc))
+            self.on_late()
+            raise
+        await self.claims.posted(number, fence)
+        return case
 
     async def refresh(self, number: int) -> CaseFile:
         """After new evidence or a new pack: re-decide and update the cards in place."""
-        async with self.locks.hold(number):
-            case, decision = await self.policy.refresh(number)
-            if case.dispute.thread_ts is None:
-                return await self._publish(case)
-            await self._update(case, case.dispute.evidence_card_ts, evidence_card(case))
-            if decision is not None:
-                await self._update(
-                    case,
-                    case.dispute.policy_card_ts,
-                    policy_card(case, decision, messaging=self.messaging),
-                )
-            return await self._advance(case)
+        return await self.updates.request(number, CARDS)
 
     async def refresh_parent(self, case: CaseFile) -> None:
         """Show the dispute's current status on the parent message."""
-        number = case.dispute.number
-        async with self.locks.hold(number):
-            await self._refresh_parent(await self.disputes.case(number))
+        await self.updates.request(case.dispute.number, PARENT)
+
+    async def refresh_status(self, number: int) -> None:
+        """Show the dispute's current status on the parent message (and, once it is closed,
+        its outcome on the policy card)."""
+        await self.updates.request(number, PARENT)
 
     async def customer_replied(self, number: int, sender: str, body: str) -> None:
         """Show a customer's reply in the thread, then update the cards."""
         case = await self.refresh(number)
+        if case.dispute.thread_ts is None:
+            return  # filed; its thread, once posted, shows it on the evidence card
         message = customer_reply(sender, body)
         await self._reply(case, message)
+
+    async def _update_thread(self, number: int, parts: frozenset[str]) -> CaseFile:
+        """One coalesced round: the cards (re-decided) and/or the parent message, as they
+        are now. A dispute without its thread yet gets it posted, cards as they are now."""
+        async with self.locks.hold(number):
+            if CARDS in parts:
+                case, decision = await self.policy.refresh(number)
+            else:
+                case, decision = await self.disputes.case(number), None
+            threaded = case.dispute.thread_ts is not None
+            moved = False
+            if CARDS in parts:
+                if threaded:
+                    await self._update(case, case.dispute.evidence_card_ts, evidence_card(case))
+                    if decision is not None:
+                        card = policy_card(case, decision, messaging=self.messaging)
+                        await self._update(case, case.dispute.policy_card_ts, card)
+                case, moved = await self._advance(case)
+            if PARENT in parts and not moved:
+                await self._refresh_parent(case)  # without a thread, its watchers still hear
+        if threaded or CARDS not in parts:
+            return case
+        return await self.publish(case)
 
     async def post(self, number: int, message: Message) -> str | None:
         """A new reply in the dispute's thread; its ts, or None when it has no thread yet."""
@@ -127,12 +162,6 @@ class ThreadPublisher:
                 log.warning("reply %s of %s is gone: posting it again", ts, case.dispute.ref)
         return await self._reply(case, message)
 
-    async def refresh_status(self, number: int) -> None:
-        """Show the dispute's current status on the parent message (and, once it is closed,
-        its outcome on the policy card)."""
-        async with self.locks.hold(number):
-            await self._refresh_parent(await self.disputes.case(number))
-
     async def tell(
         self, user_id: str, text: str, thread_ts: str | None = None, **_: object
     ) -> None:
@@ -157,14 +186,18 @@ class ThreadPublisher:
         if decision is not None and case.dispute.policy_card_ts is None:
             ts = await self._reply(case, policy_card(case, decision, messaging=self.messaging))
             await self.disputes.record_card(number, "policy", ts)
-        return await self._advance(case)
+        case, _ = await self._advance(case)
+        return case
 
-    async def _advance(self, case: CaseFile) -> CaseFile:
+    async def _advance(self, case: CaseFile) -> tuple[CaseFile, bool]:
+        """Let a new dispute become evidence-ready; whether its status moved (and the parent
+        message was refreshed)."""
         before = case.dispute.status
         case = await self.disputes.mark_evidence_ready(case.dispute.number)
-        if case.dispute.status != before:
-            await self._refresh_parent(case)
-        return case
+        if case.dispute.status == before:
+            return case, False
+        await self._refresh_parent(case)
+        return case, True
 
     async def _reply(self, case: CaseFile, message: Message) -> str:
         posted = await self.client.chat_postMessage(
@@ -267,3 +300,10 @@ def channel_of(case: CaseFile) -> str:
     if case.dispute.channel_id is None:
         raise RuntimeError(f"D-{case.dispute.number} has no thread yet")
     return case.dispute.channel_id
+
+
+def describe(error: Exception) -> str:
+    """What went wrong, in a few words, for the thread outbox's record."""
+    if isinstance(error, SlackApiError):
+        return slack_error(error)
+    return f"{type(error).__name__}: {error}"

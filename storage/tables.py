@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.types import UTCDateTime
@@ -13,6 +23,11 @@ from storage.types import UTCDateTime
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+def core(model: type[Base]) -> Table:
+    """The table of `model`, for hot-path statements that need no ORM objects."""
+    return cast(Table, model.__table__)
 
 
 class Counter(Base):
@@ -73,6 +88,14 @@ class DisputeRow(Base):
     resolve_business_seconds: Mapped[int | None] = mapped_column(BigInteger)
     reopened_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # The thread outbox (`disputes.thread_outbox`): while the parent message or a card is not in
+    # Slack yet, when to try next (NULL: nothing due); the claim of whoever posts it now (until
+    # when, and its fence); how many tries it took and the last error.
+    thread_due_at: Mapped[datetime | None]
+    thread_lease_until: Mapped[datetime | None]
+    thread_fence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    thread_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    thread_error: Mapped[str | None] = mapped_column(String(200))
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -82,6 +105,7 @@ class DisputeRow(Base):
         Index("ix_disputes_created_at", "created_at"),
         Index("ix_disputes_resolved_at", "resolved_at"),
         Index("ix_disputes_closed_at", "closed_at"),
+        Index("ix_disputes_thread_due", "thread_due_at"),
     )
 
 

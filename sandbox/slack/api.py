@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from sandbox.slack.blockkit import validate_message, validate_view
 from sandbox.slack.file_routes import file_routes
+from sandbox.slack.rate_limits import SlackLimits
 from sandbox.slack.workspace import APP_ID, TEAM_DOMAIN, SlackError, Workspace
 
 Params = dict[str, Any]
@@ -432,6 +433,9 @@ async def web_api(request: Request) -> JSONResponse:
         if token != expected:
             return _error("invalid_auth")
         retry_after = ws.take_ratelimit(method)
+        if retry_after is None:
+            channel = params.get("channel")
+            retry_after = ws.rate_limits.check(method, str(channel) if channel else None)
         if retry_after is not None:
             return JSONResponse(
                 {"ok": False, "error": "ratelimited"},
@@ -496,6 +500,22 @@ def _apply_response(ws: Workspace, rurl: Any, body: Params, text: str, blocks: l
         )
 
 
+async def limits(request: Request) -> JSONResponse:
+    """GET /_sandbox/limits: the rate limits in force and what they refused; POST a JSON
+    `SlackLimits` (`{"scale": 10}`: ten times Slack's limits), or `{"off": true}`."""
+    ws: Workspace = request.app.state.workspace
+    if request.method == "POST":
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return _error("invalid_content_type", status=415)
+        try:
+            body = json.loads(await request.body() or b"{}")
+            chosen = None if body.get("off") else SlackLimits.from_json(body)
+        except (ValueError, TypeError, AttributeError) as exc:
+            return _error("invalid_limits", status=400, detail=str(exc))
+        ws.set_limits(chosen)
+    return JSONResponse({"ok": True, **ws.rate_limits.counts()})
+
+
 async def state(request: Request) -> JSONResponse:
     """GET /_sandbox/state: the whole workspace as JSON."""
     return JSONResponse(request.app.state.workspace.snapshot())
@@ -506,6 +526,7 @@ def api_routes() -> list[Route]:
     return [
         Route("/api/{method}", web_api, methods=["GET", "POST"]),
         Route("/_sandbox/state", state, methods=["GET"]),
+        Route("/_sandbox/limits", limits, methods=["GET", "POST"]),
         Route("/_sandbox/response/{token}", respond, methods=["POST"]),
         *file_routes(),
     ]

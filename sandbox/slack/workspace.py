@@ -12,6 +12,7 @@ from sandbox.slack.directory import Directory
 from sandbox.slack.file_store import FileStore
 from sandbox.slack.grants import Grants
 from sandbox.slack.message_store import MessageStore
+from sandbox.slack.rate_limits import RateLimits, SlackLimits
 from sandbox.slack.records import (
     APP_ID,
     APP_TOKEN,
@@ -41,6 +42,7 @@ __all__ = [
     "File",
     "Message",
     "SlackError",
+    "SlackLimits",
     "User",
     "Usergroup",
     "View",
@@ -68,6 +70,7 @@ class Workspace:
         self.grants = Grants(self.shared)
         self.view_store = ViewStore(self.shared, self.directory, self.grants)
         self.call_log = CallLog(self.shared)
+        self.rate_limits = RateLimits(self.shared)
         self._expose_stores()
         self.add_user(User(BOT_USER_ID, "dispute-desk", "Dispute Desk", is_bot=True))
 
@@ -147,6 +150,8 @@ class Workspace:
         self.take_ratelimit = self.call_log.take_ratelimit
         self.record_call = self.call_log.record_call
         self.calls_to = self.call_log.calls_to
+        # Slack's rate limits, emulated (off until set).
+        self.set_limits = self.rate_limits.set_limits
 
     @classmethod
     def default(cls, *, clock: Clock = time.time, bot_token: str = BOT_TOKEN) -> Workspace:

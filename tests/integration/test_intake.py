@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
+from bot.settings import default_policy_pack
 from connectors.orders.evidence_sources import default_evidence_sources
 from connectors.orders.protocol import OrderSourceUnavailable
 from disputes.audit import Actor
@@ -16,6 +17,7 @@ from disputes.intake import IntakeService, OpenRequest
 from disputes.lifecycle import Status
 from domain.evidence import EvidenceKind
 from domain.reasons import Reason
+from policies.current import CurrentPack
 from storage.db import Database
 from storage.migrate import current_revision, head_revision, migrate
 from storage.tables import AuditRow, DisputeRow, EvidenceRow
@@ -249,3 +251,49 @@ async def test_migrations_match_the_table_definitions(db: Database) -> None:
             lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
         )
     assert diff == []
+
+
+async def test_opening_a_dispute_takes_a_bounded_number_of_statements(db: Database) -> None:
+    """Every table is written once per intake, whatever the evidence: a statement per item, per
+    audit entry or per tag would show here. Counted on both engines (SQLite reads on its own)."""
+    failing = SlowSource("carrier-api", EvidenceKind.RETURN_TRACKING_INFORMATION, 0, fail=True)
+    files = [SlowSource(f"files-{n}", EvidenceKind.ATTACHMENT, 0) for n in range(8)]
+    item = order().to_wire()["items"][0]
+    bigger = order(
+        order_id="ORD-T2",
+        payment={"provider": "stripe", "reference": "pi_3QtestOTHER"},
+        items=[{**item, "sku": f"LAMP-{n}", "category": f"home-{n}"} for n in range(4)],
+    )
+    pack = CurrentPack(default_policy_pack())
+    orders = StaticOrders(order(), bigger)
+    sources = [*default_evidence_sources(), failing]
+    few = IntakeService(db, orders, sources, policy=pack, source_timeout=0.5)
+    many = IntakeService(db, orders, [*sources, *files], policy=pack, source_timeout=0.5)
+    statements: list[str] = []
+
+    def count_statement(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    engines = {db.engine.sync_engine, db.read_engine.sync_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count_statement)
+    try:
+        first = await few.open(request("ORD-T1"))
+        at_first = len(statements)
+        second = await many.open(request("ORD-T2"))
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count_statement)
+    assert first.created and second.created
+    assert len(second.case.evidence) == len(first.case.evidence) + len(files)
+    assert at_first <= STATEMENTS_PER_INTAKE, statements[:at_first]
+    assert len(statements) - at_first <= STATEMENTS_PER_INTAKE, statements[at_first:]
+    assert await DisputeService(db).verify_audit() == []
+
+
+# SQLite's reader: BEGIN, the order's open dispute. The writer: BEGIN IMMEDIATE, the counter
+# (with the customer's disputes), the ledger upsert, the payment's live refunds, the dispute,
+# its evidence, decision, tags and audit entries (one insert each), the dispute's update when
+# the decision asks for more evidence, the evidence as stored, the order's earlier disputes.
+# PostgreSQL has no BEGIN statements: two fewer.
+STATEMENTS_PER_INTAKE = 14

@@ -21,6 +21,7 @@ from handlers.threads import ThreadPublisher
 from policies.current import CurrentPack
 from sandbox.slack.server import EmulatorServer
 from sandbox.slack.workspace import Workspace
+from sandbox.waiting import eventually
 from storage.db import Database
 from tests.support.orders import StaticOrders, order
 
@@ -97,4 +98,5 @@ async def test_changes_at_the_same_moment_post_once_and_leave_the_thread_current
         card = workspace.thread("C0DISPUTES", parent.ts)[1]
         shown = json.dumps(card.blocks)
         assert all(f"file-{n}.pdf" in shown for n in range(4))
-        assert not threads.locks._locks  # nothing left behind
+        assert threads.locks.local.idle()
+        await eventually(lambda: not threads.updates.pending(), 2)  # nothing left behind

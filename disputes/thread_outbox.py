@@ -1,0 +1,220 @@
+"""The thread outbox: a dispute whose thread (parent message and cards) is not in Slack yet says
+so (`thread_due_at`), and a background loop posts it when nobody else did.
+
+Whoever posts a thread first claims it with a conditional update: a new fence and a lease
+(`thread_lease_until`), so two replicas never post the same thread at once. The intake's own
+attempt claims it at once; the loop takes what is due (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL). Only the claim's holder records the outcome: done (nothing due any more) or failed
+(due again after a backoff). A claim whose holder died lapses with its lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, and_, case, func, or_, select, update
+
+from disputes.background import WakeableLoop
+from disputes.payments import utcnow
+from storage.db import Database, on_postgresql
+from storage.tables import DisputeRow
+
+log = logging.getLogger(__name__)
+
+# A new dispute's thread is due this long after intake: the request that opened it posts it
+# first, and the outbox steps in only when that never happened (the process stopped).
+FIRST_POST_GRACE = timedelta(seconds=10)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadTimings:
+    # Longer than a post may take, Slack's rate limits waited out included.
+    lease: timedelta = timedelta(minutes=4)
+    poll_seconds: float = 5.0
+    first_retry: timedelta = timedelta(seconds=1)
+    longest_retry: timedelta = timedelta(minutes=2)
+
+    def backoff(self, attempts: int) -> timedelta:
+        return min(self.first_retry * (2 ** max(attempts - 1, 0)), self.longest_retry)
+
+
+Claim = tuple[int, int]  # the dispute's number and the claim's fence
+
+
+class ThreadClaims:
+    def __init__(
+        self,
+        db: Database,
+        timings: ThreadTimings | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.timings = timings or ThreadTimings()
+        self.clock = clock
+
+    def _free(self, now: datetime) -> Any:
+        lease = DisputeRow.thread_lease_until
+        return or_(lease.is_(None), lease <= now)
+
+    async def claim(self, number: int) -> int | None:
+        """The fence of a new claim on the dispute's thread, if something of it is still to
+        post (it is due, now or later, or it lacks its parent or evidence card) and nobody
+        holds it; None otherwise (nothing to post, or someone posts it now)."""
+        now = self.clock()
+        missing = or_(
+            DisputeRow.thread_due_at.is_not(None),
+            DisputeRow.thread_ts.is_(None),
+            DisputeRow.evidence_card_ts.is_(None),
+        )
+        async with self.db.transaction() as session:
+            fence = await session.scalar(
+                self._claiming(now)
+                .where(DisputeRow.number == number, missing, self._free(now))
+                .returning(DisputeRow.thread_fence)
+            )
+        return None if fence is None else int(fence)
+
+    async def claim_due(self, limit: int) -> list[Claim]:
+        """Claims on up to `limit` threads due by now that nobody holds, the longest due
+        first; rows another replica is claiming are skipped, not waited for."""
+        now = self.clock()
+        due = and_(DisputeRow.thread_due_at <= now, self._free(now))
+        async with self.db.transaction() as session:
+            query = (
+                select(DisputeRow.number, DisputeRow.thread_fence)
+                .where(due)
+                .order_by(DisputeRow.thread_due_at, DisputeRow.number)
+                .limit(limit)
+            )
+            if on_postgresql(session):
+                query = query.with_for_update(skip_locked=True)
+            claimed: list[Claim] = []
+            for number, fence in (await session.execute(query)).all():
+                result = cast(
+                    CursorResult[Any],
+                    await session.execute(
+                        self._claiming(now).where(
+                            DisputeRow.number == number, DisputeRow.thread_fence == fence, due
+                        )
+                    ),
+                )
+                if result.rowcount == 1:
+                    claimed.append((int(number), int(fence) + 1))
+            return claimed
+
+    def _claiming(self, now: datetime) -> Any:
+        return (
+            update(DisputeRow)
+            .values(
+                thread_fence=DisputeRow.thread_fence + 1,
+                thread_lease_until=now + self.timings.lease,
+                thread_attempts=DisputeRow.thread_attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    async def posted(self, number: int, fence: int) -> bool:
+        """The thread is all in Slack: nothing is due. False when the claim was lost."""
+        return await self._release(number, fence, thread_due_at=None, thread_error=None)
+
+    async def failed(self, number: int, fence: int, error: str) -> datetime | None:
+        """Due again after a backoff; when, or None when the claim was lost."""
+        async with self.db.reading() as session:
+            attempts = await session.scalar(
+                select(DisputeRow.thread_attempts).where(DisputeRow.number == number)
+            )
+        due = self.clock() + self.timings.backoff(int(attempts or 1))
+        released = await self._release(number, fence, thread_due_at=due, thread_error=error[:200])
+        return due if released else None
+
+    async def _release(self, number: int, fence: int, **values: Any) -> bool:
+        async with self.db.transaction() as session:
+            result = cast(
+                CursorResult[Any],
+                await session.execute(
+                    update(DisputeRow)
+                    .where(DisputeRow.number == number, DisputeRow.thread_fence == fence)
+                    .values(thread_lease_until=None, **values)
+                    .execution_options(synchronize_session=False)
+                ),
+            )
+        if result.rowcount != 1:
+            log.warning("D-%d: the claim on its thread was lost; outcome not recorded", number)
+            return False
+        return True
+
+    async def next_due(self) -> datetime | None:
+        """When the next thread falls due (for a claimed one: when its lease lapses)."""
+        now = self.clock()
+        lease = DisputeRow.thread_lease_until
+        async with self.db.reading() as session:
+            return await session.scalar(
+                select(func.min(case((lease > now, lease), else_=DisputeRow.thread_due_at))).where(
+                    DisputeRow.thread_due_at.is_not(None)
+                )
+            )
+
+    async def due_count(self) -> int:
+        """How many threads are not all in Slack yet."""
+        async with self.db.reading() as session:
+            count = await session.scalar(
+                select(func.count()).where(DisputeRow.thread_due_at.is_not(None))
+            )
+            return int(count or 0)
+
+
+Post = Callable[[int, int], Awaitable[object]]
+
+
+class ThreadOutbox(WakeableLoop):
+    """Posts the threads that are due, `concurrency` at a time, until none is; then waits for
+    the next one due (at most `poll_seconds`), or for `wake()` after a failed post."""
+
+    def __init__(self, claims: ThreadClaims, post: Post, *, concurrency: int = 2) -> None:
+        super().__init__()
+        self.claims = claims
+        self.post = post  # posts a claimed thread and records the outcome under its claim
+        self.concurrency = concurrency
+        self._stopping = False
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            await self.pause(await self.run_once())
+
+    async def run_once(self) -> float:
+        """Post every thread due now; the seconds until the next one is due."""
+        poll = self.claims.timings.poll_seconds
+        try:
+            while not self._stopping and (batch := await self.claims.claim_due(self.concurrency)):
+                await asyncio.gather(*(self._post(number, fence) for number, fence in batch))
+            upcoming = await self.claims.next_due()
+        except Exception:
+            log.exception("the thread outbox could not be read; polling again")
+            return poll
+        if upcoming is None:
+            return poll
+        return min(poll, max((upcoming - self.claims.clock()).total_seconds(), 0.05))
+
+    async def _post(self, number: int, fence: int) -> None:
+        try:
+            await self.post(number, fence)
+        except Exception as exc:
+            log.warning(
+                "the thread of D-%d is not posted yet (%s); trying again later", number, exc
+            )
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Let the posts under way finish (for at most `grace` seconds), then stop."""
+        self._stopping = True
+        self.wake()
+        if self._task is not None:
+            done, _ = await asyncio.wait({self._task}, timeout=grace)
+            if not done:
+                log.warning("stopping the thread outbox with a post under way")
+        await super().stop()

@@ -1,0 +1,260 @@
+"""The thread outbox on SQLite and PostgreSQL, against the emulator over HTTP: a thread Slack
+held back is posted later by itself; two replicas (two databases handles, publishers and
+outboxes) never post one thread twice; a claim is fenced; thread locks hold across replicas."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import text, update
+
+from bot.settings import default_policy_pack
+from connectors.orders.evidence_sources import default_evidence_sources
+from disputes.audit import Actor
+from disputes.case_files import DisputeService
+from disputes.intake import IntakeService, OpenRequest
+from disputes.payments import utcnow
+from disputes.policy_decisions import PolicyService
+from disputes.thread_locks import ThreadLocks
+from disputes.thread_outbox import ThreadClaims, ThreadOutbox, ThreadTimings
+from handlers.slack_client import LimitedWebClient, retry_after
+from handlers.slack_limits import RateGate
+from handlers.threads import ThreadPublisher
+from policies.current import CurrentPack
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import Workspace
+from storage.db import Database
+from storage.migrate import migrate
+from storage.tables import DisputeRow
+from tests.conftest import _fresh_postgres_database
+from tests.support.orders import StaticOrders, order
+
+CHANNEL = "C0DISPUTES"
+FAST = ThreadTimings(lease=timedelta(seconds=30), poll_seconds=0.2)
+
+
+@dataclass
+class Replica:
+    """One app's share of the world: its database handle, publisher and outbox."""
+
+    db: Database
+    threads: ThreadPublisher
+    outbox: ThreadOutbox
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[EmulatorServer]:
+    workspace = Workspace.default()
+    workspace.join(CHANNEL, "U0BOT")
+    async with EmulatorServer(workspace) as server:
+        yield server
+
+
+def replica(db: Database, emulator: EmulatorServer, *, max_wait: float = 20) -> Replica:
+    client = LimitedWebClient(
+        gate=RateGate(retry_after, max_wait=max_wait),
+        token=emulator.workspace.bot_token,
+        base_url=emulator.api_url,
+    )
+    current = CurrentPack(default_policy_pack())
+    claims = ThreadClaims(db, FAST)
+    threads = ThreadPublisher(
+        client,
+        CHANNEL,
+        DisputeService(db),
+        PolicyService(db, current),
+        locks=ThreadLocks(db),
+        claims=claims,
+    )
+    outbox = ThreadOutbox(claims, threads.post_claimed)
+    threads.on_late = outbox.wake
+    return Replica(db, threads, outbox)
+
+
+async def open_dispute(db: Database) -> int:
+    intake = IntakeService(
+        db,
+        StaticOrders(order()),
+        default_evidence_sources(),
+        policy=CurrentPack(default_policy_pack()),
+    )
+    result = await intake.open(OpenRequest("ORD-T1", None, "crushed", Actor.system("t")))
+    return result.case.dispute.number
+
+
+async def thread_columns(db: Database, number: int) -> tuple:
+    async with db.engine.connect() as connection:
+        return tuple(
+            (
+                await connection.execute(
+                    text(
+                        "SELECT thread_ts, thread_due_at, thread_lease_until, thread_attempts, "
+                        "thread_error FROM disputes WHERE number = :n"
+                    ),
+                    {"n": number},
+                )
+            ).one()
+        )
+
+
+async def test_a_thread_slack_held_back_is_posted_later_by_itself(
+    db: Database, emulator: EmulatorServer
+) -> None:
+    workspace = emulator.workspace
+    app = replica(db, emulator)
+    number = await open_dispute(db)
+    workspace.arm_ratelimit("chat.postMessage", retry_after=2)
+    with pytest.raises(SlackApiError):  # a command waits 1 s at most: its thread is late
+        await app.threads.publish(await app.threads.disputes.case(number), patience=1)
+    ts, due, lease, attempts, error = await thread_columns(db, number)
+    assert ts is None and due is not None and lease is None
+    assert (attempts, error) == (1, "ratelimited")
+    assert workspace.history(CHANNEL) == []
+
+    app.outbox.start()
+    try:
+        app.threads.on_late()  # as the failed post did: the outbox looks at once
+        await _posted(db, number)
+    finally:
+        await app.outbox.stop()
+    (parent,) = workspace.history(CHANNEL)
+    assert len(workspace.thread(CHANNEL, parent.ts)) == 3  # the parent, then both cards
+    ts, due, lease, attempts, error = await thread_columns(db, number)
+    assert (ts, due, lease, attempts, error) == (parent.ts, None, None, 2, None)
+    assert app.threads.claims.timings.backoff(1) == timedelta(seconds=1)
+
+
+async def _posted(db: Database, number: int) -> None:
+    """Until the dispute's thread is no longer due (polled: another task posts it)."""
+    for _ in range(400):
+        if (await thread_columns(db, number))[1] is None:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the thread is still due")
+
+
+async def test_two_replicas_racing_for_one_thread_post_it_once(
+    database_url: str, emulator: EmulatorServer
+) -> None:
+    first = Database(database_url)
+    await migrate(first)
+    second = Database(database_url)
+    a, b = replica(first, emulator), replica(second, emulator)
+    try:
+        number = await open_dispute(first)
+        async with first.transaction() as session:  # due now, as if its command had stopped
+            await session.execute(
+                update(DisputeRow).values(thread_due_at=utcnow() - timedelta(seconds=1))
+            )
+        case = await a.threads.disputes.case(number)
+        results = await asyncio.gather(
+            a.threads.publish(case),
+            b.threads.publish(case),
+            a.outbox.run_once(),
+            b.outbox.run_once(),
+            b.threads.refresh(number),
+            return_exceptions=True,
+        )
+        assert not [r for r in results if isinstance(r, BaseException)]
+        workspace = emulator.workspace
+        (parent,) = workspace.history(CHANNEL)
+        assert len(workspace.thread(CHANNEL, parent.ts)) == 3
+        parents = [p for p in workspace.calls_to("chat.postMessage") if not p.get("thread_ts")]
+        assert len(parents) == 1
+        ts, due, lease, _, _ = await thread_columns(first, number)
+        assert (ts, due, lease) == (parent.ts, None, None)
+    finally:
+        await a.threads.locks.aclose()
+        await b.threads.locks.aclose()
+        await first.dispose()
+        await second.dispose()
+
+
+async def test_a_lost_claim_records_nothing_and_a_lapsed_one_is_taken_over(db: Database) -> None:
+    number = await open_dispute(db)
+    now = [utcnow()]
+    claims = ThreadClaims(db, ThreadTimings(lease=timedelta(seconds=30)), clock=lambda: now[0])
+    first = await claims.claim(number)
+    assert first is not None and await claims.claim(number) is None  # held
+    assert await claims.claim_due(5) == []  # not due yet, and held
+    now[0] += timedelta(seconds=31)  # its holder died: the lease lapsed
+    ((taken, second),) = await claims.claim_due(5)
+    assert (taken, second) == (number, first + 1)
+    assert not await claims.posted(number, first)  # the first holder's word counts no more
+    assert await claims.failed(number, first, "late") is None
+    assert await claims.due_count() == 1
+    due = await claims.failed(number, second, "ratelimited")
+    assert due == now[0] + timedelta(seconds=2)  # the second attempt failed: 2 s
+    assert await claims.next_due() == due
+    assert await claims.claim(number) is not None  # a command may try before the backoff ends
+
+
+@pytest.mark.postgres
+async def test_thread_locks_hold_across_replicas_on_postgresql(postgres_server: str) -> None:
+    url = await _fresh_postgres_database(postgres_server)
+    one, two = Database(url), Database(url)
+    locks_one, locks_two = ThreadLocks(one), ThreadLocks(two)
+    order: list[str] = []
+    try:
+
+        async def hold(locks: ThreadLocks, number: int, name: str, seconds: float) -> None:
+            async with locks.hold(number):
+                order.append(f"{name} in")
+                await asyncio.sleep(seconds)
+                order.append(f"{name} out")
+
+        first = asyncio.create_task(hold(locks_one, 7, "one", 0.5))
+        await asyncio.sleep(0.2)
+        await asyncio.gather(hold(locks_two, 7, "two", 0), hold(locks_two, 8, "other", 0))
+        await first
+        # Another replica waited for dispute 7; dispute 8 did not wait for anybody.
+        assert order == ["one in", "other in", "other out", "one out", "two in", "two out"]
+    finally:
+        await locks_one.aclose()
+        await locks_two.aclose()
+        await one.dispose()
+        await two.dispose()
+
+
+async def test_the_upgrade_makes_the_open_disputes_missing_a_thread_due(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        await migrate(db, "0010")
+        async with db.engine.begin() as connection:
+            for number, active, thread, card in [
+                (1, "ORD-1", None, None),  # open, never posted: due
+                (2, "ORD-2", "1.1", None),  # open, its evidence card missing: due
+                (3, "ORD-3", "1.2", "1.3"),  # open, posted: nothing due
+                (4, None, None, None),  # closed: history, posted only when asked for
+            ]:
+                await connection.execute(
+                    text(
+                        "INSERT INTO disputes (id, number, order_id, active_order_key, reason, "
+                        "claim, currency, order_total_minor, priority, opened_by, status, "
+                        "state_times, required_evidence, created_at, updated_at, version, "
+                        "thread_ts, evidence_card_ts) VALUES (:n, :n, :order, :active, "
+                        "'DAMAGED', '', 'USD', 100, 'normal', 'U1', 'new', '{}', '[]', :now, "
+                        ":now, 1, :thread, :card)"
+                    ),
+                    {
+                        "n": number,
+                        "order": f"ORD-{number}",
+                        "active": active,
+                        "thread": thread,
+                        "card": card,
+                        "now": utcnow(),
+                    },
+                )
+        await migrate(db)
+        claims = ThreadClaims(db)
+        assert await claims.due_count() == 2
+        assert [n for n, _ in await claims.claim_due(10)] == [1, 2]
+        assert await claims.claim(4) is not None  # `/dispute show` may still post it
+        await migrate(db, "0010", down=True)
+    finally:
+        await db.dispose()
