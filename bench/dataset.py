@@ -745,9 +745,12 @@ class _Writer:
                 .values(value=last_number)
             )
             await self._after(connection)
+        # PostgreSQL: VACUUM as well, as autovacuum would soon after a bulk insert, so index-only
+        # scans find the pages all-visible; it runs outside a transaction.
+        statistics = "ANALYZE" if self.db.is_sqlite else "VACUUM (ANALYZE)"
         async with self.db.engine.connect() as connection:
-            await connection.execute(text("ANALYZE"))
-            await connection.commit()
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(text(statistics))
 
     async def _after(self, connection: AsyncConnection) -> None:
         """What the backend needs once the rows are in."""

@@ -2,7 +2,7 @@
 
     python -m bench.insights                       # SQLite, 100,000 disputes (several minutes)
     python -m bench.insights --backend postgres    # a throwaway cluster, 1,000,000 disputes
-    python -m bench.insights --database-url URL [--disputes N] [--workers 2]
+    python -m bench.insights --database-url URL [--disputes N] [--open-share 0.1] [--workers 2]
     python -m bench.insights --database-url URL --skip-fill     # a database filled before
 (prints numbers, never asserts on them; exits 0 when it ran)
 
@@ -81,6 +81,9 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--disputes", type=int, help="default 100,000 (SQLite), 1,000,000")
     parser.add_argument("--skip-fill", action="store_true", help="use the disputes already there")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--open-share", type=float, default=0.10, help="open disputes (all recent) of the fill"
+    )
     parser.add_argument("--workers", type=int, default=1, help="processes making the dataset")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each timing (the best)")
     args = parser.parse_args(argv)
@@ -97,7 +100,7 @@ async def main(argv: list[str] | None = None) -> None:
             print(f"Insights on {backend}: the disputes already there, as of {now.isoformat()}")
         else:
             print(f"Insights on {backend}: filling {disputes:,} disputes (seed {args.seed})")
-            spec = DatasetSpec(disputes, seed=args.seed)
+            spec = DatasetSpec(disputes, open_share=args.open_share, seed=args.seed)
             filled = await fill(db, spec, _progress, workers=args.workers)
             now = filled.now
             print(
