@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -45,7 +45,7 @@ from disputes.tags import Dimension
 from domain.resolutions import Resolution
 from policies.sla import SlaPolicy
 from policies.sla_file import STAGES
-from storage.db import Database
+from storage.db import Database, on_postgresql
 from storage.tables import (
     CsatRow,
     CustomerOfferRow,
@@ -169,6 +169,9 @@ class InsightsService:
 
     async def _read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with self.db.reading() as session:
+            if on_postgresql(session):
+                # Compiling these one-off reads costs PostgreSQL's JIT seconds it never wins back.
+                await session.execute(text("SET LOCAL jit = off"))
             return await work(session)
 
 

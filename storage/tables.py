@@ -106,6 +106,8 @@ class DisputeRow(Base):
         Index("ix_disputes_resolved_at", "resolved_at"),
         Index("ix_disputes_closed_at", "closed_at"),
         Index("ix_disputes_thread_due", "thread_due_at"),
+        # A reply, an edit or a click in a thread finds its dispute by the thread.
+        Index("ix_disputes_thread", "channel_id", "thread_ts"),
     )
 
 
