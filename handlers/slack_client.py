@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 # Limited per channel by Slack (chat.postMessage: about one a second per channel): a busy
 # channel's pause holds back only the calls into that channel.
 PER_CHANNEL = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
-# A trigger_id lasts 3 s: waiting longer for a modal is pointless.
-PATIENCE = {"views.open": 2.5, "views.push": 2.5}
+# A trigger_id lasts 3 s: waiting longer for a modal is pointless. A permalink only adorns an
+# answer somebody waits for: without it the answer still goes out.
+PATIENCE = {"views.open": 2.5, "views.push": 2.5, "chat.getPermalink": 5.0}
 
 
 class RateLimitGaveUp(SlackApiError):
