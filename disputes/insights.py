@@ -145,11 +145,15 @@ class InsightsService:
 
     async def trend(self, end: datetime, weeks: int = 8) -> list[TrendPoint]:
         """The `weeks` whole weeks before `end`, oldest first."""
+        first = end - timedelta(weeks=weeks)
         spans = [
-            Period(label=f"week {i + 1}", start=end - timedelta(weeks=weeks - i), end=end)
+            Period(
+                label=f"week {i + 1}",
+                start=first + timedelta(weeks=i),
+                end=first + timedelta(weeks=i + 1),
+            )
             for i in range(weeks)
         ]
-        spans = [span.model_copy(update={"end": span.start + timedelta(weeks=1)}) for span in spans]
         points = await asyncio.gather(*(self._week(span) for span in spans))
         return list(points)
 
