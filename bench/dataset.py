@@ -16,7 +16,8 @@ are not generated.
 
 What insights read is as the app's write hook (`disputes.sla_clock.watch`) keeps it: the
 milestones (`resolved_at` and its business seconds by the SLA file's calendar, `reopened_at`,
-`closed_at`), a `sla_stage_runs` row for every service-level stage the dispute finished (due by
+`closed_at`), the facts of `disputes.insight_facts` (recomputed once the rows are written), a
+`sla_stage_runs` row for every service-level stage the dispute finished (due by
 the file's targets, breached when left after that), and `dispute_tags`: the SKUs, categories
 and carriers `disputes.tags.order_tags` finds in the snapshot, and one to three rules of the
 default pack its decision cited, drawn by reason (`bench.dataset_cases`). The customer accepts
@@ -89,6 +90,7 @@ from bench.dataset_timeline import (
     open_timeline,
     stage_runs,
 )
+from disputes import insight_facts
 from disputes.evidence_gathering import required_kinds
 from disputes.lifecycle import Status
 from disputes.milestones import business_seconds
@@ -221,6 +223,8 @@ async def fill(
             if progress is not None:
                 progress(done, spec.disputes)
         await writer.finish(report.last_number)
+        async with db.engine.begin() as connection:  # what the app's after-flush hook keeps
+            await connection.run_sync(insight_facts.refresh_all)
     finally:
         pool.shutdown(cancel_futures=True)
         await writer.close()

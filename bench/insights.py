@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bench.common import ms, verdict
 from bench.dataset import DEFAULT_SLA, DatasetSpec, fill
 from bench.plans import Capture, Statement, print_plans
-from disputes import insights
+from disputes import insight_offers, insight_resolved, insights
 from disputes.insight_report import Insights, Period
 from policies.sla import SlaPolicy
 from storage.db import Database
@@ -57,12 +57,13 @@ EXPLAINED = "90d"
 Section = Callable[[AsyncSession, Period, SlaPolicy], Awaitable[Any]]
 SECTIONS: tuple[tuple[str, Section], ...] = (
     ("count_opened", lambda s, p, _: insights.count_opened(s, p)),
-    ("resolved_in", insights.resolved_in),
+    ("resolved_summary", insight_resolved.resolved_summary),
+    ("csat_in", lambda s, p, _: insight_resolved.csat_in(s, p)),
     ("stage_breaches", lambda s, p, _: insights.stage_breaches(s, p)),
     ("refunds_paid", lambda s, p, _: insights.refunds_paid(s, p)),
     ("recurring_reasons", lambda s, p, _: insights.recurring_reasons(s, p)),
     ("recurring_groups", lambda s, p, _: insights.recurring_groups(s, p)),
-    ("offers_decided", lambda s, p, _: insights.offers_decided(s, p)),
+    ("offers_decided", lambda s, p, _: insight_offers.offers_decided(s, p)),
     ("workload_of", insights.workload_of),
 )
 
@@ -193,11 +194,13 @@ async def run(db: Database, now: datetime, *, backend: str, repeat: int) -> None
     print(f"\nstatements of each section for {EXPLAINED}, with their plans ({how})")
     for name, statements in explained.items():
         print(f"\n== {name}: {len(statements)} statement(s)")
-        await print_plans(db, statements, analyze=analyze, indent="  ")
+        await print_plans(
+            db, statements, analyze=analyze, indent="  ", settings=insights.POSTGRES_SETTINGS
+        )
 
 
 async def _section(db: Database, section: Section, period: Period, sla: SlaPolicy) -> Any:
-    async with db.reading() as session:
+    async with insights.report_session(db) as session:
         return await section(session, period, sla)
 
 

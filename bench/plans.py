@@ -6,6 +6,7 @@ through an index or scanned whole."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy import event, func, select, text
 
 from storage.db import Database
 
-SKIPPED = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA|EXPLAIN)", re.I)
+SKIPPED = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA|EXPLAIN|SET)", re.I)
 SQLITE_TABLE = re.compile(r"^(SCAN|SEARCH) ([A-Za-z_]\w*)")  # not "SCAN 15 CONSTANT ROWS"
 ALIAS = re.compile(
     r"_\d+$"
@@ -64,15 +65,20 @@ class Capture:
         return found
 
 
-async def explain(db: Database, statement: Statement, *, analyze: bool = False) -> list[str]:
+async def explain(
+    db: Database, statement: Statement, *, analyze: bool = False, settings: Sequence[str] = ()
+) -> list[str]:
     """The plan of `statement` with the parameters of its first run; on PostgreSQL with
-    `analyze`, as it ran (`EXPLAIN (ANALYZE, BUFFERS)`: the statement is executed)."""
+    `analyze`, as it ran (`EXPLAIN (ANALYZE, BUFFERS)`: the statement is executed), after the
+    `SET LOCAL` statements it ran with (`settings`)."""
     if db.is_sqlite:
         prefix = "EXPLAIN QUERY PLAN "
     else:
         prefix = "EXPLAIN (ANALYZE, BUFFERS) " if analyze else "EXPLAIN "
     try:
         async with db.engine.connect() as connection:
+            for setting in () if db.is_sqlite else settings:
+                await connection.exec_driver_sql(setting)
             result = await connection.exec_driver_sql(
                 prefix + statement.sql, statement.parameters or ()
             )
@@ -124,12 +130,17 @@ def one_line(sql: str, limit: int = 400) -> str:
 
 
 async def print_plans(
-    db: Database, statements: list[Statement], *, analyze: bool = False, indent: str = ""
+    db: Database,
+    statements: list[Statement],
+    *,
+    analyze: bool = False,
+    indent: str = "",
+    settings: Sequence[str] = (),
 ) -> None:
     """Each statement with how often it ran, its plan, and how it read each table."""
     counts: dict[str, int] = {}
     for number, statement in enumerate(statements, start=1):
-        plan = await explain(db, statement, analyze=analyze)
+        plan = await explain(db, statement, analyze=analyze, settings=settings)
         tables = read_kinds(db, plan)
         for table in tables:
             if table not in counts:

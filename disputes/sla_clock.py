@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from disputes import milestones
+from disputes import insight_facts, milestones
 from policies.sla import Level, SlaPolicy, stage_for
 from storage.db import Database
 from storage.tables import DisputeRow
@@ -96,7 +96,8 @@ def apply(row: DisputeRow, clock: Clock) -> None:
 def watch(db: Database, sla: SlaPolicy) -> None:
     """Keep the clock of every dispute written through `db`: recomputed before each flush, and
     due for the scan's look at once (an owner, a status or a priority may raise an alert); its
-    milestones stamped, and the stage run a write ended recorded."""
+    milestones stamped, the stage run a write ended recorded, and the facts insights read kept
+    (`disputes.insight_facts`)."""
 
     def before_flush(session: Session) -> None:
         now = datetime.now(UTC)
@@ -117,3 +118,4 @@ def watch(db: Database, sla: SlaPolicy) -> None:
                 row.sla_check_at = now
 
     db.before_flush(before_flush)
+    insight_facts.keep(db)

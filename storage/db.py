@@ -55,6 +55,11 @@ class Database:
         """Run `hook` with every writing session of this database before it flushes."""
         event.listen(self.session_class, "before_flush", lambda s, _ctx, _obj: hook(s))
 
+    def after_flush(self, hook: Callable[[Session], None]) -> None:
+        """Run `hook` with every writing session of this database after it flushes (its new
+        and dirty objects still listed), in the flush's transaction."""
+        event.listen(self.session_class, "after_flush", lambda s, _ctx: hook(s))
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits together or not at all."""

@@ -38,6 +38,22 @@ class Counter(Base):
     value: Mapped[int] = mapped_column(BigInteger)
 
 
+# What insights read of the disputes resolved in a period and of the offers decided in one.
+RESOLVED_FACTS = [
+    "id",
+    "created_at",
+    "reason",
+    "owner_id",
+    "resolve_business_seconds",
+    "reopened_at",
+    "offers_made",
+    "offers_declined",
+    "followed_at",
+    "resolution",
+]
+OFFER_FACTS = ["status", "created_at", "answered_at", "basis"]
+
+
 class DisputeRow(Base):
     __tablename__ = "disputes"
 
@@ -88,6 +104,13 @@ class DisputeRow(Base):
     resolve_business_seconds: Mapped[int | None] = mapped_column(BigInteger)
     reopened_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # What first-contact resolution and the resolutions count, kept by `disputes.insight_facts`
+    # after each write: offers made and declined, the first dispute opened on the same order
+    # after the first resolution, and the kind of the last approved proposal.
+    offers_made: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    offers_declined: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    followed_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(String(30))
     # The thread outbox (`disputes.thread_outbox`): while the parent message or a card is not in
     # Slack yet, when to try next (NULL: nothing due); the claim of whoever posts it now (until
     # when, and its fence); how many tries it took and the last error.
@@ -102,9 +125,14 @@ class DisputeRow(Base):
         Index("ix_disputes_sla_check", "sla_check_at"),
         Index("ix_disputes_owner_due", "owner_id", "sla_due_at"),
         Index("ix_disputes_level_due", "sla_level", "sla_due_at"),
-        Index("ix_disputes_created_at", "created_at"),
-        Index("ix_disputes_resolved_at", "resolved_at"),
-        Index("ix_disputes_closed_at", "closed_at"),
+        # On PostgreSQL insights read these three from the index alone.
+        Index("ix_disputes_created_at", "created_at", postgresql_include=["reason"]),
+        Index("ix_disputes_resolved_at", "resolved_at", postgresql_include=RESOLVED_FACTS),
+        Index(
+            "ix_disputes_closed_at",
+            "closed_at",
+            postgresql_include=["created_at", "owner_id", "priority"],
+        ),
         Index("ix_disputes_thread_due", "thread_due_at"),
         # A reply, an edit or a click in a thread finds its dispute by the thread.
         Index("ix_disputes_thread", "channel_id", "thread_ts"),
@@ -343,12 +371,15 @@ class CustomerOfferRow(Base):
     reminded_at: Mapped[datetime | None]
     answered_at: Mapped[datetime | None]
     decline_reason: Mapped[str | None] = mapped_column(Text)
+    # The evidence kinds on file and the rules cited when the offer was made (JSON, canonical:
+    # {"kinds": [...], "rules": [...]} sorted), kept by `disputes.insight_facts`.
+    basis: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         UniqueConstraint("proposal_id", name="uq_customer_offers_proposal"),
         Index("ix_customer_offers_dispute", "dispute_id"),
-        Index("ix_customer_offers_answered", "answered_at"),
-        Index("ix_customer_offers_expires", "expires_at"),
+        Index("ix_customer_offers_answered", "answered_at", postgresql_include=OFFER_FACTS),
+        Index("ix_customer_offers_expires", "expires_at", postgresql_include=OFFER_FACTS),
     )
 
 
@@ -498,6 +529,7 @@ class DisputeTagRow(Base):
     __table_args__ = (
         UniqueConstraint("dispute_id", "dimension", "value", name="uq_dispute_tags_value"),
         Index("ix_dispute_tags_dimension_opened", "dimension", "opened_at"),
+        Index("ix_dispute_tags_opened", "opened_at", postgresql_include=["dimension", "value"]),
     )
 
 
@@ -516,4 +548,6 @@ class SlaStageRunRow(Base):
     left_at: Mapped[datetime]
     breached: Mapped[bool]
 
-    __table_args__ = (Index("ix_sla_stage_runs_left", "left_at"),)
+    __table_args__ = (
+        Index("ix_sla_stage_runs_left", "left_at", postgresql_include=["stage", "breached"]),
+    )

@@ -5,6 +5,7 @@ stage runs kept by the app's own writes; and an empty period giving no numbers a
 from __future__ import annotations
 
 import random
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from disputes import insight_facts, insight_offers, insight_resolved
 from disputes.insight_report import TOO_FEW, Period
 from disputes.insights import InsightsService
 from disputes.lifecycle import Event
@@ -54,7 +56,8 @@ def sla(folder: Path) -> SlaPolicy:
 
 
 class History:
-    """Rows written as stored, milestones given by hand (no hook runs on this database)."""
+    """Rows written as stored, milestones given by hand (no hook runs on this database); the
+    facts kept from other rows (`disputes.insight_facts`) recomputed once they are written."""
 
     def __init__(self) -> None:
         self.rows: list[Any] = []
@@ -133,6 +136,8 @@ class History:
                     if not isinstance(r, DisputeRow | ProposalRow | RefundLedgerRow)
                 ]
             )
+            await session.flush()
+            await session.run_sync(lambda s: insight_facts.refresh_all(s.connection()))
 
 
 def _proposal(number: int, dispute: int, kind: str, status: str, when: datetime) -> ProposalRow:
@@ -563,3 +568,79 @@ async def test_the_weekly_trend_of_a_hand_made_month(db: Database, tmp_path: Pat
     assert [w.median_hours for w in weeks] == [24.0, 504.0, None, None]
     # Ratings of the first week's resolved: D2 3, D3 unanswered, D4 4.
     assert [w.csat_score for w in weeks] == [0.5, None, None, None]
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_postgresql_computes_the_numbers_the_rows_give(db: Database, tmp_path: Path) -> None:
+    """On PostgreSQL the sums, percentiles and groups are the database's: on a random history
+    they are the numbers computed here from the rows (the path SQLite takes)."""
+    rng = random.Random(7)
+    history = History()
+    kinds = ["photos", "tracking", "condition_report", "receipt"]
+    for number in range(1, 161):
+        created = at(1, 0, 10) + timedelta(hours=rng.randrange(0, 24 * 55))
+        resolved = created + timedelta(minutes=rng.randrange(30, 60 * 24 * 12))
+        history.dispute(
+            order=f"O{rng.randrange(60)}",
+            reason=rng.choice(["damaged", "wrong_item", "not_received"]),
+            owner=rng.choice(["U1", "U2", "U3", None]),
+            created=created,
+            status="resolved",
+            resolved=resolved,
+            business_hours=rng.randrange(0, 80) + rng.random(),
+            reopened=resolved + timedelta(days=rng.randrange(1, 30))
+            if rng.random() < 0.2
+            else None,
+            closed=resolved,
+        )
+        for kind in rng.sample(kinds, rng.randrange(0, 4)):
+            history.add(_evidence(number, kind, created + timedelta(minutes=rng.randrange(0, 90))))
+        for _ in range(rng.randrange(0, 3)):
+            made = created + timedelta(hours=rng.randrange(1, 48))
+            status = rng.choice(["accepted", "declined", "expired"])
+            history.offer(number, status, made, made + timedelta(minutes=rng.randrange(5, 9000)))
+        history.add(
+            _proposal(
+                1000 + number, number, rng.choice(["uphold", "overturn"]), "approved", created
+            )
+        )
+    await history.write(db)
+    policy = sla(tmp_path)
+    async with db.reading() as session:
+        in_database = await insight_resolved.summary_in_postgresql(session, NOVEMBER)
+        of_rows = await insight_resolved.summary_of_rows(session, NOVEMBER, policy)
+        grouped = await insight_offers.grouped_in_postgresql(session, NOVEMBER)
+        listed = await insight_offers.listed(session, NOVEMBER)
+    assert in_database is not None and of_rows.resolved > 50
+    assert _rounded(asdict(in_database)) == _rounded(asdict(of_rows))
+    assert of_rows.first_contact > 0 and len(of_rows.by_owner) == 4
+    assert sum(grouped.offers) == sum(listed.offers) > 50
+    assert _rounded(insight_offers.effects(grouped)) == _rounded(insight_offers.effects(listed))
+
+
+def _evidence(dispute: int, kind: str, captured: datetime) -> EvidenceRow:
+    return EvidenceRow(
+        dispute_id=dispute,
+        kind=kind,
+        source="t",
+        captured_at=captured,
+        summary="",
+        payload={},
+        content_hash=f"h{dispute}{kind}",
+        added_by="U1",
+    )
+
+
+def _rounded(value: Any) -> Any:
+    """Floats to 9 significant digits (a database sums in its own order), models as dicts."""
+    if isinstance(value, float):
+        return float(f"{value:.9g}")
+    if hasattr(value, "model_dump"):
+        return _rounded(value.model_dump())
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(item) for item in value]
+    return value

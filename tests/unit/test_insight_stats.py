@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from disputes.insight_offers import Decided, Offer, effect
 from disputes.insight_report import MIN_SAMPLE, TOO_FEW, Period
+from disputes.insight_resolved import Resolved, csat_of, first_contact, spread, summarize
 from disputes.insight_stats import (
     binomial_tail,
     median_interval,
@@ -18,7 +20,7 @@ from disputes.insight_stats import (
     share,
     wilson,
 )
-from disputes.insights import Offer, Resolved, csat_of, effect, first_contact, rises, spread
+from disputes.insights import rises
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
@@ -69,7 +71,7 @@ def test_a_group_rising_beyond_its_share_is_flagged() -> None:
 def test_effect_with_enough_offers_gives_rates_and_intervals() -> None:
     having = [_offer(i < 20, {"PROOF_OF_DAMAGE"}, float(i + 1)) for i in range(25)]
     lacking = [_offer(i < 10, set(), 30.0) for i in range(25)]
-    result = effect("PROOF_OF_DAMAGE", having + lacking, lambda o: o.kinds)
+    result = effect(Decided.of(having + lacking), "PROOF_OF_DAMAGE", lambda b: b.kinds)
     assert result.note is None
     assert (result.with_.offers, result.with_.accepted) == (25, 20)
     assert result.with_.acceptance_rate == 0.8 and result.without.acceptance_rate == 0.4
@@ -80,7 +82,7 @@ def test_effect_with_enough_offers_gives_rates_and_intervals() -> None:
 
 def test_effect_with_too_few_offers_says_so_instead_of_a_number() -> None:
     offers = [_offer(True, {"X"}, 1.0)] * (MIN_SAMPLE - 1) + [_offer(False, set(), None)] * 50
-    result = effect("X", offers, lambda o: o.kinds)
+    result = effect(Decided.of(offers), "X", lambda b: b.kinds)
     assert result.note == TOO_FEW
     assert result.with_.offers == MIN_SAMPLE - 1 and result.with_.acceptance_rate is None
     assert result.model_dump(by_alias=True)["with"]["accepted"] == MIN_SAMPLE - 1
@@ -128,8 +130,6 @@ resolved_disputes = st.builds(
     hours=st.floats(min_value=0, max_value=10_000),
     business_hours=st.floats(min_value=0, max_value=10_000),
     first_contact=st.booleans(),
-    rating=st.one_of(st.none(), st.integers(min_value=1, max_value=5)),
-    surveyed=st.booleans(),
     resolution=st.sampled_from([None, "overturn", "uphold"]),
 )
 
@@ -145,15 +145,22 @@ def test_percentiles_stay_within_the_values_and_in_order(values: list[float]) ->
     assert min(values) <= result.mean * (1 + 1e-12) and result.mean <= max(values) * (1 + 1e-12)
 
 
-@given(st.lists(resolved_disputes, max_size=40))
+surveys = st.dictionaries(
+    st.one_of(st.none(), st.integers(min_value=1, max_value=5)), st.integers(0, 50), max_size=6
+)
+
+
+@given(st.lists(resolved_disputes, max_size=40), surveys)
 def test_rates_stay_within_zero_and_one_and_are_none_without_data(
-    disputes: list[Resolved],
+    disputes: list[Resolved], ratings: dict[int | None, int]
 ) -> None:
-    csat = csat_of(disputes)
+    csat = csat_of(ratings)
+    summary = summarize(disputes)
+    assert summary.resolved == len(disputes)
     for rate in (
         csat.score,
         csat.response_rate,
-        share(sum(d.first_contact for d in disputes), len(disputes)),
+        share(summary.first_contact, summary.resolved),
     ):
         assert rate is None or 0.0 <= rate <= 1.0
     assert (csat.score is None) == (csat.responses == 0)

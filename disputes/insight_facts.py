@@ -1,0 +1,188 @@
+"""The facts insights read, kept on the rows they describe as the app writes, so a report over
+a million disputes reads one index range instead of joining four tables for each dispute:
+
+- on each dispute: how many offers it made and how many the customer declined, the first
+  dispute opened on the same order after its first resolution (`followed_at`), and the kind of
+  its last approved proposal (`resolution`);
+- on each offer: its `basis`, the evidence kinds on file and the rules cited when it was made.
+
+Each is recomputed from its source rows by one statement after a flush that wrote them
+(`keep`), and for every row at once by `refresh_all` (the rows written without the app's
+hook: a test's history, the benchmark's dataset). Evidence and tags are never deleted, so a
+basis made when the offer was made is the same as one made later from what was on file then.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Update, bindparam, func, inspect, select, update
+from sqlalchemy.orm import Session
+
+from disputes.tags import Dimension
+from storage.db import Database
+from storage.tables import CustomerOfferRow, DisputeRow, DisputeTagRow, EvidenceRow, ProposalRow
+
+BATCH = 1_000
+DISPUTES = DisputeRow.__table__
+OFFERS = CustomerOfferRow.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class Basis:
+    """What an offer was made on: the evidence kinds on file and the rules cited."""
+
+    kinds: frozenset[str] = frozenset()
+    rules: frozenset[str] = frozenset()
+
+    def encode(self) -> str:
+        return json.dumps({"kinds": sorted(self.kinds), "rules": sorted(self.rules)})
+
+    @classmethod
+    def decode(cls, text: str | None) -> Basis:
+        if not text:
+            return cls()
+        stored = json.loads(text)
+        return cls(frozenset(stored.get("kinds", ())), frozenset(stored.get("rules", ())))
+
+
+@dataclass
+class Written:
+    """What a flush wrote that the facts depend on."""
+
+    disputes: set[int] = field(default_factory=set)  # offers or proposals changed
+    orders: set[str] = field(default_factory=set)  # a dispute opened, or first resolved
+    offers: set[int] = field(default_factory=set)  # offers made
+
+    def __bool__(self) -> bool:
+        return bool(self.disputes or self.orders or self.offers)
+
+
+def keep(db: Database) -> None:
+    """Keep the facts of every row written through `db`, in the flush's own transaction."""
+    db.after_flush(lambda session: refresh(session.connection(), written(session)))
+
+
+def written(session: Session) -> Written:
+    """Read from a flush that has just run (its new and dirty objects still listed)."""
+    found = Written()
+    for row in session.new:
+        if isinstance(row, CustomerOfferRow):
+            found.disputes.add(row.dispute_id)
+            found.offers.add(row.id)
+        elif isinstance(row, ProposalRow):
+            found.disputes.add(row.dispute_id)
+        elif isinstance(row, DisputeRow):
+            found.orders.add(row.order_id)
+    for row in session.dirty:
+        if isinstance(row, CustomerOfferRow | ProposalRow) and _changed(row, "status"):
+            found.disputes.add(row.dispute_id)
+        elif isinstance(row, DisputeRow) and _changed(row, "resolved_at"):
+            found.orders.add(row.order_id)
+    return found
+
+
+def _changed(row: Any, name: str) -> bool:
+    return bool(inspect(row).attrs[name].history.has_changes())
+
+
+def refresh(connection: Connection, touched: Written) -> None:
+    if not touched:
+        return
+    if touched.disputes:
+        connection.execute(offer_counts().where(DISPUTES.c.id.in_(sorted(touched.disputes))))
+    if touched.orders:
+        connection.execute(
+            followed().where(
+                DISPUTES.c.order_id.in_(sorted(touched.orders)),
+                DISPUTES.c.resolved_at.is_not(None),
+            )
+        )
+    if touched.offers:
+        _write_bases(connection, bases_of(connection, sorted(touched.offers)))
+
+
+def refresh_all(connection: Connection) -> None:
+    """Every dispute's and offer's facts, recomputed from their source rows."""
+    p = ProposalRow.__table__
+    concerned = select(OFFERS.c.dispute_id).union(
+        select(p.c.dispute_id).where(p.c.status == "approved")
+    )
+    connection.execute(offer_counts().where(DISPUTES.c.id.in_(concerned)))
+    connection.execute(followed().where(DISPUTES.c.resolved_at.is_not(None)))
+    _write_bases(connection, bases_of(connection, None))
+
+
+def offer_counts() -> Update:
+    c, p = OFFERS, ProposalRow.__table__
+    mine = c.c.dispute_id == DISPUTES.c.id
+    return update(DISPUTES).values(
+        offers_made=select(func.count()).where(mine).scalar_subquery(),
+        offers_declined=select(func.count())
+        .where(mine, c.c.status == "declined")
+        .scalar_subquery(),
+        resolution=select(p.c.kind)
+        .where(p.c.dispute_id == DISPUTES.c.id, p.c.status == "approved")
+        .order_by(p.c.id.desc())
+        .limit(1)
+        .scalar_subquery(),
+    )
+
+
+def followed() -> Update:
+    later = DISPUTES.alias("later")
+    return update(DISPUTES).values(
+        followed_at=select(func.min(later.c.created_at))
+        .where(
+            later.c.order_id == DISPUTES.c.order_id,
+            later.c.id != DISPUTES.c.id,
+            later.c.created_at > DISPUTES.c.resolved_at,
+        )
+        .scalar_subquery()
+    )
+
+
+def bases_of(connection: Connection, offer_ids: Iterable[int] | None) -> dict[int, Basis]:
+    """Each offer's basis: the evidence captured and the rules cited up to its making."""
+    ids = None if offer_ids is None else list(offer_ids)
+    kinds: dict[int, set[str]] = defaultdict(set)
+    rules: dict[int, set[str]] = defaultdict(set)
+    e, t = EvidenceRow.__table__, DisputeTagRow.__table__
+    on_file = (
+        select(OFFERS.c.id, e.c.kind)
+        .join(e, e.c.dispute_id == OFFERS.c.dispute_id)
+        .where(e.c.captured_at <= OFFERS.c.created_at)
+        .distinct()
+    )
+    cited = (
+        select(OFFERS.c.id, t.c.value)
+        .join(t, t.c.dispute_id == OFFERS.c.dispute_id)
+        .where(t.c.dimension == Dimension.RULE.value, t.c.added_at <= OFFERS.c.created_at)
+        .distinct()
+    )
+    everyone = select(OFFERS.c.id)
+    if ids is not None:
+        on_file = on_file.where(OFFERS.c.id.in_(ids))
+        cited = cited.where(OFFERS.c.id.in_(ids))
+        everyone = everyone.where(OFFERS.c.id.in_(ids))
+    for offer_id, kind in connection.execute(on_file):
+        kinds[offer_id].add(kind)
+    for offer_id, rule in connection.execute(cited):
+        rules[offer_id].add(rule)
+    return {
+        offer_id: Basis(frozenset(kinds[offer_id]), frozenset(rules[offer_id]))
+        for offer_id in connection.execute(everyone).scalars()
+    }
+
+
+def _write_bases(connection: Connection, bases: dict[int, Basis]) -> None:
+    statement = (
+        update(OFFERS).where(OFFERS.c.id == bindparam("offer_id")).values(basis=bindparam("text"))
+    )
+    pending = [{"offer_id": i, "text": basis.encode()} for i, basis in bases.items()]
+    for start in range(0, len(pending), BATCH):
+        connection.execute(statement, pending[start : start + BATCH])
