@@ -8,16 +8,16 @@
 
 Fills a database with `bench.dataset` (or, with `--skip-fill`, reads one filled before: its
 moment is its latest write), then times, at the dataset's moment, for 7d, 30d and 90d: the
-whole `report` (its sections run concurrently, each on its own session, as the command and
-the weekly report call it), and each section alone, as the service runs it (`count_opened`,
-`resolved_in`, `stage_breaches`, `refunds_paid`, `recurring_reasons`, `recurring_groups`,
-`offers_decided`, `workload_of`), and the weekly report's 8-week `trend`. Each time is the
-best of `--repeat` runs, and is printed with its ratio to the baseline measured in the same
-run before them: `SELECT count(*) FROM disputes` (on PostgreSQL a scan of the table or of an
-index; on SQLite a count over the smallest index). Every distinct statement each section ran
-(for 90d) is then explained with the parameters it ran with: `EXPLAIN (ANALYZE, BUFFERS)` on
-PostgreSQL, `EXPLAIN QUERY PLAN` on SQLite, with how each table was read (an index, or
-scanned whole, and the table's row count).
+whole `report` (its sections run concurrently, each on its own session, as the command and the
+weekly report call it), and each section alone, as the service runs it (`count_opened`,
+`resolved_summary`, `csat_in`, `stage_breaches`, `refunds_paid`, `recurring_reasons`,
+`recurring_groups`, `offers_decided`, `workload_of`), and the weekly report's 8-week `trend`.
+Each time is the best of `--repeat` runs, and is printed with its ratio to the baseline
+measured in the same run before them: `SELECT count(*) FROM disputes` (on PostgreSQL a scan of
+the table or of an index; on SQLite a count over the smallest index). Every distinct statement
+each section ran (for 90d) is then explained with the parameters it ran with: `EXPLAIN
+(ANALYZE, BUFFERS)` on PostgreSQL, `EXPLAIN QUERY PLAN` on SQLite, with how each table was read
+(an index, or scanned whole, and the table's row count).
 Target: a report under 2 s on PostgreSQL with 1,000,000 disputes.
 """
 

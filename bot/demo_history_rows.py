@@ -18,7 +18,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.demo_history import OFFER_DAYS, SEED, Planned, Proposed, plan_history
-from disputes import milestones, sla_clock
+from disputes import insight_facts, milestones, sla_clock
 from disputes.audit import GENESIS, Actor, canonical_json, entry_hash
 from disputes.conversation_chores import CSAT_DAYS
 from disputes.evidence_gathering import content_hash, required_kinds
@@ -124,6 +124,9 @@ async def _write(session: AsyncSession, planned: list[Planned], sla: SlaPolicy) 
     await session.execute(
         update(CounterRow).where(CounterRow.name == "dispute").values(value=len(disputes))
     )
+    # The evidence and tags went in after the offers, in bulk: the offers' bases, like every
+    # fact insights read, are recomputed from what is stored now.
+    await session.run_sync(lambda s: insight_facts.refresh_all(s.connection()))
 
 
 @dataclass(slots=True)

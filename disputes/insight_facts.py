@@ -18,9 +18,9 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Update, bindparam, func, inspect, select, update
+from sqlalchemy import Connection, Table, Update, bindparam, func, inspect, select, update
 from sqlalchemy.orm import Session
 
 from disputes.tags import Dimension
@@ -28,8 +28,8 @@ from storage.db import Database
 from storage.tables import CustomerOfferRow, DisputeRow, DisputeTagRow, EvidenceRow, ProposalRow
 
 BATCH = 1_000
-DISPUTES = DisputeRow.__table__
-OFFERS = CustomerOfferRow.__table__
+DISPUTES = cast(Table, DisputeRow.__table__)
+OFFERS = cast(Table, CustomerOfferRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,7 +75,7 @@ async def summary_of_rows(session: AsyncSession, period: Period, sla: SlaPolicy)
     return summarize([_resolved(row, sla) for row in rows])
 
 
-def resolved_query(period: Period) -> Select[Any]:
+def resolved_query(period: Period) -> Select[*tuple[Any, ...]]:
     d = DisputeRow
     return select(
         d.reason,
@@ -216,7 +216,7 @@ async def summary_in_postgresql(session: AsyncSession, period: Period) -> Resolv
         by_reason=_ordered(_group(row, row.reason) for row in rows if not row.no_reason),
         by_owner=_ordered(_group(row, row.owner) for row in rows if not row.no_owner),
         first_contact=int(total.first_contact),
-        resolutions={kind: int(n) for kind, n in resolutions},
+        resolutions={str(kind): int(n) for kind, n in resolutions},
     )
 
 
