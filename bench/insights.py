@@ -10,8 +10,8 @@ Fills a database with `bench.dataset` (or, with `--skip-fill`, reads one filled 
 moment is its latest write), then times, at the dataset's moment, for 7d, 30d and 90d: the
 whole `report` (its sections run concurrently, each on its own session, as the command and the
 weekly report call it), and each section alone, as the service runs it (`count_opened`,
-`resolved_summary`, `csat_in`, `stage_breaches`, `refunds_paid`, `recurring_reasons`,
-`recurring_groups`, `offers_decided`, `workload_of`), and the weekly report's 8-week `trend`.
+`resolved_summary`, `csat_in`, `stage_breaches`, `refunds_paid`, `reason_counts`,
+`tag_counts`, `offers_decided`, `workload_of`), and the weekly report's 8-week `trend`.
 Each time is the best of `--repeat` runs, and is printed with its ratio to the baseline
 measured in the same run before them: `SELECT count(*) FROM disputes` (on PostgreSQL a scan of
 the table or of an index; on SQLite a count over the smallest index). Every distinct statement
@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bench.common import ms, verdict
 from bench.dataset import DEFAULT_SLA, DatasetSpec, fill
 from bench.plans import Capture, Statement, print_plans
-from disputes import insight_offers, insight_resolved, insights
+from disputes import insight_groups, insight_offers, insight_resolved, insights
 from disputes.insight_report import Insights, Period
 from policies.sla import SlaPolicy
 from storage.db import Database
@@ -61,8 +61,8 @@ SECTIONS: tuple[tuple[str, Section], ...] = (
     ("csat_in", lambda s, p, _: insight_resolved.csat_in(s, p)),
     ("stage_breaches", lambda s, p, _: insights.stage_breaches(s, p)),
     ("refunds_paid", lambda s, p, _: insights.refunds_paid(s, p)),
-    ("recurring_reasons", lambda s, p, _: insights.recurring_reasons(s, p)),
-    ("recurring_groups", lambda s, p, _: insights.recurring_groups(s, p)),
+    ("reason_counts", lambda s, p, _: insights.reason_counts(s, p)),
+    ("tag_counts", lambda s, p, _: insight_groups.tag_counts(s, p)),
     ("offers_decided", lambda s, p, _: insight_offers.offers_decided(s, p)),
     ("workload_of", insights.workload_of),
 )

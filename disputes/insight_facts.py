@@ -4,7 +4,9 @@ a million disputes reads one index range instead of joining four tables for each
 - on each dispute: how many offers it made and how many the customer declined, the first
   dispute opened on the same order after its first resolution (`followed_at`), and the kind of
   its last approved proposal (`resolution`);
-- on each offer: its `basis`, the evidence kinds on file and the rules cited when it was made.
+- on each offer: its `basis`, the evidence kinds on file and the rules cited when it was made;
+- per UTC day, tag and value: how many disputes opened that day carry it (`dispute_tag_days`,
+  counted by `disputes.tags.add_tags` with the tags it writes; recounted here).
 
 Each is recomputed from its source rows by one statement after a flush that wrote them
 (`keep`), and for every row at once by `refresh_all` (the rows written without the app's
@@ -20,15 +22,36 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, Update, bindparam, func, inspect, select, update
+from sqlalchemy import (
+    Connection,
+    Date,
+    Table,
+    Update,
+    bindparam,
+    delete,
+    func,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy import cast as cast_
+from sqlalchemy import insert as insert_
 from sqlalchemy.orm import Session
 
 from disputes.tags import Dimension
 from storage.db import Database
-from storage.tables import CustomerOfferRow, DisputeRow, DisputeTagRow, EvidenceRow, ProposalRow
+from storage.tables import (
+    CustomerOfferRow,
+    DisputeRow,
+    DisputeTagDayRow,
+    DisputeTagRow,
+    EvidenceRow,
+    ProposalRow,
+)
 
 BATCH = 1_000
 DISPUTES = cast(Table, DisputeRow.__table__)
+TAG_DAYS = cast(Table, DisputeTagDayRow.__table__)
 OFFERS = cast(Table, CustomerOfferRow.__table__)
 
 
@@ -106,8 +129,27 @@ def refresh(connection: Connection, touched: Written) -> None:
         _write_bases(connection, bases_of(connection, sorted(touched.offers)))
 
 
+def recount_tag_days(connection: Connection) -> None:
+    """Every day's tag counts, from `dispute_tags`."""
+    t = cast(Table, DisputeTagRow.__table__)
+    if connection.dialect.name == "postgresql":
+        day: Any = cast_(func.timezone("UTC", t.c.opened_at), Date)
+    else:  # stored as UTC text
+        day = func.date(t.c.opened_at)
+    connection.execute(delete(TAG_DAYS))
+    connection.execute(
+        insert_(TAG_DAYS).from_select(
+            ["day", "dimension", "value", "disputes"],
+            select(day, t.c.dimension, t.c.value, func.count()).group_by(
+                day, t.c.dimension, t.c.value
+            ),
+        )
+    )
+
+
 def refresh_all(connection: Connection) -> None:
-    """Every dispute's and offer's facts, recomputed from their source rows."""
+    """Every dispute's and offer's facts, and the tag days, recomputed from their source
+    rows."""
     p = ProposalRow.__table__
     concerned = select(OFFERS.c.dispute_id).union(
         select(p.c.dispute_id).where(p.c.status == "approved")
@@ -115,6 +157,7 @@ def refresh_all(connection: Connection) -> None:
     connection.execute(offer_counts().where(DISPUTES.c.id.in_(concerned)))
     connection.execute(followed().where(DISPUTES.c.resolved_at.is_not(None)))
     _write_bases(connection, bases_of(connection, None))
+    recount_tag_days(connection)
 
 
 def offer_counts() -> Update:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy import case, func, literal, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from disputes.insight_groups import tag_counts
 from disputes.insight_offers import effects, offers_decided
 from disputes.insight_report import (
     Counts,
@@ -41,7 +42,6 @@ from policies.sla_file import STAGES
 from storage.db import Database, on_postgresql
 from storage.tables import (
     DisputeRow,
-    DisputeTagRow,
     RefundRequestRow,
     SlaStageRunRow,
 )
@@ -70,8 +70,8 @@ class InsightsService:
             csat = reads.create_task(self._read(lambda s: csat_in(s, period)))
             breaches = reads.create_task(self._read(lambda s: stage_breaches(s, period)))
             refunds = reads.create_task(self._read(lambda s: refunds_paid(s, period)))
-            reasons = reads.create_task(self._read(lambda s: recurring_reasons(s, period)))
-            groups = reads.create_task(self._read(lambda s: recurring_groups(s, period)))
+            reasons = reads.create_task(self._read(lambda s: reason_counts(s, period)))
+            tags = reads.create_task(self._read(lambda s: tag_counts(s, period)))
             offers = reads.create_task(self._read(lambda s: offers_decided(s, period)))
             workload = reads.create_task(self._read(lambda s: workload_of(s, period, self.sla)))
         resolved = resolved_task.result()
@@ -94,8 +94,8 @@ class InsightsService:
             overturn_rate=share(
                 resolved.resolutions.get(Resolution.OVERTURN.value, 0), resolved.resolved
             ),
-            recurring_reasons=reasons.result(),
-            recurring=groups.result(),
+            recurring_reasons=recurring_reasons(reasons.result()),
+            recurring=recurring_groups(tags.result(), reasons.result()),
             evidence_effect=evidence_effect,
             citation_effect=citation_effect,
             workload=workload.result(),
@@ -193,47 +193,34 @@ def _now_and_before(column: Any, period: Period) -> tuple[Any, Any]:
     return current, func.count() - current
 
 
-async def recurring_reasons(session: AsyncSession, period: Period) -> list[RecurringReason]:
+async def reason_counts(session: AsyncSession, period: Period) -> list[tuple[str, int, int]]:
+    """(reason, disputes opened now, disputes opened in the previous period)."""
     both = Period(label=period.label, start=period.previous.start, end=period.end)
     current, previous = _now_and_before(DisputeRow.created_at, period)
-    rows = (
-        await session.execute(
-            select(DisputeRow.reason, current, previous)
-            .where(within(DisputeRow.created_at, both))
-            .group_by(DisputeRow.reason)
-        )
-    ).all()
-    counted = [(reason, int(now or 0), int(before or 0)) for reason, now, before in rows]
+    rows = await session.execute(
+        select(DisputeRow.reason, current, previous)
+        .where(within(DisputeRow.created_at, both))
+        .group_by(DisputeRow.reason)
+    )
+    return [(reason, int(now or 0), int(before or 0)) for reason, now, before in rows]
+
+
+def recurring_reasons(counted: Sequence[tuple[str, int, int]]) -> list[RecurringReason]:
     return [
         RecurringReason(reason=value, count=now, previous=before, flagged=flag, p_value=p)
         for value, now, before, flag, p in rises(counted)
     ]
 
 
-async def recurring_groups(
-    session: AsyncSession, period: Period
+def recurring_groups(
+    tags: Iterable[tuple[str, str, int, int]], reasons: Sequence[tuple[str, int, int]]
 ) -> dict[str, list[RecurringGroup]]:
-    both = Period(label=period.label, start=period.previous.start, end=period.end)
-    totals = (
-        await session.execute(
-            select(*_now_and_before(DisputeRow.created_at, period)).where(
-                within(DisputeRow.created_at, both)
-            )
-        )
-    ).one()
-    t = DisputeTagRow
-    current, previous = _now_and_before(t.opened_at, period)
-    rows = (
-        await session.execute(
-            select(t.dimension, t.value, current, previous)
-            .where(within(t.opened_at, both))
-            .group_by(t.dimension, t.value)
-        )
-    ).all()
+    """Each dimension's groups, against all disputes now and before (every dispute has one
+    reason, so the reasons' counts sum up to them)."""
     by_dimension: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
-    for dimension, value, now, before in rows:
-        by_dimension[dimension].append((value, int(now or 0), int(before or 0)))
-    total = (int(totals[0] or 0), int(totals[1] or 0))
+    for dimension, value, now, before in tags:
+        by_dimension[dimension].append((value, now, before))
+    total = (sum(now for _, now, _ in reasons), sum(before for _, _, before in reasons))
     return {
         dimension.value: [
             RecurringGroup(value=value, count=now, previous=before, flagged=flag, p_value=p)

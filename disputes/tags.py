@@ -4,15 +4,18 @@ SKUs and categories returned, the carriers that shipped them, and the rules a de
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.orders import Order
-from storage.tables import DisputeRow, DisputeTagRow, core
+from storage.db import on_postgresql
+from storage.tables import DisputeRow, DisputeTagDayRow, DisputeTagRow, core
 
 MAX_VALUE = 200
 
@@ -48,6 +51,7 @@ _HAVE = select(DisputeTagRow.dimension, DisputeTagRow.value).where(
     DisputeTagRow.dispute_id == bindparam("dispute_id")
 )
 _INSERT = insert(core(DisputeTagRow))
+TAG_DAYS = core(DisputeTagDayRow)
 
 
 async def add_tags(
@@ -77,3 +81,19 @@ async def add_tags(
         have |= tags
     if values:
         await session.execute(_INSERT, values)
+        await session.execute(_count_days(on_postgresql(session), row.created_at, values))
+
+
+def _count_days(postgresql: bool, opened_at: datetime, values: list[dict[str, Any]]) -> Any:
+    """Add the new tags to their opening day's counts (`dispute_tag_days`): one statement, its
+    rows in key order, so two writers lock the rows they share in the same order."""
+    day = opened_at.astimezone(UTC).date()
+    insert_new = pg_insert if postgresql else sqlite_insert
+    keys = sorted({(v["dimension"], v["value"]) for v in values})
+    upsert = insert_new(TAG_DAYS).values(
+        [{"day": day, "dimension": d, "value": v, "disputes": 1} for d, v in keys]
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=["day", "dimension", "value"],
+        set_={"disputes": TAG_DAYS.c.disputes + upsert.excluded.disputes},
+    )

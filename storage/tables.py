@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -531,6 +532,19 @@ class DisputeTagRow(Base):
         Index("ix_dispute_tags_dimension_opened", "dimension", "opened_at"),
         Index("ix_dispute_tags_opened", "opened_at", postgresql_include=["dimension", "value"]),
     )
+
+
+class DisputeTagDayRow(Base):
+    """How many disputes opened on each UTC day carry each tag: what recurring groups count over
+    the whole days of a period (the partial days at its ends are read from `dispute_tags`).
+    Kept by `disputes.insight_facts` in the transaction that writes the tags."""
+
+    __tablename__ = "dispute_tag_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    disputes: Mapped[int] = mapped_column(Integer)
 
 
 class SlaStageRunRow(Base):

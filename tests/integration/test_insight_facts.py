@@ -1,9 +1,10 @@
-"""The facts insights read, kept by the app's write hook as each row is written, on SQLite and
+"""The facts insights read, kept by the app's writes as each row is written, on SQLite and
 PostgreSQL: after every step they are what a full recomputation from the source rows gives, and
 what is worked out by hand."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,10 +12,14 @@ from sqlalchemy import select
 
 from disputes import insight_facts
 from disputes.insight_facts import Basis
+from disputes.insight_groups import raw_tag_counts, tag_counts
+from disputes.insight_report import Period
+from disputes.tags import Dimension, add_tags
 from storage.db import Database
 from storage.tables import (
     CustomerOfferRow,
     DisputeRow,
+    DisputeTagDayRow,
     DisputeTagRow,
     EvidenceRow,
     ProposalRow,
@@ -160,3 +165,57 @@ async def test_the_hook_keeps_each_fact_as_rows_are_written(db: Database) -> Non
     disputes, _ = await _kept_as_recomputed(db)
     assert disputes[1] == (2, 1, T0 + timedelta(days=3), "full_refund")
     assert disputes[2][2] is None and disputes[3] == (0, 0, None, None)
+
+
+async def _tag_days(db: Database) -> list[tuple[Any, ...]]:
+    async with db.reading() as session:
+        rows = await session.execute(
+            select(
+                DisputeTagDayRow.day,
+                DisputeTagDayRow.dimension,
+                DisputeTagDayRow.value,
+                DisputeTagDayRow.disputes,
+            ).order_by(DisputeTagDayRow.day, DisputeTagDayRow.dimension, DisputeTagDayRow.value)
+        )
+        return [tuple(row) for row in rows]
+
+
+async def test_tag_days_sum_up_to_the_tags_at_any_period(db: Database) -> None:
+    """Tags written by the app at intake and cited rules added days later: the day counts are
+    what a recount from the tags gives, and whole days from them plus partial days from the tags
+    count what the tags alone count, for periods that start and end mid-day or at midnight."""
+    rng = random.Random(3)
+    rows = []
+    async with db.transaction() as session:
+        for number in range(1, 121):
+            created = T0 + timedelta(minutes=rng.randrange(0, 60 * 24 * 40))
+            row = _dispute(number, f"O{number}", created)
+            session.add(row)
+            await session.flush()
+            rows.append(row)
+            intake = {
+                (Dimension.SKU, rng.choice(["LAMP", "CHAIR", "DESK"])),
+                (Dimension.CARRIER, "UPS"),
+            }
+            await add_tags(session, row, (intake, created), new_dispute=True)
+    for row in rng.sample(rows, 60):  # a decision cites rules later, in its own transaction
+        async with db.transaction() as session:
+            cited = {(Dimension.RULE, rng.choice(["R1", "R2"])), (Dimension.CARRIER, "UPS")}
+            await add_tags(session, row, (cited, row.created_at + timedelta(days=3)))
+    kept = await _tag_days(db)
+    async with db.transaction() as session:
+        await session.run_sync(lambda s: insight_facts.recount_tag_days(s.connection()))
+    assert await _tag_days(db) == kept and sum(n for *_, n in kept) == 120 * 2 + 60
+
+    end = T0 + timedelta(days=41)
+    periods = [
+        Period.parse(label, end - timedelta(minutes=minutes))
+        for label in ("7d", "30d")
+        for minutes in (0, 1, 61, 60 * 13 + 7)
+    ] + [Period.parse("2026-11-10..2026-11-20"), Period.parse("2026-11-15..2026-11-15")]
+    for period in periods:
+        async with db.reading() as session:
+            summed = sorted(await tag_counts(session, period))
+            counted = sorted(await raw_tag_counts(session, period))
+        assert summed == counted, period
+        assert sum(now for *_, now, _ in counted) > 0
