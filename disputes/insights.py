@@ -53,7 +53,11 @@ RECURRING_SHOWN = 10  # groups listed per dimension (every flagged one besides)
 PEOPLE_SHOWN = 20
 # Compiling these one-off reads costs PostgreSQL's JIT seconds it never wins back, and the
 # percentiles' sorts of a period's disputes fit in memory (the default work_mem is 4 MB).
-POSTGRES_SETTINGS = ("SET LOCAL jit = off", "SET LOCAL work_mem = '32MB'")
+POSTGRES_SETTINGS = (
+    "SET LOCAL jit = off",
+    "SET LOCAL work_mem = '32MB'",
+    "SET LOCAL max_parallel_workers_per_gather = 0",
+)
 
 
 class InsightsService:
