@@ -86,7 +86,8 @@ async def add_tags(
 
 def _count_days(postgresql: bool, opened_at: datetime, values: list[dict[str, Any]]) -> Any:
     """Add the new tags to their opening day's counts (`dispute_tag_days`): one statement, its
-    rows in key order, so two writers lock the rows they share in the same order."""
+    rows in key order, so two writers lock the rows they share in the same order. An intake
+    already holds the dispute counter until it commits, so the day's rows make none wait."""
     day = opened_at.astimezone(UTC).date()
     insert_new = pg_insert if postgresql else sqlite_insert
     keys = sorted({(v["dimension"], v["value"]) for v in values})
