@@ -10,7 +10,7 @@ Fills a database with `bench.dataset` (or, with `--skip-fill`, reads one filled 
 moment is its latest write), then times, at the dataset's moment, for 7d, 30d and 90d: the
 whole `report` (its sections run concurrently, each on its own session, as the command and the
 weekly report call it), and each section alone, as the service runs it (`count_opened`,
-`resolved_summary`, `csat_in`, `stage_breaches`, `refunds_paid`, `reason_counts`,
+`resolved_summary`, `stage_breaches`, `refunds_paid`, `reason_counts`,
 `tag_counts`, `offers_decided`, `workload_of`), and the weekly report's 8-week `trend`.
 Each time is the best of `--repeat` runs, and is printed with its ratio to the baseline
 measured in the same run before them: `SELECT count(*) FROM disputes` (on PostgreSQL a scan of
@@ -58,7 +58,6 @@ Section = Callable[[AsyncSession, Period, SlaPolicy], Awaitable[Any]]
 SECTIONS: tuple[tuple[str, Section], ...] = (
     ("count_opened", lambda s, p, _: insights.count_opened(s, p)),
     ("resolved_summary", insight_resolved.resolved_summary),
-    ("csat_in", lambda s, p, _: insight_resolved.csat_in(s, p)),
     ("stage_breaches", lambda s, p, _: insights.stage_breaches(s, p)),
     ("refunds_paid", lambda s, p, _: insights.refunds_paid(s, p)),
     ("reason_counts", lambda s, p, _: insights.reason_counts(s, p)),

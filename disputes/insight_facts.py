@@ -2,8 +2,8 @@
 a million disputes reads one index range instead of joining four tables for each dispute:
 
 - on each dispute: how many offers it made and how many the customer declined, the first
-  dispute opened on the same order after its first resolution (`followed_at`), and the kind of
-  its last approved proposal (`resolution`);
+  dispute opened on the same order after its first resolution (`followed_at`), the kind of
+  its last approved proposal (`resolution`), and whether it was sent a survey and its rating;
 - on each offer: its `basis`, the evidence kinds on file and the rules cited when it was made;
 - per UTC day, tag and value: how many disputes opened that day carry it (`dispute_tag_days`,
   counted by `disputes.tags.add_tags` with the tags it writes; recounted here).
@@ -29,9 +29,11 @@ from sqlalchemy import (
     Update,
     bindparam,
     delete,
+    exists,
     func,
     inspect,
     select,
+    union,
     update,
 )
 from sqlalchemy import cast as cast_
@@ -41,6 +43,7 @@ from sqlalchemy.orm import Session
 from disputes.tags import Dimension
 from storage.db import Database
 from storage.tables import (
+    CsatRow,
     CustomerOfferRow,
     DisputeRow,
     DisputeTagDayRow,
@@ -77,7 +80,7 @@ class Basis:
 class Written:
     """What a flush wrote that the facts depend on."""
 
-    disputes: set[int] = field(default_factory=set)  # offers or proposals changed
+    disputes: set[int] = field(default_factory=set)  # offers, proposals or surveys changed
     orders: set[str] = field(default_factory=set)  # a dispute opened, or first resolved
     offers: set[int] = field(default_factory=set)  # offers made
 
@@ -97,12 +100,14 @@ def written(session: Session) -> Written:
         if isinstance(row, CustomerOfferRow):
             found.disputes.add(row.dispute_id)
             found.offers.add(row.id)
-        elif isinstance(row, ProposalRow):
+        elif isinstance(row, ProposalRow | CsatRow):
             found.disputes.add(row.dispute_id)
         elif isinstance(row, DisputeRow):
             found.orders.add(row.order_id)
     for row in session.dirty:
-        if isinstance(row, CustomerOfferRow | ProposalRow) and _changed(row, "status"):
+        if isinstance(row, CustomerOfferRow | ProposalRow | CsatRow) and _changed(
+            row, "rating" if isinstance(row, CsatRow) else "status"
+        ):
             found.disputes.add(row.dispute_id)
         elif isinstance(row, DisputeRow) and _changed(row, "resolved_at"):
             found.orders.add(row.order_id)
@@ -117,7 +122,7 @@ def refresh(connection: Connection, touched: Written) -> None:
     if not touched:
         return
     if touched.disputes:
-        connection.execute(offer_counts().where(DISPUTES.c.id.in_(sorted(touched.disputes))))
+        connection.execute(dispute_facts().where(DISPUTES.c.id.in_(sorted(touched.disputes))))
     if touched.orders:
         connection.execute(
             followed().where(
@@ -151,19 +156,24 @@ def refresh_all(connection: Connection) -> None:
     """Every dispute's and offer's facts, and the tag days, recomputed from their source
     rows."""
     p = ProposalRow.__table__
-    concerned = select(OFFERS.c.dispute_id).union(
-        select(p.c.dispute_id).where(p.c.status == "approved")
+    concerned = union(
+        select(OFFERS.c.dispute_id),
+        select(p.c.dispute_id).where(p.c.status == "approved"),
+        select(CsatRow.dispute_id),
     )
-    connection.execute(offer_counts().where(DISPUTES.c.id.in_(concerned)))
+    connection.execute(dispute_facts().where(DISPUTES.c.id.in_(concerned)))
     connection.execute(followed().where(DISPUTES.c.resolved_at.is_not(None)))
     _write_bases(connection, bases_of(connection, None))
     recount_tag_days(connection)
 
 
-def offer_counts() -> Update:
-    c, p = OFFERS, ProposalRow.__table__
+def dispute_facts() -> Update:
+    c, p, survey = OFFERS, ProposalRow.__table__, cast(Table, CsatRow.__table__)
     mine = c.c.dispute_id == DISPUTES.c.id
+    surveyed = survey.c.dispute_id == DISPUTES.c.id
     return update(DISPUTES).values(
+        surveyed=exists().where(surveyed),
+        csat_rating=select(survey.c.rating).where(surveyed).scalar_subquery(),
         offers_made=select(func.count()).where(mine).scalar_subquery(),
         offers_declined=select(func.count())
         .where(mine, c.c.status == "declined")

@@ -1,5 +1,5 @@
 """The disputes first resolved in a period: time to resolve (overall, by reason, by owner),
-first-contact resolution, the resolutions, and CSAT.
+first-contact resolution, the resolutions, and CSAT (the surveys of these disputes).
 
 On PostgreSQL the sums, counts and percentiles are computed by the database in one statement
 over the covering index `ix_disputes_resolved_at` (`percentile_cont` is this module's
@@ -23,7 +23,7 @@ from disputes.insight_stats import mean, percentile, share
 from disputes.milestones import business_seconds
 from policies.sla import SlaPolicy
 from storage.db import on_postgresql
-from storage.tables import CsatRow, DisputeRow
+from storage.tables import DisputeRow
 
 HOUR = 3600.0
 UNASSIGNED = "unassigned"
@@ -39,6 +39,8 @@ class Resolved:
     business_hours: float
     first_contact: bool
     resolution: str | None
+    surveyed: bool = False
+    rating: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class ResolvedSummary:
     by_owner: list[GroupSpread]
     first_contact: int
     resolutions: dict[str, int]
+    csat: Csat
 
     @property
     def resolved(self) -> int:
@@ -88,6 +91,8 @@ def resolved_query(period: Period) -> Select[*tuple[Any, ...]]:
         d.offers_declined,
         d.followed_at,
         d.resolution,
+        d.surveyed,
+        d.csat_rating,
     ).where(within(d.resolved_at, period))
 
 
@@ -105,6 +110,8 @@ def _resolved(row: Any, sla: SlaPolicy) -> Resolved:
             resolved_at, row.offers_made, row.offers_declined, row.reopened_at, row.followed_at
         ),
         resolution=row.resolution,
+        surveyed=bool(row.surveyed),
+        rating=row.csat_rating,
     )
 
 
@@ -127,6 +134,7 @@ def first_contact(
 
 def summarize(resolved: Sequence[Resolved]) -> ResolvedSummary:
     resolutions = Counter(d.resolution for d in resolved if d.resolution)
+    ratings = Counter(d.rating for d in resolved if d.surveyed)
     return ResolvedSummary(
         hours=spread(d.hours for d in resolved),
         business_hours=spread(d.business_hours for d in resolved),
@@ -134,6 +142,7 @@ def summarize(resolved: Sequence[Resolved]) -> ResolvedSummary:
         by_owner=by_group(resolved, lambda d: d.owner),
         first_contact=sum(d.first_contact for d in resolved),
         resolutions=dict(sorted(resolutions.items())),
+        csat=csat_of(ratings),
     )
 
 
@@ -173,6 +182,8 @@ _FIRST_CONTACT = """
     AND (reopened_at IS NULL OR reopened_at > resolved_at + make_interval(days => :days))
     AND (followed_at IS NULL OR followed_at > resolved_at + make_interval(days => :days))
 """
+RATINGS = range(1, 6)
+RATED = ", ".join(f"count(*) FILTER (WHERE csat_rating = {n}) AS rated_{n}" for n in RATINGS)
 _AGGREGATE = text(
     f"""
     SELECT grouping(reason) AS no_reason, grouping(owner) AS no_owner, reason, owner,
@@ -183,9 +194,12 @@ _AGGREGATE = text(
         percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY resolve_business_seconds)
             AS business_seconds_at,
         count(*) FILTER (WHERE first_contact) AS first_contact,
-        count(*) FILTER (WHERE resolve_business_seconds IS NULL) AS unmeasured
+        count(*) FILTER (WHERE resolve_business_seconds IS NULL) AS unmeasured,
+        count(*) FILTER (WHERE surveyed) AS surveys,
+        {RATED}
     FROM (
         SELECT reason, coalesce(owner_id, '{UNASSIGNED}') AS owner, resolve_business_seconds,
+            surveyed, csat_rating,
             extract(epoch FROM resolved_at - created_at)::float8 AS seconds,
             ({_FIRST_CONTACT}) AS first_contact
         FROM disputes WHERE resolved_at >= :start AND resolved_at < :end
@@ -217,7 +231,14 @@ async def summary_in_postgresql(session: AsyncSession, period: Period) -> Resolv
         by_owner=_ordered(_group(row, row.owner) for row in rows if not row.no_owner),
         first_contact=int(total.first_contact),
         resolutions={str(kind): int(n) for kind, n in resolutions},
+        csat=_csat(total),
     )
+
+
+def _csat(total: Any) -> Csat:
+    ratings: dict[int | None, int] = {n: int(getattr(total, f"rated_{n}")) for n in RATINGS}
+    ratings[None] = int(total.surveys) - sum(ratings.values())
+    return csat_of(ratings)
 
 
 def _group(row: Any, key: str) -> GroupSpread:
@@ -244,17 +265,6 @@ def _from_seconds(count: int, mean_hours: Any, at: Sequence[float] | None) -> Sp
 
 
 # -- CSAT -------------------------------------------------------------------------------------
-
-
-async def csat_in(session: AsyncSession, period: Period) -> Csat:
-    """The surveys of the disputes first resolved in the period, by rating (None: unanswered)."""
-    rows = await session.execute(
-        select(CsatRow.rating, func.count())
-        .join(DisputeRow, DisputeRow.id == CsatRow.dispute_id)
-        .where(within(DisputeRow.resolved_at, period))
-        .group_by(CsatRow.rating)
-    )
-    return csat_of({rating: int(n) for rating, n in rows})
 
 
 def csat_of(ratings: Mapping[int | None, int]) -> Csat:

@@ -33,7 +33,7 @@ from disputes.insight_report import (
     TrendPoint,
     Workload,
 )
-from disputes.insight_resolved import UNASSIGNED, csat_in, resolved_summary, within
+from disputes.insight_resolved import UNASSIGNED, resolved_summary, within
 from disputes.insight_stats import rise_p_value, share
 from disputes.tags import Dimension
 from domain.resolutions import Resolution
@@ -71,7 +71,6 @@ class InsightsService:
             resolved_task = reads.create_task(
                 self._read(lambda s: resolved_summary(s, period, self.sla))
             )
-            csat = reads.create_task(self._read(lambda s: csat_in(s, period)))
             breaches = reads.create_task(self._read(lambda s: stage_breaches(s, period)))
             refunds = reads.create_task(self._read(lambda s: refunds_paid(s, period)))
             reasons = reads.create_task(self._read(lambda s: reason_counts(s, period)))
@@ -91,7 +90,7 @@ class InsightsService:
             first_contact=FirstContact(
                 resolved=resolved.resolved, first_contact=resolved.first_contact
             ),
-            csat=csat.result(),
+            csat=resolved.csat,
             sla_breach_rate=breaches.result(),
             refunds_paid=refunds.result(),
             resolutions=resolved.resolutions,
@@ -120,10 +119,9 @@ class InsightsService:
         return list(points)
 
     async def _week(self, span: Period) -> TrendPoint:
-        opened, resolved, csat = await asyncio.gather(
+        opened, resolved = await asyncio.gather(
             self._read(lambda s: count_opened(s, span)),
             self._read(lambda s: resolved_summary(s, span, self.sla)),
-            self._read(lambda s: csat_in(s, span)),
         )
         return TrendPoint(
             start=span.start,
@@ -131,7 +129,7 @@ class InsightsService:
             opened=opened,
             resolved=resolved.resolved,
             median_hours=resolved.hours.median,
-            csat_score=csat.score,
+            csat_score=resolved.csat.score,
         )
 
     async def _read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:

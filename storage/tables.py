@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -51,6 +52,8 @@ RESOLVED_FACTS = [
     "offers_declined",
     "followed_at",
     "resolution",
+    "surveyed",
+    "csat_rating",
 ]
 OFFER_FACTS = ["status", "created_at", "answered_at", "basis"]
 
@@ -105,13 +108,17 @@ class DisputeRow(Base):
     resolve_business_seconds: Mapped[int | None] = mapped_column(BigInteger)
     reopened_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
-    # What first-contact resolution and the resolutions count, kept by `disputes.insight_facts`
-    # after each write: offers made and declined, the first dispute opened on the same order
-    # after the first resolution, and the kind of the last approved proposal.
+    # What first-contact resolution, the resolutions and CSAT count, kept by
+    # `disputes.insight_facts` after each write: offers made and declined, the first dispute
+    # opened on the same order after the first resolution, the kind of the last approved
+    # proposal.
     offers_made: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     offers_declined: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     followed_at: Mapped[datetime | None]
     resolution: Mapped[str | None] = mapped_column(String(30))
+    # And CSAT: whether a survey was sent, and its rating once answered.
+    surveyed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    csat_rating: Mapped[int | None] = mapped_column(Integer)
     # The thread outbox (`disputes.thread_outbox`): while the parent message or a card is not in
     # Slack yet, when to try next (NULL: nothing due); the claim of whoever posts it now (until
     # when, and its fence); how many tries it took and the last error.

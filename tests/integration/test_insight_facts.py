@@ -17,6 +17,7 @@ from disputes.insight_report import Period
 from disputes.tags import Dimension, add_tags
 from storage.db import Database
 from storage.tables import (
+    CsatRow,
     CustomerOfferRow,
     DisputeRow,
     DisputeTagDayRow,
@@ -86,7 +87,14 @@ def _offer(dispute: int, proposal: int, at: datetime) -> CustomerOfferRow:
 async def _facts(db: Database) -> tuple[dict[int, tuple[Any, ...]], dict[int, Basis]]:
     async with db.reading() as session:
         disputes = {
-            row.number: (row.offers_made, row.offers_declined, row.followed_at, row.resolution)
+            row.number: (
+                row.offers_made,
+                row.offers_declined,
+                row.followed_at,
+                row.resolution,
+                row.surveyed,
+                row.csat_rating,
+            )
             for row in (await session.execute(select(DisputeRow))).scalars()
         }
         bases = {
@@ -130,7 +138,7 @@ async def test_the_hook_keeps_each_fact_as_rows_are_written(db: Database) -> Non
         offer = _offer(first.id, declined.id, T0 + timedelta(hours=3))
         session.add(offer)
     disputes, bases = await _kept_as_recomputed(db)
-    assert disputes[1] == (1, 0, None, "partial_refund")
+    assert disputes[1] == (1, 0, None, "partial_refund", False, None)
     assert bases[offer.id] == Basis(frozenset({"photos", "tracking"}), frozenset({"R-DAMAGE"}))
 
     # Evidence after the offer is not in its basis; the customer declines, a second proposal
@@ -151,9 +159,25 @@ async def test_the_hook_keeps_each_fact_as_rows_are_written(db: Database) -> Non
         assert row is not None
         row.status, row.resolved_at = "resolved", T0 + timedelta(days=1)
     disputes, bases = await _kept_as_recomputed(db)
-    assert disputes[1] == (2, 1, None, "full_refund")
+    assert disputes[1] == (2, 1, None, "full_refund", False, None)
     assert bases[offer.id].kinds == {"photos", "tracking"}
     assert bases[second.id].kinds == {"photos", "tracking", "condition_report"}
+
+    # A survey is sent, then answered.
+    async with db.transaction() as session:
+        survey = CsatRow(
+            dispute_id=first.id,
+            nonce="s",
+            created_at=T0 + timedelta(days=1),
+            expires_at=T0 + timedelta(days=8),
+        )
+        session.add(survey)
+    assert (await _kept_as_recomputed(db))[0][1][4:] == (True, None)
+    async with db.transaction() as session:
+        stored_survey = await session.get(CsatRow, survey.id)
+        assert stored_survey is not None
+        stored_survey.rating = 4
+    assert (await _kept_as_recomputed(db))[0][1][4:] == (True, 4)
 
     # A new dispute on the same order after the resolution is its follow-up; one on another
     # order is not.
@@ -163,8 +187,8 @@ async def test_the_hook_keeps_each_fact_as_rows_are_written(db: Database) -> Non
     async with db.transaction() as session:
         session.add(_dispute(4, "O1", T0 + timedelta(days=9)))
     disputes, _ = await _kept_as_recomputed(db)
-    assert disputes[1] == (2, 1, T0 + timedelta(days=3), "full_refund")
-    assert disputes[2][2] is None and disputes[3] == (0, 0, None, None)
+    assert disputes[1] == (2, 1, T0 + timedelta(days=3), "full_refund", True, 4)
+    assert disputes[2][2] is None and disputes[3] == (0, 0, None, None, False, None)
 
 
 async def _tag_days(db: Database) -> list[tuple[Any, ...]]:
