@@ -179,8 +179,8 @@ def _ordered(groups: Iterable[GroupSpread]) -> list[GroupSpread]:
 
 _FIRST_CONTACT = """
     offers_made <= 1 AND offers_declined = 0
-    AND (reopened_at IS NULL OR reopened_at > resolved_at + make_interval(days => :days))
-    AND (followed_at IS NULL OR followed_at > resolved_at + make_interval(days => :days))
+    AND (reopened_at IS NULL OR reopened_at > resolved_at + CAST(:window AS interval))
+    AND (followed_at IS NULL OR followed_at > resolved_at + CAST(:window AS interval))
 """
 RATINGS = range(1, 6)
 RATED = ", ".join(f"count(*) FILTER (WHERE csat_rating = {n}) AS rated_{n}" for n in RATINGS)
@@ -190,17 +190,17 @@ _AGGREGATE = text(
         count(*) AS resolved,
         avg(seconds) / 3600 AS mean_hours,
         percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY seconds) AS seconds_at,
-        avg(resolve_business_seconds) / 3600 AS mean_business_hours,
-        percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY resolve_business_seconds)
+        avg(business_seconds) / 3600 AS mean_business_hours,
+        percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY business_seconds)
             AS business_seconds_at,
         count(*) FILTER (WHERE first_contact) AS first_contact,
-        count(*) FILTER (WHERE resolve_business_seconds IS NULL) AS unmeasured,
+        count(*) FILTER (WHERE business_seconds IS NULL) AS unmeasured,
         count(*) FILTER (WHERE surveyed) AS surveys,
         {RATED}
     FROM (
-        SELECT reason, coalesce(owner_id, '{UNASSIGNED}') AS owner, resolve_business_seconds,
-            surveyed, csat_rating,
-            extract(epoch FROM resolved_at - created_at)::float8 AS seconds,
+        SELECT reason, coalesce(owner_id, '{UNASSIGNED}') AS owner, surveyed, csat_rating,
+            resolve_business_seconds::float8 AS business_seconds,
+            date_part('epoch', resolved_at - created_at) AS seconds,
             ({_FIRST_CONTACT}) AS first_contact
         FROM disputes WHERE resolved_at >= :start AND resolved_at < :end
     ) AS resolved
@@ -212,7 +212,7 @@ _AGGREGATE = text(
 async def summary_in_postgresql(session: AsyncSession, period: Period) -> ResolvedSummary | None:
     """None when a dispute in the period lacks its business seconds (resolved before they were
     kept): those are measured on today's calendar, row by row."""
-    params = {"start": period.start, "end": period.end, "days": FCR_DAYS}
+    params = {"start": period.start, "end": period.end, "window": timedelta(days=FCR_DAYS)}
     rows = (await session.execute(_AGGREGATE, params)).all()
     total = next(row for row in rows if row.no_reason and row.no_owner)
     if total.unmeasured:
