@@ -60,7 +60,9 @@ def median_interval(ordered: Sequence[float], z: float = Z95) -> tuple[float, fl
 
 
 def binomial_tail(k: int, n: int, p: float) -> float:
-    """P(X ≥ k) for X ~ Binomial(n, p), summed exactly in log space."""
+    """P(X ≥ k) for X ~ Binomial(n, p): the probabilities summed outward from k, each from the
+    one before it, until they no longer count (the upper tail above the mean; below it, one minus
+    the lower tail, P(X ≤ k − 1))."""
     if k <= 0:
         return 1.0
     if k > n:
@@ -69,17 +71,27 @@ def binomial_tail(k: int, n: int, p: float) -> float:
         return 0.0
     if p >= 1.0:
         return 1.0
-    log_p, log_q = math.log(p), math.log1p(-p)
-    log_n = math.lgamma(n + 1)
-    total = 0.0
-    for i in range(k, n + 1):
-        term = math.exp(
-            log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
-        )
-        total += term
-        if i > n * p and term < total * 1e-15:
-            break
-    return min(total, 1.0)
+    odds = p / (1.0 - p)
+    if k > n * p:
+        term = _pmf(k, n, p)
+        total, i = term, k
+        while i < n and term > total * 1e-17:
+            term *= (n - i) / (i + 1) * odds
+            total += term
+            i += 1
+        return min(total, 1.0)
+    term = _pmf(k - 1, n, p)
+    lower, i = term, k - 1
+    while i > 0 and term > lower * 1e-17:
+        term *= i / (n - i + 1) / odds
+        lower += term
+        i -= 1
+    return min(max(1.0 - lower, 0.0), 1.0)
+
+
+def _pmf(i: int, n: int, p: float) -> float:
+    log_choose = math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+    return math.exp(log_choose + i * math.log(p) + (n - i) * math.log1p(-p))
 
 
 def rise_p_value(current: int, previous: int, current_share: float) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -187,3 +189,14 @@ def test_a_rise_p_value_is_a_probability_and_falls_as_the_count_grows(
     value = rise_p_value(now, before, p)
     assert 0.0 <= value <= 1.0
     assert rise_p_value(now + 1, before, p) <= value + 1e-12
+
+
+def test_binomial_tail_is_the_exact_sum_on_both_sides_of_the_mean() -> None:
+    """Summed outward from k until the terms stop counting: the same as every term summed."""
+    rng = random.Random(11)
+    for _ in range(400):
+        n = rng.randrange(0, 400)
+        k = rng.randrange(-1, n + 2)
+        p = rng.choice([0.02, 0.3, 0.5, 0.8, rng.random()])
+        exact = sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(max(k, 0), n + 1))
+        assert binomial_tail(k, n, p) == pytest.approx(min(exact, 1.0), rel=1e-9, abs=1e-13)
