@@ -3,17 +3,19 @@ offers decided in a period, each with its basis (`disputes.insight_facts`), comp
 without each kind or rule.
 
 The offers are read once, from the covering indexes of when they were answered or expired, and
-grouped by basis: a comparison walks the distinct bases, and the acceptance times once, sorted.
+grouped by basis: a comparison walks the distinct bases, and selects from the acceptance times,
+sorted once.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import Float, and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,14 +48,22 @@ class Decided:
     bases: list[Basis] = field(default_factory=list)
     offers: list[int] = field(default_factory=list)  # per basis
     accepted: list[int] = field(default_factory=list)  # per basis
-    hours: list[float] = field(default_factory=list)  # each acceptance, sorted
-    basis_of: list[int] = field(default_factory=list)  # of each acceptance, by index
+    hours: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))  # sorted
+    basis_of: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))
+
+    def timed(self, hours: list[NDArray[np.float64]], bases: list[int]) -> None:
+        """The acceptance times, `hours[i]` those of basis `bases[i]`: kept sorted, each with
+        the index of its basis."""
+        every = np.concatenate(hours) if hours else np.zeros(0)
+        basis_of = np.repeat(np.asarray(bases, np.intp), [len(h) for h in hours])
+        order = np.argsort(every, kind="stable")
+        self.hours, self.basis_of = every[order], basis_of[order]
 
     @classmethod
     def of(cls, offers: Sequence[Offer]) -> Decided:
         decided = cls()
         index: dict[Basis, int] = {}
-        accepted: list[tuple[float, int]] = []
+        timed: dict[int, list[float]] = defaultdict(list)
         for offer in offers:
             basis = Basis(offer.kinds, offer.rules)
             if (at := index.get(basis)) is None:
@@ -65,10 +75,8 @@ class Decided:
             if offer.accepted:
                 decided.accepted[at] += 1
                 if offer.hours_to_accept is not None:
-                    accepted.append((offer.hours_to_accept, at))
-        accepted.sort()
-        decided.hours = [hours for hours, _ in accepted]
-        decided.basis_of = [at for _, at in accepted]
+                    timed[at].append(offer.hours_to_accept)
+        decided.timed([np.asarray(h, np.float64) for h in timed.values()], list(timed))
         return decided
 
     def kinds(self) -> list[str]:
@@ -139,16 +147,17 @@ async def grouped_in_postgresql(session: AsyncSession, period: Period) -> Decide
         .group_by(o.basis)
     )
     decided = Decided()
-    timed: list[tuple[float, int]] = []
+    hours: list[NDArray[np.float64]] = []
+    bases: list[int] = []
     for text, offers, won, times in rows:
         at = len(decided.bases)
         decided.bases.append(Basis.decode(text))
         decided.offers.append(int(offers))
         decided.accepted.append(int(won))
-        timed.extend((second / HOUR, at) for second in times or ())
-    timed.sort()
-    decided.hours = [hours for hours, _ in timed]
-    decided.basis_of = [at for _, at in timed]
+        if times:
+            hours.append(np.asarray(times, np.float64) / HOUR)
+            bases.append(at)
+    decided.timed(hours, bases)
     return decided
 
 
@@ -161,18 +170,16 @@ def effects(decided: Decided) -> tuple[list[Effect], list[Effect]]:
 
 
 def effect(decided: Decided, name: str, values: Callable[[Basis], frozenset[str]]) -> Effect:
-    having = [name in values(basis) for basis in decided.bases]
-    offers = sum(itertools.compress(decided.offers, having))
-    won = sum(itertools.compress(decided.accepted, having))
+    having = np.array([name in values(basis) for basis in decided.bases], dtype=bool)
+    offers = int(np.asarray(decided.offers, np.int64)[having].sum()) if decided.bases else 0
+    won = int(np.asarray(decided.accepted, np.int64)[having].sum()) if decided.bases else 0
     total, total_won = sum(decided.offers), sum(decided.accepted)
-    marks = [having[at] for at in decided.basis_of]
-    with_hours = list(itertools.compress(decided.hours, marks))
-    without_hours = list(itertools.compress(decided.hours, [not mark for mark in marks]))
+    marks = having[decided.basis_of] if decided.bases else np.zeros(0, dtype=bool)
     enough = min(offers, total - offers) >= MIN_SAMPLE
     return Effect(
         name=name,
-        with_=outcome(offers, won, with_hours, enough),
-        without=outcome(total - offers, total_won - won, without_hours, enough),
+        with_=outcome(offers, won, decided.hours[marks].tolist(), enough),
+        without=outcome(total - offers, total_won - won, decided.hours[~marks].tolist(), enough),
         note=None if enough else TOO_FEW,
     )
 

@@ -242,21 +242,26 @@ def rises(
         sum(now for _, now, _ in counted),
         sum(before for _, _, before in counted),
     )
-    if before_total == 0 or now_total == 0:
-        tested: list[tuple[str, int, int, bool, float | None]] = [
-            (value, now, before, False, None) for value, now, before in counted
-        ]
-    else:
-        current_share = now_total / (now_total + before_total)
-        threshold = FLAG_P / max(len(counted), 1)
-        tested = []
-        for value, now, before in counted:
-            p = rise_p_value(now, before, current_share)
-            tested.append((value, now, before, now >= FLAG_MIN and p < threshold, p))
+    comparable = before_total > 0 and now_total > 0
+    share_now = now_total / (now_total + before_total) if comparable else 0.0
+    threshold = FLAG_P / max(len(counted), 1)
+    tested: list[tuple[str, int, int, bool, float | None]] = []
+    for value, now, before in counted:
+        # At or below its expected count a group's p-value is at least about 1/2: only a
+        # group above it, with FLAG_MIN disputes, can be flagged (its p-value computed now).
+        candidate = comparable and now >= FLAG_MIN and now > share_now * (now + before)
+        p = rise_p_value(now, before, share_now) if candidate else None
+        tested.append((value, now, before, p is not None and p < threshold, p))
     tested.sort(key=lambda group: (not group[3], -group[1], group[0]))
     flagged = [group for group in tested if group[3]]
     rest = [group for group in tested if not group[3]]
-    return flagged + rest[: max(RECURRING_SHOWN - len(flagged), 0)]
+    shown = flagged + rest[: max(RECURRING_SHOWN - len(flagged), 0)]
+    if not comparable:
+        return shown
+    return [
+        (value, now, before, flag, rise_p_value(now, before, share_now) if p is None else p)
+        for value, now, before, flag, p in shown
+    ]
 
 
 async def workload_of(session: AsyncSession, period: Period, sla: SlaPolicy) -> Workload:
