@@ -212,6 +212,13 @@ class PolicyService:
     def search(self, words: str, reason: Reason | None) -> list[Rule]:
         return search_rules(self.current.refresh(), words, reason)
 
+    async def case_with_latest(self, number: int) -> tuple[CaseFile, Decision | None]:
+        """The case file and the decision last made for it, in one read (what a thread's
+        cards show)."""
+        async with self.db.reading() as session:
+            row = await load_row(session, number)
+            return await load_case(session, row), await latest_decision(session, row)
+
     async def latest(self, number: int) -> Decision | None:
         """The decision last shown for the dispute, exactly as it was made."""
         async with self.db.reading() as session:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, and_, case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes.background import WakeableLoop
 from disputes.payments import utcnow
@@ -123,6 +124,10 @@ class ThreadClaims:
         """The thread is all in Slack: nothing is due. False when the claim was lost."""
         return await self._release(number, fence, thread_due_at=None, thread_error=None)
 
+    async def posted_in(self, session: AsyncSession, number: int, fence: int) -> bool:
+        """`posted`, in the caller's transaction (with what the thread's last post wrote)."""
+        return await _released(session, number, fence, thread_due_at=None, thread_error=None)
+
     async def failed(self, number: int, fence: int, error: str) -> datetime | None:
         """Due again after a backoff; when, or None when the claim was lost."""
         async with self.db.reading() as session:
@@ -135,19 +140,7 @@ class ThreadClaims:
 
     async def _release(self, number: int, fence: int, **values: Any) -> bool:
         async with self.db.transaction() as session:
-            result = cast(
-                CursorResult[Any],
-                await session.execute(
-                    update(DisputeRow)
-                    .where(DisputeRow.number == number, DisputeRow.thread_fence == fence)
-                    .values(thread_lease_until=None, **values)
-                    .execution_options(synchronize_session=False)
-                ),
-            )
-        if result.rowcount != 1:
-            log.warning("D-%d: the claim on its thread was lost; outcome not recorded", number)
-            return False
-        return True
+            return await _released(session, number, fence, **values)
 
     async def next_due(self) -> datetime | None:
         """When the next thread falls due (for a claimed one: when its lease lapses)."""
@@ -167,6 +160,24 @@ class ThreadClaims:
                 select(func.count()).where(DisputeRow.thread_due_at.is_not(None))
             )
             return int(count or 0)
+
+
+async def _released(session: AsyncSession, number: int, fence: int, **values: Any) -> bool:
+    """End the claim `fence` on the dispute's thread, recording `values`; False (and nothing
+    recorded) when the claim was lost."""
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            update(DisputeRow)
+            .where(DisputeRow.number == number, DisputeRow.thread_fence == fence)
+            .values(thread_lease_until=None, **values)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    if result.rowcount != 1:
+        log.warning("D-%d: the claim on its thread was lost; outcome not recorded", number)
+        return False
+    return True
 
 
 Post = Callable[[int, int], Awaitable[object]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Protocol
 
 from slack_sdk.errors import SlackApiError
@@ -13,7 +14,7 @@ from blocks.disputes import customer_reply, evidence_card, parent_message
 from blocks.policy import policy_card
 from blocks.text import Message
 from disputes.case_files import DisputeService
-from disputes.models import CaseFile, Dispute
+from disputes.models import CaseFile, Dispute, PolicyDecision
 from disputes.policy_decisions import PolicyService
 from disputes.thread_locks import ThreadLocks
 from disputes.thread_outbox import ThreadClaims
@@ -84,14 +85,19 @@ class ThreadPublisher:
     async def post_claimed(self, number: int, fence: int) -> CaseFile:
         """Post the missing parts of a thread this process has claimed, and record the
         outcome under the claim: nothing due any more, or due again after a backoff."""
+        ended = False
         try:
             async with self.locks.hold(number):
-                case = await self._publish(await self.disputes.case(number))
+                case, decision = await self.policy.case_with_latest(number)
+                case, moved = await self._publish(case, decision, fence)
+                ended = True  # all of the thread is in Slack: nothing is due any more
+                if moved:
+                    await self._refresh_parent(case)
         except Exception as exc:
-            await self.claims.failed(number, fence, describe(exc))
-            self.on_late()
+            if not ended:
+                await self.claims.failed(number, fence, describe(exc))
+                self.on_late()
             raise
-        await self.claims.posted(number, fence)
         return case
 
     async def refresh(self, number: int) -> CaseFile:
@@ -171,23 +177,29 @@ class ThreadPublisher:
             channel=self.channel_id, user=user_id, text=text, thread_ts=thread_ts
         )
 
-    async def _publish(self, case: CaseFile) -> CaseFile:
+    async def _publish(
+        self, case: CaseFile, decision: PolicyDecision | None, fence: int
+    ) -> tuple[CaseFile, bool]:
+        """Post what the thread lacks, rendered from `case` and `decision` (read under the
+        thread's lock); the last card is recorded with the move to evidence-ready and the end
+        of the claim `fence`. The case then, and whether its status moved."""
         number = case.dispute.number
         if case.dispute.thread_ts is None:
             parent = parent_message(case.dispute)
             posted = await self.client.chat_postMessage(
                 channel=self.channel_id, text=parent.text, blocks=parent.blocks, unfurl_links=False
             )
-            case = await self.disputes.link_thread(number, posted["channel"], posted["ts"])
+            linked = await self.disputes.link_thread(number, posted["channel"], posted["ts"])
+            case = replace(case, dispute=linked)
+        cards: dict[str, str] = {}
         if case.dispute.evidence_card_ts is None:
-            ts = await self._reply(case, evidence_card(case))
-            await self.disputes.record_card(number, "evidence", ts)
-        decision = await self.policy.latest(number)
+            cards["evidence"] = await self._reply(case, evidence_card(case))
         if decision is not None and case.dispute.policy_card_ts is None:
-            ts = await self._reply(case, policy_card(case, decision, messaging=self.messaging))
-            await self.disputes.record_card(number, "policy", ts)
-        case, _ = await self._advance(case)
-        return case
+            if "evidence" in cards:  # recorded before the next post: never posted twice
+                await self.disputes.record_card(number, "evidence", cards.pop("evidence"))
+            card = policy_card(case, decision, messaging=self.messaging)
+            cards["policy"] = await self._reply(case, card)
+        return await self.disputes.cards_posted(case, cards, claim=(self.claims, fence))
 
     async def _advance(self, case: CaseFile) -> tuple[CaseFile, bool]:
         """Let a new dispute become evidence-ready; whether its status moved (and the parent
