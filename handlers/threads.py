@@ -265,6 +265,17 @@ class ThreadPublisher:
             return None
         return str(found["permalink"])
 
+    async def thread_link(self, case: CaseFile) -> str | None:
+        """A link to a thread just posted: asked of Slack the first time in this process, then
+        built as Slack wrote it (a thread older than that may be gone: `permalink` asks)."""
+        dispute = case.dispute
+        if self._archives is None:
+            found = await self.permalink(case)
+            if found is not None:
+                self._archives = _archives_of(found, dispute)
+            return found
+        return (await self.links([dispute])).get(dispute.number)
+
     async def links(self, disputes: Iterable[Threaded]) -> dict[int, str]:
         """Links to the threads of `disputes` (those that have one), built from each thread's
         channel and ts: the first permalink asked in this process shows how Slack writes them."""
@@ -288,12 +299,7 @@ class ThreadPublisher:
         """The part of a message link before the channel ("https://acme.slack.com/archives/"),
         from the permalink of `dispute`'s thread."""
         found = await self._permalink(str(dispute.channel_id), str(dispute.thread_ts))
-        tail = f"/archives/{dispute.channel_id}/p{str(dispute.thread_ts).replace('.', '')}"
-        if found is None or not found.split("?", 1)[0].endswith(tail):
-            if found is not None:
-                log.warning("a permalink not written as expected: thread links left out")
-            return None
-        return found.split("?", 1)[0].removesuffix(tail) + "/archives/"
+        return None if found is None else _archives_of(found, dispute)
 
 
 class Threaded(Protocol):
@@ -305,6 +311,16 @@ class Threaded(Protocol):
     def channel_id(self) -> str | None: ...
     @property
     def thread_ts(self) -> str | None: ...
+
+
+def _archives_of(permalink: str, dispute: Threaded) -> str | None:
+    """The part of `permalink` (of `dispute`'s thread) before the channel, or None when Slack
+    wrote it otherwise than expected."""
+    tail = f"/archives/{dispute.channel_id}/p{str(dispute.thread_ts).replace('.', '')}"
+    if not permalink.split("?", 1)[0].endswith(tail):
+        log.warning("a permalink not written as expected: thread links left out")
+        return None
+    return permalink.split("?", 1)[0].removesuffix(tail) + "/archives/"
 
 
 def channel_of(case: CaseFile) -> str:
