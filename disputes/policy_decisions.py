@@ -185,6 +185,17 @@ _LATEST_BY_NUMBER = select(
 ).where(DisputeRow.number == bindparam("number"))
 
 
+# The dispute's row and its last decision by its number, in one read.
+_ROW_AND_LATEST = select(
+    DisputeRow,
+    select(PolicyDecisionRow.decision)
+    .where(PolicyDecisionRow.dispute_id == DisputeRow.id)
+    .order_by(PolicyDecisionRow.id.desc())
+    .limit(1)
+    .scalar_subquery(),
+).where(DisputeRow.number == bindparam("number"))
+
+
 class PolicyService:
     def __init__(self, db: Database, current: CurrentPack) -> None:
         self.db = db
@@ -214,10 +225,14 @@ class PolicyService:
 
     async def case_with_latest(self, number: int) -> tuple[CaseFile, Decision | None]:
         """The case file and the decision last made for it, in one read (what a thread's
-        cards show)."""
+        cards show); the decision comes with the dispute's row."""
         async with self.db.reading() as session:
-            row = await load_row(session, number)
-            return await load_case(session, row), await latest_decision(session, row)
+            found = (await session.execute(_ROW_AND_LATEST, {"number": number})).first()
+            if found is None:
+                raise DisputeNotFound(dispute_ref(number))
+            row, stored = found
+            case = await load_case(session, row)
+        return case, None if stored is None else Decision.from_dict(stored)
 
     async def latest(self, number: int) -> Decision | None:
         """The decision last shown for the dispute, exactly as it was made."""
