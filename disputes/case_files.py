@@ -6,17 +6,18 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import CursorResult, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes import audit
 from disputes.audit import Actor
-from disputes.errors import DisputeClosed
+from disputes.errors import DisputeClosed, DisputeNotFound
 from disputes.evidence_gathering import checklist
 from disputes.evidence_store import file_evidence
 from disputes.lifecycle import Event, Status
-from disputes.models import CaseFile, Dispute
+from disputes.models import CaseFile, Dispute, dispute_ref
 from disputes.permissions import Gate
 from disputes.repository import load_case, load_row, to_dispute
 from disputes.thread_outbox import ThreadClaims
@@ -24,7 +25,7 @@ from disputes.transitions import transition
 from domain.evidence import EvidenceDraft, EvidenceKind
 from domain.roles import PEOPLE_KINDS, Action
 from storage.db import Database
-from storage.tables import DisputeRow, EvidenceRow
+from storage.tables import DisputeRow, EvidenceRow, core
 
 log = logging.getLogger(__name__)
 CARD_COLUMNS = {"evidence": "evidence_card_ts", "policy": "policy_card_ts"}
@@ -153,8 +154,9 @@ class DisputeService:
         """Remember where a card of the thread was posted (`evidence` or `policy`)."""
 
         async def work(session: AsyncSession) -> None:
-            row = await load_row(session, number)
-            setattr(row, CARD_COLUMNS[card], ts)
+            result = await session.execute(_RECORD_CARD[card], {"n": number, "ts": ts})
+            if cast(CursorResult[Any], result).rowcount != 1:
+                raise DisputeNotFound(dispute_ref(number))
 
         await self.db.run(work)
 
@@ -233,6 +235,15 @@ class DisputeService:
             return await audit.verify(session, number)
 
 
+# Where a card was posted, in one statement built once: nothing else of the dispute changes
+# (its version moves, as with every write of the row).
+_DISPUTES = core(DisputeRow)
+_RECORD_CARD = {
+    card: update(_DISPUTES)
+    .where(_DISPUTES.c.number == bindparam("n"))
+    .values({column: bindparam("ts"), "version": _DISPUTES.c.version + 1})
+    for card, column in CARD_COLUMNS.items()
+}
 # The kinds of a dispute's evidence, in the order it was filed.
 _KINDS = (
     select(EvidenceRow.kind)
