@@ -44,11 +44,13 @@ from disputes.policy_decisions import PolicyService
 from disputes.queues import QueueService
 from disputes.refund_worker import RefundWorker, Timings
 from disputes.resolution import ResolutionService
+from disputes.roles import CurrentRoles
 from disputes.sla_clock import watch
 from disputes.sla_scan import SlaScan
 from disputes.weekly_reports import WeeklyReports
 from handlers.deps import Deps, Job, RequestKey
 from handlers.digests import DigestPublisher
+from handlers.slack_client import LimitedWebClient
 from policies.current import CurrentPack
 from policies.loader import PackError
 from policies.sla import SlaPolicy
@@ -65,7 +67,7 @@ class Runtime:
     db: Database
     orders: OrderSource
     queue: WorkQueue
-    client: AsyncWebClient
+    client: LimitedWebClient
     app: AsyncApp
     deps: Deps
     worker: RefundWorker | None = None
@@ -95,6 +97,7 @@ class Runtime:
         if self.gateway is not None:
             await self.gateway.aclose()
         await self.orders.aclose()
+        await self.client.aclose()
         await self.db.dispose()
 
 
@@ -199,6 +202,24 @@ async def build_runtime(
     watch(db, sla)  # every dispute written keeps its service-level clock
     roles = load_roles(settings.roles_file)
     client = slack_client(settings)
+    try:
+        return await _wire(settings, db, orders, client, current_pack, sla, roles, evidence_sources)
+    except BaseException:
+        await client.aclose()  # a start-up refused after a Slack call leaves no session open
+        raise
+
+
+async def _wire(
+    settings: Settings,
+    db: Database,
+    orders: OrderSource,
+    client: LimitedWebClient,
+    current_pack: CurrentPack,
+    sla: SlaPolicy,
+    roles: CurrentRoles,
+    evidence_sources: list[EvidenceSource] | None,
+) -> Runtime:
+    """The services, workers and the Bolt app around the database and the Slack client."""
     assert settings.disputes_channel is not None
     channel_id = await resolve_channel(client, "DISPUTES_CHANNEL", settings.disputes_channel)
     gateway = load_gateway(settings)

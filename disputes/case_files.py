@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes import audit
 from disputes.audit import Actor
-from disputes.errors import DisputeClosed
+from disputes.errors import DisputeClosed, DisputeNotFound
+from disputes.evidence_gathering import checklist
 from disputes.evidence_store import file_evidence
 from disputes.lifecycle import Event, Status
-from disputes.models import CaseFile, Dispute
+from disputes.models import CaseFile, Dispute, dispute_ref
 from disputes.permissions import Gate
 from disputes.repository import load_case, load_row, to_dispute
+from disputes.thread_outbox import ThreadClaims
 from disputes.transitions import transition
 from domain.evidence import EvidenceDraft, EvidenceKind
 from domain.roles import PEOPLE_KINDS, Action
 from storage.db import Database
-from storage.tables import DisputeRow
+from storage.tables import DisputeRow, EvidenceRow, core
 
 log = logging.getLogger(__name__)
 CARD_COLUMNS = {"evidence": "evidence_card_ts", "policy": "policy_card_ts"}
@@ -120,11 +123,11 @@ class DisputeService:
                 )
             )
 
-    async def link_thread(self, number: int, channel_id: str, thread_ts: str) -> CaseFile:
+    async def link_thread(self, number: int, channel_id: str, thread_ts: str) -> Dispute:
         """Remember where the dispute's thread is, unless it already has one (the first
-        posted is its thread)."""
+        posted is its thread); the dispute as it is then (its evidence did not change)."""
 
-        async def work(session: AsyncSession) -> CaseFile:
+        async def work(session: AsyncSession) -> Dispute:
             row = await load_row(session, number)
             if row.thread_ts is not None:
                 if row.thread_ts != thread_ts:
@@ -134,7 +137,7 @@ class DisputeService:
                         row.thread_ts,
                         thread_ts,
                     )
-                return await load_case(session, row)
+                return to_dispute(row)
             row.channel_id, row.thread_ts = channel_id, thread_ts
             await audit.append(
                 session,
@@ -143,7 +146,7 @@ class DisputeService:
                 "thread.linked",
                 after={"channel": channel_id, "thread_ts": thread_ts},
             )
-            return await load_case(session, row)
+            return to_dispute(row)
 
         return await self.db.run(work)
 
@@ -151,10 +154,46 @@ class DisputeService:
         """Remember where a card of the thread was posted (`evidence` or `policy`)."""
 
         async def work(session: AsyncSession) -> None:
-            row = await load_row(session, number)
-            setattr(row, CARD_COLUMNS[card], ts)
+            result = await session.execute(_RECORD_CARD[card], {"n": number, "ts": ts})
+            if cast(CursorResult[Any], result).rowcount != 1:
+                raise DisputeNotFound(dispute_ref(number))
 
         await self.db.run(work)
+
+    async def cards_posted(
+        self,
+        case: CaseFile,
+        cards: Mapping[str, str],
+        *,
+        claim: tuple[ThreadClaims, int] | None = None,
+    ) -> tuple[CaseFile, bool]:
+        """In one transaction: remember where the thread's new cards were posted (`evidence`,
+        `policy`), let a new dispute become evidence-ready once nothing required is missing
+        (as `mark_evidence_ready`), and end the thread outbox's `claim` (its fence) on the
+        thread. `case` is the case file the cards were rendered from; returned as it is then,
+        with whether its status moved."""
+        number = case.dispute.number
+
+        async def work(session: AsyncSession) -> tuple[CaseFile, bool]:
+            row = await load_row(session, number)
+            kinds = [EvidenceKind(kind) for kind in await session.scalars(_KINDS, {"id": row.id})]
+            for card, ts in cards.items():  # set after the read: the row is written once
+                setattr(row, CARD_COLUMNS[card], ts)
+            required = {EvidenceKind(kind) for kind in row.required_evidence}
+            moved = row.status == Status.NEW and required <= set(kinds)
+            if moved:
+                await transition(session, row, Event.EVIDENCE_COMPLETED, Actor.system("evidence"))
+            await session.flush()
+            if claim is not None:
+                claims, fence = claim
+                await claims.posted_in(session, number, fence)
+            if kinds != [item.kind for item in case.evidence]:  # evidence came meanwhile
+                return await load_case(session, row), moved
+            dispute = to_dispute(row)
+            shown = checklist(kinds, set(dispute.required_evidence))
+            return replace(case, dispute=dispute, checklist=shown), moved
+
+        return await self.db.run(work)
 
     async def add_evidence(self, number: int, draft: EvidenceDraft, actor: Actor) -> bool:
         """File new evidence for an open dispute; False when it was already in the case file."""
@@ -194,6 +233,23 @@ class DisputeService:
             if number is not None:
                 await load_row(session, number)
             return await audit.verify(session, number)
+
+
+# Where a card was posted, in one statement built once: nothing else of the dispute changes
+# (its version moves, as with every write of the row).
+_DISPUTES = core(DisputeRow)
+_RECORD_CARD = {
+    card: update(_DISPUTES)
+    .where(_DISPUTES.c.number == bindparam("n"))
+    .values({column: bindparam("ts"), "version": _DISPUTES.c.version + 1})
+    for card, column in CARD_COLUMNS.items()
+}
+# The kinds of a dispute's evidence, in the order it was filed.
+_KINDS = (
+    select(EvidenceRow.kind)
+    .where(EvidenceRow.dispute_id == bindparam("id"))
+    .order_by(EvidenceRow.id)
+)
 
 
 def without_customer(case: CaseFile) -> CaseFile:

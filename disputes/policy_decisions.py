@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +26,7 @@ from policies.schema import Rule
 from policies.search import search_rules
 from storage.db import Database
 from storage.tables import AuditRow, DisputeRow, EvidenceRow, PolicyDecisionRow, core
+from storage.types import JSONText
 
 
 async def decide(session: AsyncSession, row: DisputeRow, current: CurrentPack) -> Decision | None:
@@ -41,14 +41,13 @@ async def decide(session: AsyncSession, row: DisputeRow, current: CurrentPack) -
     }
     order = Order.from_wire(row.order_snapshot)
     decision = _evaluate(row, current, order, kinds, await opened_reason(session, row))
-    stored = decision.to_dict()
-    digest = _digest(stored)
+    stored = canonical_json(decision.to_dict())
     last = await _latest_row(session, row.id)
-    if last is not None and last.decision_hash == digest:
+    if last is not None and last.decision_hash == _hashed(stored):
         return decision
     at = datetime.now(UTC)
     chain = audit.Chain(session, row)
-    await _record(session, row, order, decision, stored, digest, at, chain)
+    await _record(session, row, order, decision, stored, at, chain)
     await add_tags(session, row, (rule_tags(rule.id for rule in decision.matched), at))
     await chain.write()
     return decision
@@ -68,8 +67,7 @@ async def decide_new(
     audit entry goes to `chain`; the caller stores the returned decision's rule tags (at `at`,
     the decision's time)."""
     decision = _evaluate(row, current, order, evidence, Reason(row.reason))
-    stored = decision.to_dict()
-    await _record(session, row, order, decision, stored, _digest(stored), at, chain)
+    await _record(session, row, order, decision, canonical_json(decision.to_dict()), at, chain)
     return decision
 
 
@@ -92,11 +90,13 @@ def _evaluate(
     return evaluate(current.refresh(), facts, as_of=row.created_at)
 
 
-def _digest(stored: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(stored).encode()).hexdigest()
+def _hashed(stored: str) -> str:
+    """The decision's hash: of its canonical JSON, as stored."""
+    return hashlib.sha256(stored.encode()).hexdigest()
 
 
-_INSERT = insert(core(PolicyDecisionRow))
+# The decision goes in as the canonical JSON its hash is taken of: serialized once.
+_INSERT = insert(core(PolicyDecisionRow)).values(decision=bindparam("decision", type_=JSONText()))
 
 
 async def _record(
@@ -104,12 +104,12 @@ async def _record(
     row: DisputeRow,
     order: Order,
     decision: Decision,
-    stored: dict[str, Any],
-    digest: str,
+    stored: str,
     at: datetime,
     chain: audit.Chain,
 ) -> None:
-    """Store the decision and what it requires of the dispute; its audit entry to `chain`."""
+    """Store the decision (`stored`: its canonical JSON) and what it requires of the dispute;
+    its audit entry to `chain`."""
     await session.execute(
         _INSERT,
         {
@@ -118,7 +118,7 @@ async def _record(
             "pack_version": decision.pack_version,
             "pack_hash": decision.pack_hash,
             "decision": stored,
-            "decision_hash": digest,
+            "decision_hash": _hashed(stored),
             "decided_at": at,
         },
     )
@@ -185,6 +185,17 @@ _LATEST_BY_NUMBER = select(
 ).where(DisputeRow.number == bindparam("number"))
 
 
+# The dispute's row and its last decision by its number, in one read.
+_ROW_AND_LATEST = select(
+    DisputeRow,
+    select(PolicyDecisionRow.decision)
+    .where(PolicyDecisionRow.dispute_id == DisputeRow.id)
+    .order_by(PolicyDecisionRow.id.desc())
+    .limit(1)
+    .scalar_subquery(),
+).where(DisputeRow.number == bindparam("number"))
+
+
 class PolicyService:
     def __init__(self, db: Database, current: CurrentPack) -> None:
         self.db = db
@@ -211,6 +222,17 @@ class PolicyService:
 
     def search(self, words: str, reason: Reason | None) -> list[Rule]:
         return search_rules(self.current.refresh(), words, reason)
+
+    async def case_with_latest(self, number: int) -> tuple[CaseFile, Decision | None]:
+        """The case file and the decision last made for it, in one read (what a thread's
+        cards show); the decision comes with the dispute's row."""
+        async with self.db.reading() as session:
+            found = (await session.execute(_ROW_AND_LATEST, {"number": number})).first()
+            if found is None:
+                raise DisputeNotFound(dispute_ref(number))
+            row, stored = found
+            case = await load_case(session, row)
+        return case, None if stored is None else Decision.from_dict(stored)
 
     async def latest(self, number: int) -> Decision | None:
         """The decision last shown for the dispute, exactly as it was made."""

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, case, func, or_, select, update
+from sqlalchemy import CursorResult, and_, bindparam, case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes.background import WakeableLoop
 from disputes.payments import utcnow
 from storage.db import Database, on_postgresql
-from storage.tables import DisputeRow
+from storage.tables import DisputeRow, core
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +68,9 @@ class ThreadClaims:
         post (it is due, now or later, or it lacks its parent or evidence card) and nobody
         holds it; None otherwise (nothing to post, or someone posts it now)."""
         now = self.clock()
-        missing = or_(
-            DisputeRow.thread_due_at.is_not(None),
-            DisputeRow.thread_ts.is_(None),
-            DisputeRow.evidence_card_ts.is_(None),
-        )
+        until = now + self.timings.lease
         async with self.db.transaction() as session:
-            fence = await session.scalar(
-                self._claiming(now)
-                .where(DisputeRow.number == number, missing, self._free(now))
-                .returning(DisputeRow.thread_fence)
-            )
+            fence = await session.scalar(_CLAIM, {"n": number, "now": now, "until": until})
         return None if fence is None else int(fence)
 
     async def claim_due(self, limit: int) -> list[Claim]:
@@ -123,6 +116,10 @@ class ThreadClaims:
         """The thread is all in Slack: nothing is due. False when the claim was lost."""
         return await self._release(number, fence, thread_due_at=None, thread_error=None)
 
+    async def posted_in(self, session: AsyncSession, number: int, fence: int) -> bool:
+        """`posted`, in the caller's transaction (with what the thread's last post wrote)."""
+        return await _released(session, number, fence, thread_due_at=None, thread_error=None)
+
     async def failed(self, number: int, fence: int, error: str) -> datetime | None:
         """Due again after a backoff; when, or None when the claim was lost."""
         async with self.db.reading() as session:
@@ -135,19 +132,7 @@ class ThreadClaims:
 
     async def _release(self, number: int, fence: int, **values: Any) -> bool:
         async with self.db.transaction() as session:
-            result = cast(
-                CursorResult[Any],
-                await session.execute(
-                    update(DisputeRow)
-                    .where(DisputeRow.number == number, DisputeRow.thread_fence == fence)
-                    .values(thread_lease_until=None, **values)
-                    .execution_options(synchronize_session=False)
-                ),
-            )
-        if result.rowcount != 1:
-            log.warning("D-%d: the claim on its thread was lost; outcome not recorded", number)
-            return False
-        return True
+            return await _released(session, number, fence, **values)
 
     async def next_due(self) -> datetime | None:
         """When the next thread falls due (for a claimed one: when its lease lapses)."""
@@ -167,6 +152,55 @@ class ThreadClaims:
                 select(func.count()).where(DisputeRow.thread_due_at.is_not(None))
             )
             return int(count or 0)
+
+
+# The hot statements of a thread's claim, built once (building costs more CPU than running
+# them): claiming a thread that lacks something and nobody holds, and ending a claim.
+_T = core(DisputeRow)
+_CLAIM = (
+    update(_T)
+    .where(
+        _T.c.number == bindparam("n"),
+        or_(
+            _T.c.thread_due_at.is_not(None),
+            _T.c.thread_ts.is_(None),
+            _T.c.evidence_card_ts.is_(None),
+        ),
+        or_(_T.c.thread_lease_until.is_(None), _T.c.thread_lease_until <= bindparam("now")),
+    )
+    .values(
+        thread_fence=_T.c.thread_fence + 1,
+        thread_lease_until=bindparam("until"),
+        thread_attempts=_T.c.thread_attempts + 1,
+    )
+    .returning(_T.c.thread_fence)
+)
+_RELEASE = (
+    update(_T)
+    .where(_T.c.number == bindparam("n"), _T.c.thread_fence == bindparam("fence"))
+    .values(
+        thread_lease_until=None,
+        thread_due_at=bindparam("due"),
+        thread_error=bindparam("error"),
+    )
+)
+
+
+async def _released(
+    session: AsyncSession, number: int, fence: int, *, thread_due_at: Any, thread_error: Any
+) -> bool:
+    """End the claim `fence` on the dispute's thread, recording when it is due again and why
+    (None: nothing is due); False (and nothing recorded) when the claim was lost."""
+    result = cast(
+        CursorResult[Any],
+        await session.execute(
+            _RELEASE, {"n": number, "fence": fence, "due": thread_due_at, "error": thread_error}
+        ),
+    )
+    if result.rowcount != 1:
+        log.warning("D-%d: the claim on its thread was lost; outcome not recorded", number)
+        return False
+    return True
 
 
 Post = Callable[[int, int], Awaitable[object]]

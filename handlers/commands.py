@@ -147,7 +147,7 @@ async def open_dispute(
         if case.dispute.thread_ts is None:  # the thread outbox posts it
             message = thread_not_posted(case.dispute, error)
         else:
-            message = opened(case.dispute, await deps.threads.permalink(case), typed)
+            message = opened(case.dispute, await deps.threads.thread_link(case), typed)
             # Told of the owner intake gave it: one given since (a Take, an assignment while
             # the thread was posted) is told by whoever gave it.
             if (intake_owner := result.case.dispute.owner_id) is not None:

@@ -1,13 +1,14 @@
 """The app's Web API client: every call goes through a `RateGate`, one lane per method, and per
 method and channel for the posting methods; a call Slack's limit would keep waiting past its
-patience fails as Slack's own 429 would (`ratelimited`)."""
+patience fails as Slack's own 429 would (`ratelimited`). Its calls share one HTTP session (kept
+connections), opened at the first call and closed by `aclose`."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from aiohttp import FormData
+from aiohttp import ClientSession, ClientTimeout, FormData, TCPConnector
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
@@ -55,6 +56,33 @@ class LimitedWebClient(AsyncWebClient):
     def __init__(self, *, gate: RateGate, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.gate = gate
+        self._closed = False
+
+    def _share_session(self) -> None:
+        """One session for every call: slack_sdk otherwise opens a session, and a connection,
+        per call and closes it after. Opened in the event loop of the first call; none is
+        opened again after `aclose` (a late call then gets a session of its own, as before)."""
+        if self.session is None and not self._closed:
+            self.session = ClientSession(
+                # What slack_sdk gives each session it opens per call: the client's timeout.
+                timeout=ClientTimeout(total=self.timeout),
+                trust_env=self.trust_env_in_session,
+                # Sessions per call were never limited together: neither is the shared one.
+                connector=TCPConnector(limit=0),
+            )
+
+    async def aclose(self) -> None:
+        """Close the shared session (when the app stops)."""
+        self._closed = True
+        session, self.session = self.session, None
+        if session is not None and not session.closed:
+            await session.close()
+
+    async def __aenter__(self) -> LimitedWebClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
 
     @property
     def counters(self) -> LimitCounters:
@@ -72,6 +100,7 @@ class LimitedWebClient(AsyncWebClient):
         headers: dict | None = None,
         auth: dict | None = None,
     ) -> AsyncSlackResponse:
+        self._share_session()
         key = lane_of(api_method, json or data or params)
 
         async def send() -> AsyncSlackResponse:

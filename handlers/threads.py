@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Protocol
 
 from slack_sdk.errors import SlackApiError
@@ -13,7 +14,7 @@ from blocks.disputes import customer_reply, evidence_card, parent_message
 from blocks.policy import policy_card
 from blocks.text import Message
 from disputes.case_files import DisputeService
-from disputes.models import CaseFile, Dispute
+from disputes.models import CaseFile, Dispute, PolicyDecision
 from disputes.policy_decisions import PolicyService
 from disputes.thread_locks import ThreadLocks
 from disputes.thread_outbox import ThreadClaims
@@ -84,14 +85,19 @@ class ThreadPublisher:
     async def post_claimed(self, number: int, fence: int) -> CaseFile:
         """Post the missing parts of a thread this process has claimed, and record the
         outcome under the claim: nothing due any more, or due again after a backoff."""
+        ended = False
         try:
             async with self.locks.hold(number):
-                case = await self._publish(await self.disputes.case(number))
+                case, decision = await self.policy.case_with_latest(number)
+                case, moved = await self._publish(case, decision, fence)
+                ended = True  # all of the thread is in Slack: nothing is due any more
+                if moved:
+                    await self._refresh_parent(case)
         except Exception as exc:
-            await self.claims.failed(number, fence, describe(exc))
-            self.on_late()
+            if not ended:
+                await self.claims.failed(number, fence, describe(exc))
+                self.on_late()
             raise
-        await self.claims.posted(number, fence)
         return case
 
     async def refresh(self, number: int) -> CaseFile:
@@ -171,23 +177,29 @@ class ThreadPublisher:
             channel=self.channel_id, user=user_id, text=text, thread_ts=thread_ts
         )
 
-    async def _publish(self, case: CaseFile) -> CaseFile:
+    async def _publish(
+        self, case: CaseFile, decision: PolicyDecision | None, fence: int
+    ) -> tuple[CaseFile, bool]:
+        """Post what the thread lacks, rendered from `case` and `decision` (read under the
+        thread's lock); the last card is recorded with the move to evidence-ready and the end
+        of the claim `fence`. The case then, and whether its status moved."""
         number = case.dispute.number
         if case.dispute.thread_ts is None:
             parent = parent_message(case.dispute)
             posted = await self.client.chat_postMessage(
                 channel=self.channel_id, text=parent.text, blocks=parent.blocks, unfurl_links=False
             )
-            case = await self.disputes.link_thread(number, posted["channel"], posted["ts"])
+            linked = await self.disputes.link_thread(number, posted["channel"], posted["ts"])
+            case = replace(case, dispute=linked)
+        cards: dict[str, str] = {}
         if case.dispute.evidence_card_ts is None:
-            ts = await self._reply(case, evidence_card(case))
-            await self.disputes.record_card(number, "evidence", ts)
-        decision = await self.policy.latest(number)
+            cards["evidence"] = await self._reply(case, evidence_card(case))
         if decision is not None and case.dispute.policy_card_ts is None:
-            ts = await self._reply(case, policy_card(case, decision, messaging=self.messaging))
-            await self.disputes.record_card(number, "policy", ts)
-        case, _ = await self._advance(case)
-        return case
+            if "evidence" in cards:  # recorded before the next post: never posted twice
+                await self.disputes.record_card(number, "evidence", cards.pop("evidence"))
+            card = policy_card(case, decision, messaging=self.messaging)
+            cards["policy"] = await self._reply(case, card)
+        return await self.disputes.cards_posted(case, cards, claim=(self.claims, fence))
 
     async def _advance(self, case: CaseFile) -> tuple[CaseFile, bool]:
         """Let a new dispute become evidence-ready; whether its status moved (and the parent
@@ -253,6 +265,17 @@ class ThreadPublisher:
             return None
         return str(found["permalink"])
 
+    async def thread_link(self, case: CaseFile) -> str | None:
+        """A link to a thread just posted: asked of Slack the first time in this process, then
+        built as Slack wrote it (a thread older than that may be gone: `permalink` asks)."""
+        dispute = case.dispute
+        if self._archives is None:
+            found = await self.permalink(case)
+            if found is not None:
+                self._archives = _archives_of(found, dispute)
+            return found
+        return (await self.links([dispute])).get(dispute.number)
+
     async def links(self, disputes: Iterable[Threaded]) -> dict[int, str]:
         """Links to the threads of `disputes` (those that have one), built from each thread's
         channel and ts: the first permalink asked in this process shows how Slack writes them."""
@@ -276,12 +299,7 @@ class ThreadPublisher:
         """The part of a message link before the channel ("https://acme.slack.com/archives/"),
         from the permalink of `dispute`'s thread."""
         found = await self._permalink(str(dispute.channel_id), str(dispute.thread_ts))
-        tail = f"/archives/{dispute.channel_id}/p{str(dispute.thread_ts).replace('.', '')}"
-        if found is None or not found.split("?", 1)[0].endswith(tail):
-            if found is not None:
-                log.warning("a permalink not written as expected: thread links left out")
-            return None
-        return found.split("?", 1)[0].removesuffix(tail) + "/archives/"
+        return None if found is None else _archives_of(found, dispute)
 
 
 class Threaded(Protocol):
@@ -293,6 +311,16 @@ class Threaded(Protocol):
     def channel_id(self) -> str | None: ...
     @property
     def thread_ts(self) -> str | None: ...
+
+
+def _archives_of(permalink: str, dispute: Threaded) -> str | None:
+    """The part of `permalink` (of `dispute`'s thread) before the channel, or None when Slack
+    wrote it otherwise than expected."""
+    tail = f"/archives/{dispute.channel_id}/p{str(dispute.thread_ts).replace('.', '')}"
+    if not permalink.split("?", 1)[0].endswith(tail):
+        log.warning("a permalink not written as expected: thread links left out")
+        return None
+    return permalink.split("?", 1)[0].removesuffix(tail) + "/archives/"
 
 
 def channel_of(case: CaseFile) -> str:

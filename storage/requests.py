@@ -5,18 +5,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete
+from sqlalchemy import CursorResult, delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
-from storage.tables import ProcessedRequestRow
+from storage.tables import ProcessedRequestRow, core
+
+# Built once: it runs with every Slack request that does work after its ack.
+_CLAIM = insert(core(ProcessedRequestRow))
 
 
 async def claim_request(db: Database, key: str, kind: str) -> bool:
     """True the first time `key` is seen, False for a retry or a replay."""
     try:
         async with db.transaction() as session:
-            session.add(ProcessedRequestRow(key=key, kind=kind, received_at=datetime.now(UTC)))
+            await session.execute(
+                _CLAIM, {"key": key, "kind": kind, "received_at": datetime.now(UTC)}
+            )
     except IntegrityError:
         return False
     return True

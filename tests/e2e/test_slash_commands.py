@@ -109,6 +109,21 @@ async def test_open_posts_parent_and_evidence_card_then_updates_status(
     assert "/archives/C0DISPUTES/p" + parent.ts.replace(".", "") in json.dumps(reply.blocks)
 
 
+async def test_opened_answers_link_their_threads_with_one_permalink_asked_at_most(
+    slack: SlackDriver, workspace: Workspace
+) -> None:
+    """The first link a process gives shows how Slack writes them; the next are built so."""
+    asked = len(workspace.calls_to("chat.getPermalink"))
+    for order_id in ("ORD-1007", "ORD-1009"):
+        seen = len(ephemeral_texts(workspace, "U0MANAGER1"))
+        await slack.command(f"open {order_id} damaged crushed")
+        (parent,) = await eventually(lambda o=order_id: parents(workspace, o))
+        await eventually(lambda s=seen: new_ephemeral(workspace, "U0MANAGER1", s, "Opened"))
+        reply = workspace.ephemerals_for("U0MANAGER1")[-1]
+        assert "/archives/C0DISPUTES/p" + parent.ts.replace(".", "") in json.dumps(reply.blocks)
+    assert len(workspace.calls_to("chat.getPermalink")) - asked <= 1
+
+
 async def test_show_answers_with_summary_and_thread_link(
     slack: SlackDriver, workspace: Workspace
 ) -> None:

@@ -101,10 +101,12 @@ async def test_the_limited_client_waits_out_429s_per_channel() -> None:
     joined.join(DISPUTES, "U0BOT")
     joined.join(SUPERVISORS, "U0BOT")
     joined.set_limits(SlackLimits(posts_per_second=4.0, post_burst=2))
-    async with EmulatorServer(joined) as server:
-        client = LimitedWebClient(
+    async with (
+        EmulatorServer(joined) as server,
+        LimitedWebClient(
             gate=RateGate(retry_after, max_wait=20), token=TOKEN, base_url=server.api_url
-        )
+        ) as client,
+    ):
         started = time.monotonic()
 
         async def post(channel: str, n: int) -> float:
@@ -133,8 +135,9 @@ async def test_the_limited_client_gives_up_as_slack_would_refuse(
     limited = LimitedWebClient(
         gate=RateGate(retry_after, max_wait=5), token=TOKEN, base_url=server_url
     )
-    with pytest.raises(RateLimitGaveUp) as exc:
-        await limited.chat_update(channel=DISPUTES, ts=posted["ts"], text="edit")
+    async with limited:
+        with pytest.raises(RateLimitGaveUp) as exc:
+            await limited.chat_update(channel=DISPUTES, ts=posted["ts"], text="edit")
     assert exc.value.response.status_code == 429
     assert exc.value.response.data["error"] == "ratelimited"
     assert len(joined.calls_to("chat.update")) == 0  # the 429 was not acted on, nor sent again
@@ -145,10 +148,12 @@ async def test_the_limited_client_waits_out_a_methods_tier_and_holds_back_no_oth
     """On the real clock: chat.update over its tier waits; posts and other calls go on."""
     workspace = Workspace.default()
     workspace.join(DISPUTES, "U0BOT")
-    async with EmulatorServer(workspace) as server:
-        client = LimitedWebClient(
+    async with (
+        EmulatorServer(workspace) as server,
+        LimitedWebClient(
             gate=RateGate(retry_after, max_wait=20), token=TOKEN, base_url=server.api_url
-        )
+        ) as client,
+    ):
         posted = await client.chat_postMessage(channel=DISPUTES, text="to edit")
         # chat.update: 5 a minute, thirty times faster: 5 in any 2 s.
         workspace.set_limits(SlackLimits(per_minute={"chat.update": 5}, scale=30))

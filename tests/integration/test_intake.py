@@ -187,8 +187,9 @@ async def test_complete_evidence_moves_to_evidence_ready_with_an_audit_entry(db:
 async def test_link_thread_is_audited_and_unknown_dispute_is_refused(db: Database) -> None:
     await intake(db).open(request())
     service = DisputeService(db)
-    case = await service.link_thread(1, "C0DISPUTES", "1700000000.000100")
-    assert (case.dispute.channel_id, case.dispute.thread_ts) == ("C0DISPUTES", "1700000000.000100")
+    dispute = await service.link_thread(1, "C0DISPUTES", "1700000000.000100")
+    assert (dispute.channel_id, dispute.thread_ts) == ("C0DISPUTES", "1700000000.000100")
+    assert dispute == (await service.case(1)).dispute
     with pytest.raises(DisputeNotFound, match="D-9"):
         await service.link_thread(9, "C", "1")
     assert await service.verify_audit(1) == []

@@ -20,12 +20,14 @@ from sandbox.waiting import eventually
 
 async def test_listeners_get_the_rate_limited_client() -> None:
     workspace = Workspace.default()
-    async with EmulatorServer(workspace) as emulator:
-        client = LimitedWebClient(
+    async with (
+        EmulatorServer(workspace) as emulator,
+        LimitedWebClient(
             gate=RateGate(retry_after, max_wait=10),
             token=workspace.bot_token,
             base_url=emulator.api_url,
-        )
+        ) as client,
+    ):
         app = build_bolt_app(
             client=client, signing_secret=None, deps=MagicMock(), recent=RecentKeys()
         )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from blocks.policy import policy_card
 from bot.settings import default_policy_pack
@@ -32,6 +33,12 @@ from storage.tables import AuditRow, DisputeRow, PolicyDecisionRow
 from tests.support.orders import StaticOrders, order
 
 MANAGER = Actor.slack_user("U0MANAGER1")
+PHOTO = EvidenceDraft(
+    EvidenceKind.PROOF_OF_DAMAGE,
+    "manager",
+    "photo of the crushed box",
+    {"photos": ["https://returns.example.com/x.jpg"]},
+)
 
 
 @pytest.fixture
@@ -74,6 +81,28 @@ async def test_intake_stores_the_decision_with_pack_name_version_hash_and_citati
     assert audit is not None and audit.after["citations"] == citations
     assert audit.after["pack_hash"] == stored.pack_hash
     assert await DisputeService(db).verify_audit() == []
+
+
+async def test_a_decision_is_serialized_once_the_text_stored_is_the_text_hashed(
+    db: Database, pack_file: Path
+) -> None:
+    """The decision's canonical JSON is both hashed and stored, not written out twice."""
+    current = CurrentPack(pack_file)
+    no_photos = {**order().to_wire()["condition_report"], "photos": []}
+    await open_dispute(db, current, condition_report=no_photos)
+    await DisputeService(db).add_evidence(1, PHOTO, MANAGER)
+    await PolicyService(db, current).refresh(1)  # decided again, by `decide`
+    async with db.reading() as session:
+        found = (
+            await session.execute(
+                text("SELECT CAST(decision AS TEXT), decision_hash FROM policy_decisions")
+            )
+        ).all()
+    assert len(found) == 2
+    for stored_text, digest in found:
+        assert hashlib.sha256(stored_text.encode()).hexdigest() == digest
+    (first, second) = await decisions(db)
+    assert first.decision["matched"] and second.decision["matched"]  # read back as JSON
 
 
 async def test_policy_requirements_join_the_checklist(db: Database, pack_file: Path) -> None:

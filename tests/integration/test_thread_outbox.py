@@ -45,6 +45,11 @@ class Replica:
     db: Database
     threads: ThreadPublisher
     outbox: ThreadOutbox
+    client: LimitedWebClient
+
+    async def aclose(self) -> None:
+        await self.threads.locks.aclose()
+        await self.client.aclose()
 
 
 @pytest.fixture
@@ -73,7 +78,7 @@ def replica(db: Database, emulator: EmulatorServer, *, max_wait: float = 20) -> 
     )
     outbox = ThreadOutbox(claims, threads.post_claimed)
     threads.on_late = outbox.wake
-    return Replica(db, threads, outbox)
+    return Replica(db, threads, outbox, client)
 
 
 async def open_dispute(db: Database) -> int:
@@ -107,6 +112,13 @@ async def test_a_thread_slack_held_back_is_posted_later_by_itself(
 ) -> None:
     workspace = emulator.workspace
     app = replica(db, emulator)
+    try:
+        await _held_back_then_posted(db, workspace, app)
+    finally:
+        await app.aclose()
+
+
+async def _held_back_then_posted(db: Database, workspace: Workspace, app: Replica) -> None:
     number = await open_dispute(db)
     workspace.arm_ratelimit("chat.postMessage", retry_after=2)
     with pytest.raises(SlackApiError):  # a command waits 1 s at most: its thread is late
@@ -169,8 +181,8 @@ async def test_two_replicas_racing_for_one_thread_post_it_once(
         ts, due, lease, _, _ = await thread_columns(first, number)
         assert (ts, due, lease) == (parent.ts, None, None)
     finally:
-        await a.threads.locks.aclose()
-        await b.threads.locks.aclose()
+        await a.aclose()
+        await b.aclose()
         await first.dispose()
         await second.dispose()
 
