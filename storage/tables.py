@@ -144,6 +144,8 @@ class DisputeRow(Base):
         Index("ix_disputes_thread_due", "thread_due_at"),
         # A reply, an edit or a click in a thread finds its dispute by the thread.
         Index("ix_disputes_thread", "channel_id", "thread_ts"),
+        # Each intake counts the customer's earlier disputes while it holds the counter.
+        Index("ix_disputes_customer", "customer_id"),
     )
 
 

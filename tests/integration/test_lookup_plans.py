@@ -1,9 +1,12 @@
-"""A reply, an edit or a file in a thread finds its dispute through an index, not by reading
-every dispute: the plan of the lookup, on both engines."""
+"""Lookups made on every request or intake use an index, not a read of every dispute: a
+reply, an edit or a file in a thread finding its dispute, and an intake counting the customer's
+earlier disputes (while it holds the dispute counter). Their plans, on both engines."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, text
+from typing import Any
+
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.db import Database, on_postgresql
@@ -14,6 +17,15 @@ async def test_the_thread_lookup_uses_its_index(db: Database) -> None:
     query = select(DisputeRow.number).where(
         DisputeRow.channel_id == "C0DISPUTES", DisputeRow.thread_ts == "1700000000.000100"
     )
+    assert any("ix_disputes_thread" in line for line in await _plan(db, query))
+
+
+async def test_counting_a_customers_disputes_uses_its_index(db: Database) -> None:
+    query = select(func.count()).select_from(DisputeRow).where(DisputeRow.customer_id == "cus_1")
+    assert any("ix_disputes_customer" in line for line in await _plan(db, query))
+
+
+async def _plan(db: Database, query: Any) -> list[str]:
     async with db.reading() as session:
         if on_postgresql(session):
             await session.execute(text("SET LOCAL enable_seqscan = off"))
@@ -27,4 +39,4 @@ async def test_the_thread_lookup_uses_its_index(db: Database) -> None:
             )
             rows = await session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
             plan = [str(row[-1]) for row in rows]
-    assert any("ix_disputes_thread" in line for line in plan), plan
+    return list(plan)
