@@ -20,12 +20,11 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     Connection,
     Date,
-    Table,
     Update,
     bindparam,
     delete,
@@ -50,12 +49,13 @@ from storage.tables import (
     DisputeTagRow,
     EvidenceRow,
     ProposalRow,
+    core,
 )
 
 BATCH = 1_000
-DISPUTES = cast(Table, DisputeRow.__table__)
-TAG_DAYS = cast(Table, DisputeTagDayRow.__table__)
-OFFERS = cast(Table, CustomerOfferRow.__table__)
+DISPUTES = core(DisputeRow)
+TAG_DAYS = core(DisputeTagDayRow)
+OFFERS = core(CustomerOfferRow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +122,10 @@ def refresh(connection: Connection, touched: Written) -> None:
     if not touched:
         return
     if touched.disputes:
-        connection.execute(dispute_facts().where(DISPUTES.c.id.in_(sorted(touched.disputes))))
+        connection.execute(_DISPUTE_FACTS.where(DISPUTES.c.id.in_(sorted(touched.disputes))))
     if touched.orders:
         connection.execute(
-            followed().where(
+            _FOLLOWED.where(
                 DISPUTES.c.order_id.in_(sorted(touched.orders)),
                 DISPUTES.c.resolved_at.is_not(None),
             )
@@ -136,7 +136,7 @@ def refresh(connection: Connection, touched: Written) -> None:
 
 def recount_tag_days(connection: Connection) -> None:
     """Every day's tag counts, from `dispute_tags`."""
-    t = cast(Table, DisputeTagRow.__table__)
+    t = core(DisputeTagRow)
     if connection.dialect.name == "postgresql":
         day: Any = cast_(func.timezone("UTC", t.c.opened_at), Date)
     else:  # stored as UTC text
@@ -155,20 +155,20 @@ def recount_tag_days(connection: Connection) -> None:
 def refresh_all(connection: Connection) -> None:
     """Every dispute's and offer's facts, and the tag days, recomputed from their source
     rows."""
-    p = ProposalRow.__table__
+    p = core(ProposalRow)
     concerned = union(
         select(OFFERS.c.dispute_id),
         select(p.c.dispute_id).where(p.c.status == "approved"),
         select(CsatRow.dispute_id),
     )
-    connection.execute(dispute_facts().where(DISPUTES.c.id.in_(concerned)))
-    connection.execute(followed().where(DISPUTES.c.resolved_at.is_not(None)))
+    connection.execute(_DISPUTE_FACTS.where(DISPUTES.c.id.in_(concerned)))
+    connection.execute(_FOLLOWED.where(DISPUTES.c.resolved_at.is_not(None)))
     _write_bases(connection, bases_of(connection, None))
     recount_tag_days(connection)
 
 
 def dispute_facts() -> Update:
-    c, p, survey = OFFERS, ProposalRow.__table__, cast(Table, CsatRow.__table__)
+    c, p, survey = OFFERS, core(ProposalRow), core(CsatRow)
     mine = c.c.dispute_id == DISPUTES.c.id
     surveyed = survey.c.dispute_id == DISPUTES.c.id
     return update(DISPUTES).values(
@@ -239,3 +239,8 @@ def _write_bases(connection: Connection, bases: dict[int, Basis]) -> None:
     pending = [{"offer_id": i, "text": basis.encode()} for i, basis in bases.items()]
     for start in range(0, len(pending), BATCH):
         connection.execute(statement, pending[start : start + BATCH])
+
+
+# Built once: they run after every flush that writes offers, proposals, surveys or disputes.
+_DISPUTE_FACTS = dispute_facts()
+_FOLLOWED = followed()
