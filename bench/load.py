@@ -81,31 +81,43 @@ class Acks:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     failed: Counter[str] = field(default_factory=Counter)
 
-    async def timed(self, replica: str, call: Awaitable[httpx.Response]) -> httpx.Response | None:
-        started = time.perf_counter()
+    async def timed(
+        self,
+        replica: str,
+        call: Awaitable[httpx.Response],
+        *,
+        also: Acks | None = None,
+        as_: str = "",
+    ) -> httpx.Response | None:
+        """The request's HTTP exchange alone (`response.elapsed`), not the driver's work before
+        it (finding the clicked message among thousands); filed under `replica`, and under
+        `as_` in `also` when given (per step as well as per replica)."""
+        filed = [(self, replica)] if also is None else [(self, replica), (also, as_)]
         try:
             response = await call
         except httpx.HTTPError:
-            self.failed[replica] += 1
+            for acks, key in filed:
+                acks.failed[key] += 1
             return None
-        if response.status_code != 200:
-            self.failed[replica] += 1
-            return response
-        self.latencies[replica].append(time.perf_counter() - started)
+        for acks, key in filed:
+            if response.status_code != 200:
+                acks.failed[key] += 1
+            else:
+                acks.latencies[key].append(response.elapsed.total_seconds())
         return response
 
     def print(self, title: str) -> None:
         print(f"  {title}")
-        for replica in sorted(self.latencies) or sorted(self.failed):
-            lat = self.latencies[replica]
+        for key in sorted(self.latencies) or sorted(self.failed):
+            lat = self.latencies[key]
             if lat:
                 print(
-                    f"    {replica:<10} p50 {ms(percentile(lat, 50))}"
+                    f"    {key:<14} p50 {ms(percentile(lat, 50))}"
                     f"  p99 {ms(percentile(lat, 99))}  max {ms(max(lat))}"
-                    f"  ({len(lat)} ok, {self.failed[replica]} failed)"
+                    f"  ({len(lat)} ok, {self.failed[key]} failed)"
                 )
             else:
-                print(f"    {replica:<10} no successful requests ({self.failed[replica]} failed)")
+                print(f"    {key:<14} no successful requests ({self.failed[key]} failed)")
 
 
 def write_orders(folder: Path, prefix: str, count: int, payments: list[str]) -> list[str]:
@@ -305,7 +317,7 @@ async def run_load(
         f" ({cpu:.1f} s over {len(apps)} replicas, less {idle * drained:.1f} s idle)"
     )
 
-    approvals = Acks()
+    approvals, steps = Acks(), Acks()
     chosen = ids[: args.approvals]
     found = parents_by_order(ws)
 
@@ -324,7 +336,10 @@ async def run_load(
             return
         before = ws.top_view("U0MANAGER1")
         await approvals.timed(
-            name, driver.block_action("review.start", user="U0MANAGER1", message_ts=card.ts)
+            name,
+            driver.block_action("review.start", user="U0MANAGER1", message_ts=card.ts),
+            also=steps,
+            as_="Start review",
         )
         view = None
         deadline = time.monotonic() + 60
@@ -344,7 +359,10 @@ async def run_load(
             "justification": {"justification": "load"},
         }
         submitted = await approvals.timed(
-            name, driver.view_submission(fields, user="U0MANAGER1", view_id=view.id)
+            name,
+            driver.view_submission(fields, user="U0MANAGER1", view_id=view.id),
+            also=steps,
+            as_="proposal modal",
         )
         if submitted is not None and submitted.content not in (b"", b"null"):
             print(f"  {order_id}: the proposal modal answered {submitted.text[:300]}")
@@ -367,8 +385,12 @@ async def run_load(
             return
         name, driver = next(spread)
         await approvals.timed(
-            name, driver.block_action("proposal.approve", user="U0SUPER", message_ts=proposal.ts)
+            name,
+            driver.block_action("proposal.approve", user="U0SUPER", message_ts=proposal.ts),
+            also=steps,
+            as_="Approve",
         )
+        next(spread)  # the next approval's steps each land on another replica than this one's
 
     # One person proposes at a time in a modal: proposals go one manager's modal after another.
     started = time.monotonic()
@@ -383,6 +405,7 @@ async def run_load(
         f" refunds settled {refunded:.1f} s later"
     )
     approvals.print("ack of Start review, the proposal modal and Approve, per replica")
+    steps.print("the same acks per step (each step on every replica in turn)")
 
     found = parents_by_order(ws)
     disputes = await scalar(database, "SELECT count(*) FROM disputes")

@@ -366,16 +366,20 @@ class SlackDriver:
     ) -> tuple[dict[str, Any], bool]:
         ws = self.workspace
         ch = ws.channel(channel)
-        with ws.lock:
-            candidates = [(m.to_slack(ws), False) for m in ws.messages[ch.id]]
+
+        def wanted(ts: str) -> bool:
+            return message_ts is None or ts == message_ts
+
+        with ws.lock:  # only the candidates are copied out: a channel can hold thousands
+            messages = [m for m in ws.messages[ch.id] if wanted(m.ts)]
+            ephemerals = [e for e in ws.ephemerals_for(user, ch.id) if wanted(e.ts)]
+            candidates = [(m.to_slack(ws), False) for m in messages]
             candidates += [
                 ({"type": "message", "user": ws.bot_user_id, **e.to_slack()}, True)
-                for e in ws.ephemerals_for(user, ch.id)
+                for e in ephemerals
             ]
         candidates.sort(key=lambda c: float(c[0]["ts"]), reverse=True)
         for msg, is_ephemeral in candidates:
-            if message_ts is not None and msg["ts"] != message_ts:
-                continue
             if message_ts is not None or _find_element(msg.get("blocks", []), action_id, None):
                 return msg, is_ephemeral
         raise LookupError(f"no message in {channel} with action_id {action_id!r}")
