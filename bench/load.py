@@ -14,7 +14,8 @@ the replicas in turn, as a round-robin load balancer sends them, in waves of 50 
 first the opens, then for `--approvals` of the new disputes a manager's proposal of a full
 refund (the Start review click and the modal) and a supervisor's Approve.
 
-It prints, per replica, the ack latency p50 / p99 / max of every request it answered; then
+It prints, per replica, the ack latency p50 / p99 / max of every request it answered (the HTTP
+exchange alone; the approval steps also per step, each step going to every replica in turn); then
 the disputes and threads made (each order opened once and each parent message posted once:
 no duplicates, none lost), the refunds the refund requests made and localstripe holds (one
 per approval, none twice), the 429s the emulator answered and the app's waits for them, and
