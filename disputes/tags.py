@@ -81,20 +81,28 @@ async def add_tags(
         have |= tags
     if values:
         await session.execute(_INSERT, values)
-        await session.execute(_count_days(on_postgresql(session), row.created_at, values))
+        await _count_days(session, row.created_at, values)
 
 
-def _count_days(postgresql: bool, opened_at: datetime, values: list[dict[str, Any]]) -> Any:
-    """Add the new tags to their opening day's counts (`dispute_tag_days`): one statement, its
-    rows in key order, so two writers lock the rows they share in the same order. An intake
-    already holds the dispute counter until it commits, so the day's rows make none wait."""
-    day = opened_at.astimezone(UTC).date()
-    insert_new = pg_insert if postgresql else sqlite_insert
-    keys = sorted({(v["dimension"], v["value"]) for v in values})
-    upsert = insert_new(TAG_DAYS).values(
-        [{"day": day, "dimension": d, "value": v, "disputes": 1} for d, v in keys]
-    )
+def _day_upsert(insert_new: Any) -> Any:
+    upsert = insert_new(TAG_DAYS)
     return upsert.on_conflict_do_update(
         index_elements=["day", "dimension", "value"],
         set_={"disputes": TAG_DAYS.c.disputes + upsert.excluded.disputes},
     )
+
+
+# Built once, its rows given as parameters: a VALUES list built per call is compiled per call.
+_DAY_UPSERT = {True: _day_upsert(pg_insert), False: _day_upsert(sqlite_insert)}
+
+
+async def _count_days(
+    session: AsyncSession, opened_at: datetime, values: list[dict[str, Any]]
+) -> None:
+    """Add the new tags to their opening day's counts (`dispute_tag_days`), the rows in key
+    order, so two writers lock the rows they share in the same order. An intake already holds
+    the dispute counter until it commits, so the day's rows make none wait."""
+    day = opened_at.astimezone(UTC).date()
+    keys = sorted({(v["dimension"], v["value"]) for v in values})
+    rows = [{"day": day, "dimension": d, "value": v, "disputes": 1} for d, v in keys]
+    await session.execute(_DAY_UPSERT[on_postgresql(session)], rows)
