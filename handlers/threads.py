@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -21,6 +21,8 @@ from disputes.thread_outbox import ThreadClaims
 from handlers.coalesce import Coalescer
 from handlers.errors import slack_error
 from handlers.slack_limits import patience as slack_patience
+from handlers.thread_marks import PARENT as PARENT_PART
+from handlers.thread_marks import mark, posted_cards, posted_parent
 
 log = logging.getLogger(__name__)
 # What chat.update answers for a reply that was deleted (or can no longer be edited).
@@ -184,22 +186,56 @@ class ThreadPublisher:
         thread's lock); the last card is recorded with the move to evidence-ready and the end
         of the claim `fence`. The case then, and whether its status moved."""
         number = case.dispute.number
+        # An earlier claim may have posted parts it never recorded: look for them in Slack.
+        earlier = fence > 1
+        found: dict[str, str] = {}
         if case.dispute.thread_ts is None:
             parent = parent_message(case.dispute)
-            posted = await self.client.chat_postMessage(
-                channel=self.channel_id, text=parent.text, blocks=parent.blocks, unfurl_links=False
-            )
-            linked = await self.disputes.link_thread(number, posted["channel"], posted["ts"])
+            ts = None
+            if earlier:
+                opened = case.dispute.created_at
+                ts = await posted_parent(self.client, self.channel_id, number, opened)
+            if ts is None:
+                posted = await self.client.chat_postMessage(
+                    channel=self.channel_id,
+                    text=parent.text,
+                    blocks=parent.blocks,
+                    unfurl_links=False,
+                    metadata=mark(number, PARENT_PART),
+                )
+                channel, ts, earlier = str(posted["channel"]), str(posted["ts"]), False
+            else:  # posted before, its answer lost: shown as it is now
+                channel = self.channel_id
+                await self.client.chat_update(
+                    channel=channel, ts=ts, text=parent.text, blocks=parent.blocks
+                )
+            linked = await self.disputes.link_thread(number, channel, ts)
             case = replace(case, dispute=linked)
+        missing = case.dispute.evidence_card_ts is None or (
+            decision is not None and case.dispute.policy_card_ts is None
+        )
+        if earlier and missing and case.dispute.thread_ts is not None:
+            thread = case.dispute.thread_ts
+            found = await posted_cards(self.client, channel_of(case), thread, number)
         cards: dict[str, str] = {}
         if case.dispute.evidence_card_ts is None:
-            cards["evidence"] = await self._reply(case, evidence_card(case))
+            cards["evidence"] = await self._card(case, "evidence", evidence_card(case), found)
         if decision is not None and case.dispute.policy_card_ts is None:
             if "evidence" in cards:  # recorded before the next post: never posted twice
                 await self.disputes.record_card(number, "evidence", cards.pop("evidence"))
             card = policy_card(case, decision, messaging=self.messaging)
-            cards["policy"] = await self._reply(case, card)
+            cards["policy"] = await self._card(case, "policy", card, found)
         return await self.disputes.cards_posted(case, cards, claim=(self.claims, fence))
+
+    async def _card(
+        self, case: CaseFile, part: str, message: Message, found: dict[str, str]
+    ) -> str:
+        """Post a card of the thread; one found in Slack already is updated instead."""
+        ts = found.get(part)
+        if ts is None:
+            return await self._reply(case, message, metadata=mark(case.dispute.number, part))
+        await self._update(case, ts, message)
+        return ts
 
     async def _advance(self, case: CaseFile) -> tuple[CaseFile, bool]:
         """Let a new dispute become evidence-ready; whether its status moved (and the parent
@@ -211,7 +247,9 @@ class ThreadPublisher:
         await self._refresh_parent(case)
         return case, True
 
-    async def _reply(self, case: CaseFile, message: Message) -> str:
+    async def _reply(
+        self, case: CaseFile, message: Message, *, metadata: dict[str, Any] | None = None
+    ) -> str:
         posted = await self.client.chat_postMessage(
             channel=channel_of(case),
             thread_ts=case.dispute.thread_ts,
@@ -219,6 +257,7 @@ class ThreadPublisher:
             blocks=message.blocks,
             unfurl_links=False,
             unfurl_media=False,
+            metadata=metadata,
         )
         return str(posted["ts"])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -108,6 +109,7 @@ def chat_post_message(ws: Workspace, params: Params, request: Request) -> Params
         raise SlackError("no_text")
     _message_errors(text, blocks)
     thread_ts = params.get("thread_ts") or None
+    _check_metadata(params.get("metadata"))
     msg = ws.post_message(
         ch.id,
         text=text,
@@ -117,6 +119,19 @@ def chat_post_message(ws: Workspace, params: Params, request: Request) -> Params
         metadata=params.get("metadata"),
     )
     return {"channel": ch.id, "ts": msg.ts, "message": msg.to_slack(ws)}
+
+
+def _check_metadata(metadata: Any) -> None:
+    """Message metadata as Slack takes it: an `event_type` and an `event_payload` object."""
+    if metadata is None:
+        return
+    if not (
+        isinstance(metadata, dict)
+        and isinstance(metadata.get("event_type"), str)
+        and metadata["event_type"]
+        and isinstance(metadata.get("event_payload"), dict)
+    ):
+        raise SlackError("invalid_metadata_format")
 
 
 def chat_update(ws: Workspace, params: Params, request: Request) -> Params:
@@ -228,13 +243,21 @@ def _window(params: Params, messages: list[Any]) -> list[Any]:
     return [m for m in messages if inside(m.ts)]
 
 
+def _listed(ws: Workspace, message: Any, params: Params) -> Params:
+    """A message as history and replies list it: its metadata only when asked for."""
+    out = message.to_slack(ws)
+    if not _flag(params.get("include_all_metadata")):
+        out.pop("metadata", None)
+    return out
+
+
 def conversations_history(ws: Workspace, params: Params, request: Request) -> Params:
     """conversations.history (newest first, like Slack)"""
     ch = _member_channel(ws, params)
     msgs = list(reversed(_window(params, ws.history(ch.id))))
     limit = int(params.get("limit") or 100) or 100
     return {
-        "messages": [m.to_slack(ws) for m in msgs[:limit]],
+        "messages": [_listed(ws, m, params) for m in msgs[:limit]],
         "has_more": len(msgs) > limit,
         "pin_count": 0,
         "response_metadata": {"next_cursor": ""},
@@ -248,7 +271,7 @@ def conversations_replies(ws: Workspace, params: Params, request: Request) -> Pa
     msgs = ws.thread(ch.id, str(params["ts"]))
     rest = _window(params, msgs[1:]) if params.get("oldest") or params.get("latest") else msgs[1:]
     return {
-        "messages": [m.to_slack(ws) for m in [msgs[0], *rest]],
+        "messages": [_listed(ws, m, params) for m in [msgs[0], *rest]],
         "has_more": False,
         "response_metadata": {"next_cursor": ""},
     }
@@ -443,7 +466,11 @@ async def web_api(request: Request) -> JSONResponse:
                 headers={"Retry-After": str(retry_after)},
             )
         ws.record_call(method, {k: v for k, v in params.items() if k != "token"})
-        return JSONResponse({"ok": True, **handler(ws, params, request)})
+        answer = JSONResponse({"ok": True, **handler(ws, params, request)})
+        late = ws.take_late_answer(method)
+        if late is not None:
+            await asyncio.sleep(late)
+        return answer
     except SlackError as exc:
         return _error(exc.error, **exc.extra)
 

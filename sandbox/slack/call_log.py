@@ -1,4 +1,5 @@
-"""Every Web API call the app made, and the 429s a test armed for the next calls of a method."""
+"""Every Web API call the app made, and the faults a test armed for the next calls of a method:
+a 429, or an answer that comes too late (the call done, its answer lost to the caller)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class CallLog:
         self.shared = shared
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.ratelimits: dict[str, RateLimit] = {}
+        self.late_answers: dict[str, list[float | None]] = {}
 
     def arm_ratelimit(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         """Make the next `times` calls of `method` answer HTTP 429 with Retry-After."""
@@ -30,6 +32,21 @@ class CallLog:
                 return None
             rl.times -= 1
             return rl.retry_after
+
+    def arm_late_answer(
+        self, method: str, seconds: float, times: int = 1, *, after: int = 0
+    ) -> None:
+        """Carry out the `times` calls of `method` that follow the next `after` ones, but
+        answer each only after `seconds`: a caller that gives up sooner never learns the call
+        was done."""
+        with self.shared.lock:
+            self.late_answers[method] = [None] * after + [seconds] * times
+
+    def take_late_answer(self, method: str) -> float | None:
+        """Seconds to hold this call's answer back (None: at once), spending one armed turn."""
+        with self.shared.lock:
+            armed = self.late_answers.get(method)
+            return armed.pop(0) if armed else None
 
     def record_call(self, method: str, params: dict[str, Any]) -> None:
         """Keep every Web API call so tests can assert on what the app sent."""

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 
 from bot.settings import default_policy_pack
 from connectors.orders.evidence_sources import default_evidence_sources
@@ -60,11 +60,14 @@ async def emulator() -> AsyncIterator[EmulatorServer]:
         yield server
 
 
-def replica(db: Database, emulator: EmulatorServer, *, max_wait: float = 20) -> Replica:
+def replica(
+    db: Database, emulator: EmulatorServer, *, max_wait: float = 20, timeout: int = 30
+) -> Replica:
     client = LimitedWebClient(
         gate=RateGate(retry_after, max_wait=max_wait),
         token=emulator.workspace.bot_token,
         base_url=emulator.api_url,
+        timeout=timeout,
     )
     current = CurrentPack(default_policy_pack())
     claims = ThreadClaims(db, FAST)
@@ -139,6 +142,73 @@ async def _held_back_then_posted(db: Database, workspace: Workspace, app: Replic
     ts, due, lease, attempts, error = await thread_columns(db, number)
     assert (ts, due, lease, attempts, error) == (parent.ts, None, None, 2, None)
     assert app.threads.claims.timings.backoff(1) == timedelta(seconds=1)
+
+
+async def test_a_parent_posted_without_an_answer_is_found_not_posted_twice(
+    db: Database, emulator: EmulatorServer
+) -> None:
+    """Slack posts the parent but answers after the client gave up: the next claim finds the
+    parent by its metadata in the channel's history and uses it."""
+    workspace = emulator.workspace
+    app = replica(db, emulator, timeout=1)
+    try:
+        number = await open_dispute(db)
+        workspace.arm_late_answer("chat.postMessage", seconds=2)
+        with pytest.raises(TimeoutError):
+            await app.threads.publish(await app.threads.disputes.case(number))
+        (landed,) = workspace.history(CHANNEL)  # in Slack, unknown to the app
+        ts, due, _, attempts, _ = await thread_columns(db, number)
+        assert ts is None and due is not None and attempts == 1
+        assert workspace.calls_to("conversations.history") == []  # a first post looks nowhere
+
+        await _outbox_posts(app, db, number)
+        (parent,) = workspace.history(CHANNEL)
+        assert parent.ts == landed.ts
+        assert len(workspace.thread(CHANNEL, parent.ts)) == 3  # the parent, then both cards
+        parents = [p for p in workspace.calls_to("chat.postMessage") if not p.get("thread_ts")]
+        assert len(parents) == 1
+        assert (await thread_columns(db, number))[0] == parent.ts
+        (looked,) = workspace.calls_to("conversations.history")
+        assert looked["include_all_metadata"] in (True, "true", "1")
+    finally:
+        await app.aclose()
+
+
+async def test_a_card_posted_without_an_answer_is_found_not_posted_twice(
+    db: Database, emulator: EmulatorServer
+) -> None:
+    """The parent is posted and recorded; Slack posts the evidence card but answers too late:
+    the next claim finds the card in the thread and posts only what is missing."""
+    workspace = emulator.workspace
+    app = replica(db, emulator, timeout=1)
+    try:
+        number = await open_dispute(db)
+        workspace.arm_late_answer("chat.postMessage", seconds=2, after=1)
+        with pytest.raises(TimeoutError):
+            await app.threads.publish(await app.threads.disputes.case(number))
+        (parent,) = workspace.history(CHANNEL)
+        assert [m.text for m in workspace.thread(CHANNEL, parent.ts)][1:] != []  # card landed
+        await _outbox_posts(app, db, number)
+        thread = workspace.thread(CHANNEL, parent.ts)
+        assert len(thread) == 3  # the parent, the evidence card once, the policy card
+        parts = [(m.metadata or {}).get("event_payload", {}).get("part") for m in thread]
+        assert parts == ["parent", "evidence", "policy"]
+        async with db.reading() as session:
+            row = await session.scalar(select(DisputeRow).where(DisputeRow.number == number))
+        assert row is not None
+        assert (row.evidence_card_ts, row.policy_card_ts) == (thread[1].ts, thread[2].ts)
+        assert len(workspace.calls_to("conversations.replies")) == 1
+    finally:
+        await app.aclose()
+
+
+async def _outbox_posts(app: Replica, db: Database, number: int) -> None:
+    app.outbox.start()
+    try:
+        app.threads.on_late()
+        await _posted(db, number)
+    finally:
+        await app.outbox.stop()
 
 
 async def _posted(db: Database, number: int) -> None:

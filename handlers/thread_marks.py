@@ -1,0 +1,74 @@
+"""Every part of a dispute's thread (the parent message, the evidence card, the policy card)
+is posted with message metadata naming its dispute and part. A post whose answer never came
+back (Slack slower than the client's timeout, or the process stopped before recording it) may
+still have landed: the next claim on the thread looks for the part in Slack first, and uses the
+message it finds instead of posting a second one."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+EVENT_TYPE = "dispute_desk_thread_part"
+PARENT = "parent"
+# Looked for among the channel's messages since the dispute was opened (less this much, for
+# clocks that disagree), newest first, a page at a time, for at most this many pages.
+CLOCK_MARGIN = timedelta(minutes=5)
+PAGE = 200
+PAGES = 5
+
+
+def mark(number: int, part: str) -> dict[str, Any]:
+    """The metadata of the dispute's thread part."""
+    return {"event_type": EVENT_TYPE, "event_payload": {"dispute": number, "part": part}}
+
+
+def part_of(message: dict[str, Any]) -> tuple[int, str] | None:
+    """The dispute number and part a message was posted as, if it is one."""
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != EVENT_TYPE:
+        return None
+    payload = metadata.get("event_payload")
+    if not isinstance(payload, dict):
+        return None
+    number, part = payload.get("dispute"), payload.get("part")
+    if not isinstance(number, int) or not isinstance(part, str):
+        return None
+    return number, part
+
+
+async def posted_parent(
+    client: AsyncWebClient, channel: str, number: int, opened_at: datetime
+) -> str | None:
+    """The ts of the dispute's parent message already in the channel, if one is there."""
+    oldest = f"{(opened_at - CLOCK_MARGIN).timestamp():.6f}"
+    latest: str | None = None
+    for _ in range(PAGES):
+        page = await client.conversations_history(
+            channel=channel, oldest=oldest, latest=latest, limit=PAGE, include_all_metadata=True
+        )
+        messages = page.get("messages") or []
+        for message in messages:
+            if part_of(message) == (number, PARENT):
+                return str(message["ts"])
+        if not page.get("has_more") or not messages:
+            return None
+        latest = str(messages[-1]["ts"])  # newest first: the next page is older than this
+    return None
+
+
+async def posted_cards(
+    client: AsyncWebClient, channel: str, thread_ts: str, number: int
+) -> dict[str, str]:
+    """The dispute's cards already in its thread: part -> ts (the first of each)."""
+    page = await client.conversations_replies(
+        channel=channel, ts=thread_ts, limit=PAGE, include_all_metadata=True
+    )
+    found: dict[str, str] = {}
+    for message in page.get("messages") or []:
+        part = part_of(message)
+        if part is not None and part[0] == number and part[1] != PARENT:
+            found.setdefault(part[1], str(message["ts"]))
+    return found
