@@ -136,12 +136,15 @@ async def print_plans(
     analyze: bool = False,
     indent: str = "",
     settings: Sequence[str] = (),
-) -> None:
-    """Each statement with how often it ran, its plan, and how it read each table."""
+) -> list[dict[str, str]]:
+    """Each statement with how often it ran, its plan, and how it read each table; returns how
+    each statement read each table (`read_kinds`), in order."""
     counts: dict[str, int] = {}
+    kinds: list[dict[str, str]] = []
     for number, statement in enumerate(statements, start=1):
         plan = await explain(db, statement, analyze=analyze, settings=settings)
         tables = read_kinds(db, plan)
+        kinds.append(tables)
         for table in tables:
             if table not in counts:
                 counts[table] = await count_rows(db, table)
@@ -152,3 +155,4 @@ async def print_plans(
             print(f"{indent}    -> {table} ({counts[table]:,} rows): {how}")
         if not tables:
             print(f"{indent}    -> no table read")
+    return kinds
