@@ -301,7 +301,11 @@ class RefundRequestRow(Base):
     claimed_at: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_refund_requests_payment", "payment_reference"),)
+    __table_args__ = (
+        Index("ix_refund_requests_payment", "payment_reference"),
+        # A case file sums the dispute's succeeded refunds (its outcome, its order's others).
+        Index("ix_refund_requests_dispute", "dispute_id", "status"),
+    )
 
 
 class ProcessedRequestRow(Base):

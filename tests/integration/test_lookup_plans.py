@@ -1,6 +1,7 @@
 """Lookups made on every request or intake use an index, not a read of every dispute: a
-reply, an edit or a file in a thread finding its dispute, and an intake counting the customer's
-earlier disputes (while it holds the dispute counter). Their plans, on both engines."""
+reply, an edit or a file in a thread finding its dispute, an intake counting the customer's
+earlier disputes (while it holds the dispute counter), and a case file summing what a
+dispute's refunds returned. Their plans, on both engines."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from disputes import repository
 from storage.db import Database, on_postgresql
 from storage.tables import DisputeRow
 
@@ -23,6 +25,14 @@ async def test_the_thread_lookup_uses_its_index(db: Database) -> None:
 async def test_counting_a_customers_disputes_uses_its_index(db: Database) -> None:
     query = select(func.count()).select_from(DisputeRow).where(DisputeRow.customer_id == "cus_1")
     assert any("ix_disputes_customer" in line for line in await _plan(db, query))
+
+
+async def test_a_case_file_sums_a_disputes_refunds_through_its_index(db: Database) -> None:
+    for query in (
+        repository._OUTCOME.params(dispute_id=1),
+        repository._EARLIER.params(order_id="ORD-1", dispute_id=1),
+    ):
+        assert any("ix_refund_requests_dispute" in line for line in await _plan(db, query))
 
 
 async def _plan(db: Database, query: Any) -> list[str]:
