@@ -34,6 +34,9 @@ class Database:
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # Short reads and writes: compiling a statement with PostgreSQL's JIT (from its
+            # cost estimate, which a million rows passes) takes longer than running it.
+            kwargs["connect_args"] = {"server_settings": {"jit": "off"}}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.read_engine = self.engine
         if self.is_sqlite:

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from disputes import repository
 from storage.db import Database, on_postgresql
 from storage.tables import DisputeRow
+from tests.conftest import _fresh_postgres_database
 
 
 async def test_the_thread_lookup_uses_its_index(db: Database) -> None:
@@ -33,6 +34,16 @@ async def test_a_case_file_sums_a_disputes_refunds_through_its_index(db: Databas
         repository._EARLIER.params(order_id="ORD-1", dispute_id=1),
     ):
         assert any("ix_refund_requests_dispute" in line for line in await _plan(db, query))
+
+
+async def test_postgresql_connections_do_not_jit_compile_statements(postgres_server: str) -> None:
+    db = Database(await _fresh_postgres_database(postgres_server))
+    try:
+        for reading in (db.reading(), db.transaction()):
+            async with reading as session:
+                assert await session.scalar(text("SHOW jit")) == "off"
+    finally:
+        await db.dispose()
 
 
 async def _plan(db: Database, query: Any) -> list[str]:
