@@ -26,20 +26,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.common import ms, verdict
+from bench.databases import bench_database, moment
 from bench.dataset import DEFAULT_SLA, DatasetSpec, fill
 from bench.plans import Capture, Statement, print_plans
 from disputes import insight_groups, insight_offers, insight_resolved, insights
@@ -48,7 +46,6 @@ from policies.sla import SlaPolicy
 from storage.db import Database
 from storage.migrate import migrate
 from storage.tables import DisputeRow
-from tests.support.postgres import find_bindir, postgres_cluster
 
 TARGET_SECONDS = 2.0
 PERIODS = ("7d", "30d", "90d")
@@ -93,10 +90,10 @@ async def main(argv: list[str] | None = None) -> None:
     if args.skip_fill and not args.database_url:
         sys.exit("--skip-fill needs --database-url (a database filled before)")
     disputes = args.disputes or (100_000 if backend == "sqlite" else 1_000_000)
-    async with _database(backend, args.database_url) as db:
+    async with bench_database(backend, args.database_url, "insights") as db:
         await migrate(db)
         if args.skip_fill:
-            now = await _moment(db)
+            now = await moment(db)
             print(f"Insights on {backend}: the disputes already there, as of {now.isoformat()}")
         else:
             print(f"Insights on {backend}: filling {disputes:,} disputes (seed {args.seed})")
@@ -108,45 +105,6 @@ async def main(argv: list[str] | None = None) -> None:
                 f"({filled.rows_per_second:,.0f} rows/s)"
             )
         await run(db, now, backend=backend, repeat=args.repeat)
-
-
-@asynccontextmanager
-async def _database(backend: str, url: str | None) -> AsyncIterator[Database]:
-    if url:
-        async with _opened(url) as db:
-            yield db
-        return
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="dd-insights-") as folder:
-            async with _opened(f"sqlite+aiosqlite:///{Path(folder) / 'insights.db'}") as db:
-                yield db
-        return
-    bindir = find_bindir()
-    if bindir is None:
-        sys.exit(
-            "PostgreSQL server binaries (initdb, pg_ctl) are not installed: use --database-url"
-        )
-    with postgres_cluster(bindir) as server:
-        async with _opened(server) as db:
-            yield db
-
-
-@asynccontextmanager
-async def _opened(url: str) -> AsyncIterator[Database]:
-    db = Database(url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
-
-
-async def _moment(db: Database) -> datetime:
-    """The moment a filled database is as of: its latest write of a dispute."""
-    async with db.reading() as session:
-        latest = await session.scalar(select(func.max(DisputeRow.updated_at)))
-    if latest is None:
-        sys.exit("the database holds no disputes: fill it first (leave out --skip-fill)")
-    return latest.astimezone(UTC).replace(microsecond=0) + timedelta(seconds=1)
 
 
 async def run(db: Database, now: datetime, *, backend: str, repeat: int) -> None:

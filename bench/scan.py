@@ -28,17 +28,14 @@ import argparse
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, tuple_
 
 from bench.common import ms, verdict
+from bench.databases import bench_database
 from bench.dataset import DEFAULT_SLA, DatasetReport, DatasetSpec, fill
 from bench.plans import Capture, print_plans
 from disputes import sla_scan
@@ -47,7 +44,6 @@ from policies.sla import SlaPolicy
 from storage.db import Database
 from storage.migrate import migrate
 from storage.tables import DisputeRow
-from tests.support.postgres import find_bindir, postgres_cluster
 
 TARGET_SECONDS = 1.0
 
@@ -68,7 +64,7 @@ async def main(argv: list[str] | None = None) -> None:
     if args.database_url:
         backend = "sqlite" if args.database_url.startswith("sqlite") else "postgres"
     disputes = args.disputes or (100_000 if backend == "sqlite" else 1_000_000)
-    async with _database(backend, args.database_url) as db:
+    async with bench_database(backend, args.database_url, "scan") as db:
         print(f"SLA scan on {backend}: filling {disputes:,} disputes (seed {args.seed})")
         await migrate(db)
         spec = DatasetSpec(
@@ -80,36 +76,6 @@ async def main(argv: list[str] | None = None) -> None:
             f"({filled.rows_per_second:,.0f} rows/s); open {filled.open:,}, due {filled.due:,}"
         )
         await run(db, filled, scans=args.scans, batch=args.batch, backend=backend)
-
-
-@asynccontextmanager
-async def _database(backend: str, url: str | None) -> AsyncIterator[Database]:
-    if url:
-        async with _opened(url) as db:
-            yield db
-        return
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="dd-scan-") as folder:
-            async with _opened(f"sqlite+aiosqlite:///{Path(folder) / 'scan.db'}") as db:
-                yield db
-        return
-    bindir = find_bindir()
-    if bindir is None:
-        sys.exit(
-            "PostgreSQL server binaries (initdb, pg_ctl) are not installed: use --database-url"
-        )
-    with postgres_cluster(bindir) as server:
-        async with _opened(server) as db:
-            yield db
-
-
-@asynccontextmanager
-async def _opened(url: str) -> AsyncIterator[Database]:
-    db = Database(url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 async def run(db: Database, filled: DatasetReport, *, scans: int, batch: int, backend: str) -> None:
