@@ -1,5 +1,5 @@
-"""What the Slack benchmarks share: the demo orders and channel, percentiles, how numbers
-print, polling, and a process's CPU time."""
+"""What the benchmarks share: the demo orders and channel, percentiles, the best of several
+timings, how numbers print, polling, and a process's CPU time."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import asyncio
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "sandbox" / "world" / "fixtures" / "orders"
@@ -47,3 +48,13 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def best_of(times: int, measure: Callable[[], Awaitable[Any]]) -> float:
+    """The shortest of `times` runs of `measure` (at least one), in seconds."""
+    best = float("inf")
+    for _ in range(max(times, 1)):
+        started = time.perf_counter()
+        await measure()
+        best = min(best, time.perf_counter() - started)
+    return best

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,15 +34,14 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.common import ms, verdict
-from bench.databases import bench_database, moment
-from bench.dataset import DEFAULT_SLA, DatasetSpec, fill
+from bench.common import best_of, ms, verdict
+from bench.databases import add_dataset_arguments, dataset_database
+from bench.dataset import DEFAULT_SLA
 from bench.plans import Capture, Statement, print_plans
 from disputes import insight_groups, insight_offers, insight_resolved, insights
 from disputes.insight_report import Insights, Period
 from policies.sla import SlaPolicy
 from storage.db import Database
-from storage.migrate import migrate
 from storage.tables import DisputeRow
 
 TARGET_SECONDS = 2.0
@@ -73,37 +70,10 @@ class Timed:
 
 async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.insights", description=__doc__)
-    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--database-url", help="a database to fill (empty), or filled before")
-    parser.add_argument("--disputes", type=int, help="default 100,000 (SQLite), 1,000,000")
-    parser.add_argument("--skip-fill", action="store_true", help="use the disputes already there")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--open-share", type=float, default=0.10, help="open disputes (all recent) of the fill"
-    )
-    parser.add_argument("--workers", type=int, default=1, help="processes making the dataset")
+    add_dataset_arguments(parser)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each timing (the best)")
     args = parser.parse_args(argv)
-    backend = args.backend
-    if args.database_url:
-        backend = "sqlite" if args.database_url.startswith("sqlite") else "postgres"
-    if args.skip_fill and not args.database_url:
-        sys.exit("--skip-fill needs --database-url (a database filled before)")
-    disputes = args.disputes or (100_000 if backend == "sqlite" else 1_000_000)
-    async with bench_database(backend, args.database_url, "insights") as db:
-        await migrate(db)
-        if args.skip_fill:
-            now = await moment(db)
-            print(f"Insights on {backend}: the disputes already there, as of {now.isoformat()}")
-        else:
-            print(f"Insights on {backend}: filling {disputes:,} disputes (seed {args.seed})")
-            spec = DatasetSpec(disputes, open_share=args.open_share, seed=args.seed)
-            filled = await fill(db, spec, _progress, workers=args.workers)
-            now = filled.now
-            print(
-                f"  filled {filled.total_rows:,} rows in {filled.seconds:.0f} s "
-                f"({filled.rows_per_second:,.0f} rows/s)"
-            )
+    async with dataset_database(args, "Insights", "insights") as (db, now, backend):
         await run(db, now, backend=backend, repeat=args.repeat)
 
 
@@ -112,7 +82,7 @@ async def run(db: Database, now: datetime, *, backend: str, repeat: int) -> None
     service = insights.InsightsService(db, sla)
     async with db.reading() as session:
         total = int(await session.scalar(select(func.count()).select_from(DisputeRow)) or 0)
-    baseline = await _best_of(repeat, partial(_count, db))
+    baseline = await best_of(repeat, partial(_count, db))
     print(f"\n{total:,} disputes; baseline (same run, best of {repeat}):")
     print(f"  SELECT count(*) FROM disputes   {ms(baseline)}")
 
@@ -123,18 +93,18 @@ async def run(db: Database, now: datetime, *, backend: str, repeat: int) -> None
     for label in PERIODS:
         period = Period.parse(label, now)
         report = await service.report(period)  # warm: the first run reads from disk
-        reports[label] = await _best_of(repeat, partial(service.report, period))
+        reports[label] = await best_of(repeat, partial(service.report, period))
         print(f"\n{label} ({period.start:%Y-%m-%d %H:%M} .. {period.end:%Y-%m-%d %H:%M} UTC)")
         _line("report (sections concurrently)", reports[label], baseline, _summary(report))
         for name, section in SECTIONS:
             capture.on = label == EXPLAINED
             capture.take()
-            seconds = await _best_of(repeat, partial(_section, db, section, period, sla))
+            seconds = await best_of(repeat, partial(_section, db, section, period, sla))
             capture.on = False
             if label == EXPLAINED:
                 explained[name] = capture.take()
             _line(f"  {name}", seconds, baseline)
-    trend = await _best_of(repeat, partial(service.trend, now))
+    trend = await best_of(repeat, partial(service.trend, now))
     print()
     _line("trend: 8 weeks (the weekly report's chart)", trend, baseline)
 
@@ -166,15 +136,6 @@ async def _count(db: Database) -> int:
         return int((await session.execute(text("SELECT count(*) FROM disputes"))).scalar_one())
 
 
-async def _best_of(times: int, measure: Callable[[], Awaitable[Any]]) -> float:
-    best = float("inf")
-    for _ in range(max(times, 1)):
-        started = time.perf_counter()
-        await measure()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 def _line(label: str, seconds: float, baseline: float, note: str = "") -> None:
     ratio = seconds / baseline if baseline else float("inf")
     print(f"  {label:<44} {ms(seconds)}  {ratio:7.1f}x baseline  {note}".rstrip())
@@ -190,11 +151,6 @@ def _summary(report: Insights) -> str:
         f"median {report.time_to_resolve_hours.median or 0:.1f} h, "
         f"FCR {fcr or 0:.2f}, CSAT {csat or 0:.2f}, {flagged} flagged"
     )
-
-
-def _progress(done: int, total: int) -> None:
-    if done == total or done % max(total // 10, 1) < 1_000:
-        print(f"  {done:,} / {total:,} disputes", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

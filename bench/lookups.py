@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -48,9 +47,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench.common import ms
-from bench.databases import bench_database, moment
-from bench.dataset import DEFAULT_SLA, DatasetSpec, fill
+from bench.common import best_of, ms
+from bench.databases import add_dataset_arguments, dataset_database
+from bench.dataset import DEFAULT_SLA
 from bench.plans import Capture, Statement, count_rows, print_plans
 from blocks.queue import MESSAGE_ROWS
 from bot.settings import default_policy_pack
@@ -65,7 +64,6 @@ from disputes.roles import CurrentRoles
 from policies.current import CurrentPack
 from policies.sla import SlaPolicy
 from storage.db import Database
-from storage.migrate import migrate
 from storage.tables import DisputeRow
 
 REPEAT = 5
@@ -101,39 +99,13 @@ class Measured:
 
 async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.lookups", description=__doc__)
-    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--database-url", help="a database to fill (empty), or filled before")
-    parser.add_argument("--disputes", type=int, help="default 100,000 (SQLite), 1,000,000")
-    parser.add_argument("--skip-fill", action="store_true", help="use the disputes already there")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--open-share", type=float, default=0.10, help="open disputes (all recent) of the fill"
-    )
-    parser.add_argument("--workers", type=int, default=1, help="processes making the dataset")
+    add_dataset_arguments(parser)
     parser.add_argument("--repeat", type=int, default=REPEAT, help="runs of each read (the best)")
     parser.add_argument(
         "--baseline-repeat", type=int, default=BASELINE_REPEAT, help="runs of the baseline"
     )
     args = parser.parse_args(argv)
-    backend = args.backend
-    if args.database_url:
-        backend = "sqlite" if args.database_url.startswith("sqlite") else "postgres"
-    if args.skip_fill and not args.database_url:
-        sys.exit("--skip-fill needs --database-url (a database filled before)")
-    disputes = args.disputes or (100_000 if backend == "sqlite" else 1_000_000)
-    async with bench_database(backend, args.database_url, "lookups") as db:
-        await migrate(db)
-        if args.skip_fill:
-            now = await moment(db)
-            print(f"Hot reads on {backend}: the disputes already there, as of {now.isoformat()}")
-        else:
-            print(f"Hot reads on {backend}: filling {disputes:,} disputes (seed {args.seed})")
-            spec = DatasetSpec(disputes, open_share=args.open_share, seed=args.seed)
-            filled = await fill(db, spec, _progress, workers=args.workers)
-            print(
-                f"  filled {filled.total_rows:,} rows in {filled.seconds:.0f} s "
-                f"({filled.rows_per_second:,.0f} rows/s)"
-            )
+    async with dataset_database(args, "Hot reads", "lookups") as (db, _now, _backend):
         await run(db, repeat=args.repeat, baseline_repeat=args.baseline_repeat)
 
 
@@ -238,7 +210,7 @@ async def _prior_disputes(db: Database, customer_id: str) -> int:
 
 async def baseline(db: Database, number: int, repeat: int) -> float:
     """Reading one dispute row, whole, by its number: best of `repeat`."""
-    return await _best_of(repeat, partial(_one_row, db, number))
+    return await best_of(repeat, partial(_one_row, db, number))
 
 
 async def _one_row(db: Database, number: int) -> DisputeRow | None:
@@ -259,7 +231,7 @@ async def measure(db: Database, reads: list[HotRead], *, repeat: int) -> list[Me
         finally:
             capture.on = False
         statements = capture.take()
-        seconds = await _best_of(repeat, read.call)
+        seconds = await best_of(repeat, read.call)
         measured.append(Measured(read.label, seconds, read.describe(found), statements))
     return measured
 
@@ -298,20 +270,6 @@ async def run(
     for table, labels in sorted(whole.items()):
         rows = await count_rows(db, table)
         print(f"read whole: {table} ({rows:,} rows) by {', '.join(sorted(labels))}")
-
-
-async def _best_of(times: int, measure: Callable[[], Awaitable[Any]]) -> float:
-    best = float("inf")
-    for _ in range(max(times, 1)):
-        started = time.perf_counter()
-        await measure()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
-def _progress(done: int, total: int) -> None:
-    if done == total or done % max(total // 10, 1) < 1_000:
-        print(f"  {done:,} / {total:,} disputes", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

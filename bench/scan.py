@@ -27,15 +27,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
 import time
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, tuple_
 
-from bench.common import ms, verdict
-from bench.databases import bench_database
+from bench.common import best_of, ms, verdict
+from bench.databases import bench_database, progress
 from bench.dataset import DEFAULT_SLA, DatasetReport, DatasetSpec, fill
 from bench.plans import Capture, print_plans
 from disputes import sla_scan
@@ -70,7 +69,7 @@ async def main(argv: list[str] | None = None) -> None:
         spec = DatasetSpec(
             disputes, open_share=args.open_share, due_share=args.due_share, seed=args.seed
         )
-        filled = await fill(db, spec, _progress, workers=args.workers)
+        filled = await fill(db, spec, progress, workers=args.workers)
         print(
             f"  filled {filled.total_rows:,} rows in {filled.seconds:.0f} s "
             f"({filled.rows_per_second:,.0f} rows/s); open {filled.open:,}, due {filled.due:,}"
@@ -81,8 +80,8 @@ async def main(argv: list[str] | None = None) -> None:
 async def run(db: Database, filled: DatasetReport, *, scans: int, batch: int, backend: str) -> None:
     now = filled.now
     sla = SlaPolicy.load(DEFAULT_SLA)
-    due_read = await _best_of(3, lambda: _read_due(db, now, batch))
-    open_read = await _best_of(3, lambda: _read_open(db))
+    due_read = await best_of(3, lambda: _read_due(db, now, batch))
+    open_read = await best_of(3, lambda: _read_open(db))
     capture = Capture()
     capture.listen(db)
     scan = sla_scan.SlaScan(
@@ -131,15 +130,6 @@ async def run(db: Database, filled: DatasetReport, *, scans: int, batch: int, ba
     await _explain_all(db, capture)
 
 
-async def _best_of(times: int, measure: Any) -> float:
-    best = float("inf")
-    for _ in range(times):
-        started = time.perf_counter()
-        await measure()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 async def _read_due(db: Database, now: datetime, batch: int) -> int:
     """Every due dispute, whole rows, `batch` at a time in `sla_check_at` order."""
     count, after = 0, None
@@ -171,11 +161,6 @@ async def _read_open(db: Database) -> int:
 async def _explain_all(db: Database, capture: Capture) -> None:
     print(f"\nstatements the scans ran ({len(capture.seen)} distinct), with their plans")
     await print_plans(db, capture.take())
-
-
-def _progress(done: int, total: int) -> None:
-    if done == total or done % max(total // 10, 1) < 1_000:
-        print(f"  {done:,} / {total:,} disputes", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
