@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -39,17 +40,46 @@ class Writer(Protocol):
     def close(self) -> None: ...
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (=HYPERLINK(...), a DDE
+# command). Customers and order systems write some of the text exported.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+NUMBER = re.compile(r"[-+]?\d+(\.\d+)?([eE][-+]?\d+)?")
+
+
+def inert(value: str) -> str:
+    """Text a spreadsheet shows as it is: an apostrophe before a formula's first character (a
+    number such as -0.25, which a spreadsheet reads as the number, is left as it is)."""
+    if value.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 class CsvWriter:
-    """A header of the column names, then a line per row; an empty cell is no value."""
+    """A header of the column names, then a line per row; an empty cell is no value, a text
+    cell a spreadsheet would run as a formula starts with an apostrophe, and a line end in a
+    cell is written as "\n" (quoted)."""
 
     def __init__(self, target: IO[bytes], columns: Sequence[Column]) -> None:
         self.text = io.TextIOWrapper(target, encoding="utf-8", newline="")
         self.csv = csv.writer(self.text, lineterminator="\n")  # None is written as ""
         self.csv.writerow(column.name for column in columns)
         self.plain = _times_as_text(columns)
+        self.texts = [i for i, column in enumerate(columns) if column.kind is Kind.TEXT]
 
     def write(self, rows: Sequence[Row]) -> None:
-        self.csv.writerows(map(self.plain, rows))
+        self.csv.writerows(map(self._cells, rows))
+
+    def _cells(self, row: Row) -> list[object]:
+        values = self.plain(row)
+        for index in self.texts:
+            value = values[index]
+            if isinstance(value, str):
+                # csv quotes a cell holding "\n" but not one holding a bare "\r", which
+                # readers take for the end of the line: every line end in a cell is "\n".
+                values[index] = inert(value).replace("\r\n", "\n").replace("\r", "\n")
+        return values
 
     def close(self) -> None:
         self.text.flush()
