@@ -2,14 +2,25 @@
 is posted with message metadata naming its dispute and part. A post whose answer never came
 back (Slack slower than the client's timeout, or the process stopped before recording it) may
 still have landed: the next claim on the thread looks for the part in Slack first, and uses the
-message it finds instead of posting a second one."""
+message it finds instead of posting a second one. When Slack refuses the look-up itself (an
+install without `channels:history`, say), the part is posted, with a warning: a thread posted
+twice is better than a thread never posted."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+
+from handlers.errors import slack_error
+from handlers.slack_client import RateLimitGaveUp, retry_after
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EVENT_TYPE = "dispute_desk_thread_part"
 PARENT = "parent"
@@ -43,6 +54,38 @@ async def posted_parent(
     client: AsyncWebClient, channel: str, number: int, opened_at: datetime
 ) -> str | None:
     """The ts of the dispute's parent message already in the channel, if one is there."""
+    return await _looking(
+        number, "parent message", None, _parent(client, channel, number, opened_at)
+    )
+
+
+async def posted_cards(
+    client: AsyncWebClient, channel: str, thread_ts: str, number: int
+) -> dict[str, str]:
+    """The dispute's cards already in its thread: part -> ts (the first of each)."""
+    return await _looking(number, "cards", {}, _cards(client, channel, thread_ts, number))
+
+
+async def _looking(number: int, what: str, none: T, lookup: Awaitable[T]) -> T:
+    """The look-up's answer; `none` when Slack refused it for good (a rate limit or a lost
+    connection is raised: the thread's next attempt looks again)."""
+    try:
+        return await lookup
+    except SlackApiError as exc:
+        if isinstance(exc, RateLimitGaveUp) or retry_after(exc) is not None:
+            raise
+        log.warning(
+            "could not look for D-%d's %s in Slack (%s): posting what is missing",
+            number,
+            what,
+            slack_error(exc),
+        )
+        return none
+
+
+async def _parent(
+    client: AsyncWebClient, channel: str, number: int, opened_at: datetime
+) -> str | None:
     oldest = f"{(opened_at - CLOCK_MARGIN).timestamp():.6f}"
     latest: str | None = None
     for _ in range(PAGES):
@@ -59,10 +102,9 @@ async def posted_parent(
     return None
 
 
-async def posted_cards(
+async def _cards(
     client: AsyncWebClient, channel: str, thread_ts: str, number: int
 ) -> dict[str, str]:
-    """The dispute's cards already in its thread: part -> ts (the first of each)."""
     page = await client.conversations_replies(
         channel=channel, ts=thread_ts, limit=PAGE, include_all_metadata=True
     )

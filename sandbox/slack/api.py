@@ -455,6 +455,9 @@ async def web_api(request: Request) -> JSONResponse:
             return _error("not_allowed_token_type")
         if token != expected:
             return _error("invalid_auth")
+        armed = ws.take_error(method)
+        if armed is not None:
+            return _error(armed)
         retry_after = ws.take_ratelimit(method)
         if retry_after is None:
             channel = params.get("channel")

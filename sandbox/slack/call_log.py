@@ -1,5 +1,6 @@
 """Every Web API call the app made, and the faults a test armed for the next calls of a method:
-a 429, or an answer that comes too late (the call done, its answer lost to the caller)."""
+a 429, an error answer, or an answer that comes too late (the call done, its answer lost to the
+caller)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ class CallLog:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.ratelimits: dict[str, RateLimit] = {}
         self.late_answers: dict[str, list[float | None]] = {}
+        self.errors: dict[str, list[str]] = {}
 
     def arm_ratelimit(self, method: str, retry_after: int = 1, times: int = 1) -> None:
         """Make the next `times` calls of `method` answer HTTP 429 with Retry-After."""
@@ -32,6 +34,17 @@ class CallLog:
                 return None
             rl.times -= 1
             return rl.retry_after
+
+    def arm_error(self, method: str, error: str, times: int = 1) -> None:
+        """Make the next `times` calls of `method` answer `{"ok": false, "error": error}`."""
+        with self.shared.lock:
+            self.errors[method] = [error] * times
+
+    def take_error(self, method: str) -> str | None:
+        """The error this call answers with, spending one armed error; None for none."""
+        with self.shared.lock:
+            armed = self.errors.get(method)
+            return armed.pop(0) if armed else None
 
     def arm_late_answer(
         self, method: str, seconds: float, times: int = 1, *, after: int = 0

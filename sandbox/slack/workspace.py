@@ -150,6 +150,8 @@ class Workspace:
         self.take_ratelimit = self.call_log.take_ratelimit
         self.arm_late_answer = self.call_log.arm_late_answer
         self.take_late_answer = self.call_log.take_late_answer
+        self.arm_error = self.call_log.arm_error
+        self.take_error = self.call_log.take_error
         self.record_call = self.call_log.record_call
         self.calls_to = self.call_log.calls_to
         # Slack's rate limits, emulated (off until set).

@@ -202,6 +202,28 @@ async def test_a_card_posted_without_an_answer_is_found_not_posted_twice(
         await app.aclose()
 
 
+async def test_a_look_up_slack_refuses_still_ends_with_the_thread_posted(
+    db: Database, emulator: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An install without `channels:history` cannot look for a lost post: the thread is posted
+    (a parent twice at worst), with a warning, rather than never."""
+    workspace = emulator.workspace
+    app = replica(db, emulator, timeout=1)
+    try:
+        number = await open_dispute(db)
+        workspace.arm_late_answer("chat.postMessage", seconds=2)
+        with pytest.raises(TimeoutError):
+            await app.threads.publish(await app.threads.disputes.case(number))
+        workspace.arm_error("conversations.history", "missing_scope")
+        await _outbox_posts(app, db, number)
+        _landed, again = workspace.history(CHANNEL)  # oldest first: the one posted again last
+        assert len(workspace.thread(CHANNEL, again.ts)) == 3
+        assert (await thread_columns(db, number))[0] == again.ts
+        assert "could not look for D-1's parent message in Slack (missing_scope)" in caplog.text
+    finally:
+        await app.aclose()
+
+
 async def _outbox_posts(app: Replica, db: Database, number: int) -> None:
     app.outbox.start()
     try:
