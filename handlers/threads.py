@@ -190,25 +190,7 @@ class ThreadPublisher:
         earlier = fence > 1
         found: dict[str, str] = {}
         if case.dispute.thread_ts is None:
-            parent = parent_message(case.dispute)
-            ts = None
-            if earlier:
-                opened = case.dispute.created_at
-                ts = await posted_parent(self.client, self.channel_id, number, opened)
-            if ts is None:
-                posted = await self.client.chat_postMessage(
-                    channel=self.channel_id,
-                    text=parent.text,
-                    blocks=parent.blocks,
-                    unfurl_links=False,
-                    metadata=mark(number, PARENT_PART),
-                )
-                channel, ts, earlier = str(posted["channel"]), str(posted["ts"]), False
-            else:  # posted before, its answer lost: shown as it is now
-                channel = self.channel_id
-                await self.client.chat_update(
-                    channel=channel, ts=ts, text=parent.text, blocks=parent.blocks
-                )
+            channel, ts, earlier = await self._post_parent(case.dispute, look=earlier)
             linked = await self.disputes.link_thread(number, channel, ts)
             case = replace(case, dispute=linked)
         missing = case.dispute.evidence_card_ts is None or (
@@ -227,15 +209,46 @@ class ThreadPublisher:
             cards["policy"] = await self._card(case, "policy", card, found)
         return await self.disputes.cards_posted(case, cards, claim=(self.claims, fence))
 
+    async def _post_parent(self, dispute: Dispute, *, look: bool) -> tuple[str, str, bool]:
+        """Post the dispute's parent message or, when `look`, use the one an earlier claim
+        posted if it is there: its channel and ts, and whether it was found."""
+        parent = parent_message(dispute)
+        if look:
+            number, opened = dispute.number, dispute.created_at
+            ts = await posted_parent(self.client, self.channel_id, number, opened)
+            if ts is not None and await self._shown(self.channel_id, ts, parent):
+                return self.channel_id, ts, True
+        posted = await self.client.chat_postMessage(
+            channel=self.channel_id,
+            text=parent.text,
+            blocks=parent.blocks,
+            unfurl_links=False,
+            metadata=mark(dispute.number, PARENT_PART),
+        )
+        return str(posted["channel"]), str(posted["ts"]), False
+
     async def _card(
         self, case: CaseFile, part: str, message: Message, found: dict[str, str]
     ) -> str:
         """Post a card of the thread; one found in Slack already is updated instead."""
         ts = found.get(part)
-        if ts is None:
-            return await self._reply(case, message, metadata=mark(case.dispute.number, part))
-        await self._update(case, ts, message)
-        return ts
+        if ts is not None and await self._shown(channel_of(case), ts, message):
+            return ts
+        return await self._reply(case, message, metadata=mark(case.dispute.number, part))
+
+    async def _shown(self, channel: str, ts: str, message: Message) -> bool:
+        """Show `message` in place of a part found in Slack, posted before with its answer
+        lost; False when it cannot be updated (deleted since, or not the app's own)."""
+        try:
+            await self.client.chat_update(
+                channel=channel, ts=ts, text=message.text, blocks=message.blocks
+            )
+        except SlackApiError as exc:
+            if slack_error(exc) not in GONE:
+                raise
+            log.warning("a thread part found at %s cannot be updated: posting it again", ts)
+            return False
+        return True
 
     async def _advance(self, case: CaseFile) -> tuple[CaseFile, bool]:
         """Let a new dispute become evidence-ready; whether its status moved (and the parent

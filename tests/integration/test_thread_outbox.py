@@ -24,6 +24,7 @@ from disputes.thread_locks import ThreadLocks
 from disputes.thread_outbox import ThreadClaims, ThreadOutbox, ThreadTimings
 from handlers.slack_client import LimitedWebClient, retry_after
 from handlers.slack_limits import RateGate
+from handlers.thread_marks import mark
 from handlers.threads import ThreadPublisher
 from policies.current import CurrentPack
 from sandbox.slack.server import EmulatorServer
@@ -220,6 +221,30 @@ async def test_a_look_up_slack_refuses_still_ends_with_the_thread_posted(
         assert len(workspace.thread(CHANNEL, again.ts)) == 3
         assert (await thread_columns(db, number))[0] == again.ts
         assert "could not look for D-1's parent message in Slack (missing_scope)" in caplog.text
+    finally:
+        await app.aclose()
+
+
+async def test_a_part_that_only_looks_like_the_apps_is_not_taken_for_it(
+    db: Database, emulator: EmulatorServer
+) -> None:
+    """Someone else's message carrying the app's metadata for the dispute cannot be updated:
+    the app posts its own parent and threads the cards under it."""
+    workspace = emulator.workspace
+    app = replica(db, emulator)
+    try:
+        number = await open_dispute(db)
+        workspace.arm_ratelimit("chat.postMessage", retry_after=2)
+        with pytest.raises(SlackApiError):
+            await app.threads.publish(await app.threads.disputes.case(number), patience=1)
+        fake = workspace.post_message(
+            CHANNEL, text="D-1 totally", user="U0AGENT", metadata=mark(number, "parent")
+        )
+        await _outbox_posts(app, db, number)
+        _fake, parent = workspace.history(CHANNEL)
+        assert _fake.ts == fake.ts and _fake.text == "D-1 totally"
+        assert len(workspace.thread(CHANNEL, parent.ts)) == 3
+        assert (await thread_columns(db, number))[0] == parent.ts
     finally:
         await app.aclose()
 
