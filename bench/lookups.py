@@ -17,9 +17,8 @@ default SLA file and policy pack):
 - the queues of `/dispute queue`: `QueueService.mine(owner)`, `unassigned()` and `stuck()` with
   the message's `MESSAGE_ROWS` limit, and `team()`;
 - `audit verify` of one dispute: `DisputeService.verify_audit(number)`;
-- `/dispute show`: its reads of the database, `DisputeService.case(number)` and then
-  `case_for(number, actor)` (the case file again, without the customer for a role that may not
-  see them);
+- `/dispute show`: its read of the database, `DisputeService.case(number)`, shown as the
+  actor may see it (`as_seen_by`: without the customer for a role that may not see them);
 - intake's count of the customer's earlier disputes: `disputes.intake._next_number`, the
   statement that takes the next dispute number and counts in the same statement, in a
   transaction rolled back (it is the one read that writes: the dispute counter).
@@ -150,8 +149,7 @@ def hot_reads(db: Database, picks: Picks) -> list[HotRead]:
     number = picks.number
 
     async def show() -> Any:
-        await disputes.case(number)
-        return await disputes.case_for(number, owner)
+        return disputes.as_seen_by(await disputes.case(number), owner)
 
     return [
         HotRead(
@@ -185,7 +183,7 @@ def hot_reads(db: Database, picks: Picks) -> list[HotRead]:
             lambda problems: f"{len(problems)} problems",
         ),
         HotRead(
-            "/dispute show (case, case_for)",
+            "/dispute show (the case file)",
             show,
             lambda case: f"{len(case.evidence)} evidence items",
         ),

@@ -166,7 +166,7 @@ async def show_dispute(deps: Deps, command: ShowCommand, actor: Actor, respond: 
         except SlackApiError as exc:
             log.warning("could not post the thread of %s: %s", case.dispute.ref, slack_error(exc))
     link = await deps.threads.permalink(case)
-    shown = await deps.disputes.case_for(command.number, actor)
+    shown = deps.disputes.as_seen_by(case, actor)
     message = summary(shown, link, messaging=deps.conversation is not None)
     await respond(text=message.text, blocks=message.blocks, response_type="ephemeral")
 
