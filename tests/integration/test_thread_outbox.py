@@ -154,9 +154,7 @@ async def test_a_parent_posted_without_an_answer_is_found_not_posted_twice(
     app = replica(db, emulator, timeout=1)
     try:
         number = await open_dispute(db)
-        workspace.arm_late_answer("chat.postMessage", seconds=2)
-        with pytest.raises(TimeoutError):
-            await app.threads.publish(await app.threads.disputes.case(number))
+        await _publish_answer_lost(app, workspace, number)
         (landed,) = workspace.history(CHANNEL)  # in Slack, unknown to the app
         ts, due, _, attempts, _ = await thread_columns(db, number)
         assert ts is None and due is not None and attempts == 1
@@ -184,9 +182,7 @@ async def test_a_card_posted_without_an_answer_is_found_not_posted_twice(
     app = replica(db, emulator, timeout=1)
     try:
         number = await open_dispute(db)
-        workspace.arm_late_answer("chat.postMessage", seconds=2, after=1)
-        with pytest.raises(TimeoutError):
-            await app.threads.publish(await app.threads.disputes.case(number))
+        await _publish_answer_lost(app, workspace, number, after=1)
         (parent,) = workspace.history(CHANNEL)
         assert [m.text for m in workspace.thread(CHANNEL, parent.ts)][1:] != []  # card landed
         await _outbox_posts(app, db, number)
@@ -212,9 +208,7 @@ async def test_a_look_up_slack_refuses_still_ends_with_the_thread_posted(
     app = replica(db, emulator, timeout=1)
     try:
         number = await open_dispute(db)
-        workspace.arm_late_answer("chat.postMessage", seconds=2)
-        with pytest.raises(TimeoutError):
-            await app.threads.publish(await app.threads.disputes.case(number))
+        await _publish_answer_lost(app, workspace, number)
         workspace.arm_error("conversations.history", "missing_scope")
         await _outbox_posts(app, db, number)
         _landed, again = workspace.history(CHANNEL)  # oldest first: the one posted again last
@@ -247,6 +241,16 @@ async def test_a_part_that_only_looks_like_the_apps_is_not_taken_for_it(
         assert (await thread_columns(db, number))[0] == parent.ts
     finally:
         await app.aclose()
+
+
+async def _publish_answer_lost(
+    app: Replica, workspace: Workspace, number: int, *, after: int = 0
+) -> None:
+    """A publish whose post after the first `after` lands in Slack but answers after the
+    client (1 s timeout) gave up."""
+    workspace.arm_late_answer("chat.postMessage", seconds=2, after=after)
+    with pytest.raises(TimeoutError):
+        await app.threads.publish(await app.threads.disputes.case(number))
 
 
 async def _outbox_posts(app: Replica, db: Database, number: int) -> None:
