@@ -5,20 +5,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError
 
 from bot.errors import StartupError
-from bot.policy_cli import add_policy_commands
-from bot.report_cli import add_report_commands
-from bot.settings import SettingsError, environment_secrets, load_settings, redact
+from bot.settings import SettingsError, environment_secrets, redact
 
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE
+# What `export --format` takes: the values of `bot.exports.Format` (not imported: Parquet's
+# library is slow to load, and only an export needs it).
+EXPORT_FORMATS = ("csv", "jsonl", "parquet")
+PERIOD_HELP = "7d, 30d, 90d or YYYY-MM-DD..YYYY-MM-DD (UTC days, both included)"
+
+Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+if TYPE_CHECKING:
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,9 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         for noisy in ("slack_bolt", "slack_sdk", "httpx", "aiosqlite", "alembic", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    command: Callable[[argparse.Namespace], Coroutine[Any, Any, int]] = args.run
     try:
-        return asyncio.run(command(args))
+        return asyncio.run(_command(args.run)(args))
     except KeyboardInterrupt:
         return 130
     except (SettingsError, StartupError) as exc:
@@ -51,12 +58,19 @@ def _error(message: str) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    """Every command and its arguments; a command's code is imported only when it runs."""
     parser = argparse.ArgumentParser(
         prog="dispute-desk", description="Return disputes, resolved in Slack threads."
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
+    _add_app_commands(sub)
+    _add_policy_commands(sub)
+    _add_report_commands(sub)
+    return parser
 
+
+def _add_app_commands(sub: Commands) -> None:
     serve = sub.add_parser("serve", help="run the Slack app (HTTP mode, or Socket Mode)")
     serve.add_argument(
         "--no-migrate",
@@ -64,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         help="do not migrate at start, only check the schema is current "
         "(for deployments that run `dispute-desk migrate` as their own step)",
     )
-    serve.set_defaults(run=_serve)
+    serve.set_defaults(run="bot.admin_cli:serve")
 
     demo = sub.add_parser("demo", help="run the app against the local Slack sandbox")
     demo.add_argument("--port", type=int, default=0, help="sandbox page port (default: any)")
@@ -77,82 +91,76 @@ def _parser() -> argparse.ArgumentParser:
         "--keep", action="store_true", help="keep the previous run's database and paid orders"
     )
     demo.add_argument("--no-wait", action="store_true", help="exit after the transcript")
-    demo.set_defaults(run=_demo)
+    demo.set_defaults(run="bot.admin_cli:demo")
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
-    migrate.set_defaults(run=_migrate)
-
-    add_policy_commands(sub)
-    add_report_commands(sub)
+    migrate.set_defaults(run="bot.admin_cli:migrate")
 
     audit = sub.add_parser("audit", help="audit trail tools")
     audit_sub = audit.add_subparsers(required=True, metavar="ACTION")
     verify = audit_sub.add_parser("verify", help="verify the audit hash chains")
     verify.add_argument("dispute", nargs="?", help="a dispute like D-7 (default: all)")
-    verify.set_defaults(run=_audit_verify)
-    return parser
+    verify.set_defaults(run="bot.admin_cli:audit_verify")
 
 
-async def _serve(args: argparse.Namespace) -> int:
-    from bot.serve import serve
+def _add_policy_commands(sub: Commands) -> None:
+    policy = sub.add_parser("policy", help="policy pack tools for policy authors")
+    actions = policy.add_subparsers(required=True, metavar="ACTION")
 
-    await serve(load_settings(), migrate=not args.no_migrate)
-    return 0
+    lint = actions.add_parser("lint", help="report every problem in a pack")
+    lint.add_argument("pack", type=Path)
+    lint.set_defaults(run="bot.policy_cli:lint")
+
+    explain = actions.add_parser("explain", help="the decision for an order")
+    explain.add_argument("order_id")
+    explain.add_argument("--reason", help="a reason word, e.g. damaged (default: the order's)")
+    explain.add_argument("--trace", action="store_true", help="show every condition checked")
+    explain.set_defaults(run="bot.policy_cli:explain")
+
+    test = actions.add_parser("test", help="run regression cases against a pack")
+    test.add_argument("pack", type=Path)
+    test.add_argument("cases", type=Path)
+    test.set_defaults(run="bot.policy_cli:check_cases")
+
+    sla = sub.add_parser("sla", help="SLA file tools")
+    sla_actions = sla.add_subparsers(required=True, metavar="ACTION")
+    sla_lint = sla_actions.add_parser("lint", help="report every problem in an SLA file")
+    sla_lint.add_argument("file", type=Path, nargs="?", help="default: SLA_FILE")
+    sla_lint.set_defaults(run="bot.policy_cli:sla_lint")
 
 
-async def _demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+def _add_report_commands(sub: Commands) -> None:
+    insights = sub.add_parser("insights", help="the KPIs and analyses of a period")
+    insights.add_argument("--period", default="30d", help=f"{PERIOD_HELP}; default 30d")
+    insights.add_argument("--json", action="store_true", help="the report as JSON")
+    insights.set_defaults(run="bot.report_cli:insights")
 
-    return await run_demo(port=args.port, data=args.data, wait=not args.no_wait, keep=args.keep)
+    export = sub.add_parser(
+        "export", help="disputes, the audit trail or insights as CSV, JSON lines or Parquet"
+    )
+    export.add_argument("what", choices=("disputes", "audit", "insights"))
+    export.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    export.add_argument(
+        "-o", "--output", type=Path, help="the file to write (default: stdout; Parquet needs one)"
+    )
+    export.add_argument(
+        "--period",
+        help=f"{PERIOD_HELP}: disputes opened, audit entries written, or the insights report "
+        "in it (default: everything; 30d for insights)",
+    )
+    export.add_argument(
+        "--with-customer",
+        action="store_true",
+        help="disputes only: add the customer's id, name, email and claim (personal data)",
+    )
+    export.set_defaults(run="bot.report_cli:export")
 
 
-async def _migrate(_args: argparse.Namespace) -> int:
-    from storage.db import Database
-    from storage.migrate import migrate
-
-    settings = load_settings()
-    db = Database(settings.database_url)
-    try:
-        revision = await migrate(db)
-    finally:
-        await db.dispose()
-    print(f"database at revision {revision}")
-    return 0
-
-
-async def _audit_verify(args: argparse.Namespace) -> int:
-    from disputes.case_files import DisputeService
-    from disputes.errors import DisputeNotFound
-    from handlers.parsing import DISPUTE_REF
-    from storage.db import Database
-    from storage.migrate import current_revision
-
-    number = None
-    if args.dispute:
-        match = DISPUTE_REF.fullmatch(args.dispute.strip())
-        if match is None:
-            raise StartupError(f"{args.dispute!r} is not a dispute number like D-7")
-        number = int(match.group(1))
-    db = Database(load_settings().database_url)
-    try:
-        if await current_revision(db) is None:
-            raise StartupError(
-                "the database at DATABASE_URL has no Dispute Desk tables yet: "
-                "run `dispute-desk migrate`"
-            )
-        problems = await DisputeService(db).verify_audit(number)
-    except DisputeNotFound as exc:
-        raise StartupError(str(exc)) from None
-    finally:
-        await db.dispose()
-    scope = f"D-{number}" if number else "all disputes"
-    if not problems:
-        print(f"audit chain intact for {scope}")
-        return 0
-    print(f"audit chain BROKEN for {scope}:")
-    for problem in problems:
-        print(f"  {problem}")
-    return 1
+def _command(target: str) -> Command:
+    """The command named `module:function`, imported now that it runs."""
+    module, name = target.split(":")
+    command: Command = getattr(importlib.import_module(module), name)
+    return command
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """`dispute-desk policy lint|explain|test` and `sla lint`: tools for policy authors; no Slack
-settings needed."""
+settings needed. Their arguments are in `bot.cli`."""
 
 from __future__ import annotations
 
@@ -27,37 +27,11 @@ from policies.yaml_source import Problem
 EXIT_FAILED = 1
 
 
-def add_policy_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    policy = sub.add_parser("policy", help="policy pack tools for policy authors")
-    actions = policy.add_subparsers(required=True, metavar="ACTION")
-
-    lint = actions.add_parser("lint", help="report every problem in a pack")
-    lint.add_argument("pack", type=Path)
-    lint.set_defaults(run=_lint)
-
-    explain = actions.add_parser("explain", help="the decision for an order")
-    explain.add_argument("order_id")
-    explain.add_argument("--reason", help="a reason word, e.g. damaged (default: the order's)")
-    explain.add_argument("--trace", action="store_true", help="show every condition checked")
-    explain.set_defaults(run=_explain)
-
-    test = actions.add_parser("test", help="run regression cases against a pack")
-    test.add_argument("pack", type=Path)
-    test.add_argument("cases", type=Path)
-    test.set_defaults(run=_test)
-
-    sla = sub.add_parser("sla", help="SLA file tools")
-    sla_actions = sla.add_subparsers(required=True, metavar="ACTION")
-    sla_lint = sla_actions.add_parser("lint", help="report every problem in an SLA file")
-    sla_lint.add_argument("file", type=Path, nargs="?", help="default: SLA_FILE")
-    sla_lint.set_defaults(run=_sla_lint)
-
-
-async def _lint(args: argparse.Namespace) -> int:
+async def lint(args: argparse.Namespace) -> int:
     return _report(args.pack, lint_pack(args.pack))
 
 
-async def _sla_lint(args: argparse.Namespace) -> int:
+async def sla_lint(args: argparse.Namespace) -> int:
     path = args.file or load_settings().sla_file
     return _report(path, lint_sla_file(path))
 
@@ -82,7 +56,7 @@ def _load(path: Path) -> LoadedPack:
         ) from None
 
 
-async def _test(args: argparse.Namespace) -> int:
+async def check_cases(args: argparse.Namespace) -> int:
     pack = _load(args.pack)
     try:
         results = run_cases(pack, args.cases)
@@ -97,7 +71,7 @@ async def _test(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else 0
 
 
-async def _explain(args: argparse.Namespace) -> int:
+async def explain(args: argparse.Namespace) -> int:
     settings = load_settings()
     pack = _load(settings.policy_pack)
     reason = None

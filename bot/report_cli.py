@@ -1,5 +1,6 @@
 """`dispute-desk insights` and `dispute-desk export`: reports for scripts and spreadsheets. They
-read `DATABASE_URL` (and `SLA_FILE`, else the shipped default) and need no Slack settings."""
+read `DATABASE_URL` (and `SLA_FILE`, else the shipped default) and need no Slack settings.
+Their arguments are in `bot.cli`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import os
 import sys
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from bot.errors import StartupError
 from bot.exports import Format, write_export
@@ -23,34 +23,6 @@ from storage.db import Database
 from storage.migrate import current_revision, head_revision
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a reader that went away
-PERIOD_HELP = "7d, 30d, 90d or YYYY-MM-DD..YYYY-MM-DD (UTC days, both included)"
-
-
-def add_report_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    insights = sub.add_parser("insights", help="the KPIs and analyses of a period")
-    insights.add_argument("--period", default="30d", help=f"{PERIOD_HELP}; default 30d")
-    insights.add_argument("--json", action="store_true", help="the report as JSON")
-    insights.set_defaults(run=_insights)
-
-    export = sub.add_parser(
-        "export", help="disputes, the audit trail or insights as CSV, JSON lines or Parquet"
-    )
-    export.add_argument("what", choices=("disputes", "audit", "insights"))
-    export.add_argument("--format", required=True, choices=[f.value for f in Format])
-    export.add_argument(
-        "-o", "--output", type=Path, help="the file to write (default: stdout; Parquet needs one)"
-    )
-    export.add_argument(
-        "--period",
-        help=f"{PERIOD_HELP}: disputes opened, audit entries written, or the insights report "
-        "in it (default: everything; 30d for insights)",
-    )
-    export.add_argument(
-        "--with-customer",
-        action="store_true",
-        help="disputes only: add the customer's id, name, email and claim (personal data)",
-    )
-    export.set_defaults(run=_export)
 
 
 def parse_period(text: str) -> Period:
@@ -60,7 +32,7 @@ def parse_period(text: str) -> Period:
         raise StartupError(f"--period: {exc}") from None
 
 
-async def _insights(args: argparse.Namespace) -> int:
+async def insights(args: argparse.Namespace) -> int:
     period = parse_period(args.period)
     async with _database() as (db, settings):
         report = await _report(db, settings, period)
@@ -69,7 +41,7 @@ async def _insights(args: argparse.Namespace) -> int:
     return _print(summary(report))
 
 
-async def _export(args: argparse.Namespace) -> int:
+async def export(args: argparse.Namespace) -> int:
     form = Format(args.format)
     period = parse_period(args.period or "30d") if args.what == "insights" or args.period else None
     if form is Format.PARQUET and args.output is None:

@@ -185,9 +185,7 @@ async def build_runtime(
 ) -> Runtime:
     """Migrate (unless told not to), connect, resolve channels and wire the Bolt app; raise on
     any bad setting."""
-    settings.require("slack_bot_token", "disputes_channel")
-    if not settings.slack_app_token:
-        settings.require("slack_signing_secret")
+    settings.require_serving()
     current_pack = load_current_pack(settings.policy_pack)
     sla = load_sla(settings.sla_file)  # a file with problems stops start-up, listing them
     orders = order_source_from_spec(settings.order_source)

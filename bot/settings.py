@@ -349,6 +349,12 @@ class Settings(BaseSettings):
             if not getattr(self, name):
                 raise SettingsError(f"{name.upper()} is not set: {_NEEDS.get(name, 'required')}")
 
+    def require_serving(self) -> None:
+        """Stop with one line unless the Slack settings the app is served with are set."""
+        self.require("slack_bot_token", "disputes_channel")
+        if not self.slack_app_token:
+            self.require("slack_signing_secret")
+
     def secrets(self) -> list[str]:
         """The values of the secret settings that are set."""
         values = (getattr(self, name) for name in type(self).model_fields if is_secret(name))

@@ -16,6 +16,7 @@ from disputes.audit import Actor
 from disputes.intake import IntakeService, OpenRequest
 from storage.db import Database
 from storage.migrate import head_revision, migrate
+from tests.conftest import _copy_sqlite
 
 
 def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -36,6 +37,13 @@ def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[s
 
 def db_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+
+
+@pytest.fixture
+def migrated(tmp_path: Path, sqlite_template: Path) -> None:
+    """`cli.db` in the test's folder, migrated (a copy of the session's migrated file; the
+    `migrate` command itself is tested above)."""
+    _copy_sqlite(sqlite_template, db_url(tmp_path))
 
 
 def test_migrate_reports_the_revision_and_is_repeatable(tmp_path: Path) -> None:
@@ -94,10 +102,10 @@ async def test_audit_verify_finds_a_tampered_row(tmp_path: Path) -> None:
         ),
     ],
 )
+@pytest.mark.usefixtures("migrated")
 def test_startup_problems_are_one_line_naming_what_to_fix(
     tmp_path: Path, args: tuple[str, ...], env: dict[str, str], says: str
 ) -> None:
-    run(tmp_path, "migrate", DATABASE_URL=db_url(tmp_path))
     result = run(tmp_path, *args, DATABASE_URL=db_url(tmp_path), **env)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -133,8 +141,8 @@ NEEDED = {"SLACK_BOT_TOKEN": "xoxb-1", "DISPUTES_CHANNEL": "#d", "SLACK_SIGNING_
         ),
     ],
 )
+@pytest.mark.usefixtures("migrated")
 def test_serve_never_prints_a_secret(tmp_path: Path, env: dict[str, str], names: str) -> None:
-    run(tmp_path, "migrate", DATABASE_URL=db_url(tmp_path))
     result = run(tmp_path, "serve", **{"DATABASE_URL": db_url(tmp_path), **env})
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

@@ -34,6 +34,7 @@ from policies.sla import SlaPolicy
 from storage.db import Database
 from storage.migrate import migrate
 from storage.tables import AuditRow, DisputeRow
+from tests.conftest import _copy_sqlite
 from tests.integration.test_cli import run
 
 ORDERS = ("ORD-1001", "ORD-1002", "ORD-1003", "ORD-1004", "ORD-1005")
@@ -308,10 +309,10 @@ async def test_parquet_is_written_in_a_row_group_per_batch(tmp_path: Path) -> No
     ],
 )
 def test_refusals_are_one_line_and_write_nothing(
-    tmp_path: Path, args: tuple[str, ...], says: str
+    tmp_path: Path, sqlite_template: Path, args: tuple[str, ...], says: str
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    run(tmp_path, "migrate", DATABASE_URL=url)
+    _copy_sqlite(sqlite_template, url)
     result = run(tmp_path, *args, DATABASE_URL=url)
     assert (result.returncode, result.stdout) == (2, "")
     lines = result.stderr.strip().splitlines()

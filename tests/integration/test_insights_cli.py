@@ -16,6 +16,7 @@ import pytest
 from disputes.exports import insight_rows
 from disputes.insights import InsightsService
 from storage.db import Database
+from tests.conftest import _copy_sqlite
 from tests.integration.test_cli import run
 from tests.integration.test_insights import NOVEMBER, november, sla
 
@@ -145,9 +146,9 @@ def test_a_bad_period_is_one_line_and_exit_2(tmp_path: Path, period: str, says: 
     assert len(lines) == 1 and lines[0].startswith("dispute-desk: --period: ") and says in lines[0]
 
 
-def test_a_broken_sla_file_is_named(tmp_path: Path) -> None:
+def test_a_broken_sla_file_is_named(tmp_path: Path, sqlite_template: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    run(tmp_path, "migrate", DATABASE_URL=url)
+    _copy_sqlite(sqlite_template, url)
     (tmp_path / "sla.yml").write_text("timezone: Mars/Olympus\n")
     result = run(
         tmp_path, "insights", "--period", "7d", DATABASE_URL=url, SLA_FILE=str(tmp_path / "sla.yml")
