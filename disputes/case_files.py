@@ -6,18 +6,17 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes import audit
 from disputes.audit import Actor
-from disputes.errors import DisputeClosed, DisputeNotFound
+from disputes.errors import DisputeClosed
 from disputes.evidence_gathering import checklist
 from disputes.evidence_store import file_evidence
 from disputes.lifecycle import Event, Status
-from disputes.models import CaseFile, Dispute, dispute_ref
+from disputes.models import CaseFile, Dispute
 from disputes.permissions import Gate
 from disputes.repository import load_case, load_row, to_dispute
 from disputes.thread_outbox import ThreadClaims
@@ -25,7 +24,7 @@ from disputes.transitions import transition
 from domain.evidence import EvidenceDraft, EvidenceKind
 from domain.roles import PEOPLE_KINDS, Action
 from storage.db import Database
-from storage.tables import DisputeRow, EvidenceRow, core
+from storage.tables import DisputeRow, EvidenceRow
 
 log = logging.getLogger(__name__)
 CARD_COLUMNS = {"evidence": "evidence_card_ts", "policy": "policy_card_ts"}
@@ -132,61 +131,46 @@ class DisputeService:
 
         async def work(session: AsyncSession) -> Dispute:
             row = await load_row(session, number)
-            if row.thread_ts is not None:
-                if row.thread_ts != thread_ts:
-                    log.error(
-                        "D-%d already has its thread at %s: the parent posted at %s is left out",
-                        number,
-                        row.thread_ts,
-                        thread_ts,
-                    )
-                return to_dispute(row)
-            row.channel_id, row.thread_ts = channel_id, thread_ts
-            await audit.append(
-                session,
-                row,
-                Actor.system("slack"),
-                "thread.linked",
-                after={"channel": channel_id, "thread_ts": thread_ts},
-            )
+            chain = audit.Chain(session, row)
+            _link(row, channel_id, thread_ts, chain)
+            await chain.write()
             return to_dispute(row)
 
         return await self.db.run(work)
-
-    async def record_card(self, number: int, card: str, ts: str) -> None:
-        """Remember where a card of the thread was posted (`evidence` or `policy`)."""
-
-        async def work(session: AsyncSession) -> None:
-            result = await session.execute(_RECORD_CARD[card], {"n": number, "ts": ts})
-            if cast(CursorResult[Any], result).rowcount != 1:
-                raise DisputeNotFound(dispute_ref(number))
-
-        await self.db.run(work)
 
     async def cards_posted(
         self,
         case: CaseFile,
         cards: Mapping[str, str],
         *,
+        thread: tuple[str, str] | None = None,
         claim: tuple[ThreadClaims, int] | None = None,
-    ) -> tuple[CaseFile, bool]:
-        """In one transaction: remember where the thread's new cards were posted (`evidence`,
-        `policy`), let a new dispute become evidence-ready once nothing required is missing
-        (as `mark_evidence_ready`), and end the thread outbox's `claim` (its fence) on the
-        thread. `case` is the case file the cards were rendered from; returned as it is then,
-        with whether its status moved."""
+    ) -> tuple[CaseFile, bool] | None:
+        """In one transaction: remember where the dispute's `thread` was posted (its channel
+        and parent's ts, when just posted) and its new cards (`evidence`, `policy`), let a new
+        dispute become evidence-ready once nothing required is missing (as
+        `mark_evidence_ready`), and end the thread outbox's `claim` (its fence) on the thread.
+        `case` is the case file the cards were rendered from; returned as it is then, with
+        whether its status moved. None, with nothing recorded, when the dispute was given
+        another thread meanwhile (the parts posted in `thread` are left out)."""
         number = case.dispute.number
 
-        async def work(session: AsyncSession) -> tuple[CaseFile, bool]:
+        async def work(session: AsyncSession) -> tuple[CaseFile, bool] | None:
             row = await load_row(session, number)
             kinds = [EvidenceKind(kind) for kind in await session.scalars(_KINDS, {"id": row.id})]
-            for card, ts in cards.items():  # set after the read: the row is written once
+            # Every change below, then the audit entries: the row is written once.
+            chain = audit.Chain(session, row)
+            if thread is not None and not _link(row, *thread, chain):
+                return None
+            for card, ts in cards.items():
                 setattr(row, CARD_COLUMNS[card], ts)
             required = {EvidenceKind(kind) for kind in row.required_evidence}
             moved = row.status == Status.NEW and required <= set(kinds)
             if moved:
-                await transition(session, row, Event.EVIDENCE_COMPLETED, Actor.system("evidence"))
-            await session.flush()
+                ready, system = Event.EVIDENCE_COMPLETED, Actor.system("evidence")
+                await transition(session, row, ready, system, chain=chain)
+            await chain.write()
+            await session.flush()  # when nothing was audited
             if claim is not None:
                 claims, fence = claim
                 await claims.posted_in(session, number, fence)
@@ -238,21 +222,30 @@ class DisputeService:
             return await audit.verify(session, number)
 
 
-# Where a card was posted, in one statement built once: nothing else of the dispute changes
-# (its version moves, as with every write of the row).
-_DISPUTES = core(DisputeRow)
-_RECORD_CARD = {
-    card: update(_DISPUTES)
-    .where(_DISPUTES.c.number == bindparam("n"))
-    .values({column: bindparam("ts"), "version": _DISPUTES.c.version + 1})
-    for card, column in CARD_COLUMNS.items()
-}
 # The kinds of a dispute's evidence, in the order it was filed.
 _KINDS = (
     select(EvidenceRow.kind)
     .where(EvidenceRow.dispute_id == bindparam("id"))
     .order_by(EvidenceRow.id)
 )
+
+
+def _link(row: DisputeRow, channel_id: str, thread_ts: str, chain: audit.Chain) -> bool:
+    """Link the dispute to its thread (audited in `chain`), unless it has one already: whether
+    its thread is `thread_ts` now (another, posted first, is kept and the newer left out)."""
+    if row.thread_ts is not None:
+        if row.thread_ts != thread_ts:
+            log.error(
+                "D-%d already has its thread at %s: the parent posted at %s is left out",
+                row.number,
+                row.thread_ts,
+                thread_ts,
+            )
+        return row.thread_ts == thread_ts
+    row.channel_id, row.thread_ts = channel_id, thread_ts
+    after = {"channel": channel_id, "thread_ts": thread_ts}
+    chain.add(Actor.system("slack"), "thread.linked", after=after)
+    return True
 
 
 def without_customer(case: CaseFile) -> CaseFile:

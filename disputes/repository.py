@@ -123,7 +123,10 @@ _UNAVAILABLE = (
 
 
 async def load_case(session: AsyncSession, row: DisputeRow) -> CaseFile:
-    """The dispute, its evidence in capture order, the checklist and unavailable sources."""
+    """The dispute, its evidence in capture order, the checklist and unavailable sources.
+
+    What a dispute cannot have yet is not looked for: notes before its thread (a note is a
+    reply in it), an approved proposal while it is new (nothing leads back to new)."""
     failures = await session.scalars(_UNAVAILABLE, {"dispute_id": row.id})
     unavailable = [unavailable_source(after) for after in failures]
     reference = payment_reference(row)
@@ -133,8 +136,8 @@ async def load_case(session: AsyncSession, row: DisputeRow) -> CaseFile:
         unavailable,
         ledger=await load_ledger(session, reference) if reference else None,
         earlier=await earlier_disputes(session, row),
-        outcome=await outcome_of(session, row),
-        notes=await live_notes(session, row),
+        outcome=None if row.status == Status.NEW else await outcome_of(session, row),
+        notes=(0, []) if row.thread_ts is None else await live_notes(session, row),
     )
 
 

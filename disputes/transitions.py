@@ -21,8 +21,10 @@ async def transition(
     *,
     details: dict[str, Any] | None = None,
     at: datetime | None = None,
+    chain: audit.Chain | None = None,
 ) -> Status:
-    """Apply `event` to the dispute or raise `InvalidTransition`; nothing is written on refusal."""
+    """Apply `event` to the dispute or raise `InvalidTransition`; nothing is written on refusal.
+    The audit entry goes to `chain` when given (the caller writes it), else is written here."""
     current = Status(row.status)
     new = next_status(current, event)
     at = at or datetime.now(UTC)
@@ -32,13 +34,14 @@ async def transition(
     row.active_order_key = row.order_id if new.is_open else None
     if new == Status.RESOLVED and row.customer_email:
         row.closing_due_at = at  # the customer is told, and asked how it went
-    await audit.append(
-        session,
-        row,
+    entries = chain or audit.Chain(session, row)
+    entries.add(
         actor,
         f"status.{event.value}",
         before={"status": current.value},
         after={"status": new.value, **(details or {})},
         at=at,
     )
+    if chain is None:
+        await entries.write()
     return new

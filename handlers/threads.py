@@ -183,31 +183,39 @@ class ThreadPublisher:
         self, case: CaseFile, decision: PolicyDecision | None, fence: int
     ) -> tuple[CaseFile, bool]:
         """Post what the thread lacks, rendered from `case` and `decision` (read under the
-        thread's lock); the last card is recorded with the move to evidence-ready and the end
-        of the claim `fence`. The case then, and whether its status moved."""
+        thread's lock), then record it all in one transaction: where the thread and its new
+        cards are, the move to evidence-ready and the end of the claim `fence`. The case then,
+        and whether its status moved. A part posted and not recorded (the process stopped) is
+        found in Slack by the next claim (`thread_marks`)."""
         number = case.dispute.number
         # An earlier claim may have posted parts it never recorded: look for them in Slack.
         earlier = fence > 1
         found: dict[str, str] = {}
+        thread: tuple[str, str] | None = None
         if case.dispute.thread_ts is None:
             channel, ts, earlier = await self._post_parent(case.dispute, look=earlier)
-            linked = await self.disputes.link_thread(number, channel, ts)
-            case = replace(case, dispute=linked)
+            thread = (channel, ts)
+            case = replace(case, dispute=replace(case.dispute, channel_id=channel, thread_ts=ts))
         missing = case.dispute.evidence_card_ts is None or (
             decision is not None and case.dispute.policy_card_ts is None
         )
-        if earlier and missing and case.dispute.thread_ts is not None:
-            thread = case.dispute.thread_ts
-            found = await posted_cards(self.client, channel_of(case), thread, number)
+        if earlier and missing:
+            found = await posted_cards(
+                self.client, channel_of(case), str(case.dispute.thread_ts), number
+            )
         cards: dict[str, str] = {}
         if case.dispute.evidence_card_ts is None:
             cards["evidence"] = await self._card(case, "evidence", evidence_card(case), found)
         if decision is not None and case.dispute.policy_card_ts is None:
-            if "evidence" in cards:  # recorded before the next post: never posted twice
-                await self.disputes.record_card(number, "evidence", cards.pop("evidence"))
             card = policy_card(case, decision, messaging=self.messaging)
             cards["policy"] = await self._card(case, "policy", card, found)
-        return await self.disputes.cards_posted(case, cards, claim=(self.claims, fence))
+        recorded = await self.disputes.cards_posted(
+            case, cards, thread=thread, claim=(self.claims, fence)
+        )
+        if recorded is None:  # a thread was linked meanwhile: its own parts go there
+            case, decision = await self.policy.case_with_latest(number)
+            return await self._publish(case, decision, fence)
+        return recorded
 
     async def _post_parent(self, dispute: Dispute, *, look: bool) -> tuple[str, str, bool]:
         """Post the dispute's parent message or, when `look`, use the one an earlier claim

@@ -1,0 +1,97 @@
+"""What a new thread's publish writes, against the emulator over HTTP: the posts first, then
+one write of the dispute (its thread, its cards, the move to evidence-ready) with the claim's
+end; a thread linked meanwhile keeps the dispute, and the cards go to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+
+from disputes.case_files import DisputeService
+from handlers.thread_marks import mark
+from sandbox.slack.server import EmulatorServer
+from sandbox.slack.workspace import Workspace
+from storage.db import Database
+from storage.tables import AuditRow
+from tests.integration.test_thread_outbox import CHANNEL, open_dispute, replica, thread_columns
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[EmulatorServer]:
+    workspace = Workspace.default()
+    workspace.join(CHANNEL, "U0BOT")
+    async with EmulatorServer(workspace) as server:
+        yield server
+
+
+class DisputeWrites:
+    """The UPDATEs of the disputes table run while listening."""
+
+    def __init__(self, db: Database) -> None:
+        self.statements: list[str] = []
+        event.listen(db.engine.sync_engine, "before_cursor_execute", self.hook)
+
+    def hook(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        words = " ".join(statement.split())
+        if words.startswith("UPDATE disputes SET"):
+            self.statements.append(words)
+
+
+async def test_a_new_thread_is_recorded_in_one_write_after_its_posts(
+    db: Database, emulator: EmulatorServer
+) -> None:
+    number = await open_dispute(db)
+    app = replica(db, emulator)
+    writes = DisputeWrites(db)
+    try:
+        case = await app.threads.publish(await app.threads.disputes.case(number))
+    finally:
+        await app.aclose()
+    claim, recorded, released = writes.statements  # nothing in between
+    assert "thread_fence" in claim and "thread_due_at" in released
+    for column in ("thread_ts", "evidence_card_ts", "policy_card_ts", "status"):
+        assert f"{column}=" in recorded
+    (parent,) = emulator.workspace.history(CHANNEL)
+    assert (case.dispute.thread_ts, case.dispute.status.value) == (parent.ts, "evidence_ready")
+    assert len(emulator.workspace.thread(CHANNEL, parent.ts)) == 3
+    assert (await thread_columns(db, number))[:2] == (parent.ts, None)
+    async with db.reading() as session:
+        actions = list(
+            await session.scalars(
+                select(AuditRow.action).where(AuditRow.dispute_id == 1).order_by(AuditRow.seq)
+            )
+        )
+    assert actions[-2:] == ["thread.linked", "status.evidence_completed"]
+    assert await DisputeService(db).verify_audit(number) == []
+
+
+async def test_a_thread_linked_meanwhile_keeps_the_dispute_and_gets_the_cards(
+    db: Database, emulator: EmulatorServer
+) -> None:
+    number = await open_dispute(db)
+    app = replica(db, emulator)
+    workspace = emulator.workspace
+    other = workspace.post_message(
+        CHANNEL, text="D-1", user="U0BOT", metadata=mark(number, "parent")
+    )
+    post_parent = app.threads._post_parent
+
+    async def linked_meanwhile(*args: Any, **kwargs: Any) -> tuple[str, str, bool]:
+        posted = await post_parent(*args, **kwargs)
+        await DisputeService(db).link_thread(number, CHANNEL, other.ts)  # as a claim before
+        return posted
+
+    app.threads._post_parent = linked_meanwhile  # type: ignore[method-assign]
+    try:
+        case = await app.threads.publish(await app.threads.disputes.case(number))
+    finally:
+        await app.aclose()
+    assert case.dispute.thread_ts == other.ts
+    assert case.dispute.evidence_card_ts is not None and case.dispute.policy_card_ts is not None
+    assert len(workspace.thread(CHANNEL, other.ts)) == 3  # the parent and both cards
+    left_out = [m for m in workspace.history(CHANNEL) if m.ts != other.ts]
+    assert len(left_out) == 1  # the parent this publish posted: left out, and logged
+    assert (await thread_columns(db, number))[:2] == (other.ts, None)
