@@ -24,6 +24,7 @@ from handlers import (
 )
 from handlers.deps import Deps
 from handlers.errors import user_message
+from handlers.slack_client import LimitedWebClient, SharedRespond
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,11 @@ def build_bolt_app(
 
     @app.use
     async def shared_client(context: AsyncBoltContext, next: Callable[[], Awaitable[Any]]) -> Any:
-        # Bolt makes a plain client per request: listeners get the app's rate-limited one.
+        # Bolt makes a plain client per request: listeners get the app's rate-limited one,
+        # and answer on its HTTP session.
         context["client"] = client
+        if context.response_url and isinstance(client, LimitedWebClient):
+            context["respond"] = SharedRespond(context.response_url, client)
         return await next()
 
     commands.register(app, deps)

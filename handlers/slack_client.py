@@ -1,7 +1,8 @@
 """The app's Web API client: every call goes through a `RateGate`, one lane per method, and per
 method and channel for the posting methods; a call Slack's limit would keep waiting past its
 patience fails as Slack's own 429 would (`ratelimited`). Its calls share one HTTP session (kept
-connections), opened at the first call and closed by `aclose`."""
+connections), opened at the first call and closed by `aclose`; so do the answers sent to a
+request's `response_url` (`SharedRespond`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import logging
 from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, FormData, TCPConnector
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
+from slack_sdk.webhook.async_client import AsyncWebhookClient, WebhookResponse
 
 from handlers.slack_limits import GaveUp, Key, LimitCounters, RateGate
 
@@ -88,6 +91,13 @@ class LimitedWebClient(AsyncWebClient):
     def counters(self) -> LimitCounters:
         return self.gate.counters
 
+    def webhook(self, url: str) -> AsyncWebhookClient:
+        """A client for a `response_url`, on this client's session."""
+        self._share_session()
+        return AsyncWebhookClient(
+            url=url, timeout=self.timeout, proxy=self.proxy, ssl=self.ssl, session=self.session
+        )
+
     async def api_call(
         self,
         api_method: str,
@@ -140,3 +150,21 @@ class LimitedWebClient(AsyncWebClient):
                 status_code=429,
             )
         return RateLimitGaveUp(str(exc), response)
+
+
+class SharedRespond(AsyncRespond):
+    """A request's `respond` on the app client's HTTP session: Bolt's own opens a session, and
+    a connection, for each answer and closes it after. The message is built as Bolt builds it:
+    the fields given, without those left unset (None) and without empty lists of blocks."""
+
+    def __init__(self, response_url: str, client: LimitedWebClient) -> None:
+        super().__init__(response_url=response_url, proxy=client.proxy, ssl=client.ssl)
+        self.client = client
+
+    async def __call__(  # type: ignore[override]
+        self, text: str | dict[str, Any] = "", **fields: Any
+    ) -> WebhookResponse:
+        given = dict(text) if isinstance(text, dict) else {"text": text, **fields}
+        message = {k: v for k, v in given.items() if v is not None and v != []}
+        message.setdefault("text", "")
+        return await self.client.webhook(str(self.response_url)).send_dict(message)

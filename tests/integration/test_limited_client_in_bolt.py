@@ -7,6 +7,8 @@ from typing import Any
 from unittest.mock import MagicMock
 from urllib.parse import urlencode
 
+import pytest
+from aiohttp import ClientSession
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.app import build_bolt_app
@@ -58,3 +60,59 @@ async def test_listeners_get_the_rate_limited_client() -> None:
         # The listener (run after the ack) met a 429, waited it out and got its answer.
         assert await eventually(lambda: seen, within=5) == [(client, "U0AGENT")]
         assert client.counters.ratelimited["users.info"] == 1
+
+
+async def test_answers_go_out_on_the_clients_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bolt's own `respond` opens an HTTP session (and a connection) per answer; the app's
+    answers share the client's session, as its Web API calls do."""
+    workspace = Workspace.default()
+    opened: list[ClientSession] = []
+    session_init = ClientSession.__init__
+
+    def counted(self: ClientSession, *args: Any, **kwargs: Any) -> None:
+        opened.append(self)
+        session_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(ClientSession, "__init__", counted)
+    async with (
+        EmulatorServer(workspace) as emulator,
+        LimitedWebClient(
+            gate=RateGate(retry_after, max_wait=10),
+            token=workspace.bot_token,
+            base_url=emulator.api_url,
+        ) as client,
+    ):
+        app = build_bolt_app(
+            client=client, signing_secret=None, deps=MagicMock(), recent=RecentKeys()
+        )
+
+        @app.command("/probe")
+        async def probe(ack: Any, respond: Any, command: dict[str, Any]) -> None:
+            await ack()
+            await respond(text=f"answer {command['text']}", response_type="ephemeral")
+
+        def answers() -> list[str]:
+            return sorted(e.text for e in workspace.ephemerals_for("U0AGENT", "C0DISPUTES"))
+
+        for n in (1, 2, 3):
+            token = workspace.mint_response_url("C0DISPUTES", "U0AGENT")
+            body = urlencode(
+                {
+                    "command": "/probe",
+                    "text": str(n),
+                    "user_id": "U0AGENT",
+                    "channel_id": "C0DISPUTES",
+                    "team_id": workspace.team_id,
+                    "trigger_id": f"{n}.2.3",
+                    "response_url": f"{emulator.base_url}/_sandbox/response/{token}",
+                }
+            )
+            request = AsyncBoltRequest(
+                body=body, headers={"content-type": ["application/x-www-form-urlencoded"]}
+            )
+            assert (await app.async_dispatch(request)).status == 200
+            await eventually(lambda: answers()[n - 1 :])  # noqa: B023 (awaited here)
+            if n == 1:  # it opened the client's session (and Bolt its own for auth.test)
+                opened.clear()
+        assert answers() == ["answer 1", "answer 2", "answer 3"]
+        assert opened == []
