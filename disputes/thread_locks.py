@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 # The first key of the two-key advisory locks on dispute threads ("th"); the second is the
 # dispute's number. Two-key locks never collide with one-key (bigint) locks.
 THREAD_LOCK_CLASS = 0x7468
+_TAKE = text("SELECT pg_advisory_xact_lock(:kind, :number)")
 
 
 class KeyedLocks:
@@ -72,22 +73,21 @@ class ThreadLocks:
                 yield
                 return
             async with self._lock_engine().connect() as connection, connection.begin():
-                # A replica stuck while holding it must not stop this one forever.
-                await connection.execute(text(f"SET LOCAL lock_timeout = '{int(self.wait)}s'"))
-                await connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:kind, :number)"),
-                    {"kind": THREAD_LOCK_CLASS, "number": number},
-                )
+                await connection.execute(_TAKE, {"kind": THREAD_LOCK_CLASS, "number": number})
                 yield
 
     def _lock_engine(self) -> AsyncEngine:
         if self._engine is None:
             assert self.db is not None
+            # Its connections only take these locks: each waits `wait` seconds at most (a
+            # replica stuck while holding one must not stop this one forever).
+            timeout = {"lock_timeout": f"{round(self.wait * 1000)}ms"}
             self._engine = create_async_engine(
                 self.db.url,
                 pool_size=self.connections,
                 max_overflow=self.connections,
                 pool_timeout=self.wait,
+                connect_args={"server_settings": timeout},
             )
         return self._engine
 

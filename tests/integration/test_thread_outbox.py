@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from bot.settings import default_policy_pack
 from connectors.orders.evidence_sources import default_evidence_sources
@@ -350,6 +351,29 @@ async def test_thread_locks_hold_across_replicas_on_postgresql(postgres_server: 
     finally:
         await locks_one.aclose()
         await locks_two.aclose()
+        await one.dispose()
+        await two.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_thread_lock_held_by_a_stuck_replica_is_waited_for_a_bounded_time(
+    postgres_server: str,
+) -> None:
+    url = await _fresh_postgres_database(postgres_server)
+    one, two = Database(url), Database(url)
+    stuck, patient = ThreadLocks(one), ThreadLocks(two, wait=0.3)
+    try:
+        async with stuck.hold(7):
+            with pytest.raises(DBAPIError, match="lock timeout"):
+                async with patient.hold(7):
+                    raise AssertionError("taken while another replica holds it")
+            async with patient.hold(8):  # another dispute's lock is free
+                pass
+        async with patient.hold(7):  # released: taken at once
+            pass
+    finally:
+        await stuck.aclose()
+        await patient.aclose()
         await one.dispose()
         await two.dispose()
 
