@@ -187,7 +187,10 @@ def report(args: argparse.Namespace, rounds: list[Round]) -> None:
     print(f"== {args.opens} opens and {args.opens} helps x {args.rounds} rounds, {args.backend}")
     print(f"  CPU per /dispute open: {opened:.1f} ms (median)")
     print(f"  CPU per /dispute help: {helped:.1f} ms (median; the baseline)")
-    print(f"  open / help: {opened / helped:.1f}x; open less help: {opened - helped:.1f} ms")
+    if helped > 0:
+        print(f"  open / help: {opened / helped:.1f}x; open less help: {opened - helped:.1f} ms")
+    else:  # /proc counts CPU in ticks of 10 ms: a few helps may not add up to one
+        print("  open / help: too few helps to measure (try more --opens)")
     missing = [r for r in rounds if r.answered != args.opens]
     if missing:
         print(f"  NOTE: {len(missing)} round(s) with opens unanswered: their CPU is understated")
