@@ -54,3 +54,12 @@ async def driver(
     transport = httpx.ASGITransport(app=receiver.app)
     async with httpx.AsyncClient(transport=transport) as c:
         yield SlackDriver("http://app.test", SECRET, ws, server.base_url, client=c)
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[EmulatorServer]:
+    """The emulator on the real clock, the app's bot in the disputes channel (C0DISPUTES)."""
+    workspace = Workspace.default()
+    workspace.join("C0DISPUTES", "U0BOT")
+    async with EmulatorServer(workspace) as server:
+        yield server

@@ -5,7 +5,6 @@ outboxes) never post one thread twice; a claim is fenced; thread locks hold acro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -52,14 +51,6 @@ class Replica:
     async def aclose(self) -> None:
         await self.threads.locks.aclose()
         await self.client.aclose()
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[EmulatorServer]:
-    workspace = Workspace.default()
-    workspace.join(CHANNEL, "U0BOT")
-    async with EmulatorServer(workspace) as server:
-        yield server
 
 
 def replica(

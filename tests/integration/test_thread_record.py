@@ -4,27 +4,16 @@ end; a thread linked meanwhile keeps the dispute, and the cards go to it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from sqlalchemy import event, select
 
 from disputes.case_files import DisputeService
 from handlers.thread_marks import mark
 from sandbox.slack.server import EmulatorServer
-from sandbox.slack.workspace import Workspace
 from storage.db import Database
 from storage.tables import AuditRow
 from tests.integration.test_thread_outbox import CHANNEL, open_dispute, replica, thread_columns
-
-
-@pytest.fixture
-async def emulator() -> AsyncIterator[EmulatorServer]:
-    workspace = Workspace.default()
-    workspace.join(CHANNEL, "U0BOT")
-    async with EmulatorServer(workspace) as server:
-        yield server
 
 
 class DisputeWrites:
