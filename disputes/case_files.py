@@ -152,16 +152,25 @@ class DisputeService:
         `mark_evidence_ready`), and end the thread outbox's `claim` (its fence) on the thread.
         `case` is the case file the cards were rendered from; returned as it is then, with
         whether its status moved. None, with nothing recorded, when the dispute was given
-        another thread meanwhile (the parts posted in `thread` are left out)."""
+        another thread meanwhile (the parts posted in `thread` are left out). When the claim
+        was lost (its lease lapsed and another took the thread over), nothing is recorded
+        either: the claim's new holder finds the parts posted here in Slack and records them;
+        the case file is returned as it is."""
         number = case.dispute.number
 
         async def work(session: AsyncSession) -> tuple[CaseFile, bool] | None:
             row = await load_row(session, number)
+            if thread is not None and _elsewhere(row, thread[1]):
+                return None
+            if claim is not None:  # first: every write below is fenced by the claim
+                claims, fence = claim
+                if not await claims.posted_in(session, number, fence):
+                    return await load_case(session, row), False
             kinds = [EvidenceKind(kind) for kind in await session.scalars(_KINDS, {"id": row.id})]
             # Every change below, then the audit entries: the row is written once.
             chain = audit.Chain(session, row)
-            if thread is not None and not _link(row, *thread, chain):
-                return None
+            if thread is not None:
+                _link(row, *thread, chain)
             for card, ts in cards.items():
                 setattr(row, CARD_COLUMNS[card], ts)
             required = {EvidenceKind(kind) for kind in row.required_evidence}
@@ -171,9 +180,6 @@ class DisputeService:
                 await transition(session, row, ready, system, chain=chain)
             await chain.write()
             await session.flush()  # when nothing was audited
-            if claim is not None:
-                claims, fence = claim
-                await claims.posted_in(session, number, fence)
             if kinds != [item.kind for item in case.evidence]:  # evidence came meanwhile
                 return await load_case(session, row), moved
             dispute = to_dispute(row)
@@ -234,17 +240,23 @@ def _link(row: DisputeRow, channel_id: str, thread_ts: str, chain: audit.Chain) 
     """Link the dispute to its thread (audited in `chain`), unless it has one already: whether
     its thread is `thread_ts` now (another, posted first, is kept and the newer left out)."""
     if row.thread_ts is not None:
-        if row.thread_ts != thread_ts:
-            log.error(
-                "D-%d already has its thread at %s: the parent posted at %s is left out",
-                row.number,
-                row.thread_ts,
-                thread_ts,
-            )
-        return row.thread_ts == thread_ts
+        return not _elsewhere(row, thread_ts)
     row.channel_id, row.thread_ts = channel_id, thread_ts
     after = {"channel": channel_id, "thread_ts": thread_ts}
     chain.add(Actor.system("slack"), "thread.linked", after=after)
+    return True
+
+
+def _elsewhere(row: DisputeRow, thread_ts: str) -> bool:
+    """Whether the dispute's thread is another than `thread_ts` (which is then left out)."""
+    if row.thread_ts is None or row.thread_ts == thread_ts:
+        return False
+    log.error(
+        "D-%d already has its thread at %s: the parent posted at %s is left out",
+        row.number,
+        row.thread_ts,
+        thread_ts,
+    )
     return True
 
 

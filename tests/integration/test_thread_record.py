@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from disputes.case_files import DisputeService
 from handlers.thread_marks import mark
 from sandbox.slack.server import EmulatorServer
 from storage.db import Database
-from storage.tables import AuditRow
+from storage.tables import AuditRow, DisputeRow
 from tests.integration.test_thread_outbox import CHANNEL, open_dispute, replica, thread_columns
 
 
@@ -39,7 +39,7 @@ async def test_a_new_thread_is_recorded_in_one_write_after_its_posts(
         case = await app.threads.publish(await app.threads.disputes.case(number))
     finally:
         await app.aclose()
-    claim, recorded, released = writes.statements  # nothing in between
+    claim, released, recorded = writes.statements  # nothing in between, the fence first
     assert "thread_fence" in claim and "thread_due_at" in released
     for column in ("thread_ts", "evidence_card_ts", "policy_card_ts", "status"):
         assert f"{column}=" in recorded
@@ -84,3 +84,40 @@ async def test_a_thread_linked_meanwhile_keeps_the_dispute_and_gets_the_cards(
     left_out = [m for m in workspace.history(CHANNEL) if m.ts != other.ts]
     assert len(left_out) == 1  # the parent this publish posted: left out, and logged
     assert (await thread_columns(db, number))[:2] == (other.ts, None)
+
+
+async def test_a_lost_claim_records_nothing_and_its_successor_records_the_parts_once(
+    db: Database, emulator: EmulatorServer
+) -> None:
+    number = await open_dispute(db)
+    app = replica(db, emulator)
+    workspace = emulator.workspace
+    post_parent = app.threads._post_parent
+
+    async def taken_over(*args: Any, **kwargs: Any) -> tuple[str, str, bool]:
+        posted = await post_parent(*args, **kwargs)
+        async with db.transaction() as session:  # its lease lapsed: another replica claims it
+            await session.execute(
+                update(DisputeRow)
+                .where(DisputeRow.number == number)
+                .values(thread_fence=DisputeRow.thread_fence + 1)
+            )
+        return posted
+
+    app.threads._post_parent = taken_over  # type: ignore[method-assign]
+    try:
+        case = await app.threads.publish(await app.threads.disputes.case(number))
+        assert case.dispute.thread_ts is None  # nothing of the lost claim's posts recorded
+        ts, due, *_ = await thread_columns(db, number)
+        assert ts is None and due is not None  # still due: the new holder's to post
+        (parent,) = workspace.history(CHANNEL)
+        assert len(workspace.thread(CHANNEL, parent.ts)) == 3
+
+        app.threads._post_parent = post_parent  # type: ignore[method-assign]
+        case = await app.threads.post_claimed(number, 2)  # the new holder finds the parts
+    finally:
+        await app.aclose()
+    assert workspace.history(CHANNEL) == [parent]  # the parent once
+    assert len(workspace.thread(CHANNEL, parent.ts)) == 3  # and each card once
+    assert case.dispute.thread_ts == parent.ts and case.dispute.policy_card_ts is not None
+    assert (await thread_columns(db, number))[:2] == (parent.ts, None)
