@@ -4,6 +4,7 @@ end; a thread linked meanwhile keeps the dispute, and the cards go to it."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import event, select, update
@@ -13,7 +14,13 @@ from handlers.thread_marks import mark
 from sandbox.slack.server import EmulatorServer
 from storage.db import Database
 from storage.tables import AuditRow, DisputeRow
-from tests.integration.test_thread_outbox import CHANNEL, open_dispute, replica, thread_columns
+from tests.integration.test_thread_outbox import (
+    CHANNEL,
+    Replica,
+    open_dispute,
+    replica,
+    thread_columns,
+)
 
 
 class DisputeWrites:
@@ -27,6 +34,19 @@ class DisputeWrites:
         words = " ".join(statement.split())
         if words.startswith("UPDATE disputes SET"):
             self.statements.append(words)
+
+
+def after_the_parent(app: Replica, then: Callable[[], Awaitable[object]]) -> Any:
+    """Make `then` happen right after `app` posts a parent message; its own way to post one."""
+    post_parent = app.threads._post_parent
+
+    async def posted_then(*args: Any, **kwargs: Any) -> tuple[str, str, bool]:
+        posted = await post_parent(*args, **kwargs)
+        await then()
+        return posted
+
+    app.threads._post_parent = posted_then  # type: ignore[method-assign]
+    return post_parent
 
 
 async def test_a_new_thread_is_recorded_in_one_write_after_its_posts(
@@ -66,14 +86,8 @@ async def test_a_thread_linked_meanwhile_keeps_the_dispute_and_gets_the_cards(
     other = workspace.post_message(
         CHANNEL, text="D-1", user="U0BOT", metadata=mark(number, "parent")
     )
-    post_parent = app.threads._post_parent
-
-    async def linked_meanwhile(*args: Any, **kwargs: Any) -> tuple[str, str, bool]:
-        posted = await post_parent(*args, **kwargs)
-        await DisputeService(db).link_thread(number, CHANNEL, other.ts)  # as a claim before
-        return posted
-
-    app.threads._post_parent = linked_meanwhile  # type: ignore[method-assign]
+    # As a claim before this one might have, right after this one posted its parent:
+    after_the_parent(app, lambda: DisputeService(db).link_thread(number, CHANNEL, other.ts))
     try:
         case = await app.threads.publish(await app.threads.disputes.case(number))
     finally:
@@ -92,19 +106,16 @@ async def test_a_lost_claim_records_nothing_and_its_successor_records_the_parts_
     number = await open_dispute(db)
     app = replica(db, emulator)
     workspace = emulator.workspace
-    post_parent = app.threads._post_parent
 
-    async def taken_over(*args: Any, **kwargs: Any) -> tuple[str, str, bool]:
-        posted = await post_parent(*args, **kwargs)
-        async with db.transaction() as session:  # its lease lapsed: another replica claims it
+    async def taken_over() -> None:  # its lease lapsed: another replica claims the thread
+        async with db.transaction() as session:
             await session.execute(
                 update(DisputeRow)
                 .where(DisputeRow.number == number)
                 .values(thread_fence=DisputeRow.thread_fence + 1)
             )
-        return posted
 
-    app.threads._post_parent = taken_over  # type: ignore[method-assign]
+    post_parent = after_the_parent(app, taken_over)
     try:
         case = await app.threads.publish(await app.threads.disputes.case(number))
         assert case.dispute.thread_ts is None  # nothing of the lost claim's posts recorded
