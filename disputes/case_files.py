@@ -236,15 +236,15 @@ _KINDS = (
 )
 
 
-def _link(row: DisputeRow, channel_id: str, thread_ts: str, chain: audit.Chain) -> bool:
-    """Link the dispute to its thread (audited in `chain`), unless it has one already: whether
-    its thread is `thread_ts` now (another, posted first, is kept and the newer left out)."""
+def _link(row: DisputeRow, channel_id: str, thread_ts: str, chain: audit.Chain) -> None:
+    """Link the dispute to its thread (audited in `chain`), unless it has one already (the
+    first linked is kept, another left out and logged)."""
     if row.thread_ts is not None:
-        return not _elsewhere(row, thread_ts)
+        _elsewhere(row, thread_ts)
+        return
     row.channel_id, row.thread_ts = channel_id, thread_ts
     after = {"channel": channel_id, "thread_ts": thread_ts}
     chain.add(Actor.system("slack"), "thread.linked", after=after)
-    return True
 
 
 def _elsewhere(row: DisputeRow, thread_ts: str) -> bool:

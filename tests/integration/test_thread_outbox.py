@@ -168,8 +168,8 @@ async def test_a_parent_posted_without_an_answer_is_found_not_posted_twice(
 async def test_a_card_posted_without_an_answer_is_found_not_posted_twice(
     db: Database, emulator: EmulatorServer
 ) -> None:
-    """The parent is posted and recorded; Slack posts the evidence card but answers too late:
-    the next claim finds the card in the thread and posts only what is missing."""
+    """The parent is posted; Slack posts the evidence card but answers too late, so nothing is
+    recorded: the next claim finds the parent and the card and posts only what is missing."""
     workspace = emulator.workspace
     app = replica(db, emulator, timeout=1)
     try:

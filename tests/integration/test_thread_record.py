@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select, update
 
 from disputes.case_files import DisputeService
@@ -17,6 +18,7 @@ from storage.tables import AuditRow, DisputeRow
 from tests.integration.test_thread_outbox import (
     CHANNEL,
     Replica,
+    _outbox_posts,
     open_dispute,
     replica,
     thread_columns,
@@ -132,3 +134,44 @@ async def test_a_lost_claim_records_nothing_and_its_successor_records_the_parts_
     assert len(workspace.thread(CHANNEL, parent.ts)) == 3  # and each card once
     assert case.dispute.thread_ts == parent.ts and case.dispute.policy_card_ts is not None
     assert (await thread_columns(db, number))[:2] == (parent.ts, None)
+
+
+async def test_a_record_refused_after_every_post_leaves_the_parts_to_be_found_once(
+    db: Database, emulator: EmulatorServer
+) -> None:
+    """The widest window the one write leaves: all three parts are in Slack when the write that
+    records them fails (the database went away, the process stopped). The thread stays due; the
+    next claim finds the three parts and posts none of them again."""
+    number = await open_dispute(db)
+    app = replica(db, emulator)
+    workspace = emulator.workspace
+    record = app.threads.disputes.cards_posted
+
+    async def refused(*_args: Any, **_kwargs: Any) -> Any:
+        raise ConnectionError("the database went away")
+
+    app.threads.disputes.cards_posted = refused  # type: ignore[method-assign]
+    try:
+        with pytest.raises(ConnectionError):
+            await app.threads.publish(await app.threads.disputes.case(number))
+        (parent,) = workspace.history(CHANNEL)
+        assert len(workspace.thread(CHANNEL, parent.ts)) == 3
+        ts, due, _lease, attempts, error = await thread_columns(db, number)
+        assert (ts, attempts) == (None, 1) and due is not None and "ConnectionError" in error
+
+        app.threads.disputes.cards_posted = record  # type: ignore[method-assign]
+        await _outbox_posts(app, db, number)
+    finally:
+        await app.aclose()
+    assert workspace.history(CHANNEL) == [parent]
+    thread = workspace.thread(CHANNEL, parent.ts)
+    assert len(thread) == 3  # each card once
+    posts = workspace.calls_to("chat.postMessage")
+    assert len(posts) == 3  # nothing posted by the second claim: found, and updated in place
+    case = await app.threads.disputes.case(number)
+    assert (case.dispute.thread_ts, case.dispute.evidence_card_ts, case.dispute.policy_card_ts) == (
+        parent.ts,
+        thread[1].ts,
+        thread[2].ts,
+    )
+    assert case.dispute.status.value == "evidence_ready"
