@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, FormData, TCPConnector
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.context.respond.internals import _build_message  # what Bolt's respond sends
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
@@ -154,17 +155,19 @@ class LimitedWebClient(AsyncWebClient):
 
 class SharedRespond(AsyncRespond):
     """A request's `respond` on the app client's HTTP session: Bolt's own opens a session, and
-    a connection, for each answer and closes it after. The message is built as Bolt builds it:
-    the fields given, without those left unset (None) and without empty lists of blocks."""
+    a connection, for each answer and closes it after. It takes what Bolt's takes (positional
+    or by name, blocks as dicts or Block objects, or a whole message as a dict) and builds the
+    message with Bolt's own builder."""
 
     def __init__(self, response_url: str, client: LimitedWebClient) -> None:
         super().__init__(response_url=response_url, proxy=client.proxy, ssl=client.ssl)
         self.client = client
 
-    async def __call__(  # type: ignore[override]
-        self, text: str | dict[str, Any] = "", **fields: Any
+    async def __call__(
+        self, text: str | dict[str, Any] = "", *args: Any, **fields: Any
     ) -> WebhookResponse:
-        given = dict(text) if isinstance(text, dict) else {"text": text, **fields}
-        message = {k: v for k, v in given.items() if v is not None and v != []}
-        message.setdefault("text", "")
+        if isinstance(text, dict):
+            message = _build_message(**text)
+        else:
+            message = _build_message(text, *args, **fields)
         return await self.client.webhook(str(self.response_url)).send_dict(message)
