@@ -1,6 +1,6 @@
 """The thread outbox on SQLite and PostgreSQL, against the emulator over HTTP: a thread Slack
 held back is posted later by itself; two replicas (two databases handles, publishers and
-outboxes) never post one thread twice; a claim is fenced; thread locks hold across replicas."""
+outboxes) never post one thread twice; a claim is fenced. Thread locks: test_thread_locks.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from datetime import timedelta
 import pytest
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import DBAPIError
 
 from bot.settings import default_policy_pack
 from connectors.orders.evidence_sources import default_evidence_sources
@@ -32,7 +31,6 @@ from sandbox.slack.workspace import Workspace
 from storage.db import Database
 from storage.migrate import migrate
 from storage.tables import DisputeRow
-from tests.conftest import _fresh_postgres_database
 from tests.support.orders import StaticOrders, order
 
 CHANNEL = "C0DISPUTES"
@@ -317,56 +315,6 @@ async def test_a_lost_claim_records_nothing_and_a_lapsed_one_is_taken_over(db: D
     assert due == now[0] + timedelta(seconds=2)  # the second attempt failed: 2 s
     assert await claims.next_due() == due
     assert await claims.claim(number) is not None  # a command may try before the backoff ends
-
-
-@pytest.mark.postgres
-async def test_thread_locks_hold_across_replicas_on_postgresql(postgres_server: str) -> None:
-    url = await _fresh_postgres_database(postgres_server)
-    one, two = Database(url), Database(url)
-    locks_one, locks_two = ThreadLocks(one), ThreadLocks(two)
-    order: list[str] = []
-    try:
-
-        async def hold(locks: ThreadLocks, number: int, name: str, seconds: float) -> None:
-            async with locks.hold(number):
-                order.append(f"{name} in")
-                await asyncio.sleep(seconds)
-                order.append(f"{name} out")
-
-        first = asyncio.create_task(hold(locks_one, 7, "one", 0.5))
-        await asyncio.sleep(0.2)
-        await asyncio.gather(hold(locks_two, 7, "two", 0), hold(locks_two, 8, "other", 0))
-        await first
-        # Another replica waited for dispute 7; dispute 8 did not wait for anybody.
-        assert order == ["one in", "other in", "other out", "one out", "two in", "two out"]
-    finally:
-        await locks_one.aclose()
-        await locks_two.aclose()
-        await one.dispose()
-        await two.dispose()
-
-
-@pytest.mark.postgres
-async def test_a_thread_lock_held_by_a_stuck_replica_is_waited_for_a_bounded_time(
-    postgres_server: str,
-) -> None:
-    url = await _fresh_postgres_database(postgres_server)
-    one, two = Database(url), Database(url)
-    stuck, patient = ThreadLocks(one), ThreadLocks(two, wait=0.3)
-    try:
-        async with stuck.hold(7):
-            with pytest.raises(DBAPIError, match="lock timeout"):
-                async with patient.hold(7):
-                    raise AssertionError("taken while another replica holds it")
-            async with patient.hold(8):  # another dispute's lock is free
-                pass
-        async with patient.hold(7):  # released: taken at once
-            pass
-    finally:
-        await stuck.aclose()
-        await patient.aclose()
-        await one.dispose()
-        await two.dispose()
 
 
 async def test_the_upgrade_makes_the_open_disputes_missing_a_thread_due(database_url: str) -> None:
