@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.util import await_
 
 T = TypeVar("T")
 
@@ -31,7 +34,7 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             _ensure_sqlite_folder(url)
-            kwargs["connect_args"] = {"timeout": 30}
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
             # Short reads and writes: compiling a statement with PostgreSQL's JIT (from its
@@ -132,13 +135,40 @@ def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
+        # The engine connects inside SQLAlchemy's greenlet: a retry's pause yields to the loop.
+        prepare_sqlite_connection(dbapi_connection, pause=lambda s: await_(asyncio.sleep(s)))
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# How long a connection waits for the database's locks: the busy handler's timeout, and the
+# time a new file's switch to WAL is retried for.
+SQLITE_BUSY_SECONDS = 30
+
+
+def prepare_sqlite_connection(
+    connection: Any, *, pause: Callable[[float], object] = time.sleep
+) -> None:
+    """WAL, foreign keys, the busy timeout and NORMAL sync on one DB-API connection.
+
+    Switching a new file to WAL takes its exclusive lock; when several processes open the new
+    file at once, SQLite answers "database is locked" to all but one without calling the busy
+    handler (waiting could deadlock), so the switch is retried until the busy timeout."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+        deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+        while True:
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                pause(0.01)
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
