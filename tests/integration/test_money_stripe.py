@@ -140,10 +140,11 @@ async def patient_world(
     db: Database, proxy: FaultyStripe, payment: str, tmp_path: Path
 ) -> AsyncIterator[MoneyWorld]:
     """A world whose settling time (4 s) leaves a wide margin on both sides of an effect that
-    lands 2 s after its POST: well after the client gave up, well before a resend is allowed."""
+    lands 2 s after its POST: well after the client gave up, well before a resend is allowed.
+    Its lease (10 s) outlasts a slow machine's database: the send is not given up as stale."""
     gateway = StripeGateway(API_KEY, api_base=proxy.url, timeout=0.8, attempts=2, backoff=0.05)
     paid = order(payment={"provider": "stripe", "reference": payment})
-    timings = replace(TIMINGS, settle=timedelta(seconds=4.0))
+    timings = replace(TIMINGS, settle=timedelta(seconds=4.0), lease=timedelta(seconds=10))
     yield MoneyWorld(db, gateway, tmp_path, orders=[paid], timings=timings, real_time=True)
     await gateway.aclose()
 
