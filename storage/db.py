@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,11 +24,19 @@ from sqlalchemy.util import await_
 
 T = TypeVar("T")
 
+# A pooled PostgreSQL connection idle this long (seconds) is pinged before it is used.
+PING_AFTER_IDLE = 1.0
+# How long a SQLite connection waits for the database's locks: the busy handler's timeout, and
+# the time a new file's switch to WAL is retried for.
+SQLITE_BUSY_SECONDS = 30
+
 
 class Database:
     """One engine per process; `transaction()` is the unit of work."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, ping_after_idle: float = PING_AFTER_IDLE
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
@@ -36,7 +44,7 @@ class Database:
             _ensure_sqlite_folder(url)
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
         else:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            kwargs.update(pool_size=10, max_overflow=10)
             # Short reads and writes: compiling a statement with PostgreSQL's JIT (from its
             # cost estimate, which a million rows passes) takes longer than running it.
             kwargs["connect_args"] = {"server_settings": {"jit": "off"}}
@@ -47,6 +55,8 @@ class Database:
             # Readers take no write lock: in WAL mode they never wait for the writer.
             self.read_engine = create_async_engine(url, **kwargs)
             _configure_sqlite(self.read_engine, immediate=False)
+        else:
+            _ping_idle_connections(self.engine, ping_after_idle)
         # A session class of this database's own, so `before_flush` hooks stay with it.
         self.session_class: type[Session] = type("DatabaseSession", (Session,), {})
         self.sessions = async_sessionmaker(
@@ -143,9 +153,26 @@ def _configure_sqlite(engine: AsyncEngine, *, immediate: bool) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-# How long a connection waits for the database's locks: the busy handler's timeout, and the
-# time a new file's switch to WAL is retried for.
-SQLITE_BUSY_SECONDS = 30
+def _ping_idle_connections(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Ping a pooled connection before handing it out only when it has been idle for
+    `idle_seconds`: a restarted server or a dropped connection is found then, and every pooled
+    connection older than it is replaced, as SQLAlchemy's pre-ping does; a connection back in
+    the pool a moment ago, as most are when requests keep coming, goes out without the three
+    round trips of a ping (BEGIN, the ping, ROLLBACK)."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")  # None: connected just now
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise InvalidatePoolError(f"a pooled connection failed its ping: {exc}") from exc
 
 
 def prepare_sqlite_connection(

@@ -1,0 +1,109 @@
+"""PostgreSQL connections are pinged before use only after they sat idle in the pool: a dropped
+connection (a restarted server, a killed backend) is then found by the ping and replaced, while
+connections going back and forth under load are handed out without a ping's round trips."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from storage.db import Database
+from tests.conftest import _fresh_postgres_database
+
+pytestmark = pytest.mark.postgres
+
+IDLE = 0.2  # seconds before a pooled connection is pinged, in these tests
+
+
+@pytest.fixture
+async def url(postgres_server: str) -> str:
+    return await _fresh_postgres_database(postgres_server)
+
+
+@pytest.fixture
+def pings() -> list[Any]:
+    """The connections a Database's engine pinged, in order."""
+    return []
+
+
+async def _database(url: str, pings: list[Any], **kwargs: Any) -> Database:
+    db = Database(url, **kwargs)
+    dialect = db.engine.sync_engine.dialect
+    ping = dialect.do_ping
+
+    def counted(dbapi_connection: Any) -> bool:
+        pings.append(dbapi_connection)
+        return ping(dbapi_connection)
+
+    dialect.do_ping = counted  # type: ignore[method-assign]
+    return db
+
+
+@pytest.fixture
+async def databases() -> AsyncIterator[list[Database]]:
+    made: list[Database] = []
+    yield made
+    for db in made:
+        await db.dispose()
+
+
+async def _backend(db: Database) -> int:
+    async with db.transaction() as session:
+        return int(await session.scalar(text("SELECT pg_backend_pid()")))
+
+
+async def _drop_connections(url: str) -> None:
+    """The server ends every other connection to this database, as a restart would."""
+    admin = create_async_engine(url)
+    try:
+        async with admin.begin() as connection:
+            await connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        await admin.dispose()
+
+
+async def test_an_idle_connection_dropped_by_the_server_is_replaced_before_use(
+    url: str, pings: list[Any], databases: list[Database]
+) -> None:
+    db = await _database(url, pings, ping_after_idle=IDLE)
+    databases.append(db)
+    first = await _backend(db)
+    await _drop_connections(url)
+    await asyncio.sleep(IDLE * 2)
+    second = await _backend(db)  # no error: the ping found the dropped connection
+    assert second != first
+    assert len(pings) == 1
+
+
+async def test_connections_in_use_go_out_without_a_ping(
+    url: str, pings: list[Any], databases: list[Database]
+) -> None:
+    db = await _database(url, pings, ping_after_idle=60)
+    databases.append(db)
+    backends = {await _backend(db) for _ in range(30)}
+    assert len(backends) == 1
+    assert pings == []
+
+
+async def test_a_connection_dropped_within_the_window_fails_once_and_is_replaced(
+    url: str, pings: list[Any], databases: list[Database]
+) -> None:
+    db = await _database(url, pings, ping_after_idle=60)
+    databases.append(db)
+    first = await _backend(db)
+    await _drop_connections(url)
+    with pytest.raises(DBAPIError) as failed:
+        await _backend(db)
+    assert failed.value.connection_invalidated
+    assert await _backend(db) != first  # the pool replaced it: the next request works
