@@ -56,7 +56,7 @@ class Capture:
         found.runs += 1
 
     def listen(self, db: Database) -> None:
-        for engine in {db.engine, db.read_engine}:
+        for engine in db.engines:
             event.listen(engine.sync_engine, "before_cursor_execute", self.hook)
 
     def take(self) -> list[Statement]:

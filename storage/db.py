@@ -57,6 +57,11 @@ class Database:
             _configure_sqlite(self.read_engine, immediate=False)
         else:
             _ping_idle_connections(self.engine, ping_after_idle)
+            # Reads on the same pool, each statement on its own: at READ COMMITTED, which is
+            # what a transaction here runs at, every statement sees the database as it is when
+            # it starts anyway, so a BEGIN and a COMMIT around reads are two round trips that
+            # change nothing they see.
+            self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         # A session class of this database's own, so `before_flush` hooks stay with it.
         self.session_class: type[Session] = type("DatabaseSession", (Session,), {})
         self.sessions = async_sessionmaker(
@@ -66,6 +71,12 @@ class Database:
         # SQLite has one writer; its busy handler lets newcomers overtake long waiters, so
         # writers in this process queue first come, first served instead.
         self._writers = asyncio.Lock() if self.is_sqlite else None
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """The engines whose events see every statement: the reads' own engine on SQLite; on
+        PostgreSQL the writers' alone, whose events the reads' engine shares."""
+        return (self.engine, self.read_engine) if self.is_sqlite else (self.engine,)
 
     def before_flush(self, hook: Callable[[Session], None]) -> None:
         """Run `hook` with every writing session of this database before it flushes."""
@@ -92,7 +103,9 @@ class Database:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
-        """A consistent read-only snapshot; never waits for a writer on SQLite."""
+        """A session for reads: on SQLite one snapshot that never waits for the writer; on
+        PostgreSQL each statement sees what is committed when it starts, as at READ
+        COMMITTED in a transaction, without its BEGIN and COMMIT."""
         async with self.read_sessions() as session, session.begin():
             yield session
 
@@ -110,7 +123,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self.read_engine is not self.engine:
+        if self.is_sqlite:  # its own engine; PostgreSQL's reads share the writers' pool
             await self.read_engine.dispose()
 
 

@@ -25,7 +25,7 @@ class Reads:
 
     def __init__(self, db: Database) -> None:
         self.tables: list[str] = []
-        for engine in {db.engine, db.read_engine}:
+        for engine in db.engines:
             event.listen(engine.sync_engine, "before_cursor_execute", self.hook)
 
     def hook(self, _conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:

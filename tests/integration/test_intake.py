@@ -275,7 +275,7 @@ async def test_opening_a_dispute_takes_a_bounded_number_of_statements(db: Databa
     def count_statement(*args: object) -> None:
         statements.append(str(args[2]))
 
-    engines = {db.engine.sync_engine, db.read_engine.sync_engine}
+    engines = [engine.sync_engine for engine in db.engines]
     for engine in engines:
         event.listen(engine, "before_cursor_execute", count_statement)
     try:

@@ -45,7 +45,7 @@ class Compilations:
     def __init__(self, db: Database) -> None:
         self.misses: list[str] = []
         self.listening = False
-        for engine in {db.engine, db.read_engine}:
+        for engine in db.engines:
             event.listen(engine.sync_engine, "before_cursor_execute", self.hook)
 
     def hook(self, _conn: Any, _cursor: Any, statement: str, *rest: Any) -> None:

@@ -127,7 +127,7 @@ async def test_posting_a_new_thread_takes_a_bounded_number_of_transactions(db: D
         def count_transaction(connection: object) -> None:
             transactions.append(connection)
 
-        engines = {db.engine.sync_engine, db.read_engine.sync_engine}
+        engines = [engine.sync_engine for engine in db.engines]
         for engine in engines:
             event.listen(engine, "before_cursor_execute", count_statement)
             event.listen(engine, "begin", count_transaction)

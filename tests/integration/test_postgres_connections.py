@@ -1,6 +1,9 @@
-"""PostgreSQL connections are pinged before use only after they sat idle in the pool: a dropped
-connection (a restarted server, a killed backend) is then found by the ping and replaced, while
-connections going back and forth under load are handed out without a ping's round trips."""
+"""Round trips PostgreSQL connections spend on nothing are not spent.
+
+A connection is pinged before use only after it sat idle in the pool: a dropped connection (a
+restarted server, a killed backend) is then found by the ping and replaced, while connections
+going back and forth under load are handed out without a ping. Reads run without a BEGIN and a
+COMMIT: at READ COMMITTED each statement sees what is committed when it starts either way."""
 
 from __future__ import annotations
 
@@ -107,3 +110,20 @@ async def test_a_connection_dropped_within_the_window_fails_once_and_is_replaced
         await _backend(db)
     assert failed.value.connection_invalidated
     assert await _backend(db) != first  # the pool replaced it: the next request works
+
+
+async def test_reads_run_each_statement_on_its_own_and_writes_in_one_transaction(
+    url: str, databases: list[Database]
+) -> None:
+    db = Database(url)
+    databases.append(db)
+    now = text("SELECT now()")  # the time its transaction started
+    async with db.reading() as session:
+        assert await session.scalar(text("SHOW transaction_isolation")) == "read committed"
+        first = await session.scalar(now)
+        await asyncio.sleep(0.01)
+        assert await session.scalar(now) > first  # a transaction of its own: no BEGIN
+    async with db.transaction() as session:
+        first = await session.scalar(now)
+        await asyncio.sleep(0.01)
+        assert await session.scalar(now) == first  # one transaction
