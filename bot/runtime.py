@@ -225,6 +225,7 @@ async def _wire(
     gate = Gate(db, roles)
     disputes = DisputeService(db, gate)
     policy = PolicyService(db, current_pack)
+    threads, posting = thread_publisher(settings, db, client, channel_id, disputes, policy)
     intake = IntakeService(
         db,
         orders,
@@ -233,8 +234,8 @@ async def _wire(
         ledger=ledger,
         gate=gate,
         owners=roles,
+        thread_claims=threads.claims,
     )
-    threads, posting = thread_publisher(settings, db, client, channel_id, disputes, policy)
     supervisors = None
     if settings.supervisors_channel:
         supervisors = await resolve_channel(

@@ -36,7 +36,7 @@ from disputes.repository import (
 )
 from disputes.roles import CurrentRoles, Roles
 from disputes.tags import add_tags, order_tags, rule_tags
-from disputes.thread_outbox import FIRST_POST_GRACE
+from disputes.thread_outbox import FIRST_POST_GRACE, ThreadClaims
 from domain.orders import Order
 from domain.reasons import Reason
 from domain.roles import Action
@@ -59,6 +59,8 @@ class OpenRequest:
 class IntakeResult:
     case: CaseFile
     created: bool
+    # The claim on a new dispute's thread this request holds (`ThreadClaims.claim_new`).
+    thread_fence: int | None = None
 
 
 def _spellings(order_id: str) -> tuple[str, ...]:
@@ -80,6 +82,7 @@ class IntakeService:
         gate: Gate | None = None,
         source_timeout: float = 5.0,
         owners: Roles | CurrentRoles | None = None,
+        thread_claims: ThreadClaims | None = None,
     ) -> None:
         self.db = db
         self.order_source = order_source
@@ -90,6 +93,8 @@ class IntakeService:
         self.source_timeout = source_timeout
         # Whom new disputes are given to, when the roles file has an `assignment:` section.
         self.owners = owners
+        # With them, a new dispute is written with its thread claimed for the opener to post.
+        self.thread_claims = thread_claims
 
     async def open(self, request: OpenRequest) -> IntakeResult:
         """Open a dispute, or return the one already open for the order; never half-written."""
@@ -108,18 +113,18 @@ class IntakeService:
             self._read_provider(order),
         )
 
-        async def create(session: AsyncSession) -> CaseFile:
+        async def create(session: AsyncSession) -> tuple[CaseFile, int | None]:
             return await self._create(session, request, order, evidence, provider)
 
         try:
-            case = await self.db.run(create)
+            case, fence = await self.db.run(create)
         except IntegrityError:
             # Another request opened a dispute for this order between our check and our insert.
             existing = await self._existing(order.order_id)
             if existing is None:
                 raise
             return IntakeResult(existing, created=False)
-        return IntakeResult(case, created=True)
+        return IntakeResult(case, created=True, thread_fence=fence)
 
     async def _read_provider(
         self, order: Order
@@ -162,7 +167,8 @@ class IntakeService:
         order: Order,
         evidence: EvidenceCollection,
         provider: tuple[list[RefundResult] | None, str | None] | None,
-    ) -> CaseFile:
+    ) -> tuple[CaseFile, int | None]:
+        """The new dispute's case file, and the claim on its thread when intake makes one."""
         now = datetime.now(UTC)
         number, prior = await _next_number(session, order.customer.id or None)
         reason = request.reason or _order_reason(order)
@@ -198,6 +204,7 @@ class IntakeService:
             # Its thread is due: this request posts it, else the thread outbox shortly after.
             thread_due_at=now + FIRST_POST_GRACE,
         )
+        fence = None if self.thread_claims is None else self.thread_claims.claim_new(row)
         session.add(row)
         await session.flush()
         # Everything below is new with the dispute: nothing to look up before writing it, and
@@ -231,7 +238,7 @@ class IntakeService:
         if self.owners is not None and (roles := self.owners.current()).auto_assigns:
             # In this transaction, which holds the dispute counter: one intake picks at a time.
             await auto_assign_row(session, row, roles)
-        return await opened_case(session, row, unavailable, ledger)
+        return await opened_case(session, row, unavailable, ledger), fence
 
 
 def _unavailable(

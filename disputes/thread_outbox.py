@@ -2,10 +2,11 @@
 so (`thread_due_at`), and a background loop posts it when nobody else did.
 
 Whoever posts a thread first claims it with a conditional update: a new fence and a lease
-(`thread_lease_until`), so two replicas never post the same thread at once. The intake's own
-attempt claims it at once; the loop takes what is due (`FOR UPDATE SKIP LOCKED` on
-PostgreSQL). Only the claim's holder records the outcome: done (nothing due any more) or failed
-(due again after a backoff). A claim whose holder died lapses with its lease.
+(`thread_lease_until`), so two replicas never post the same thread at once. A new dispute is
+written already claimed by the request that opened it (`claim_new`), which posts it at once;
+the loop takes what is due (`FOR UPDATE SKIP LOCKED` on PostgreSQL). Only the claim's holder
+records the outcome: done (nothing due any more) or failed (due again after a backoff). A
+claim whose holder died lapses with its lease.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from storage.tables import DisputeRow, core
 log = logging.getLogger(__name__)
 
 # A new dispute's thread is due this long after intake: the request that opened it posts it
-# first, and the outbox steps in only when that never happened (the process stopped).
+# first, and the outbox steps in only when that never happened (the process stopped); when
+# intake claimed the thread for that request (`claim_new`), once the claim's lease lapses.
 FIRST_POST_GRACE = timedelta(seconds=10)
 
 
@@ -62,6 +64,15 @@ class ThreadClaims:
     def _free(self, now: datetime) -> Any:
         lease = DisputeRow.thread_lease_until
         return or_(lease.is_(None), lease <= now)
+
+    def claim_new(self, row: DisputeRow) -> int:
+        """Claim the thread of a dispute being written in the caller's transaction, for the
+        request that opens it to post; the claim's fence. Should that request never post it,
+        the thread outbox takes it over once the lease lapses."""
+        row.thread_fence = 1
+        row.thread_lease_until = self.clock() + self.timings.lease
+        row.thread_attempts = 1
+        return row.thread_fence
 
     async def claim(self, number: int) -> int | None:
         """The fence of a new claim on the dispute's thread, if something of it is still to

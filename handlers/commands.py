@@ -141,7 +141,10 @@ async def open_dispute(
         message = already_open(result.case.dispute, link, typed)
     else:
         try:
-            case, error = await deps.threads.publish(result.case, patience=THREAD_PATIENCE), None
+            posting = deps.threads.publish(
+                result.case, patience=THREAD_PATIENCE, fence=result.thread_fence
+            )
+            case, error = await posting, None
         except SlackApiError as exc:
             case, error = await deps.disputes.case(result.case.dispute.number), slack_error(exc)
         if case.dispute.thread_ts is None:  # the thread outbox posts it

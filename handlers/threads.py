@@ -73,12 +73,17 @@ class ThreadPublisher:
             self._claims = ThreadClaims(self.disputes.db)
         return self._claims
 
-    async def publish(self, case: CaseFile, *, patience: float | None = None) -> CaseFile:
+    async def publish(
+        self, case: CaseFile, *, patience: float | None = None, fence: int | None = None
+    ) -> CaseFile:
         """Post whatever of the thread is missing, then let the status move on; Slack's rate
-        limits are waited out for at most `patience` seconds. When someone else is posting
-        it right now, the case as it is."""
+        limits are waited out for at most `patience` seconds. `fence`: the claim the caller
+        holds on the thread already (intake's, on a dispute it just opened); without one, the
+        thread is claimed first. When someone else is posting it right now, the case as it
+        is."""
         number = case.dispute.number
-        fence = await self.claims.claim(number)
+        if fence is None:
+            fence = await self.claims.claim(number)
         if fence is None:
             return await self.disputes.case(number)
         with slack_patience(patience):

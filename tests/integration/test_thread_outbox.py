@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select, text, update
+from sqlalchemy import event, select, text, update
 
 from bot.settings import default_policy_pack
 from connectors.orders.evidence_sources import default_evidence_sources
@@ -315,6 +315,68 @@ async def test_a_lost_claim_records_nothing_and_a_lapsed_one_is_taken_over(db: D
     assert due == now[0] + timedelta(seconds=2)  # the second attempt failed: 2 s
     assert await claims.next_due() == due
     assert await claims.claim(number) is not None  # a command may try before the backoff ends
+
+
+async def test_a_dispute_is_opened_with_its_thread_claimed_for_the_opener_to_post(
+    db: Database, emulator: EmulatorServer
+) -> None:
+    app = replica(db, emulator)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(" ".join(str(args[2]).split()))
+
+    try:
+        intake = IntakeService(
+            db,
+            StaticOrders(order()),
+            default_evidence_sources(),
+            policy=CurrentPack(default_policy_pack()),
+            thread_claims=app.threads.claims,
+        )
+        opened = await intake.open(OpenRequest("ORD-T1", None, "crushed", Actor.system("t")))
+        number = opened.case.dispute.number
+        assert opened.thread_fence == 1
+        _, due, lease, attempts, _ = await thread_columns(db, number)
+        assert lease is not None and lease > due and attempts == 1  # held past its due time
+        assert await app.threads.claims.claim(number) is None  # nobody else may post it
+        assert await app.threads.claims.claim_due(5) == []
+        for engine in db.engines:
+            event.listen(engine.sync_engine, "before_cursor_execute", count)
+        try:
+            case = await app.threads.publish(opened.case, fence=opened.thread_fence)
+        finally:
+            for engine in db.engines:
+                event.remove(engine.sync_engine, "before_cursor_execute", count)
+        assert case.dispute.thread_ts is not None and case.dispute.policy_card_ts is not None
+        assert len(emulator.workspace.thread(CHANNEL, case.dispute.thread_ts)) == 3
+        claiming = "thread_fence=(disputes.thread_fence +"  # a claim's new fence
+        assert not [s for s in statements if claiming in s], statements
+        assert await thread_columns(db, number) == (case.dispute.thread_ts, None, None, 1, None)
+    finally:
+        await app.aclose()
+
+
+async def test_a_thread_claimed_at_intake_and_never_posted_is_taken_over_when_the_lease_lapses(
+    db: Database,
+) -> None:
+    now = [utcnow()]
+    claims = ThreadClaims(db, ThreadTimings(lease=timedelta(seconds=30)), clock=lambda: now[0])
+    intake = IntakeService(
+        db,
+        StaticOrders(order()),
+        default_evidence_sources(),
+        policy=CurrentPack(default_policy_pack()),
+        thread_claims=claims,
+    )
+    opened = await intake.open(OpenRequest("ORD-T1", None, "crushed", Actor.system("t")))
+    number, fence = opened.case.dispute.number, opened.thread_fence
+    now[0] += timedelta(seconds=20)  # due (10 s after intake), but still held
+    assert await claims.claim_due(5) == []
+    assert await claims.next_due() == now[0] + timedelta(seconds=10)  # when the lease lapses
+    now[0] += timedelta(seconds=11)  # the opener died before posting it
+    assert await claims.claim_due(5) == [(number, 2)]
+    assert fence == 1 and not await claims.posted(number, fence)  # its word counts no more
 
 
 async def test_the_upgrade_makes_the_open_disputes_missing_a_thread_due(database_url: str) -> None:
