@@ -7,11 +7,12 @@ intersection of the matched rules' (the top restricting rule's when that is empt
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 from domain.evidence import EvidenceKind
 from domain.resolutions import Resolution
@@ -49,6 +50,49 @@ class RuleTrace(NamedTuple):
     id: str
     matched: bool
     checks: list[LeafCheck]
+
+
+class StoredTrace(Sequence[RuleTrace]):
+    """A stored decision's trace, read into `RuleTrace`s when first looked at: every rule of
+    the pack with each of its checks, which most readers of a decision (its cards) never
+    look at."""
+
+    __slots__ = ("_read", "_stored")
+
+    def __init__(self, stored: list[dict[str, Any]]) -> None:
+        self._stored = stored
+        self._read: list[RuleTrace] | None = None
+
+    def _traces(self) -> list[RuleTrace]:
+        if self._read is None:
+            self._read = [
+                RuleTrace(t["id"], t["matched"], [LeafCheck(**c) for c in t["checks"]])
+                for t in self._stored
+            ]
+        return self._read
+
+    @overload
+    def __getitem__(self, index: int) -> RuleTrace: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[RuleTrace]: ...
+    def __getitem__(self, index: int | slice) -> RuleTrace | list[RuleTrace]:
+        return self._traces()[index]
+
+    def __len__(self) -> int:
+        return len(self._stored)
+
+    def __iter__(self) -> Iterator[RuleTrace]:
+        return iter(self._traces())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StoredTrace | list | tuple):
+            return self._traces() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._traces())
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +171,7 @@ class Decision:
     restocking_fee_percent: int | None
     approval: Approval
     needs_supervisor: bool
-    trace: list[RuleTrace]
+    trace: Sequence[RuleTrace]  # a list when evaluated, a `StoredTrace` when read back
     pack_name: str
     pack_version: str
     pack_hash: str
@@ -203,10 +247,7 @@ class Decision:
             restocking_fee_percent=data["restocking_fee_percent"],
             approval=Approval.model_validate(data["approval"]),
             needs_supervisor=data["needs_supervisor"],
-            trace=[
-                RuleTrace(t["id"], t["matched"], [LeafCheck(**c) for c in t["checks"]])
-                for t in data["trace"]
-            ],
+            trace=StoredTrace(data["trace"]),
             pack_name=data["pack_name"],
             pack_version=data["pack_version"],
             pack_hash=data["pack_hash"],

@@ -276,6 +276,30 @@ def test_round_trip_through_json(tmp_path: Path) -> None:
     assert Decision.from_dict(json.loads(json.dumps(untraced.to_dict()))) == untraced
 
 
+def test_a_stored_trace_is_read_only_when_looked_at(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pack = pack_of(tmp_path, rule("a", when=ROUND_TRIP_WHEN) + rule("b", when=ROUND_TRIP_WHEN))
+    facts = {"currency": "EUR", "order_total": 1250, "placed_at": AS_OF}
+    decision = evaluate(pack, facts, as_of=AS_OF)
+    stored = json.loads(json.dumps(decision.to_dict()))
+    built: list[dict[str, Any]] = []
+
+    def counted(**check: Any) -> LeafCheck:
+        built.append(check)
+        return LeafCheck(**check)
+
+    monkeypatch.setattr("policies.engine.LeafCheck", counted)
+    read = Decision.from_dict(stored)
+    assert read.recommended == decision.recommended and built == []  # the cards' reading
+    assert len(read.trace) == 2 and built == []
+    assert read.trace[0] == decision.trace[0]  # read whole, once
+    assert len(built) == sum(len(t["checks"]) for t in stored["trace"])
+    assert [t.id for t in read.trace] == [t.id for t in decision.trace]
+    assert read == decision and read.trace == list(decision.trace)
+    assert Decision.from_dict(read.to_dict()) == read
+
+
 def test_trace_shows_every_rule_in_rank_order_with_each_leaf(tmp_path: Path) -> None:
     pack = pack_of(
         tmp_path,
