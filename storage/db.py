@@ -205,7 +205,7 @@ def prepare_sqlite_connection(
                 cursor.execute("PRAGMA journal_mode=WAL")
                 break
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
                     raise
                 pause(0.01)
         cursor.execute("PRAGMA foreign_keys=ON")
