@@ -7,12 +7,12 @@ intersection of the matched rules' (the top restricting rule's when that is empt
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple, overload
+from typing import TYPE_CHECKING, Any
 
 from domain.evidence import EvidenceKind
 from domain.resolutions import Resolution
@@ -26,6 +26,7 @@ from policies.supervision import (
     recommended_amount,
     supervisor_causes,
 )
+from policies.traces import RuleTrace, StoredTrace
 
 if TYPE_CHECKING:
     from policies.loader import LoadedPack
@@ -42,57 +43,6 @@ class MatchedRule:
     citation: str
     text: str
     priority: int
-
-
-class RuleTrace(NamedTuple):
-    """One rule as evaluated: whether it matched, and each leaf check in written order."""
-
-    id: str
-    matched: bool
-    checks: list[LeafCheck]
-
-
-class StoredTrace(Sequence[RuleTrace]):
-    """A stored decision's trace, read into `RuleTrace`s when first looked at: every rule of
-    the pack with each of its checks, which most readers of a decision (its cards) never
-    look at."""
-
-    __slots__ = ("_read", "_stored")
-
-    def __init__(self, stored: list[dict[str, Any]]) -> None:
-        self._stored = stored
-        self._read: list[RuleTrace] | None = None
-
-    def _traces(self) -> list[RuleTrace]:
-        if self._read is None:
-            self._read = [
-                RuleTrace(t["id"], t["matched"], [LeafCheck(**c) for c in t["checks"]])
-                for t in self._stored
-            ]
-        return self._read
-
-    @overload
-    def __getitem__(self, index: int) -> RuleTrace: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[RuleTrace]: ...
-    def __getitem__(self, index: int | slice) -> RuleTrace | list[RuleTrace]:
-        return self._traces()[index]
-
-    def __len__(self) -> int:
-        return len(self._stored)
-
-    def __iter__(self) -> Iterator[RuleTrace]:
-        return iter(self._traces())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, StoredTrace | list | tuple):
-            return self._traces() == list(other)
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return repr(self._traces())
 
 
 @dataclass(frozen=True, slots=True)

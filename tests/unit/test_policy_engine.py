@@ -289,7 +289,7 @@ def test_a_stored_trace_is_read_only_when_looked_at(
         built.append(check)
         return LeafCheck(**check)
 
-    monkeypatch.setattr("policies.engine.LeafCheck", counted)
+    monkeypatch.setattr("policies.traces.LeafCheck", counted)
     read = Decision.from_dict(stored)
     assert read.recommended == decision.recommended and built == []  # the cards' reading
     assert len(read.trace) == 2 and built == []
