@@ -15,11 +15,11 @@ from handlers.thread_marks import mark
 from sandbox.slack.server import EmulatorServer
 from storage.db import Database
 from storage.tables import AuditRow, DisputeRow
-from tests.integration.test_thread_outbox import (
+from tests.support.threads import (
     CHANNEL,
     Replica,
-    _outbox_posts,
     open_dispute,
+    outbox_posts,
     replica,
     thread_columns,
 )
@@ -160,7 +160,7 @@ async def test_a_record_refused_after_every_post_leaves_the_parts_to_be_found_on
         assert (ts, attempts) == (None, 1) and due is not None and "ConnectionError" in error
 
         app.threads.disputes.cards_posted = record  # type: ignore[method-assign]
-        await _outbox_posts(app, db, number)
+        await outbox_posts(app, db, number)
     finally:
         await app.aclose()
     assert workspace.history(CHANNEL) == [parent]

@@ -1,0 +1,111 @@
+"""Dispute threads in tests: one replica's publisher and outbox against the emulator, a dispute
+opened to post, and the thread columns of its row."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from bot.settings import default_policy_pack
+from connectors.orders.evidence_sources import default_evidence_sources
+from disputes.audit import Actor
+from disputes.case_files import DisputeService
+from disputes.intake import IntakeService, OpenRequest
+from disputes.policy_decisions import PolicyService
+from disputes.thread_locks import ThreadLocks
+from disputes.thread_outbox import ThreadClaims, ThreadOutbox, ThreadTimings
+from handlers.slack_client import LimitedWebClient, retry_after
+from handlers.slack_limits import RateGate
+from handlers.threads import ThreadPublisher
+from policies.current import CurrentPack
+from sandbox.slack.server import EmulatorServer
+from storage.db import Database
+from tests.support.orders import StaticOrders, order
+
+CHANNEL = "C0DISPUTES"
+FAST = ThreadTimings(lease=timedelta(seconds=30), poll_seconds=0.2)
+
+
+@dataclass
+class Replica:
+    """One app's share of the world: its database handle, publisher and outbox."""
+
+    db: Database
+    threads: ThreadPublisher
+    outbox: ThreadOutbox
+    client: LimitedWebClient
+
+    async def aclose(self) -> None:
+        await self.threads.locks.aclose()
+        await self.client.aclose()
+
+
+def replica(
+    db: Database, emulator: EmulatorServer, *, max_wait: float = 20, timeout: int = 30
+) -> Replica:
+    client = LimitedWebClient(
+        gate=RateGate(retry_after, max_wait=max_wait),
+        token=emulator.workspace.bot_token,
+        base_url=emulator.api_url,
+        timeout=timeout,
+    )
+    current = CurrentPack(default_policy_pack())
+    claims = ThreadClaims(db, FAST)
+    threads = ThreadPublisher(
+        client,
+        CHANNEL,
+        DisputeService(db),
+        PolicyService(db, current),
+        locks=ThreadLocks(db),
+        claims=claims,
+    )
+    outbox = ThreadOutbox(claims, threads.post_claimed)
+    threads.on_late = outbox.wake
+    return Replica(db, threads, outbox, client)
+
+
+async def open_dispute(db: Database) -> int:
+    intake = IntakeService(
+        db,
+        StaticOrders(order()),
+        default_evidence_sources(),
+        policy=CurrentPack(default_policy_pack()),
+    )
+    result = await intake.open(OpenRequest("ORD-T1", None, "crushed", Actor.system("t")))
+    return result.case.dispute.number
+
+
+async def thread_columns(db: Database, number: int) -> tuple:
+    async with db.engine.connect() as connection:
+        return tuple(
+            (
+                await connection.execute(
+                    text(
+                        "SELECT thread_ts, thread_due_at, thread_lease_until, thread_attempts, "
+                        "thread_error FROM disputes WHERE number = :n"
+                    ),
+                    {"n": number},
+                )
+            ).one()
+        )
+
+
+async def outbox_posts(app: Replica, db: Database, number: int) -> None:
+    app.outbox.start()
+    try:
+        app.threads.on_late()
+        await posted(db, number)
+    finally:
+        await app.outbox.stop()
+
+
+async def posted(db: Database, number: int) -> None:
+    """Until the dispute's thread is no longer due (polled: another task posts it)."""
+    for _ in range(400):
+        if (await thread_columns(db, number))[1] is None:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the thread is still due")
