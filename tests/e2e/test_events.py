@@ -43,14 +43,28 @@ async def test_event_retries_are_processed_once(slack: SlackDriver, workspace: W
     assert len(workspace.calls_to("views.publish")) == before + 2
 
 
-async def open_thread(slack: SlackDriver, workspace: Workspace, order_id: str) -> Message:
-    """Open a dispute for `order_id`; its parent message once both cards are in the thread."""
+async def open_thread(
+    slack: SlackDriver, workspace: Workspace, app: AppProcess, order_id: str
+) -> Message:
+    """Open a dispute for `order_id`; its parent message once both cards are in the thread and
+    the app has recorded them (after the last post: until then the dispute has no thread)."""
     await slack.command(f"open {order_id} damaged it arrived broken", user="U0MANAGER1")
     parent = await eventually(
         lambda: next((m for m in workspace.history("C0DISPUTES") if order_id in m.text), None)
     )
     await eventually(lambda: len(workspace.thread("C0DISPUTES", parent.ts)) >= 3)
+    await eventually(lambda: _recorded(app, parent.ts))
     return parent
+
+
+def _recorded(app: AppProcess, thread_ts: str) -> bool:
+    """Whether the dispute of the thread at `thread_ts` has its thread and cards recorded."""
+    with sqlite3.connect(app.database) as db:
+        found = db.execute(
+            "SELECT 1 FROM disputes WHERE thread_ts = ? AND policy_card_ts IS NOT NULL",
+            (thread_ts,),
+        ).fetchone()
+    return found is not None
 
 
 def filed(app: AppProcess, user: str = "U0MANAGER1") -> list[tuple[str, str, str]]:
@@ -64,7 +78,7 @@ def filed(app: AppProcess, user: str = "U0MANAGER1") -> list[tuple[str, str, str
 async def test_files_dropped_into_a_thread_become_evidence(
     slack: SlackDriver, workspace: Workspace, app: AppProcess
 ) -> None:
-    parent = await open_thread(slack, workspace, "ORD-1013")
+    parent = await open_thread(slack, workspace, app, "ORD-1013")
     before = len(filed(app))
     shared = await slack.share_file(
         "C0DISPUTES", "U0MANAGER1", "engraving.jpg", JPEG, thread_ts=parent.ts, text="photos"
@@ -112,7 +126,7 @@ async def test_files_dropped_into_a_thread_become_evidence(
 async def test_file_stubs_are_completed_with_files_info_and_hidden_files_skipped(
     slack: SlackDriver, workspace: Workspace, app: AppProcess
 ) -> None:
-    parent = await open_thread(slack, workspace, "ORD-1017")
+    parent = await open_thread(slack, workspace, app, "ORD-1017")
     before = len(filed(app))
     label = workspace.add_file("return-label.pdf", b"%PDF-1.4", user="U0MANAGER1")
     calls = len(workspace.calls_to("files.info"))
@@ -139,7 +153,7 @@ async def test_file_stubs_are_completed_with_files_info_and_hidden_files_skipped
 async def test_add_evidence_modal_files_note_link_and_files(
     slack: SlackDriver, workspace: Workspace, app: AppProcess
 ) -> None:
-    parent = await open_thread(slack, workspace, "ORD-1014")
+    parent = await open_thread(slack, workspace, app, "ORD-1014")
     before = len(filed(app))
 
     async def open_modal() -> View:
@@ -207,7 +221,7 @@ async def test_add_evidence_modal_files_note_link_and_files(
 async def test_modal_files_that_cannot_be_copied_are_filed_as_they_are_and_the_person_told(
     slack: SlackDriver, workspace: Workspace, app: AppProcess
 ) -> None:
-    parent = await open_thread(slack, workspace, "ORD-1016")
+    parent = await open_thread(slack, workspace, app, "ORD-1016")
     before = len(filed(app))
     await slack.block_action("evidence.add")
     opened = await eventually(lambda: workspace.top_view("U0MANAGER1"))
@@ -242,7 +256,7 @@ async def test_modal_files_that_cannot_be_copied_are_filed_as_they_are_and_the_p
 async def test_a_closed_dispute_takes_no_more_files_and_says_so(
     slack: SlackDriver, workspace: Workspace, app: AppProcess
 ) -> None:
-    parent = await open_thread(slack, workspace, "ORD-1015")
+    parent = await open_thread(slack, workspace, app, "ORD-1015")
     with sqlite3.connect(app.database) as db:
         db.execute("UPDATE disputes SET status = 'withdrawn' WHERE thread_ts = ?", (parent.ts,))
     before = len(filed(app))

@@ -50,7 +50,7 @@ async def shown(slack: SlackDriver, workspace: Workspace, ref: str) -> str:
 async def test_a_reply_edit_and_deletion_are_filed_as_notes(
     slack: SlackDriver, workspace: Workspace, app: AppProcess
 ) -> None:
-    parent = await open_thread(slack, workspace, "ORD-1014")
+    parent = await open_thread(slack, workspace, app, "ORD-1014")
     thread = parent.ts
     posted = await slack.post_message(CHANNEL, "U0MANAGER1", "Called the courier", thread_ts=thread)
     assert posted.response is not None and posted.response.status_code == 200
@@ -122,7 +122,7 @@ async def test_a_reply_edit_and_deletion_are_filed_as_notes(
 async def test_bots_and_top_level_messages_are_not_filed(
     slack: SlackDriver, workspace: Workspace, app: AppProcess
 ) -> None:
-    parent = await open_thread(slack, workspace, "ORD-1015")
+    parent = await open_thread(slack, workspace, app, "ORD-1015")
     thread = parent.ts
     base = float(thread)
     bot = reply(f"{base + 1:.6f}", thread, "bot says", bot_id="B0OTHER", subtype="bot_message")
@@ -145,7 +145,7 @@ async def test_bots_and_top_level_messages_are_not_filed(
 async def test_an_edit_handled_before_its_reply_files_the_reply_first(
     slack: SlackDriver, workspace: Workspace, app: AppProcess
 ) -> None:
-    parent = await open_thread(slack, workspace, "ORD-1015")
+    parent = await open_thread(slack, workspace, app, "ORD-1015")
     thread = parent.ts
     late = f"{float(thread) + 3:.6f}"  # a reply whose own event has not been handled yet
     edit = {
