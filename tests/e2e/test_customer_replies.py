@@ -17,6 +17,7 @@ from sandbox.slack.server import EmulatorServer
 from sandbox.slack.workspace import Workspace
 from sandbox.waiting import eventually
 from tests.support.app_process import AppProcess, app_process
+from tests.support.threads import thread_recorded
 
 SECRET = "inbound-test-secret"
 CUSTOMER = "maya.thompson@example.com"  # ORD-1001's customer
@@ -48,6 +49,7 @@ async def opened(app: AppProcess, workspace: Workspace, emulator: EmulatorServer
         lambda: next((m for m in workspace.history("C0DISPUTES") if "ORD-1001" in m.text), None)
     )
     await eventually(lambda: len(workspace.thread("C0DISPUTES", parent.ts)) >= 3)
+    await eventually(lambda: thread_recorded(app.database, parent.ts))
     return parent.ts
 
 

@@ -15,6 +15,7 @@ from sandbox.slack.workspace import Message, View, Workspace
 from sandbox.waiting import eventually
 from tests.support.app_process import AppProcess
 from tests.support.emulator import JPEG, PNG
+from tests.support.threads import thread_recorded
 
 HOME = {"type": "app_home_opened", "user": "U0SUPER", "channel": "D0SUPER", "tab": "home"}
 
@@ -53,18 +54,8 @@ async def open_thread(
         lambda: next((m for m in workspace.history("C0DISPUTES") if order_id in m.text), None)
     )
     await eventually(lambda: len(workspace.thread("C0DISPUTES", parent.ts)) >= 3)
-    await eventually(lambda: _recorded(app, parent.ts))
+    await eventually(lambda: thread_recorded(app.database, parent.ts))
     return parent
-
-
-def _recorded(app: AppProcess, thread_ts: str) -> bool:
-    """Whether the dispute of the thread at `thread_ts` has its thread and cards recorded."""
-    with sqlite3.connect(app.database) as db:
-        found = db.execute(
-            "SELECT 1 FROM disputes WHERE thread_ts = ? AND policy_card_ts IS NOT NULL",
-            (thread_ts,),
-        ).fetchone()
-    return found is not None
 
 
 def filed(app: AppProcess, user: str = "U0MANAGER1") -> list[tuple[str, str, str]]:

@@ -13,6 +13,7 @@ from sandbox.slack.server import EmulatorServer
 from sandbox.slack.workspace import Workspace
 from sandbox.waiting import eventually
 from tests.support.app_process import AppProcess
+from tests.support.threads import thread_recorded
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,7 @@ async def test_channel_messages_and_thread_replies_reach_the_app(
         lambda: next((m for m in workspace.history("C0DISPUTES") if "ORD-1010" in m.text), None)
     )
     await eventually(lambda: len(workspace.thread("C0DISPUTES", parent.ts)) >= 3)
+    await eventually(lambda: thread_recorded(app.database, parent.ts))
 
     said = await page.post(
         "/_sandbox/ui/message",

@@ -4,8 +4,10 @@ opened to post, and the thread columns of its row."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -109,3 +111,15 @@ async def posted(db: Database, number: int) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the thread is still due")
+
+
+def thread_recorded(database: Path, thread_ts: str) -> bool:
+    """Whether the app (on the SQLite file `database`) has recorded the thread at `thread_ts`
+    and its cards: it does so after the last of them is posted, so a thread can be all in Slack
+    a moment before its dispute knows it."""
+    with sqlite3.connect(database) as db:
+        found = db.execute(
+            "SELECT 1 FROM disputes WHERE thread_ts = ? AND policy_card_ts IS NOT NULL",
+            (thread_ts,),
+        ).fetchone()
+    return found is not None
