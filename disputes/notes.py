@@ -36,21 +36,17 @@ class NoteService:
         self.db = db
 
     async def file(
-        self, channel: str, thread_ts: str, message_ts: str, author: str, text: str, at: datetime
+        self, number: int, channel: str, message_ts: str, author: str, text: str, at: datetime
     ) -> int | None:
-        """File the reply at `message_ts` as a note of the dispute whose thread it is in; the
-        dispute's number, or None when it is in no dispute's thread, has no text, or was
-        already filed (Slack delivers an event again when it is not answered in time)."""
+        """File the reply at `message_ts` (in `channel`) as a note of dispute `number`; the
+        number, or None when the reply has no text, was already filed (Slack delivers an
+        event again when it is not answered in time) or there is no such dispute."""
         cleaned = note_text(text)
         if not cleaned.strip():
             return None
 
         async def work(session: AsyncSession) -> int | None:
-            dispute = await session.scalar(
-                select(DisputeRow).where(
-                    DisputeRow.channel_id == channel, DisputeRow.thread_ts == thread_ts
-                )
-            )
+            dispute = await session.scalar(select(DisputeRow).where(DisputeRow.number == number))
             if dispute is None or await _note(session, channel, message_ts) is not None:
                 return None
             session.add(

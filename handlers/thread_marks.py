@@ -4,7 +4,11 @@ back (Slack slower than the client's timeout, or the process stopped before reco
 still have landed: the next claim on the thread looks for the part in Slack first, and uses the
 message it finds instead of posting a second one. When Slack refuses the look-up itself (an
 install without `channels:history`, say), the part is posted, with a warning: a thread posted
-twice is better than a thread never posted."""
+twice is better than a thread never posted.
+
+The mark also says whose thread a reply is in before the thread is recorded: the parent is
+posted first and recorded with the cards, and a person may reply in between (`marked_parent`).
+"""
 
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ PARENT = "parent"
 CLOCK_MARGIN = timedelta(minutes=5)
 PAGE = 200
 PAGES = 5
+# What is done when a part cannot be looked for.
+MISSING = "posting what is missing"
 
 
 def mark(number: int, part: str) -> dict[str, Any]:
@@ -50,37 +56,61 @@ def part_of(message: dict[str, Any]) -> tuple[int, str] | None:
     return number, part
 
 
+async def marked_parent(
+    client: AsyncWebClient, channel: str, thread_ts: str, bot_user: str
+) -> int | None:
+    """The dispute whose parent message the app posted at `thread_ts`, read from the message's
+    mark; None when the message is no parent the app posted (a mark on another app's or a
+    person's message counts for nothing) or Slack refused the look-up for good."""
+    what, lookup = f"the message at {thread_ts}", _marked(client, channel, thread_ts, bot_user)
+    return await _looking(what, "filing nothing", None, lookup)
+
+
 async def posted_parent(
     client: AsyncWebClient, channel: str, number: int, opened_at: datetime
 ) -> str | None:
     """The ts of the dispute's parent message already in the channel, if one is there."""
-    return await _looking(
-        number, "parent message", None, _parent(client, channel, number, opened_at)
-    )
+    lookup = _parent(client, channel, number, opened_at)
+    return await _looking(f"D-{number}'s parent message", MISSING, None, lookup)
 
 
 async def posted_cards(
     client: AsyncWebClient, channel: str, thread_ts: str, number: int
 ) -> dict[str, str]:
     """The dispute's cards already in its thread: part -> ts (the first of each)."""
-    return await _looking(number, "cards", {}, _cards(client, channel, thread_ts, number))
+    lookup = _cards(client, channel, thread_ts, number)
+    return await _looking(f"D-{number}'s cards", MISSING, {}, lookup)
 
 
-async def _looking(number: int, what: str, none: T, lookup: Awaitable[T]) -> T:
+async def _looking(what: str, then: str, none: T, lookup: Awaitable[T]) -> T:
     """The look-up's answer; `none` when Slack refused it for good (a rate limit or a lost
-    connection is raised: the thread's next attempt looks again)."""
+    connection is raised: whoever asked tries again)."""
     try:
         return await lookup
     except SlackApiError as exc:
         if isinstance(exc, RateLimitGaveUp) or retry_after(exc) is not None:
             raise
-        log.warning(
-            "could not look for D-%d's %s in Slack (%s): posting what is missing",
-            number,
-            what,
-            slack_error(exc),
-        )
+        log.warning("could not look for %s in Slack (%s): %s", what, slack_error(exc), then)
         return none
+
+
+async def _marked(
+    client: AsyncWebClient, channel: str, thread_ts: str, bot_user: str
+) -> int | None:
+    page = await client.conversations_history(
+        channel=channel,
+        oldest=thread_ts,
+        latest=thread_ts,
+        inclusive=True,
+        limit=1,
+        include_all_metadata=True,
+    )
+    for message in page.get("messages") or []:
+        part = part_of(message)
+        own = message.get("user") == bot_user
+        if own and message.get("ts") == thread_ts and part is not None and part[1] == PARENT:
+            return part[0]
+    return None
 
 
 async def _parent(

@@ -22,6 +22,8 @@ class Reply:
     user: str
     text: str
     files: list[dict[str, Any]]
+    # Who posted the thread's parent message, when Slack says (`parent_user_id`).
+    parent_user: str = ""
 
     @property
     def at(self) -> datetime:
@@ -75,7 +77,8 @@ def read_message_event(
         return None
     listed = event.get("files")
     files = [f for f in listed if isinstance(f, dict)] if isinstance(listed, list) else []
-    return Reply(channel, thread_ts, ts, user, typed(_text(event, "text")), files)
+    text, parent = typed(_text(event, "text")), _text(event, "parent_user_id")
+    return Reply(channel, thread_ts, ts, user, text, files, parent)
 
 
 def _earlier(event: dict[str, Any], bot_user: str | None) -> Reply | None:
@@ -87,7 +90,8 @@ def _earlier(event: dict[str, Any], bot_user: str | None) -> Reply | None:
     thread_ts, ts, user = _text(before, "thread_ts"), _text(before, "ts"), _text(before, "user")
     if not thread_ts or not ts or thread_ts == ts or not user:
         return None
-    return Reply(_text(event, "channel"), thread_ts, ts, user, typed(_text(before, "text")), [])
+    text, parent = typed(_text(before, "text")), _text(before, "parent_user_id")
+    return Reply(_text(event, "channel"), thread_ts, ts, user, text, [], parent)
 
 
 def typed(text: str) -> str:

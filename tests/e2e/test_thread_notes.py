@@ -12,6 +12,8 @@ from sandbox.slack.workspace import Workspace
 from sandbox.waiting import eventually
 from tests.e2e.test_events import open_thread
 from tests.support.app_process import AppProcess
+from tests.support.emulator import JPEG
+from tests.support.threads import thread_recorded
 
 CHANNEL = "C0DISPUTES"
 
@@ -186,3 +188,35 @@ async def test_an_edit_handled_before_its_reply_files_the_reply_first(
     (first, second) = mine()
     assert first[2] == "Refund the shipping too" and len(first[4]) == 1  # filed once
     assert second[0] == gone and second[2] == "Never mind" and second[3] is not None
+
+
+async def test_what_is_said_in_a_new_thread_before_it_is_recorded_is_filed(
+    slack: SlackDriver, workspace: Workspace, app: AppProcess
+) -> None:
+    # Slack answers the evidence card's post 3 s late: for that long the parent message is in
+    # the channel and the thread is not recorded (it is, with its cards, once they are posted).
+    workspace.arm_late_answer("chat.postMessage", seconds=3, after=1)
+    await slack.command("open ORD-1016 damaged it arrived broken", user="U0MANAGER1")
+    parent = await eventually(
+        lambda: next((m for m in workspace.history(CHANNEL) if "ORD-1016" in m.text), None)
+    )
+    thread = parent.ts
+    text = "Customer sent a video"
+    said = await slack.post_message(CHANNEL, "U0MANAGER1", text, thread_ts=thread)
+    await slack.share_file(CHANNEL, "U0MANAGER1", "dent.jpg", JPEG, thread_ts=thread)
+    assert not thread_recorded(app.database, thread)
+
+    await eventually(lambda: thread_recorded(app.database, thread) and notes(app, thread))
+    assert [note[:3] for note in notes(app, thread)] == [(said.message.ts, "U0MANAGER1", text)]
+    with sqlite3.connect(app.database) as db:
+        photos = db.execute(
+            "SELECT e.summary FROM evidence_items e JOIN disputes d ON d.id = e.dispute_id "
+            "WHERE d.thread_ts = ? AND e.source = 'slack:U0MANAGER1'",
+            (thread,),
+        ).fetchall()
+    assert len(photos) == 1
+    # The evidence card, posted before either was filed, ends showing both.
+    card = workspace.thread(CHANNEL, thread)[1]
+    await eventually(
+        lambda: "dent.jpg" in json.dumps(card.blocks) and "Notes: 1" in json.dumps(card.blocks)
+    )

@@ -57,7 +57,7 @@ async def test_a_new_dispute_is_read_without_notes_or_outcome_then_with_them(
     await disputes.link_thread(number, "C0DISPUTES", "1700000000.000100")
     notes = NoteService(db)
     when = datetime.now(UTC)
-    await notes.file("C0DISPUTES", "1700000000.000100", "1700000000.000200", "U1", "called", when)
+    await notes.file(number, "C0DISPUTES", "1700000000.000200", "U1", "called", when)
     ready = await disputes.mark_evidence_ready(number)
     assert ready.dispute.status == Status.EVIDENCE_READY
 

@@ -11,7 +11,14 @@ import pytest
 
 from handlers.slack_client import LimitedWebClient, retry_after
 from handlers.slack_limits import RateGate
-from handlers.thread_marks import PAGE, mark, part_of, posted_cards, posted_parent
+from handlers.thread_marks import (
+    PAGE,
+    mark,
+    marked_parent,
+    part_of,
+    posted_cards,
+    posted_parent,
+)
 from sandbox.slack.server import EmulatorServer
 from sandbox.slack.workspace import Workspace
 
@@ -64,6 +71,33 @@ async def test_cards_are_found_in_the_thread_by_dispute_and_part(
     await reply(text="another dispute's", metadata=mark(8, "policy"))
     await reply(text="a person's reply")
     assert await posted_cards(client, CHANNEL, thread, 7) == {"evidence": evidence}
+
+
+async def test_a_thread_is_known_by_its_parents_mark_when_the_app_posted_it(
+    slack: tuple[Workspace, LimitedWebClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    workspace, client = slack
+    bot = workspace.bot_user_id
+    parent = await client.chat_postMessage(channel=CHANNEL, text="D-7", metadata=mark(7, "parent"))
+    thread = str(parent["ts"])
+    card = await client.chat_postMessage(
+        channel=CHANNEL, thread_ts=thread, text="card", metadata=mark(7, "evidence")
+    )
+    for _ in range(3):  # newer messages around it change nothing
+        workspace.post_message(CHANNEL, text="chatter", user="U0AGENT")
+    assert await marked_parent(client, CHANNEL, thread, bot) == 7
+
+    # A person's message (or another app's) with the same mark names no dispute; nor does a
+    # card, a message without a mark, or a ts where there is no message.
+    forged = workspace.post_message(CHANNEL, text="D-9", user="U0AGENT", metadata=mark(9, "parent"))
+    plain = await client.chat_postMessage(channel=CHANNEL, text="a digest")
+    for ts in (forged.ts, str(card["ts"]), str(plain["ts"]), "1700000000.000100"):
+        assert await marked_parent(client, CHANNEL, ts, bot) is None
+    assert await marked_parent(client, CHANNEL, thread, "U0SOMEONE") is None
+
+    workspace.arm_error("conversations.history", "missing_scope")
+    assert await marked_parent(client, CHANNEL, thread, bot) is None
+    assert f"could not look for the message at {thread} in Slack (missing_scope)" in caplog.text
 
 
 def test_only_the_apps_own_marks_are_read_as_thread_parts() -> None:

@@ -36,10 +36,10 @@ async def note_audit(db: Database) -> list[tuple[str, str, dict[str, object]]]:
 
 async def test_a_reply_is_filed_once_and_audited(db: Database) -> None:
     notes = await threaded(db)
-    filed = await notes.file(CHANNEL, THREAD, "1700000001.000200", "U0AGENT1", "box\x00 ok", AT)
+    filed = await notes.file(1, CHANNEL, "1700000001.000200", "U0AGENT1", "box\x00 ok", AT)
     assert filed == 1
     # Slack delivering the same message again files nothing new.
-    again = await notes.file(CHANNEL, THREAD, "1700000001.000200", "U0AGENT1", "box ok", AT)
+    again = await notes.file(1, CHANNEL, "1700000001.000200", "U0AGENT1", "box ok", AT)
     assert again is None
     [note] = await notes.notes_of(1)
     assert (note.author, note.text, note.posted_at, note.deleted_at) == (
@@ -56,18 +56,17 @@ async def test_a_reply_is_filed_once_and_audited(db: Database) -> None:
     assert await DisputeService(db).verify_audit() == []
 
 
-async def test_replies_outside_any_dispute_thread_are_not_filed(db: Database) -> None:
+async def test_replies_without_text_or_dispute_are_not_filed(db: Database) -> None:
     notes = await threaded(db)
-    assert await notes.file(CHANNEL, "1700000099.000000", "1700000100.0", "U1", "hi", AT) is None
-    assert await notes.file("C0ELSEWHERE", THREAD, "1700000100.0", "U1", "hi", AT) is None
-    assert await notes.file(CHANNEL, THREAD, "1700000100.0", "U1", " \n ", AT) is None
+    assert await notes.file(2, CHANNEL, "1700000100.0", "U1", "hi", AT) is None
+    assert await notes.file(1, CHANNEL, "1700000100.0", "U1", " \n ", AT) is None
     assert await notes.notes_of(1) == []
     assert await note_audit(db) == []
 
 
 async def test_an_edit_keeps_the_earlier_text(db: Database) -> None:
     notes = await threaded(db)
-    await notes.file(CHANNEL, THREAD, "1700000001.000200", "U0AGENT1", "first", AT)
+    await notes.file(1, CHANNEL, "1700000001.000200", "U0AGENT1", "first", AT)
     later = AT + timedelta(minutes=5)
     assert await notes.edit(CHANNEL, "1700000001.000200", "second", later) == 1
     # A link preview added to the message changes nothing: no history, no audit entry.
@@ -83,8 +82,8 @@ async def test_an_edit_keeps_the_earlier_text(db: Database) -> None:
 
 async def test_a_deletion_keeps_the_text_and_history(db: Database) -> None:
     notes = await threaded(db)
-    await notes.file(CHANNEL, THREAD, "1700000001.000200", "U0AGENT1", "first", AT)
-    await notes.file(CHANNEL, THREAD, "1700000002.000200", "U0NOROLE", "kept", AT)
+    await notes.file(1, CHANNEL, "1700000001.000200", "U0AGENT1", "first", AT)
+    await notes.file(1, CHANNEL, "1700000002.000200", "U0NOROLE", "kept", AT)
     await notes.edit(CHANNEL, "1700000001.000200", "second", AT + timedelta(minutes=1))
     gone = AT + timedelta(minutes=2)
     assert await notes.delete(CHANNEL, "1700000001.000200", gone) == 1
@@ -111,6 +110,6 @@ async def test_a_deletion_keeps_the_text_and_history(db: Database) -> None:
 
 async def test_long_text_is_capped(db: Database) -> None:
     notes = await threaded(db)
-    await notes.file(CHANNEL, THREAD, "1700000001.000200", "U1", "x" * (MAX_NOTE_CHARS + 10), AT)
+    await notes.file(1, CHANNEL, "1700000001.000200", "U1", "x" * (MAX_NOTE_CHARS + 10), AT)
     [note] = await notes.notes_of(1)
     assert len(note.text) == MAX_NOTE_CHARS
