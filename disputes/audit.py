@@ -102,6 +102,20 @@ class Chain:
         self.session = session
         self.dispute = dispute
         self.entries: list[Entry] = []
+        self._read: tuple[int, str] | None = None  # the chain's last entry, once looked up
+
+    async def last_seq(self) -> int:
+        """The seq of the chain's last entry so far (0: none); the entries added here follow
+        it, without looking it up again."""
+        return (await self._tail())[0]
+
+    async def _tail(self) -> tuple[int, str]:
+        known = _tails(self.session).get(self.dispute.id)  # written in this transaction
+        if known is not None:
+            return known
+        if self._read is None:
+            self._read = await _tail(self.session, self.dispute)
+        return self._read
 
     def add(
         self,
@@ -122,7 +136,7 @@ class Chain:
             return
         session, dispute = self.session, self.dispute
         await session.flush()
-        seq, prev_hash = await _tail(session, dispute)
+        seq, prev_hash = await self._tail()
         rows: list[dict[str, Any]] = []
         for entry in self.entries:
             seq += 1
@@ -141,6 +155,11 @@ class Chain:
         await session.execute(_INSERT, rows)
         _tails(session)[dispute.id] = (seq, prev_hash)
         self.entries.clear()
+
+
+def written_seq(session: AsyncSession, dispute: DisputeRow) -> int:
+    """The seq of the last entry this transaction added to the dispute's chain (0: none)."""
+    return _tails(session).get(dispute.id, (0, GENESIS))[0]
 
 
 def new_chain(session: AsyncSession, dispute: DisputeRow) -> Chain:

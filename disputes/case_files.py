@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, func, select
@@ -28,6 +28,17 @@ from storage.tables import DisputeRow, EvidenceRow
 
 log = logging.getLogger(__name__)
 CARD_COLUMNS = {"evidence": "evidence_card_ts", "policy": "policy_card_ts"}
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A thread's parts recorded: the case file as it is then, whether its status moved, and
+    whether the dispute changed after the case file the parts were rendered from (they are
+    to be shown afresh)."""
+
+    case: CaseFile
+    moved: bool
+    changed: bool = False
 
 
 class DisputeService:
@@ -145,30 +156,32 @@ class DisputeService:
         *,
         thread: tuple[str, str] | None = None,
         claim: tuple[ThreadClaims, int] | None = None,
-    ) -> tuple[CaseFile, bool] | None:
+        seen: int | None = None,
+    ) -> Recorded | None:
         """In one transaction: remember where the dispute's `thread` was posted (its channel
         and parent's ts, when just posted) and its new cards (`evidence`, `policy`), let a new
         dispute become evidence-ready once nothing required is missing (as
         `mark_evidence_ready`), and end the thread outbox's `claim` (its fence) on the thread.
-        `case` is the case file the cards were rendered from; returned as it is then, with
-        whether its status moved. None, with nothing recorded, when the dispute was given
-        another thread meanwhile (the parts posted in `thread` are left out). When the claim
-        was lost (its lease lapsed and another took the thread over), nothing is recorded
-        either: the claim's new holder finds the parts posted here in Slack and records them;
-        the case file is returned as it is."""
+        `case` is the case file the cards were rendered from; `seen`, when it was not read
+        under the thread's lock, the last entry of the audit chain it shows (a later one is
+        a change it misses). None, with nothing recorded, when the dispute was given another
+        thread meanwhile (the parts posted in `thread` are left out). When the claim was lost
+        (its lease lapsed and another took the thread over), nothing is recorded either: the
+        claim's new holder finds the parts posted here in Slack and records them."""
         number = case.dispute.number
 
-        async def work(session: AsyncSession) -> tuple[CaseFile, bool] | None:
+        async def work(session: AsyncSession) -> Recorded | None:
             row = await load_row(session, number)
             if thread is not None and _elsewhere(row, thread[1]):
                 return None
             if claim is not None:  # first: every write below is fenced by the claim
                 claims, fence = claim
                 if not await claims.posted_in(session, number, fence):
-                    return await load_case(session, row), False
+                    return Recorded(await load_case(session, row), moved=False)
             kinds = [EvidenceKind(kind) for kind in await session.scalars(_KINDS, {"id": row.id})]
             # Every change below, then the audit entries: the row is written once.
             chain = audit.Chain(session, row)
+            changed = seen is not None and await chain.last_seq() != seen
             if thread is not None:
                 _link(row, *thread, chain)
             for card, ts in cards.items():
@@ -180,11 +193,11 @@ class DisputeService:
                 await transition(session, row, ready, system, chain=chain)
             await chain.write()
             await session.flush()  # when nothing was audited
-            if kinds != [item.kind for item in case.evidence]:  # evidence came meanwhile
-                return await load_case(session, row), moved
+            if changed or kinds != [item.kind for item in case.evidence]:  # evidence came
+                return Recorded(await load_case(session, row), moved, changed=True)
             dispute = to_dispute(row)
             shown = checklist(kinds, set(dispute.required_evidence))
-            return replace(case, dispute=dispute, checklist=shown), moved
+            return Recorded(replace(case, dispute=dispute, checklist=shown), moved)
 
         return await self.db.run(work)
 

@@ -23,7 +23,7 @@ from disputes.evidence_gathering import EvidenceCollection, collect_evidence, re
 from disputes.evidence_store import file_evidence
 from disputes.ledger import LedgerReader, hold_ledger, ledger_of, store_provider_read
 from disputes.lifecycle import Status
-from disputes.models import CaseFile, UnavailableSource
+from disputes.models import CaseFile, PolicyDecision, UnavailableSource
 from disputes.payments import Basis, PaymentLedger, order_claim_minor
 from disputes.permissions import Gate
 from disputes.policy_decisions import decide_new
@@ -56,11 +56,23 @@ class OpenRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class NewThread:
+    """What the request that opened a dispute needs to post its thread without reading the
+    dispute back: the claim on the thread it holds (`ThreadClaims.claim_new`), the decision
+    made at intake, and the last entry of the audit chain when intake committed (any change
+    to the dispute since is a later entry)."""
+
+    fence: int
+    decision: PolicyDecision | None
+    audit_seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class IntakeResult:
     case: CaseFile
     created: bool
-    # The claim on a new dispute's thread this request holds (`ThreadClaims.claim_new`).
-    thread_fence: int | None = None
+    # For a dispute this request opened with its thread claimed: what posting it needs.
+    thread: NewThread | None = None
 
 
 def _spellings(order_id: str) -> tuple[str, ...]:
@@ -113,18 +125,18 @@ class IntakeService:
             self._read_provider(order),
         )
 
-        async def create(session: AsyncSession) -> tuple[CaseFile, int | None]:
+        async def create(session: AsyncSession) -> tuple[CaseFile, NewThread | None]:
             return await self._create(session, request, order, evidence, provider)
 
         try:
-            case, fence = await self.db.run(create)
+            case, thread = await self.db.run(create)
         except IntegrityError:
             # Another request opened a dispute for this order between our check and our insert.
             existing = await self._existing(order.order_id)
             if existing is None:
                 raise
             return IntakeResult(existing, created=False)
-        return IntakeResult(case, created=True, thread_fence=fence)
+        return IntakeResult(case, created=True, thread=thread)
 
     async def _read_provider(
         self, order: Order
@@ -167,8 +179,8 @@ class IntakeService:
         order: Order,
         evidence: EvidenceCollection,
         provider: tuple[list[RefundResult] | None, str | None] | None,
-    ) -> tuple[CaseFile, int | None]:
-        """The new dispute's case file, and the claim on its thread when intake makes one."""
+    ) -> tuple[CaseFile, NewThread | None]:
+        """The new dispute's case file, and its thread's hand-over when intake claims it."""
         now = datetime.now(UTC)
         number, prior = await _next_number(session, order.customer.id or None)
         reason = request.reason or _order_reason(order)
@@ -228,6 +240,7 @@ class IntakeService:
         )
         unavailable = [_unavailable(chain, system, gap, now) for gap in evidence.unavailable]
         tags = [(order_tags(order), now)]
+        decision: PolicyDecision | None = None
         if self.policy is not None:
             decided = datetime.now(UTC)
             present = {draft.kind for draft in filed}
@@ -238,7 +251,10 @@ class IntakeService:
         if self.owners is not None and (roles := self.owners.current()).auto_assigns:
             # In this transaction, which holds the dispute counter: one intake picks at a time.
             await auto_assign_row(session, row, roles)
-        return await opened_case(session, row, unavailable, ledger), fence
+        case = await opened_case(session, row, unavailable, ledger)
+        if fence is None:
+            return case, None
+        return case, NewThread(fence, decision, audit.written_seq(session, row))
 
 
 def _unavailable(

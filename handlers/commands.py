@@ -141,9 +141,7 @@ async def open_dispute(
         message = already_open(result.case.dispute, link, typed)
     else:
         try:
-            posting = deps.threads.publish(
-                result.case, patience=THREAD_PATIENCE, fence=result.thread_fence
-            )
+            posting = deps.threads.publish(result.case, patience=THREAD_PATIENCE, new=result.thread)
             case, error = await posting, None
         except SlackApiError as exc:
             case, error = await deps.disputes.case(result.case.dispute.number), slack_error(exc)

@@ -13,7 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from blocks.disputes import customer_reply, evidence_card, parent_message
 from blocks.policy import policy_card
 from blocks.text import Message
-from disputes.case_files import DisputeService
+from disputes.case_files import DisputeService, Recorded
+from disputes.intake import NewThread
 from disputes.models import CaseFile, Dispute, PolicyDecision
 from disputes.policy_decisions import PolicyService
 from disputes.thread_locks import ThreadLocks
@@ -74,37 +75,50 @@ class ThreadPublisher:
         return self._claims
 
     async def publish(
-        self, case: CaseFile, *, patience: float | None = None, fence: int | None = None
+        self, case: CaseFile, *, patience: float | None = None, new: NewThread | None = None
     ) -> CaseFile:
         """Post whatever of the thread is missing, then let the status move on; Slack's rate
-        limits are waited out for at most `patience` seconds. `fence`: the claim the caller
-        holds on the thread already (intake's, on a dispute it just opened); without one, the
-        thread is claimed first. When someone else is posting it right now, the case as it
-        is."""
+        limits are waited out for at most `patience` seconds. `new`: the hand-over of a
+        dispute the caller just opened, its thread already claimed (it is posted from `case`
+        as intake wrote it); without it, the thread is claimed first. When someone else is
+        posting it right now, the case as it is."""
         number = case.dispute.number
+        fence = None if new is None else new.fence
         if fence is None:
             fence = await self.claims.claim(number)
         if fence is None:
             return await self.disputes.case(number)
         with slack_patience(patience):
-            return await self.post_claimed(number, fence)
+            return await self.post_claimed(number, fence, opened=(case, new) if new else None)
 
-    async def post_claimed(self, number: int, fence: int) -> CaseFile:
+    async def post_claimed(
+        self, number: int, fence: int, *, opened: tuple[CaseFile, NewThread] | None = None
+    ) -> CaseFile:
         """Post the missing parts of a thread this process has claimed, and record the
-        outcome under the claim: nothing due any more, or due again after a backoff."""
+        outcome under the claim: nothing due any more, or due again after a backoff.
+        `opened`: the case file and hand-over of a dispute just opened, shown as they are
+        (it cannot have changed unseen: a change since is a later audit entry, found when
+        the thread is recorded, and the thread is then shown afresh)."""
         ended = False
         try:
             async with self.locks.hold(number):
-                case, decision = await self.policy.case_with_latest(number)
-                case, moved = await self._publish(case, decision, fence)
+                if opened is None:
+                    case, decision = await self.policy.case_with_latest(number)
+                    seen = None
+                else:
+                    case, decision, seen = opened[0], opened[1].decision, opened[1].audit_seq
+                recorded = await self._publish(case, decision, fence, seen)
                 ended = True  # all of the thread is in Slack: nothing is due any more
-                if moved:
+                case = recorded.case
+                if recorded.moved:
                     await self._refresh_parent(case)
         except Exception as exc:
             if not ended:
                 await self.claims.failed(number, fence, describe(exc))
                 self.on_late()
             raise
+        if recorded.changed:
+            return await self.refresh(number)
         return case
 
     async def refresh(self, number: int) -> CaseFile:
@@ -185,13 +199,13 @@ class ThreadPublisher:
         )
 
     async def _publish(
-        self, case: CaseFile, decision: PolicyDecision | None, fence: int
-    ) -> tuple[CaseFile, bool]:
+        self, case: CaseFile, decision: PolicyDecision | None, fence: int, seen: int | None
+    ) -> Recorded:
         """Post what the thread lacks, rendered from `case` and `decision` (read under the
-        thread's lock), then record it all in one transaction: where the thread and its new
-        cards are, the move to evidence-ready and the end of the claim `fence`. The case then,
-        and whether its status moved. A part posted and not recorded (the process stopped) is
-        found in Slack by the next claim (`thread_marks`)."""
+        thread's lock, or as intake wrote them, the audit chain then at `seen`), then record
+        it all in one transaction: where the thread and its new cards are, the move to
+        evidence-ready and the end of the claim `fence`. A part posted and not recorded (the
+        process stopped) is found in Slack by the next claim (`thread_marks`)."""
         number = case.dispute.number
         # An earlier claim may have posted parts it never recorded: look for them in Slack.
         earlier = fence > 1
@@ -215,11 +229,11 @@ class ThreadPublisher:
             card = policy_card(case, decision, messaging=self.messaging)
             cards["policy"] = await self._card(case, "policy", card, found)
         recorded = await self.disputes.cards_posted(
-            case, cards, thread=thread, claim=(self.claims, fence)
+            case, cards, thread=thread, claim=(self.claims, fence), seen=seen
         )
         if recorded is None:  # a thread was linked meanwhile: its own parts go there
             case, decision = await self.policy.case_with_latest(number)
-            return await self._publish(case, decision, fence)
+            return await self._publish(case, decision, fence, None)
         return recorded
 
     async def _post_parent(self, dispute: Dispute, *, look: bool) -> tuple[str, str, bool]:

@@ -60,7 +60,7 @@ async def test_a_dispute_is_opened_with_its_thread_claimed_for_the_opener_to_pos
         )
         opened = await intake.open(OpenRequest("ORD-T1", None, "crushed", Actor.system("t")))
         number = opened.case.dispute.number
-        assert opened.thread_fence == 1
+        assert opened.thread is not None and opened.thread.fence == 1
         _, due, lease, attempts, _ = await thread_columns(db, number)
         assert lease is not None and lease > due and attempts == 1  # held past its due time
         assert await app.threads.claims.claim(number) is None  # nobody else may post it
@@ -68,7 +68,7 @@ async def test_a_dispute_is_opened_with_its_thread_claimed_for_the_opener_to_pos
         for engine in db.engines:
             event.listen(engine.sync_engine, "before_cursor_execute", count)
         try:
-            case = await app.threads.publish(opened.case, fence=opened.thread_fence)
+            case = await app.threads.publish(opened.case, new=opened.thread)
         finally:
             for engine in db.engines:
                 event.remove(engine.sync_engine, "before_cursor_execute", count)
@@ -94,7 +94,8 @@ async def test_a_thread_claimed_at_intake_and_never_posted_is_taken_over_when_th
         thread_claims=claims,
     )
     opened = await intake.open(OpenRequest("ORD-T1", None, "crushed", Actor.system("t")))
-    number, fence = opened.case.dispute.number, opened.thread_fence
+    assert opened.thread is not None
+    number, fence = opened.case.dispute.number, opened.thread.fence
     now[0] += timedelta(seconds=20)  # due (10 s after intake), but still held
     assert await claims.claim_due(5) == []
     assert await claims.next_due() == now[0] + timedelta(seconds=10)  # when the lease lapses

@@ -1,0 +1,98 @@
+"""A new dispute's thread posted by the request that opened it, from the case file and decision
+intake wrote (no read of the dispute back under the thread's lock): the same thread a read would
+post, and a change made between intake and posting shown once the thread is recorded."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event
+
+from blocks.disputes import evidence_card, parent_message
+from blocks.policy import policy_card
+from bot.settings import default_policy_pack
+from connectors.orders.evidence_sources import default_evidence_sources
+from disputes.audit import Actor
+from disputes.intake import IntakeResult, IntakeService, OpenRequest
+from disputes.notes import NoteService
+from policies.current import CurrentPack
+from sandbox.slack.server import EmulatorServer
+from storage.db import Database
+from tests.support.orders import StaticOrders, order
+from tests.support.threads import CHANNEL, Replica, replica
+
+
+async def opened(db: Database, app: Replica) -> IntakeResult:
+    intake = IntakeService(
+        db,
+        StaticOrders(order()),
+        default_evidence_sources(),
+        policy=CurrentPack(default_policy_pack()),
+        thread_claims=app.threads.claims,
+    )
+    result = await intake.open(OpenRequest("ORD-T1", None, "crushed", Actor.system("t")))
+    assert result.thread is not None
+    return result
+
+
+def blocks(params: dict[str, Any]) -> Any:
+    sent = params["blocks"]
+    return json.loads(sent) if isinstance(sent, str) else sent
+
+
+async def test_the_thread_posted_from_intakes_case_is_the_one_a_read_would_post(
+    db: Database, emulator: EmulatorServer
+) -> None:
+    app = replica(db, emulator)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    try:
+        result = await opened(db, app)
+        number = result.case.dispute.number
+        read, decision = await app.threads.policy.case_with_latest(number)
+        assert decision is not None
+        for engine in db.engines:
+            event.listen(engine.sync_engine, "before_cursor_execute", seen)
+        try:
+            case = await app.threads.publish(result.case, new=result.thread)
+        finally:
+            for engine in db.engines:
+                event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    finally:
+        await app.aclose()
+    # Nothing of the case file was read back: no sources that failed, no ledger, no others.
+    assert not [s for s in statements if "audit_entries.after" in s or "refund_ledger" in s]
+    parent, evidence, policy = emulator.workspace.calls_to("chat.postMessage")
+    thread = replace(read.dispute, channel_id=CHANNEL, thread_ts=case.dispute.thread_ts)
+    shown = replace(read, dispute=thread)
+    assert blocks(parent) == parent_message(read.dispute).blocks
+    assert blocks(evidence) == evidence_card(shown).blocks
+    assert blocks(policy) == policy_card(shown, decision).blocks
+    assert emulator.workspace.calls_to("chat.update") != []  # the parent, once evidence-ready
+
+
+async def test_a_change_between_intake_and_posting_is_shown_once_the_thread_is_recorded(
+    db: Database, emulator: EmulatorServer
+) -> None:
+    app = replica(db, emulator)
+    try:
+        result = await opened(db, app)
+        number = result.case.dispute.number
+        # Written after intake, before its request posts the thread: audited, and nowhere in
+        # the case file the thread is posted from.
+        note = await NoteService(db).file(
+            number, CHANNEL, "1700000001.000200", "U0AGENT1", "called", datetime.now(UTC)
+        )
+        assert note == number
+        case = await app.threads.publish(result.case, new=result.thread)
+    finally:
+        await app.aclose()
+    assert case.note_count == 1
+    card = emulator.workspace.thread(CHANNEL, str(case.dispute.thread_ts))[1]
+    assert "Notes: 1" in json.dumps(card.blocks)
