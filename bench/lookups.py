@@ -200,10 +200,10 @@ async def _prior_disputes(db: Database, customer_id: str) -> int:
     next dispute number: in a transaction rolled back, so the counter does not move."""
     async with db.sessions() as session:
         try:
-            _number, prior = await _next_number(session, customer_id)
+            found = await _next_number(session, customer_id, "")
         finally:
             await session.rollback()
-    return prior
+    return found.prior
 
 
 async def baseline(db: Database, number: int, repeat: int) -> float:

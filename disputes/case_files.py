@@ -178,10 +178,13 @@ class DisputeService:
                 claims, fence = claim
                 if not await claims.posted_in(session, number, fence):
                     return Recorded(await load_case(session, row), moved=False)
-            kinds = [EvidenceKind(kind) for kind in await session.scalars(_KINDS, {"id": row.id})]
             # Every change below, then the audit entries: the row is written once.
             chain = audit.Chain(session, row)
             changed = seen is not None and await chain.last_seq() != seen
+            if seen is not None and not changed:  # evidence filed since would be audited
+                kinds = [item.kind for item in case.evidence]
+            else:
+                kinds = [EvidenceKind(k) for k in await session.scalars(_KINDS, {"id": row.id})]
             if thread is not None:
                 _link(row, *thread, chain)
             for card, ts in cards.items():

@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as cast_
 from sqlalchemy import insert as insert_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from disputes.tags import Dimension
@@ -93,16 +94,27 @@ def keep(db: Database) -> None:
     db.after_flush(lambda session: refresh(session.connection(), written(session)))
 
 
+# Orders a dispute is opened on in a session, known to have no other dispute.
+_FIRST_ON_ORDER = "first_on_order"
+
+
+def first_on_order(session: AsyncSession, order_id: str) -> None:
+    """The dispute about to be written in this session is the order's first: opening it
+    follows up on no earlier one, so there is no `followed_at` to set."""
+    session.info.setdefault(_FIRST_ON_ORDER, set()).add(order_id)
+
+
 def written(session: Session) -> Written:
     """Read from a flush that has just run (its new and dirty objects still listed)."""
     found = Written()
+    first = session.info.get(_FIRST_ON_ORDER, ())
     for row in session.new:
         if isinstance(row, CustomerOfferRow):
             found.disputes.add(row.dispute_id)
             found.offers.add(row.id)
         elif isinstance(row, ProposalRow | CsatRow):
             found.disputes.add(row.dispute_id)
-        elif isinstance(row, DisputeRow):
+        elif isinstance(row, DisputeRow) and row.order_id not in first:
             found.orders.add(row.order_id)
     for row in session.dirty:
         if isinstance(row, CustomerOfferRow | ProposalRow | CsatRow) and _changed(

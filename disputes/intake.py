@@ -7,6 +7,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectors.evidence_source import EvidenceSource
 from connectors.orders import protocol as orders
 from connectors.refunds.protocol import RefundResult
-from disputes import audit
+from disputes import audit, insight_facts
 from disputes.assignment import auto_assign_row
 from disputes.audit import Actor
 from disputes.errors import OrderNotFound, OrderSystemUnavailable
@@ -26,9 +27,10 @@ from disputes.lifecycle import Status
 from disputes.models import CaseFile, PolicyDecision, UnavailableSource
 from disputes.payments import Basis, PaymentLedger, order_claim_minor
 from disputes.permissions import Gate
-from disputes.policy_decisions import decide_new
+from disputes.policy_decisions import decide_new, record_new
 from disputes.repository import (
     UNAVAILABLE_ACTION,
+    filed_items,
     load_case,
     open_row_for_order,
     opened_case,
@@ -182,7 +184,9 @@ class IntakeService:
     ) -> tuple[CaseFile, NewThread | None]:
         """The new dispute's case file, and its thread's hand-over when intake claims it."""
         now = datetime.now(UTC)
-        number, prior = await _next_number(session, order.customer.id or None)
+        number, prior, on_order = await _next_number(
+            session, order.customer.id or None, order.order_id
+        )
         reason = request.reason or _order_reason(order)
         returned = order.return_request
         ledger_row = await hold_ledger(session, order)
@@ -217,6 +221,13 @@ class IntakeService:
             thread_due_at=now + FIRST_POST_GRACE,
         )
         fence = None if self.thread_claims is None else self.thread_claims.claim_new(row)
+        decision: PolicyDecision | None = None
+        if self.policy is not None:  # before the row is written: it sets what is required
+            decided = datetime.now(UTC)
+            present = {draft.kind for draft in evidence.drafts}  # each kind filed, once
+            decision = decide_new(row, self.policy, order, present)
+        if not on_order:  # no earlier dispute of the order is followed up by this one
+            insight_facts.first_on_order(session, order.order_id)
         session.add(row)
         await session.flush()
         # Everything below is new with the dispute: nothing to look up before writing it, and
@@ -240,18 +251,16 @@ class IntakeService:
         )
         unavailable = [_unavailable(chain, system, gap, now) for gap in evidence.unavailable]
         tags = [(order_tags(order), now)]
-        decision: PolicyDecision | None = None
-        if self.policy is not None:
-            decided = datetime.now(UTC)
-            present = {draft.kind for draft in filed}
-            decision = await decide_new(session, row, self.policy, order, present, chain, decided)
+        if decision is not None:
+            await record_new(session, row, decision, chain, decided)
             tags.append((rule_tags(rule.id for rule in decision.matched), decided))
         await add_tags(session, row, *tags, new_dispute=True)
         await chain.write()
         if self.owners is not None and (roles := self.owners.current()).auto_assigns:
             # In this transaction, which holds the dispute counter: one intake picks at a time.
             await auto_assign_row(session, row, roles)
-        case = await opened_case(session, row, unavailable, ledger)
+        items = filed_items(filed, system.id, now)
+        case = await opened_case(session, row, unavailable, ledger, items, earlier=bool(on_order))
         if fence is None:
             return case, None
         return case, NewThread(fence, decision, audit.written_seq(session, row))
@@ -270,8 +279,9 @@ def _unavailable(
     return unavailable_source(after)
 
 
-# Built once: it runs with every intake. The customer's disputes are counted in the same
-# statement: every intake takes the counter first and holds it, so none can be added between.
+# Built once: it runs with every intake. The customer's disputes and the order's are counted in
+# the same statement: every intake takes the counter first and holds it, so none can be added
+# between.
 _NEXT_NUMBER = (
     update(Counter)
     .where(Counter.name == "dispute")
@@ -282,18 +292,29 @@ _NEXT_NUMBER = (
         .select_from(DisputeRow)
         .where(DisputeRow.customer_id == bindparam("customer_id"))
         .scalar_subquery(),
+        select(func.count())
+        .select_from(DisputeRow)
+        .where(DisputeRow.order_id == bindparam("order_id"))
+        .scalar_subquery(),
     )
 )
 
 
-async def _next_number(session: AsyncSession, customer_id: str | None) -> tuple[int, int]:
+class NextNumber(NamedTuple):
+    number: int  # the new dispute's
+    prior: int  # the customer's disputes before it (none counted without a customer id)
+    on_order: int  # the order's disputes before it
+
+
+async def _next_number(session: AsyncSession, customer_id: str | None, order_id: str) -> NextNumber:
     """Gapless D-<n> (the counter row is locked until this transaction ends), and how many
-    disputes the customer opened before this one (none counted without a customer id)."""
-    found = (await session.execute(_NEXT_NUMBER, {"customer_id": customer_id})).first()
+    disputes the customer and the order had before this one."""
+    params = {"customer_id": customer_id, "order_id": order_id}
+    found = (await session.execute(_NEXT_NUMBER, params)).first()
     if found is None:
         raise RuntimeError("the dispute counter is missing: run `dispute-desk migrate`")
-    number, prior = found
-    return int(number), int(prior or 0)
+    number, prior, on_order = found
+    return NextNumber(int(number), int(prior or 0), int(on_order or 0))
 
 
 def _order_reason(order: Order) -> Reason:

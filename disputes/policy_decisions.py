@@ -53,22 +53,24 @@ async def decide(session: AsyncSession, row: DisputeRow, current: CurrentPack) -
     return decision
 
 
-async def decide_new(
-    session: AsyncSession,
-    row: DisputeRow,
-    current: CurrentPack,
-    order: Order,
-    evidence: set[EvidenceKind],
-    chain: audit.Chain,
-    at: datetime,
+def decide_new(
+    row: DisputeRow, current: CurrentPack, order: Order, evidence: set[EvidenceKind]
 ) -> Decision:
-    """The first decision of a dispute opened in this transaction, from what its intake holds
-    (the order, the evidence filed, the reason it was opened with): nothing to read back. Its
-    audit entry goes to `chain`; the caller stores the returned decision's rule tags (at `at`,
-    the decision's time)."""
+    """The first decision of a dispute being opened, from what its intake holds (the order,
+    the evidence it files, the reason it was opened with), made before the dispute's row is
+    first written: the row then says what evidence the decision requires. Stored with
+    `record_new` once the row has its id."""
     decision = _evaluate(row, current, order, evidence, Reason(row.reason))
-    await _record(session, row, order, decision, canonical_json(decision.to_dict()), at, chain)
+    _require(row, order, decision)
     return decision
+
+
+async def record_new(
+    session: AsyncSession, row: DisputeRow, decision: Decision, chain: audit.Chain, at: datetime
+) -> None:
+    """Store a new dispute's first decision (`decide_new`), made at `at`; its audit entry goes
+    to `chain`. The caller stores the decision's rule tags."""
+    await _store(session, row, decision, canonical_json(decision.to_dict()), at, chain)
 
 
 def _evaluate(
@@ -110,6 +112,24 @@ async def _record(
 ) -> None:
     """Store the decision (`stored`: its canonical JSON) and what it requires of the dispute;
     its audit entry to `chain`."""
+    _require(row, order, decision)
+    await _store(session, row, decision, stored, at, chain)
+
+
+def _require(row: DisputeRow, order: Order, decision: Decision) -> None:
+    """The evidence the dispute requires: its reason's, and the decision's."""
+    baseline = required_kinds(Reason(row.reason), return_received=order_received(order))
+    row.required_evidence = sorted({*baseline, *decision.required_evidence})
+
+
+async def _store(
+    session: AsyncSession,
+    row: DisputeRow,
+    decision: Decision,
+    stored: str,
+    at: datetime,
+    chain: audit.Chain,
+) -> None:
     await session.execute(
         _INSERT,
         {
@@ -122,8 +142,6 @@ async def _record(
             "decided_at": at,
         },
     )
-    baseline = required_kinds(Reason(row.reason), return_received=order_received(order))
-    row.required_evidence = sorted({*baseline, *decision.required_evidence})
     chain.add(
         Actor.system("policy"),
         "policy.decided",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ScalarSelect, bindparam, func, select
@@ -23,7 +24,7 @@ from disputes.models import (
     dispute_ref,
 )
 from disputes.payments import PaymentLedger
-from domain.evidence import EvidenceKind
+from domain.evidence import EvidenceDraft, EvidenceKind
 from domain.reasons import Reason
 from domain.resolutions import Resolution
 from storage.tables import (
@@ -146,15 +147,19 @@ async def opened_case(
     row: DisputeRow,
     unavailable: list[UnavailableSource],
     ledger: PaymentLedger | None,
+    filed: list[EvidenceItem],
+    *,
+    earlier: bool = True,
 ) -> CaseFile:
     """`load_case` for a dispute opened in this transaction, from what its intake holds (the
-    sources it could not read, the payment's ledger): it has no notes or proposals yet."""
+    sources it could not read, the payment's ledger, the evidence it `filed`, and whether its
+    order had `earlier` disputes): it has no notes or proposals yet."""
     return _case_file(
         row,
-        await _evidence(session, row),
+        filed,
         unavailable,
         ledger=ledger,
-        earlier=await earlier_disputes(session, row),
+        earlier=await earlier_disputes(session, row) if earlier else [],
         outcome=None,
         notes=(0, []),
     )
@@ -182,6 +187,23 @@ _EVIDENCE = (
     .where(EvidenceRow.dispute_id == bindparam("dispute_id"))
     .order_by(EvidenceRow.id)
 )
+
+
+def filed_items(drafts: Iterable[EvidenceDraft], added_by: str, at: datetime) -> list[EvidenceItem]:
+    """Evidence just filed from `drafts` (by `added_by`, at `at` unless captured before), as
+    the case file reads it back."""
+    return [
+        EvidenceItem(
+            kind=draft.kind,
+            source=draft.source,
+            summary=draft.summary,
+            payload=dict(draft.payload),
+            url=draft.url,
+            captured_at=(draft.captured_at or at).astimezone(UTC),
+            added_by=added_by,
+        )
+        for draft in drafts
+    ]
 
 
 async def _evidence(session: AsyncSession, row: DisputeRow) -> list[EvidenceItem]:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql import Executable
 from sqlalchemy.util import await_
 
 T = TypeVar("T")
@@ -108,6 +109,16 @@ class Database:
         COMMITTED in a transaction, without its BEGIN and COMMIT."""
         async with self.read_sessions() as session, session.begin():
             yield session
+
+    async def execute_alone(self, statement: Executable, params: dict[str, Any]) -> None:
+        """One statement that is a transaction of its own: on PostgreSQL sent without BEGIN
+        and COMMIT (it commits as it runs, all or nothing), on SQLite in the writers' turn."""
+        if self.is_sqlite:
+            async with self.transaction() as session:
+                await session.execute(statement, params)
+            return
+        async with self.read_engine.connect() as connection:
+            await connection.execute(statement, params)
 
     async def run(self, work: Callable[[AsyncSession], Awaitable[T]], *, attempts: int = 5) -> T:
         """Run `work` in a transaction, retrying when a concurrent writer got there first."""

@@ -18,10 +18,7 @@ _CLAIM = insert(core(ProcessedRequestRow))
 async def claim_request(db: Database, key: str, kind: str) -> bool:
     """True the first time `key` is seen, False for a retry or a replay."""
     try:
-        async with db.transaction() as session:
-            await session.execute(
-                _CLAIM, {"key": key, "kind": kind, "received_at": datetime.now(UTC)}
-            )
+        await db.execute_alone(_CLAIM, {"key": key, "kind": kind, "received_at": datetime.now(UTC)})
     except IntegrityError:
         return False
     return True

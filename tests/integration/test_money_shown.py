@@ -7,14 +7,21 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from blocks.disputes import evidence_card
+from bot.settings import default_sla_file
 from connectors.orders.factory import default_fixtures_path
 from connectors.refunds.fake import FakeGateway
+from disputes import sla_clock
+from disputes.audit import Actor
 from disputes.errors import NotAllowed
+from disputes.intake import OpenRequest
 from disputes.refunds import OverRefund
 from domain.orders import Order
+from policies.sla import SlaPolicy
 from storage.db import Database
+from storage.tables import DisputeRow
 from tests.support.money import MANAGER, MANAGER2, SUPERVISOR, MoneyWorld
 from tests.support.orders import order
 
@@ -58,6 +65,7 @@ async def test_a_second_dispute_counts_what_the_first_refunded_and_names_it(
     assert (earlier.ref, earlier.status.value, earlier.refunded_minor) == ("D-1", "resolved", 40_00)
     text = card_text(case)
     assert "Earlier disputes on this order" in text and "*D-1*" in text
+
     assert "refunded 40.00 USD" in text
     ledger = case.ledger
     assert ledger is not None and ledger.provider_minor == 69_00
@@ -128,3 +136,28 @@ async def test_a_refund_not_received_resends_only_what_is_missing_even_if_intake
         await world.approve(number, proposal, SUPERVISOR)  # the provider is read again here
     await world.drain()
     assert gateway.refunded("pi_sandals") == 72_00 and await world.requests(number) == []
+
+
+async def test_intake_names_an_orders_earlier_dispute_and_marks_it_followed_up(
+    world: MoneyWorld,
+) -> None:
+    sla_clock.watch(world.db, SlaPolicy.load(default_sla_file()))  # as the app keeps its facts
+    first = await world.open("ORD-T1")
+    proposal = await world.propose(first, MANAGER, amount="40.00")
+    await world.approve(first, proposal, MANAGER2)
+    await world.drain()
+    assert await followed_at(world.db, first) is None
+    opened = await world.intake.open(OpenRequest("ORD-T1", None, "", Actor.slack_user(MANAGER)))
+    # Counted when the number is taken, read in the same transaction as the dispute is written.
+    assert [(e.ref, e.refunded_minor) for e in opened.case.earlier] == [("D-1", 40_00)]
+    assert opened.case.earlier == (await world.case(opened.case.dispute.number)).earlier
+    assert await followed_at(world.db, first) == opened.case.dispute.created_at
+    other = await world.intake.open(OpenRequest("ORD-1017", None, "", Actor.slack_user(MANAGER)))
+    assert other.case.earlier == []  # an order's first dispute
+
+
+async def followed_at(db: Database, number: int) -> object:
+    async with db.reading() as session:
+        return await session.scalar(
+            select(DisputeRow.followed_at).where(DisputeRow.number == number)
+        )

@@ -3,7 +3,8 @@
 A connection is pinged before use only after it sat idle in the pool: a dropped connection (a
 restarted server, a killed backend) is then found by the ping and replaced, while connections
 going back and forth under load are handed out without a ping. Reads run without a BEGIN and a
-COMMIT: at READ COMMITTED each statement sees what is committed when it starts either way."""
+COMMIT: at READ COMMITTED each statement sees what is committed when it starts either way; nor
+does a write that is one statement alone."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.db import Database
@@ -127,3 +129,32 @@ async def test_reads_run_each_statement_on_its_own_and_writes_in_one_transaction
         first = await session.scalar(now)
         await asyncio.sleep(0.01)
         assert await session.scalar(now) == first  # one transaction
+
+
+async def test_a_statement_alone_commits_without_a_transaction_around_it(
+    url: str, databases: list[Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(url)
+    databases.append(db)
+    async with db.transaction() as session:
+        await session.execute(text("CREATE TABLE seen (key text PRIMARY KEY)"))
+    started: list[object] = []
+    begin = AsyncAdapt_asyncpg_connection._start_transaction
+
+    async def counted(self: AsyncAdapt_asyncpg_connection) -> None:
+        if self.isolation_level != "autocommit":  # it sends BEGIN
+            started.append(self)
+        await begin(self)
+
+    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "_start_transaction", counted)
+    insert = text("INSERT INTO seen (key) VALUES (:key)")
+    await db.execute_alone(insert, {"key": "a"})
+    assert started == []  # no BEGIN, no COMMIT: one round trip
+    with pytest.raises(IntegrityError):
+        await db.execute_alone(insert, {"key": "a"})
+    await db.execute_alone(insert, {"key": "b"})  # the connection is fine after a failure
+    async with db.reading() as session:
+        assert list(await session.scalars(text("SELECT key FROM seen ORDER BY key"))) == ["a", "b"]
+    async with db.transaction() as session:
+        await session.execute(text("SELECT 1"))
+    assert len(started) == 1  # what counts the BEGINs counts them
