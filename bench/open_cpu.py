@@ -170,13 +170,16 @@ async def cpu_per_request(
 
 
 def order_copies(folder: Path, prefix: str, count: int) -> Iterator[str]:
-    """`count` orders for the fixtures order source, the demo's shapes in turn under new ids;
-    their ids, in order."""
+    """`count` orders for the fixtures order source, the demo's shapes in turn under new ids,
+    each paid with a payment of its own (as new orders are); their ids, in order."""
     folder.mkdir()
     shapes = [json.loads(path.read_text()) for path in sorted(FIXTURES.glob("ORD-*.json"))]
     ids = []
     for n in range(count):
-        order = dict(shapes[n % len(shapes)], order_id=f"ORD-{prefix}-{n:05d}")
+        shape = shapes[n % len(shapes)]
+        paid = shape["payment"]
+        payment = dict(paid, reference=f"{paid['reference']}-{prefix}{n}")
+        order = dict(shape, order_id=f"ORD-{prefix}-{n:05d}", payment=payment)
         (folder / f"{order['order_id']}.json").write_text(json.dumps(order))
         ids.append(order["order_id"])
     return iter(ids)

@@ -3,6 +3,7 @@ the locks that keep one dispute's thread updates in order across replicas."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,6 +21,16 @@ from handlers.threads import ThreadPublisher
 from storage.db import Database
 
 
+def web_api_logger() -> logging.Logger:
+    """The Web API client's logger (Bolt's per-request clients take it too): warnings and
+    errors only, and never a request. The client reads the level set on the logger itself
+    before each call; left unset, every call formats its whole request, blocks and customer
+    names included, into a debug line that is then dropped."""
+    logger = logging.getLogger("slack_sdk.web")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
 def slack_client(settings: Settings) -> LimitedWebClient:
     """The Web API client every part of the app shares: 429s are waited out per method and
     channel (for at most SLACK_MAX_WAIT seconds), posts follow SLACK_POST_RATE when set."""
@@ -28,7 +39,10 @@ def slack_client(settings: Settings) -> LimitedWebClient:
     )
     gate.counters.listeners.append(record_ratelimited)
     client = LimitedWebClient(
-        gate=gate, token=settings.slack_bot_token, base_url=settings.slack_api_url
+        gate=gate,
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        logger=web_api_logger(),
     )
     client.retry_handlers.append(AsyncConnectionErrorRetryHandler())
     return client
