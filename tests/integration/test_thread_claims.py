@@ -8,18 +8,12 @@ from datetime import timedelta
 
 from sqlalchemy import event, text
 
-from bot.settings import default_policy_pack
-from connectors.orders.evidence_sources import default_evidence_sources
-from disputes.audit import Actor
-from disputes.intake import IntakeService, OpenRequest
 from disputes.payments import utcnow
 from disputes.thread_outbox import ThreadClaims, ThreadTimings
-from policies.current import CurrentPack
 from sandbox.slack.server import EmulatorServer
 from storage.db import Database
 from storage.migrate import migrate
-from tests.support.orders import StaticOrders, order
-from tests.support.threads import CHANNEL, open_dispute, replica, thread_columns
+from tests.support.threads import CHANNEL, open_claimed, open_dispute, replica, thread_columns
 
 
 async def test_a_lost_claim_records_nothing_and_a_lapsed_one_is_taken_over(db: Database) -> None:
@@ -51,14 +45,7 @@ async def test_a_dispute_is_opened_with_its_thread_claimed_for_the_opener_to_pos
         statements.append(" ".join(str(args[2]).split()))
 
     try:
-        intake = IntakeService(
-            db,
-            StaticOrders(order()),
-            default_evidence_sources(),
-            policy=CurrentPack(default_policy_pack()),
-            thread_claims=app.threads.claims,
-        )
-        opened = await intake.open(OpenRequest("ORD-T1", None, "crushed", Actor.system("t")))
+        opened = await open_claimed(db, app.threads.claims)
         number = opened.case.dispute.number
         assert opened.thread is not None and opened.thread.fence == 1
         _, due, lease, attempts, _ = await thread_columns(db, number)
@@ -86,14 +73,7 @@ async def test_a_thread_claimed_at_intake_and_never_posted_is_taken_over_when_th
 ) -> None:
     now = [utcnow()]
     claims = ThreadClaims(db, ThreadTimings(lease=timedelta(seconds=30)), clock=lambda: now[0])
-    intake = IntakeService(
-        db,
-        StaticOrders(order()),
-        default_evidence_sources(),
-        policy=CurrentPack(default_policy_pack()),
-        thread_claims=claims,
-    )
-    opened = await intake.open(OpenRequest("ORD-T1", None, "crushed", Actor.system("t")))
+    opened = await open_claimed(db, claims)
     assert opened.thread is not None
     number, fence = opened.case.dispute.number, opened.thread.fence
     now[0] += timedelta(seconds=20)  # due (10 s after intake), but still held

@@ -13,27 +13,15 @@ from sqlalchemy import event
 
 from blocks.disputes import evidence_card, parent_message
 from blocks.policy import policy_card
-from bot.settings import default_policy_pack
-from connectors.orders.evidence_sources import default_evidence_sources
-from disputes.audit import Actor
-from disputes.intake import IntakeResult, IntakeService, OpenRequest
+from disputes.intake import IntakeResult
 from disputes.notes import NoteService
-from policies.current import CurrentPack
 from sandbox.slack.server import EmulatorServer
 from storage.db import Database
-from tests.support.orders import StaticOrders, order
-from tests.support.threads import CHANNEL, Replica, replica
+from tests.support.threads import CHANNEL, Replica, open_claimed, replica
 
 
 async def opened(db: Database, app: Replica) -> IntakeResult:
-    intake = IntakeService(
-        db,
-        StaticOrders(order()),
-        default_evidence_sources(),
-        policy=CurrentPack(default_policy_pack()),
-        thread_claims=app.threads.claims,
-    )
-    result = await intake.open(OpenRequest("ORD-T1", None, "crushed", Actor.system("t")))
+    result = await open_claimed(db, app.threads.claims)
     assert result.thread is not None
     return result
 

@@ -15,7 +15,7 @@ from bot.settings import default_policy_pack
 from connectors.orders.evidence_sources import default_evidence_sources
 from disputes.audit import Actor
 from disputes.case_files import DisputeService
-from disputes.intake import IntakeService, OpenRequest
+from disputes.intake import IntakeResult, IntakeService, OpenRequest
 from disputes.policy_decisions import PolicyService
 from disputes.thread_locks import ThreadLocks
 from disputes.thread_outbox import ThreadClaims, ThreadOutbox, ThreadTimings
@@ -70,14 +70,19 @@ def replica(
 
 
 async def open_dispute(db: Database) -> int:
+    return (await open_claimed(db)).case.dispute.number
+
+
+async def open_claimed(db: Database, claims: ThreadClaims | None = None) -> IntakeResult:
+    """ORD-T1 opened; with `claims`, its thread claimed at intake for the opener to post."""
     intake = IntakeService(
         db,
         StaticOrders(order()),
         default_evidence_sources(),
         policy=CurrentPack(default_policy_pack()),
+        thread_claims=claims,
     )
-    result = await intake.open(OpenRequest("ORD-T1", None, "crushed", Actor.system("t")))
-    return result.case.dispute.number
+    return await intake.open(OpenRequest("ORD-T1", None, "crushed", Actor.system("t")))
 
 
 async def thread_columns(db: Database, number: int) -> tuple:
