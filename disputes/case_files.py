@@ -33,8 +33,8 @@ CARD_COLUMNS = {"evidence": "evidence_card_ts", "policy": "policy_card_ts"}
 @dataclass(frozen=True, slots=True)
 class Recorded:
     """A thread's parts recorded: the case file as it is then, whether its status moved, and
-    whether the dispute changed after the case file the parts were rendered from (they are
-    to be shown afresh)."""
+    whether the dispute changed after the intake case file the parts were rendered from (they
+    are to be shown afresh)."""
 
     case: CaseFile
     moved: bool
@@ -197,7 +197,9 @@ class DisputeService:
             await chain.write()
             await session.flush()  # when nothing was audited
             if changed or kinds != [item.kind for item in case.evidence]:  # evidence came
-                return Recorded(await load_case(session, row), moved, changed=True)
+                # Evidence filed while the thread was posted from a read under its lock is
+                # shown by the refresh its filer asked for, which waits for that lock.
+                return Recorded(await load_case(session, row), moved, changed=changed)
             dispute = to_dispute(row)
             shown = checklist(kinds, set(dispute.required_evidence))
             return Recorded(replace(case, dispute=dispute, checklist=shown), moved)

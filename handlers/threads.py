@@ -117,7 +117,7 @@ class ThreadPublisher:
                 await self.claims.failed(number, fence, describe(exc))
                 self.on_late()
             raise
-        if recorded.changed:
+        if recorded.changed:  # only ever with `opened`: never inside a coalesced update
             return await self.refresh(number)
         return case
 

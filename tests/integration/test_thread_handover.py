@@ -4,6 +4,7 @@ post, and a change made between intake and posting shown once the thread is reco
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -13,8 +14,10 @@ from sqlalchemy import event
 
 from blocks.disputes import evidence_card, parent_message
 from blocks.policy import policy_card
+from disputes.audit import Actor
 from disputes.intake import IntakeResult
 from disputes.notes import NoteService
+from domain.evidence import EvidenceDraft, EvidenceKind
 from sandbox.slack.server import EmulatorServer
 from storage.db import Database
 from tests.support.threads import CHANNEL, Replica, open_claimed, replica
@@ -84,3 +87,26 @@ async def test_a_change_between_intake_and_posting_is_shown_once_the_thread_is_r
     assert case.note_count == 1
     card = emulator.workspace.thread(CHANNEL, str(case.dispute.thread_ts))[1]
     assert "Notes: 1" in json.dumps(card.blocks)
+
+
+async def test_evidence_filed_while_an_update_posts_the_thread_is_shown_and_nothing_waits(
+    db: Database, emulator: EmulatorServer
+) -> None:
+    """A card update of a dispute without its thread posts the thread, from a read under the
+    lock. Evidence filed meanwhile is shown by the update its filer asks for, which runs once
+    this one is done: this one must not wait for it."""
+    app = replica(db, emulator)
+    try:
+        number = (await open_claimed(db)).case.dispute.number
+        emulator.workspace.arm_late_answer("chat.postMessage", seconds=1, after=1)
+        updating = asyncio.create_task(app.threads.refresh(number))
+        await asyncio.sleep(0.5)  # the parent is posted, the evidence card on its way
+        photo = EvidenceDraft(EvidenceKind.PROOF_OF_DAMAGE, "slack:U0AGENT1", "dent.jpg")
+        assert await app.threads.disputes.add_evidence(number, photo, Actor.slack_user("U0AGENT1"))
+        filer = asyncio.create_task(app.threads.refresh(number))
+        await asyncio.wait_for(asyncio.gather(updating, filer), timeout=10)
+    finally:
+        await app.aclose()
+    case = await app.threads.disputes.case(number)
+    card = emulator.workspace.thread(CHANNEL, str(case.dispute.thread_ts))[1]
+    assert "dent.jpg" in json.dumps(card.blocks)
