@@ -13,7 +13,7 @@ from blocks.text import Message
 from disputes.alerts import AlertService
 from disputes.sla_scan import SlaScan
 from handlers.errors import slack_error
-from handlers.threads import Threaded
+from handlers.thread_links import Threaded
 
 log = logging.getLogger(__name__)
 

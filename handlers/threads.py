@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -22,6 +22,7 @@ from disputes.thread_outbox import ThreadClaims
 from handlers.coalesce import Coalescer
 from handlers.errors import slack_error
 from handlers.slack_limits import patience as slack_patience
+from handlers.thread_links import ThreadLinks
 from handlers.thread_marks import PARENT as PARENT_PART
 from handlers.thread_marks import mark, posted_cards, posted_parent
 
@@ -32,14 +33,16 @@ GONE = frozenset({"message_not_found", "cant_update_message"})
 CARDS, PARENT = "cards", "parent"
 
 
-class ThreadPublisher:
+class ThreadPublisher(ThreadLinks):
     """Each change to a dispute's thread reads the dispute afresh under that dispute's lock
     (`ThreadLocks`: across replicas on PostgreSQL), so two jobs finishing together (two files
     dropped at once, a review and new evidence) never leave a card or the parent message
-    showing the older state. Updates of one dispute's cards and parent message coalesce: at
-    most one round of `chat.update` per dispute and `coalesce` seconds, showing the state when
-    it runs. A thread is posted under a claim of the thread outbox (`ThreadClaims`), so it is
-    posted once; one that could not be posted stays due and the outbox posts it later."""
+    showing the older state; a new dispute's thread is posted from the case file intake wrote,
+    checked against the dispute's audit chain when the thread is recorded. Updates of one
+    dispute's cards and parent message coalesce: at most one round of `chat.update` per dispute
+    and `coalesce` seconds, showing the state when it runs. A thread is posted under a claim of
+    the thread outbox (`ThreadClaims`), so it is posted once; one that could not be posted stays
+    due and the outbox posts it later. Links to the threads come with it (`ThreadLinks`)."""
 
     def __init__(
         self,
@@ -52,7 +55,7 @@ class ThreadPublisher:
         claims: ThreadClaims | None = None,
         coalesce: float = 1.0,
     ) -> None:
-        self.client = client
+        super().__init__(client)
         self.channel_id = channel_id
         self.disputes = disputes
         self.policy = policy
@@ -65,8 +68,6 @@ class ThreadPublisher:
         self.watchers: list[Callable[[Dispute], None]] = []
         # Called when a thread could not be posted (it is due again): wakes the thread outbox.
         self.on_late: Callable[[], None] = lambda: None
-        # The workspace's message links up to the channel, learnt from one permalink.
-        self._archives: str | None = None
 
     @property
     def claims(self) -> ThreadClaims:
@@ -329,77 +330,6 @@ class ThreadPublisher:
                     dispute.policy_card_ts,
                     policy_card(case, decision, messaging=self.messaging),
                 )
-
-    async def permalink(self, case: CaseFile) -> str | None:
-        dispute = case.dispute
-        if dispute.thread_ts is None or dispute.channel_id is None:
-            return None
-        return await self._permalink(dispute.channel_id, dispute.thread_ts)
-
-    async def _permalink(self, channel: str, ts: str) -> str | None:
-        try:
-            found = await self.client.chat_getPermalink(channel=channel, message_ts=ts)
-        except SlackApiError as exc:
-            log.warning("no permalink for %s/%s: %s", channel, ts, slack_error(exc))
-            return None
-        return str(found["permalink"])
-
-    async def thread_link(self, case: CaseFile) -> str | None:
-        """A link to a thread just posted: asked of Slack the first time in this process, then
-        built as Slack wrote it (a thread older than that may be gone: `permalink` asks)."""
-        dispute = case.dispute
-        if self._archives is None:
-            found = await self.permalink(case)
-            if found is not None:
-                self._archives = _archives_of(found, dispute)
-            return found
-        return (await self.links([dispute])).get(dispute.number)
-
-    async def links(self, disputes: Iterable[Threaded]) -> dict[int, str]:
-        """Links to the threads of `disputes` (those that have one), built from each thread's
-        channel and ts: the first permalink asked in this process shows how Slack writes them."""
-        threaded = [d for d in disputes if d.number and d.channel_id and d.thread_ts]
-        if not threaded:
-            return {}
-        for dispute in threaded[:3]:  # a thread deleted in Slack has no permalink: try another
-            if self._archives is not None:
-                break
-            self._archives = await self._learn_archives(dispute)
-        if self._archives is None:
-            return {}
-        return {
-            int(d.number or 0): (
-                f"{self._archives}{d.channel_id}/p{str(d.thread_ts).replace('.', '')}"
-            )
-            for d in threaded
-        }
-
-    async def _learn_archives(self, dispute: Threaded) -> str | None:
-        """The part of a message link before the channel ("https://acme.slack.com/archives/"),
-        from the permalink of `dispute`'s thread."""
-        found = await self._permalink(str(dispute.channel_id), str(dispute.thread_ts))
-        return None if found is None else _archives_of(found, dispute)
-
-
-class Threaded(Protocol):
-    """Anything naming a dispute's thread: a dispute, a queue row, a digest's line."""
-
-    @property
-    def number(self) -> int | None: ...
-    @property
-    def channel_id(self) -> str | None: ...
-    @property
-    def thread_ts(self) -> str | None: ...
-
-
-def _archives_of(permalink: str, dispute: Threaded) -> str | None:
-    """The part of `permalink` (of `dispute`'s thread) before the channel, or None when Slack
-    wrote it otherwise than expected."""
-    tail = f"/archives/{dispute.channel_id}/p{str(dispute.thread_ts).replace('.', '')}"
-    if not permalink.split("?", 1)[0].endswith(tail):
-        log.warning("a permalink not written as expected: thread links left out")
-        return None
-    return permalink.split("?", 1)[0].removesuffix(tail) + "/archives/"
 
 
 def channel_of(case: CaseFile) -> str:
