@@ -98,11 +98,20 @@ class Entry:
 class Chain:
     """The next entries of one dispute's chain, added in one statement by `write`."""
 
-    def __init__(self, session: AsyncSession, dispute: DisputeRow) -> None:
+    def __init__(
+        self, session: AsyncSession, dispute: DisputeRow, *, last: tuple[Any, Any] | None = None
+    ) -> None:
+        """`last`: the chain's last entry (seq, hash) when it was read with the dispute's row
+        (`LAST_SEQ`, `LAST_HASH`; both None for a chain without entries); else it is looked
+        up when needed."""
         self.session = session
         self.dispute = dispute
         self.entries: list[Entry] = []
-        self._read: tuple[int, str] | None = None  # the chain's last entry, once looked up
+        # The chain's last entry, once looked up.
+        self._read: tuple[int, str] | None = None
+        if last is not None:
+            seq, hash_ = last
+            self._read = (0, GENESIS) if seq is None else (int(seq), str(hash_))
 
     async def last_seq(self) -> int:
         """The seq of the chain's last entry so far (0: none); the entries added here follow
@@ -205,6 +214,22 @@ async def _tail(session: AsyncSession, dispute: DisputeRow) -> tuple[int, str]:
 
 
 _INSERT = insert(core(AuditRow))
+# The last entry of the chain of the dispute a statement selects (by correlation): read with
+# its row, the chain needs no look-up of its own before adding to it.
+LAST_SEQ = (
+    select(AuditRow.seq)
+    .where(AuditRow.dispute_id == DisputeRow.id)
+    .order_by(AuditRow.seq.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+LAST_HASH = (
+    select(AuditRow.hash)
+    .where(AuditRow.dispute_id == DisputeRow.id)
+    .order_by(AuditRow.seq.desc())
+    .limit(1)
+    .scalar_subquery()
+)
 _LAST = (
     select(AuditRow.seq, AuditRow.hash)
     .where(AuditRow.dispute_id == bindparam("dispute_id"))

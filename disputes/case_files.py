@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from disputes import audit
 from disputes.audit import Actor
-from disputes.errors import DisputeClosed
+from disputes.errors import DisputeClosed, DisputeNotFound
 from disputes.evidence_gathering import checklist
 from disputes.evidence_store import file_evidence
 from disputes.lifecycle import Event, Status
-from disputes.models import CaseFile, Dispute
+from disputes.models import CaseFile, Dispute, dispute_ref
 from disputes.permissions import Gate
 from disputes.repository import load_case, load_row, to_dispute
 from disputes.thread_outbox import ThreadClaims
@@ -171,7 +171,10 @@ class DisputeService:
         number = case.dispute.number
 
         async def work(session: AsyncSession) -> Recorded | None:
-            row = await load_row(session, number)
+            found = (await session.execute(_ROW_AND_LAST_ENTRY, {"number": number})).first()
+            if found is None:
+                raise DisputeNotFound(dispute_ref(number))
+            row, *last = found
             if thread is not None and _elsewhere(row, thread[1]):
                 return None
             if claim is not None:  # first: every write below is fenced by the claim
@@ -179,7 +182,7 @@ class DisputeService:
                 if not await claims.posted_in(session, number, fence):
                     return Recorded(await load_case(session, row), moved=False)
             # Every change below, then the audit entries: the row is written once.
-            chain = audit.Chain(session, row)
+            chain = audit.Chain(session, row, last=(last[0], last[1]))
             changed = seen is not None and await chain.last_seq() != seen
             if seen is not None and not changed:  # evidence filed since would be audited
                 kinds = [item.kind for item in case.evidence]
@@ -244,6 +247,12 @@ class DisputeService:
             if number is not None:
                 await load_row(session, number)
             return await audit.verify(session, number)
+
+
+# A dispute's row by its number, with the last entry of its audit chain.
+_ROW_AND_LAST_ENTRY = select(DisputeRow, audit.LAST_SEQ, audit.LAST_HASH).where(
+    DisputeRow.number == bindparam("number")
+)
 
 
 # The kinds of a dispute's evidence, in the order it was filed.
