@@ -99,7 +99,11 @@ class Chain:
     """The next entries of one dispute's chain, added in one statement by `write`."""
 
     def __init__(
-        self, session: AsyncSession, dispute: DisputeRow, *, last: tuple[Any, Any] | None = None
+        self,
+        session: AsyncSession,
+        dispute: DisputeRow,
+        *,
+        last: tuple[int | None, str | None] | None = None,
     ) -> None:
         """`last`: the chain's last entry (seq, hash) when it was read with the dispute's row
         (`LAST_SEQ`, `LAST_HASH`; both None for a chain without entries); else it is looked
@@ -214,22 +218,21 @@ async def _tail(session: AsyncSession, dispute: DisputeRow) -> tuple[int, str]:
 
 
 _INSERT = insert(core(AuditRow))
+
+
+def _of_last_entry(column: Any) -> Any:
+    return (
+        select(column)
+        .where(AuditRow.dispute_id == DisputeRow.id)
+        .order_by(AuditRow.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 # The last entry of the chain of the dispute a statement selects (by correlation): read with
 # its row, the chain needs no look-up of its own before adding to it.
-LAST_SEQ = (
-    select(AuditRow.seq)
-    .where(AuditRow.dispute_id == DisputeRow.id)
-    .order_by(AuditRow.seq.desc())
-    .limit(1)
-    .scalar_subquery()
-)
-LAST_HASH = (
-    select(AuditRow.hash)
-    .where(AuditRow.dispute_id == DisputeRow.id)
-    .order_by(AuditRow.seq.desc())
-    .limit(1)
-    .scalar_subquery()
-)
+LAST_SEQ, LAST_HASH = _of_last_entry(AuditRow.seq), _of_last_entry(AuditRow.hash)
 _LAST = (
     select(AuditRow.seq, AuditRow.hash)
     .where(AuditRow.dispute_id == bindparam("dispute_id"))

@@ -174,7 +174,7 @@ class DisputeService:
             found = (await session.execute(_ROW_AND_LAST_ENTRY, {"number": number})).first()
             if found is None:
                 raise DisputeNotFound(dispute_ref(number))
-            row, *last = found
+            row, last_seq, last_hash = found
             if thread is not None and _elsewhere(row, thread[1]):
                 return None
             if claim is not None:  # first: every write below is fenced by the claim
@@ -182,7 +182,7 @@ class DisputeService:
                 if not await claims.posted_in(session, number, fence):
                     return Recorded(await load_case(session, row), moved=False)
             # Every change below, then the audit entries: the row is written once.
-            chain = audit.Chain(session, row, last=(last[0], last[1]))
+            chain = audit.Chain(session, row, last=(last_seq, last_hash))
             changed = seen is not None and await chain.last_seq() != seen
             if seen is not None and not changed:  # evidence filed since would be audited
                 kinds = [item.kind for item in case.evidence]

@@ -117,6 +117,7 @@ class Database:
             async with self.transaction() as session:
                 await session.execute(statement, params)
             return
+        # The reads' engine: the same pool, each statement committed as it runs.
         async with self.read_engine.connect() as connection:
             await connection.execute(statement, params)
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from disputes.payments import utcnow
 from disputes.thread_outbox import ThreadClaims, ThreadTimings
 from sandbox.slack.server import EmulatorServer
 from storage.db import Database
 from storage.migrate import migrate
+from tests.support.statements import statements_of
 from tests.support.threads import CHANNEL, open_claimed, open_dispute, replica, thread_columns
 
 
@@ -39,11 +40,6 @@ async def test_a_dispute_is_opened_with_its_thread_claimed_for_the_opener_to_pos
     db: Database, emulator: EmulatorServer
 ) -> None:
     app = replica(db, emulator)
-    statements: list[str] = []
-
-    def count(*args: object) -> None:
-        statements.append(" ".join(str(args[2]).split()))
-
     try:
         opened = await open_claimed(db, app.threads.claims)
         number = opened.case.dispute.number
@@ -52,13 +48,9 @@ async def test_a_dispute_is_opened_with_its_thread_claimed_for_the_opener_to_pos
         assert lease is not None and lease > due and attempts == 1  # held past its due time
         assert await app.threads.claims.claim(number) is None  # nobody else may post it
         assert await app.threads.claims.claim_due(5) == []
-        for engine in db.engines:
-            event.listen(engine.sync_engine, "before_cursor_execute", count)
-        try:
+        with statements_of(db) as ran:
             case = await app.threads.publish(opened.case, new=opened.thread)
-        finally:
-            for engine in db.engines:
-                event.remove(engine.sync_engine, "before_cursor_execute", count)
+        statements = [" ".join(s.split()) for s in ran]
         assert case.dispute.thread_ts is not None and case.dispute.policy_card_ts is not None
         assert len(emulator.workspace.thread(CHANNEL, case.dispute.thread_ts)) == 3
         claiming = "thread_fence=(disputes.thread_fence +"  # a claim's new fence

@@ -10,8 +10,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event
-
 from blocks.disputes import evidence_card, parent_message
 from blocks.policy import policy_card
 from disputes.audit import Actor
@@ -20,6 +18,7 @@ from disputes.notes import NoteService
 from domain.evidence import EvidenceDraft, EvidenceKind
 from sandbox.slack.server import EmulatorServer
 from storage.db import Database
+from tests.support.statements import statements_of
 from tests.support.threads import CHANNEL, Replica, open_claimed, replica
 
 
@@ -38,23 +37,13 @@ async def test_the_thread_posted_from_intakes_case_is_the_one_a_read_would_post(
     db: Database, emulator: EmulatorServer
 ) -> None:
     app = replica(db, emulator)
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
     try:
         result = await opened(db, app)
         number = result.case.dispute.number
         read, decision = await app.threads.policy.case_with_latest(number)
         assert decision is not None
-        for engine in db.engines:
-            event.listen(engine.sync_engine, "before_cursor_execute", seen)
-        try:
+        with statements_of(db) as statements:
             case = await app.threads.publish(result.case, new=result.thread)
-        finally:
-            for engine in db.engines:
-                event.remove(engine.sync_engine, "before_cursor_execute", seen)
     finally:
         await app.aclose()
     # Nothing of the case file was read back: no sources that failed, no ledger, no others;
